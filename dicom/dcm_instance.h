@@ -1,0 +1,46 @@
+/* dcm_instance.h: the key tags of one received or read DICOM instance, as plain C.
+ * Filled by the DICOM layer (never from raw paths); consumed by the daemon's grouper and
+ * the index. Strings are NUL-terminated, trimmed of DICOM padding, empty when absent. */
+#ifndef MAMA_DCM_INSTANCE_H
+#define MAMA_DCM_INSTANCE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DCM_UID_MAX 65      /* 64 characters + NUL */
+#define DCM_SHORT_MAX 65
+
+typedef struct dcm_instance_info {
+    char study_uid[DCM_UID_MAX];
+    char series_uid[DCM_UID_MAX];
+    char sop_instance_uid[DCM_UID_MAX];
+    char sop_class_uid[DCM_UID_MAX];
+    char transfer_syntax_uid[DCM_UID_MAX];
+    char modality[17];
+    char patient_id[DCM_SHORT_MAX];
+    char accession_number[DCM_SHORT_MAX];
+    char image_laterality[3];          /* "L", "R", or "" (falls back to (0020,0060)) */
+    char view_position[17];            /* "CC", "MLO", ... (0018,5101) */
+    char view_code[DCM_SHORT_MAX];     /* View Code Sequence item: CodeValue, e.g. "R-10242" */
+    char view_code_meaning[DCM_SHORT_MAX];
+    char view_modifiers[DCM_SHORT_MAX * 2]; /* View Modifier Code Sequence values, '\\'-joined:
+                                              "R-102D2" spot, "R-102D6" magnification,
+                                              "R-102F4"? implant displaced (see grouper) */
+    char presentation_intent[17];      /* "FOR PRESENTATION" / "FOR PROCESSING" */
+    char breast_implant_present[4];    /* "YES" / "NO" / "" */
+    char acquisition_datetime[27];     /* DT, or AcquisitionDate + AcquisitionTime joined */
+    char patient_age[5];               /* AS, e.g. "057Y" */
+    char study_date[9];
+    char study_description[DCM_SHORT_MAX];
+    uint16_t rows, columns;
+    uint16_t bits_stored;
+    char photometric[17];              /* "MONOCHROME1" / "MONOCHROME2" */
+} dcm_instance_info;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

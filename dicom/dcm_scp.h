@@ -1,0 +1,95 @@
+/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK's
+ * DcmSCPPool. The network layer knows nothing of the index: it calls the handler the
+ * daemon gives it (Orthanc's IStoreRequestHandler idea).
+ *
+ * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
+ *   1. the dataset streams from the network into a temporary file under tmp_dir
+ *      (never held whole in memory);
+ *   2. the file is fsynced and its key tags parsed into dcm_instance_info; a file that is
+ *      not DICOM, is truncated, or whose SOP Instance/Class UID differs from the request,
+ *      or holds an invalid UID, gets a failure status and the temporary file is removed;
+ *   3. handler->store() is called with the temporary path; it moves the file to its final
+ *      place, commits the index row and returns the DIMSE status;
+ *   4. only then is the response sent. On any failure the temporary file is gone.
+ */
+#ifndef MAMA_DCM_SCP_H
+#define MAMA_DCM_SCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dicom/dcm_instance.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DIMSE statuses used by the service (PS3.4 Annex B / PS3.7 Annex C). */
+#define DCM_STATUS_SUCCESS 0x0000u
+#define DCM_STATUS_OUT_OF_RESOURCES 0xA700u     /* disk full */
+#define DCM_STATUS_DATASET_MISMATCH 0xA900u     /* dataset does not match SOP class / request */
+#define DCM_STATUS_CANNOT_UNDERSTAND 0xC000u    /* unreadable */
+#define DCM_STATUS_PROCESSING_FAILURE 0x0110u
+
+typedef struct dcm_store_request {
+    const char *tmp_path;           /* the fsynced temporary file; the handler renames it */
+    const dcm_instance_info *info;  /* parsed tags, UIDs already validated */
+    const char *calling_ae;
+    const char *peer_host;
+    uint64_t file_size;
+} dcm_store_request;
+
+typedef struct dcm_scp_handler {
+    void *ctx;
+    /* Returns a DIMSE status. Must not return Success unless the instance is durable
+     * (file renamed into place + directory fsynced + index row committed). Whatever it
+     * returns, the SCP removes tmp_path if it still exists afterwards. Called from pool
+     * threads concurrently. */
+    uint16_t (*store)(void *ctx, const dcm_store_request *req);
+    /* Optional: association accepted / rejected / released / aborted, for logs and metrics. */
+    void (*assoc_event)(void *ctx, const char *event, const char *calling_ae,
+                        const char *peer_host, const char *reason);
+} dcm_scp_handler;
+
+typedef struct dcm_allow_entry {
+    char calling_ae[17];   /* exact AE title, or "*" for any */
+    char host[64];         /* IPv4/IPv6 literal or hostname as resolved by DCMTK, or "*" */
+} dcm_allow_entry;
+
+typedef struct dcm_scp_config {
+    const char *ae_title;        /* called AE title that must match */
+    const char *bind_address;    /* NULL/"" = all interfaces */
+    uint16_t port;               /* 0 is invalid */
+    int max_associations;        /* pool size; a full pool rejects new associations */
+    int acse_timeout_s;
+    int dimse_timeout_s;
+    const char *tmp_dir;         /* temporary files, on the same file system as storage */
+    const dcm_allow_entry *allow;
+    int n_allow;                 /* deny by default: zero entries admits nobody */
+    uint64_t max_pdu;            /* 0 = DCMTK default */
+} dcm_scp_config;
+
+typedef struct dcm_scp dcm_scp;
+
+/* Starts listening in a background thread. Returns 0, or -1 with a message in err. */
+int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
+                  dcm_scp **out_scp, char *err, size_t errlen);
+/* Stops accepting, lets in-flight associations finish (bounded by the DIMSE timeout),
+ * and frees the SCP. */
+void dcm_scp_stop(dcm_scp *scp);
+
+/* The port actually bound (useful when cfg->port was chosen by the caller). */
+uint16_t dcm_scp_port(const dcm_scp *scp);
+
+/* Reads the key tags of a DICOM file without loading its pixel data. 0 or -1 + err. */
+int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
+                           size_t errlen);
+
+/* 1 when s is a valid DICOM UID: 1..64 chars of digits and '.', no empty or
+ * leading-zero components. Used before any UID touches a path. */
+int dcm_uid_valid(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
