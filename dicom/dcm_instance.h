@@ -26,9 +26,11 @@ typedef struct dcm_instance_info {
     char view_position[17];            /* "CC", "MLO", ... (0018,5101) */
     char view_code[DCM_SHORT_MAX];     /* View Code Sequence item: CodeValue, e.g. "R-10242" */
     char view_code_meaning[DCM_SHORT_MAX];
-    char view_modifiers[DCM_SHORT_MAX * 2]; /* View Modifier Code Sequence values, '\\'-joined:
-                                              "R-102D2" spot, "R-102D6" magnification,
-                                              "R-102F4"? implant displaced (see grouper) */
+    char view_modifiers[DCM_SHORT_MAX * 2]; /* View Modifier Code Sequence values, '\\'-joined
+                                              (CID 4015): SRT "R-102D7" / SCT 399055006 spot
+                                              compression, "R-102D6" / 399163009
+                                              magnification, "R-102D5" / 399209000 implant
+                                              displaced (daemon/grouper_view.c) */
     char presentation_intent[17];      /* "FOR PRESENTATION" / "FOR PROCESSING" */
     char breast_implant_present[4];    /* "YES" / "NO" / "" */
     char acquisition_datetime[27];     /* DT, or AcquisitionDate + AcquisitionTime joined */
