@@ -2,16 +2,17 @@
  * Cephes-style: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, times 2^n
  * built in the exponent bits. Relative error about 2 ulp on [-87, 88]; inputs below -87.3
  * (including -inf) give exactly 0, inputs above 88.3 are clamped. Plain C with no calls, so
- * `#pragma omp simd` loops around it vectorise. */
+ * `#pragma omp simd` loops around it vectorise (gcc needs -fno-trapping-math for the
+ * compares: the including file sets it). */
 #ifndef MAMA_VEXP_H
 #define MAMA_VEXP_H
 
 #include <stdint.h>
-#include <string.h>
 
 static inline float vexp(float x) {
     const float lo = -87.3f, hi = 88.3f;
-    float xc = x < lo ? lo : (x > hi ? hi : x);
+    float xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float fn = xc * 1.44269504088896341f + shifter;
     fn -= shifter;
@@ -25,10 +26,12 @@ static inline float vexp(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     int32_t n = (int32_t)fn;
-    uint32_t bits = (uint32_t)(n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    float y = p * scale;
+    union {
+        uint32_t u;
+        float f;
+    } scale; /* a union, not memcpy: keeps the loop vectorisable */
+    scale.u = (uint32_t)(n + 127) << 23;
+    float y = p * scale.f;
     return x < lo ? 0.0f : y;
 }
 
