@@ -112,7 +112,7 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
     const int HS = C / NH, C3 = 3 * C;
     const int nqb = (T + BQ - 1) / BQ;
     const long ntask = (long)B * NH * nqb;
-    int blas_prev = parallel_blas_single();
+    parallel_blas_serial();
 #pragma omp parallel
     {
         float *S = malloc(sizeof(float) * (size_t)BQ * BK);
@@ -167,7 +167,6 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
         free(S);
         free(acc);
     }
-    parallel_blas_restore(blas_prev);
 }
 
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
@@ -176,7 +175,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
     const int HS = C / NH, C3 = 3 * C;
     const long ntask = (long)B * NH;
-    int blas_prev = parallel_blas_single();
+    parallel_blas_serial();
 #pragma omp parallel
     {
         float *P = malloc(sizeof(float) * (size_t)BQ * BK);
@@ -238,5 +237,4 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         free(dP);
         free(D);
     }
-    parallel_blas_restore(blas_prev);
 }
