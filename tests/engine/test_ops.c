@@ -225,6 +225,17 @@ static void test_gelu(void) {
 
 /* ------------------------------------------------------------ residual */
 
+typedef struct res_ctx {
+    int N, C;
+    float *a, *b, *s, *out, *r;
+} res_ctx;
+
+static double res_loss(void *p) {
+    res_ctx *c = p;
+    residual_scaled_forward(c->out, c->a, c->b, c->s, c->N, c->C);
+    return fd_dot(c->out, c->r, (size_t)c->N * c->C);
+}
+
 static void test_residual(int N, int C) {
     size_t n = (size_t)N * C;
     float *a = frand(n, 1), *b = frand(n, 1), *s = frand(C, 1), *out = fzero(n);
@@ -249,6 +260,16 @@ static void test_residual(int N, int C) {
     check_close("residual da", da, rda, n, 1e-6, 1e-6);
     check_close("residual db", db, rdb, n, 1e-6, 1e-6);
     check_close("residual dscale", ds, rds, C, 1e-5, 1e-5);
+    /* and against finite differences */
+    res_ctx c = {N, C, a, b, s, out, r};
+    double *g = dalloc(n);
+    fd_grad(g, a, n, res_loss, &c, 1e-2f);
+    check_close("residual da vs FD", da, g, n, 1e-3, 1e-3);
+    fd_grad(g, b, n, res_loss, &c, 1e-2f);
+    check_close("residual db vs FD", db, g, n, 1e-3, 1e-3);
+    fd_grad(g, s, C, res_loss, &c, 1e-2f);
+    check_close("residual dscale vs FD", ds, g, C, 1e-3, 1e-3);
+    free(g);
     free(a); free(b); free(s); free(out); free(ref); free(ref1); free(r); free(da); free(db);
     free(ds); free(rda); free(rdb); free(rds);
 }
