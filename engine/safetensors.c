@@ -112,7 +112,8 @@ static mama_status push_tensor(st_file *f, const st_tensor *t) {
 }
 
 static mama_status map_file(const char *path, shard *s) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block the open; it is then refused as not regular */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return mama_errorf(errno == ENOENT ? MAMA_ENOTFOUND : MAMA_EIO, "%s: cannot open: %s",
                            path, strerror(errno));
