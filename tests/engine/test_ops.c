@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "tests/engine/check.h"
@@ -111,6 +112,41 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
     free(c.inp); free(c.w); free(c.b); free(c.out); free(c.r); free(ref);
     free(dinp); free(dw); free(db); free(dinp0); free(dw0); free(db0);
     free(rdinp); free(rdw); free(rdb); free(g);
+}
+
+/* ------------------------------------------------------------ gemm_forward */
+
+/* all transpose combinations, alpha/beta, leading dimensions larger than the rows */
+static void test_gemm(int M, int N, int K) {
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = frand(na, 1), *Bm = frand(nb, 1), *Cm = frand(nc, 1);
+            double *ref = dalloc(nc);
+            float alpha = 0.75f, beta = ta == tb ? 0.5f : 0.0f;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < ldc; j++) {
+                    size_t ci = (size_t)i * ldc + j;
+                    if (j >= N) { /* padding columns must stay untouched */
+                        ref[ci] = Cm[ci];
+                        continue;
+                    }
+                    double acc = 0;
+                    for (int k = 0; k < K; k++) {
+                        double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                        double b = tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j];
+                        acc += a * b;
+                    }
+                    ref[ci] = alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * Cm[ci]);
+                }
+            gemm_forward(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
+            char what[96];
+            snprintf(what, sizeof what, "gemm ta=%d tb=%d M=%d N=%d K=%d", ta, tb, M, N, K);
+            check_close(what, Cm, ref, nc, 3e-6 * sqrt(K + 1), 1e-5);
+            free(A); free(Bm); free(Cm); free(ref);
+        }
 }
 
 /* ------------------------------------------------------------ layernorm */
@@ -345,6 +381,12 @@ int main(void) {
         for (int conv = 0; conv < 2; conv++)
             for (int s = 0; s < 3; s++) test_linear(conv, big[s][0], big[s][1], big[s][2], 1, 0);
     }
+    mama_set_threads(3);
+    test_gemm(7, 13, 5);
+    test_gemm(1, 1, 1);
+    test_gemm(130, 200, 67);  /* column panels, 3 threads */
+    test_gemm(300, 20, 200);  /* row panels */
+    test_gemm(5, 9, 0);       /* empty inner dimension: C = beta C */
     mama_set_threads(0);
     test_layernorm(7, 13, 0.0f);
     test_layernorm(3, 1, 0.0f);
