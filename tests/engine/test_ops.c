@@ -375,7 +375,7 @@ int main(void) {
                 test_linear(conv, shapes[s][0], shapes[s][1], shapes[s][2], bias, 1);
     /* large enough for the threaded panel split: by columns (OC), by rows (N), uneven
        panels with 3 threads, and one thread */
-    static const int big[][3] = {{130, 67, 200}, {300, 200, 20}, {257, 96, 1000}};
+    static const int big[][3] = {{130, 67, 200}, {300, 200, 20}, {257, 96, 520}};
     for (int threads = 3; threads >= 1; threads -= 2) {
         mama_set_threads(threads);
         for (int conv = 0; conv < 2; conv++)
