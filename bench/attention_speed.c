@@ -127,6 +127,16 @@ int main(int argc, char **argv) {
         }
         printf("threads %d: tiled          %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                tt * 1e3, gflop / tt, ct * 1e3);
+        {
+            /* the flash backward once (10 T^2 C flops: it recomputes the score tiles) */
+            float *dq = calloc(nqkv, 4);
+            double t0 = now(), c0 = cpu_now();
+            attention_backward(dq, o1, qkv, o1, lse, NULL, 1, T, C, NH, scale, 0);
+            double tb = now() - t0, cb = cpu_now() - c0;
+            printf("threads %d: tiled backward %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
+                   tb * 1e3, 2.5 * gflop / tb, cb * 1e3);
+            free(dq);
+        }
         if (tiled_only) continue;
         printf("threads %d: untiled sgemm  %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                ts * 1e3, gflop / ts, cs * 1e3);
