@@ -66,6 +66,7 @@ static double measure(int M, int N, int K, int engine, double *out_cpu_gflops) {
 
 int main(int argc, char **argv) {
     int max_threads = argc > 1 ? atoi(argv[1]) : 2;
+    if (max_threads < 1 || max_threads > 64) max_threads = 2;
     static const struct {
         const char *what;
         int M, N, K;
@@ -78,22 +79,29 @@ int main(int argc, char **argv) {
     };
     printf("openblas: %s\n", parallel_blas_config());
     print_load();
-    printf("GFLOP/s (best wall-clock run; in brackets, from the best CPU time)\n%-26s",
+    /* columns 4.. (awk $4..): wall-clock GFLOP/s, blas then engine per thread count; after
+       "cpu:" the same from the best CPU time (bench/vit_bench.sh parses $4..$7) */
+    printf("GFLOP/s (best wall-clock run; after 'cpu:', from the best CPU time)\n%-26s",
            "shape (M x N x K)");
-    for (int t = 1; t <= max_threads; t++) printf("     blas %dthr       engine %dthr", t, t);
+    for (int t = 1; t <= max_threads; t++) printf("  blas%dthr  engine%dthr", t, t);
+    printf("  cpu:");
+    for (int t = 1; t <= max_threads; t++) printf("  blas%dthr  engine%dthr", t, t);
     printf("\n");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         printf("%-26s", shapes[s].what);
-        for (int t = 1; t <= max_threads; t++) {
+        double cpu[2 * 64];
+        int nt = max_threads < 64 ? max_threads : 64;
+        for (int t = 1; t <= nt; t++) {
             mama_set_threads(t);
             openblas_set_num_threads(t);
-            double cb, ce;
-            double blas = measure(shapes[s].M, shapes[s].N, shapes[s].K, 0, &cb);
+            double blas = measure(shapes[s].M, shapes[s].N, shapes[s].K, 0, &cpu[2 * (t - 1)]);
             mama_set_threads(t); /* OpenBLAS back to 1 thread */
-            double eng = measure(shapes[s].M, shapes[s].N, shapes[s].K, 1, &ce);
-            printf("  %6.1f [%6.1f]  %6.1f [%6.1f]", blas, cb, eng, ce);
+            double eng = measure(shapes[s].M, shapes[s].N, shapes[s].K, 1, &cpu[2 * t - 1]);
+            printf("  %8.1f  %10.1f", blas, eng);
             fflush(stdout);
         }
+        printf("  cpu:");
+        for (int t = 1; t <= nt; t++) printf("  %8.1f  %10.1f", cpu[2 * (t - 1)], cpu[2 * t - 1]);
         printf("\n");
     }
     return 0;
