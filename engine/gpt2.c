@@ -251,14 +251,6 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f) {
     }
     if ((rc = read_param(f, pre, "ln_f.weight", p->lnfw, 1, C, 0))) return rc;
     if ((rc = read_param(f, pre, "ln_f.bias", p->lnfb, 1, C, 0))) return rc;
-    /* Our own model files carry the trained added-token rows separately. */
-    char an[64];
-    snprintf(an, sizeof an, "text.wte_added");
-    if (st_find(f, an) && c->vocab_size > c->base_vocab) {
-        int64_t shape[2] = {c->vocab_size - c->base_vocab, C};
-        if ((rc = st_read_f32(f, an, p->wte + (size_t)c->base_vocab * C, 2, shape)))
-            return rc;
-    }
     return MAMA_OK;
 }
 
@@ -287,11 +279,21 @@ static const st_tensor *find_lora(const st_file *f, int layer, const char *targe
     return NULL;
 }
 
-mama_status gpt2_load_lora(gpt2_model *m, const st_file *f) {
+mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f) {
     const gpt2_config *c = &m->cfg;
     int R = m->lora_cfg.rank;
-    if (R == 0) return mama_errorf(MAMA_EINVAL, "gpt2_load_lora: the model has no LoRA "
-                                   "adapters (rank 0); create it with a lora_config");
+    mama_status rc;
+    /* The trained added-token rows (our model files). */
+    const st_tensor *added = st_find(f, "text.wte_added");
+    if (added) {
+        int64_t shape[2] = {c->vocab_size - c->base_vocab, c->n_embd};
+        if (shape[0] == 0)
+            return mama_errorf(MAMA_ESHAPE, "text.wte_added present but the model has no "
+                               "added tokens; create it with the tokenizer's added count");
+        if ((rc = st_read_f32(f, "text.wte_added", m->params.wte + (size_t)c->base_vocab *
+                              c->n_embd, 2, shape)))
+            return rc;
+    }
     for (int t = 0; t < LORA_NUM_TARGETS; t++) {
         if (!(m->lora_cfg.targets & (1u << t))) continue;
         int in, out;
@@ -307,8 +309,7 @@ mama_status gpt2_load_lora(gpt2_model *m, const st_file *f) {
                 int64_t shape[2] = {k ? out : R, k ? R : in};
                 float *dst = k ? m->lora.B[t] + (size_t)l * out * R
                                : m->lora.A[t] + (size_t)l * R * in;
-                mama_status rc = st_read_f32(f, x->name, dst, 2, shape);
-                if (rc) return rc;
+                if ((rc = st_read_f32(f, x->name, dst, 2, shape))) return rc;
             }
         }
     }
@@ -368,11 +369,25 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
 
 /* ---------------------------------------------------------------- forward */
 
+void gpt2_set_inference(gpt2_model *m, int on) {
+    if (!!on == m->inference) return;
+    m->inference = !!on;
+    free(m->acts_memory);
+    free(m->acts.ids);
+    free(m->grad_scratch);
+    m->acts_memory = NULL;
+    m->acts.ids = NULL;
+    m->grad_scratch = NULL;
+    m->acts_capacity = 0;
+    m->B = m->T = 0;
+}
+
 static mama_status ensure_acts(gpt2_model *m, int B, int T) {
     size_t N = (size_t)B * T;
     if (m->acts_memory && N <= m->acts_capacity) return MAMA_OK;
     const gpt2_config *c = &m->cfg;
-    size_t C = c->n_embd, L = c->n_layer, F = c->n_inner, NH = c->n_head;
+    size_t C = c->n_embd, F = c->n_inner, NH = c->n_head;
+    size_t L = m->inference ? 1 : (size_t)c->n_layer;  /* inference reuses one layer's slot */
     size_t R = (size_t)m->lora_cfg.rank;
     gpt2_acts *a = &m->acts;
     struct { float **p; size_t n; } tab[] = {
@@ -446,43 +461,48 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
         }
 
     for (int l = 0; l < L; l++) {
-        const float *resid = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * N * C;
-        float *ln1 = a->ln1 + l * N * C, *qkv = a->qkv + l * N * 3 * C;
-        float *atty = a->atty + l * N * C, *attproj = a->attproj + l * N * C;
-        float *res2 = a->res2 + l * N * C, *ln2 = a->ln2 + l * N * C;
-        float *fch = a->fch + l * N * F, *fchg = a->fch_gelu + l * N * F;
-        float *fcproj = a->fcproj + l * N * C, *res3 = a->res3 + l * N * C;
+        /* s: this layer's activation slot (always 0 in inference mode, where the residual
+         * stream is updated in place: res2/res3 of slot 0 hold the running state). */
+        size_t s = m->inference ? 0 : (size_t)l;
+        const float *resid = l == 0 ? a->encoded
+                                    : a->res3 + (m->inference ? 0 : (size_t)(l - 1) * N * C);
+        float *ln1 = a->ln1 + s * N * C, *qkv = a->qkv + s * N * 3 * C;
+        float *atty = a->atty + s * N * C, *attproj = a->attproj + s * N * C;
+        float *res2 = a->res2 + s * N * C, *ln2 = a->ln2 + s * N * C;
+        float *fch = a->fch + s * N * F, *fchg = a->fch_gelu + s * N * F;
+        float *fcproj = a->fcproj + s * N * C, *res3 = a->res3 + s * N * C;
 
-        layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N, resid,
+        layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, resid,
                           p->ln1w + l * C, p->ln1b + l * C, (int)N, (int)C, c->ln_eps);
         conv1d_forward(qkv, ln1, p->qkvw + l * C * 3 * C, p->qkvb + l * 3 * C, (int)N, (int)C,
                        (int)(3 * C));
         if (m->lora.A[0])
-            lora_forward(qkv, a->lora_tmp[0] + l * N * R, ln1, m->lora.A[0] + l * R * C,
+            lora_forward(qkv, a->lora_tmp[0] + s * N * R, ln1, m->lora.A[0] + l * R * C,
                          m->lora.B[0] + l * 3 * C * R, lscale, (int)N, (int)C, (int)(3 * C), R);
-        attention_forward(atty, a->att_lse + l * N * NH, qkv, a->mask, B, T, (int)C, NH,
+        attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
                           layer_scale(c, l), 1);
         conv1d_forward(attproj, atty, p->attprojw + l * C * C, p->attprojb + l * C, (int)N,
                        (int)C, (int)C);
         if (m->lora.A[1])
-            lora_forward(attproj, a->lora_tmp[1] + l * N * R, atty, m->lora.A[1] + l * R * C,
+            lora_forward(attproj, a->lora_tmp[1] + s * N * R, atty, m->lora.A[1] + l * R * C,
                          m->lora.B[1] + l * C * R, lscale, (int)N, (int)C, (int)C, R);
         residual_scaled_forward(res2, resid, attproj, NULL, N, (int)C);
-        layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N, res2,
+        layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
         conv1d_forward(fch, ln2, p->fcw + l * C * F, p->fcb + l * F, (int)N, (int)C, (int)F);
         if (m->lora.A[2])
-            lora_forward(fch, a->lora_tmp[2] + l * N * R, ln2, m->lora.A[2] + l * R * C,
+            lora_forward(fch, a->lora_tmp[2] + s * N * R, ln2, m->lora.A[2] + l * R * C,
                          m->lora.B[2] + l * F * R, lscale, (int)N, (int)C, (int)F, R);
         gelu_tanh_forward(fchg, fch, N * F);
         conv1d_forward(fcproj, fchg, p->fcprojw + l * F * C, p->fcprojb + l * C, (int)N,
                        (int)F, (int)C);
         if (m->lora.A[3])
-            lora_forward(fcproj, a->lora_tmp[3] + l * N * R, fchg, m->lora.A[3] + l * R * F,
+            lora_forward(fcproj, a->lora_tmp[3] + s * N * R, fchg, m->lora.A[3] + l * R * F,
                          m->lora.B[3] + l * C * R, lscale, (int)N, (int)F, (int)C, R);
         residual_scaled_forward(res3, res2, fcproj, NULL, N, (int)C);
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * N * C,
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
+                      a->res3 + (m->inference ? 0 : (size_t)(L - 1) * N * C),
                       p->lnfw, p->lnfb, (int)N, (int)C, c->ln_eps);
     return MAMA_OK;
 }
@@ -499,6 +519,9 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
     const gpt2_config *c = &m->cfg;
     if (!m->B) return mama_errorf(MAMA_EINVAL, "gpt2_backward: no forward pass to go back "
                                   "through; call gpt2_forward first");
+    if (m->inference)
+        return mama_errorf(MAMA_EINVAL, "gpt2_backward: the model is in inference mode "
+                           "(activations not kept); gpt2_set_inference(m, 0) before forward");
     size_t N = (size_t)m->B * m->T, C = c->n_embd, F = c->n_inner;
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank, B = m->B, T = m->T;
     float lscale = R ? m->lora_cfg.alpha / (float)R : 0.0f;

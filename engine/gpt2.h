@@ -91,6 +91,7 @@ typedef struct gpt2_model {
     size_t acts_capacity;      /* tokens (B*T) the arena holds */
     float *grad_scratch;       /* backward's activation gradients */
     int B, T;                  /* shapes of the last forward */
+    int inference;             /* 1: keep one layer's activations only (no backward) */
 } gpt2_model;
 
 /* Allocates a model for cfg (parameters zeroed) with LoRA per lora_cfg (NULL: none;
@@ -102,13 +103,16 @@ void gpt2_destroy(gpt2_model *m);
 
 /* Reads the base weights from an HF GPT-2 safetensors file (prefix "", "transformer."
  * or "text." detected). wte may have base_vocab rows (the added rows are then set to the
- * mean of the checkpoint rows) or vocab_size rows (our own model file). */
+ * mean of the checkpoint rows: MAMA_METHOD.md section 2 makes them trainable) or
+ * vocab_size rows. */
 mama_status gpt2_load_weights(gpt2_model *m, const st_file *f);
 
-/* Reads LoRA A/B for every configured target and layer, from our names
- * "text.lora.h.N.attn.c_attn.A"/".B" or peft's "...h.N.attn.c_attn.lora_A.weight"
- * (any prefix, with or without ".default"). MAMA_ENOTFOUND names the first missing one. */
-mama_status gpt2_load_lora(gpt2_model *m, const st_file *f);
+/* Reads the trainable tensors: LoRA A/B for every configured target and layer (none when
+ * rank 0), from our names "text.lora.h.N.attn.c_attn.A"/".B" or peft's
+ * "...h.N.attn.c_attn.lora_A.weight" (any prefix, or the ".default" spelling), and the
+ * added-token rows "text.wte_added" when present. MAMA_ENOTFOUND names the first missing
+ * adapter tensor. */
+mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f);
 
 /* Adds the trainable tensors (LoRA A/B under text.lora.*, added-token embedding rows as
  * "text.wte_added" (V-base_vocab, C)) to a model-file writer. */
@@ -125,6 +129,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
  * attention with the key mask, positions 0..T-1 (right padding). Token features are in
  * m->acts.lnf (B,T,C) afterwards. Grows the activation arena when B*T exceeds it. */
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T);
+
+/* Inference mode (on != 0) keeps one layer's activations instead of L (about L times
+ * less memory; gpt2_backward then refuses); training mode (0, the default) keeps all.
+ * Switching frees the activation arena. */
+void gpt2_set_inference(gpt2_model *m, int on);
 
 /* Zeroes the trainable gradients (LoRA, added embeddings). */
 void gpt2_zero_grad(gpt2_model *m);

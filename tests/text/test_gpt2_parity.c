@@ -1,7 +1,8 @@
 /* test_gpt2_parity.c: the GPT-2 tower against transformers (+ peft) dumps for tiny random
  * configs (tools/reference/text_ref.py): token features after ln_f, masked-mean pooled
  * and sep-token sentence features, the text projection, and for the LoRA cases the
- * gradients of sum(G * features) w.r.t. LoRA A/B and the added-token embeddings.
+ * gradients of sum(G * features) w.r.t. LoRA A/B and the added-token embeddings; the
+ * inference mode (one layer's activations) must give the same features.
  * Usage: test_gpt2_parity CASE (gpt2_tiny, gpt2_tiny_scaled, gpt2_tiny_lora, ...). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
     gpt2_model *m = NULL;
     int fails = 0;
     if (gpt2_create(&cfg, lr ? &lc : NULL, 1, &m) || gpt2_load_weights(m, f) ||
-        (lr && gpt2_load_lora(m, f))) {
+        (lr && gpt2_load_trainable(m, f))) {
         fprintf(stderr, "load: %s\n", mama_last_error());
         return 1;
     }
@@ -118,6 +119,20 @@ int main(int argc, char **argv) {
         fails += ref_compare("grad.wte_added", m->wte_added_grad, wg, (size_t)cnt, TOL);
         free(wg);
         free(G);
+    }
+    /* Inference mode (one layer's activations) gives the same features. */
+    gpt2_set_inference(m, 1);
+    if (gpt2_forward(m, ids, mask, B, T)) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
+    n = 0;
+    for (int i = 0; i < B * T; i++)
+        if (mask[i] != 0.0f) {
+            memcpy(got + n, m->acts.lnf + (size_t)i * C, sizeof(float) * C);
+            n += C;
+        }
+    fails += ref_compare("token features, inference mode", got, wsel, n, TOL);
+    if (gpt2_backward(m, want) == MAMA_OK) {
+        printf("backward in inference mode should be refused\n");
+        fails++;
     }
     free(ids); free(mask); free(want); free(got); free(wsel); free(pooled); free(wp);
     free(pos); free(wpos); free(sent); free(ws); free(w); free(b); free(proj); free(wproj);
