@@ -38,7 +38,8 @@ int main(int argc, char **argv) {
     bert_model *bm = NULL;
     int V, C;
     if (is_gpt2) {
-        gpt2_config cfg = {.vocab_size = 50257 + 5, .base_vocab = 50257, .n_positions = 1024,
+        gpt2_config cfg = {.vocab_size = 50257 + 5, .base_vocab = 50257,
+                           .added_from = 50257, .n_positions = 1024,
                            .n_embd = 768, .n_layer = 12, .n_head = 12, .n_inner = 3072,
                            .ln_eps = 1e-5f};
         lora_config lc = lora_config_default();

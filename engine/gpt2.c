@@ -63,6 +63,7 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
                            "(got %d, %d, %d, %d, %d)", c.vocab_size, c.n_positions, c.n_embd,
                            c.n_layer, c.n_head);
     c.base_vocab = c.vocab_size;
+    c.added_from = c.vocab_size;
     *out_cfg = c;
     return MAMA_OK;
 }
@@ -91,11 +92,13 @@ static double rng_uniform(unsigned long long *s) {
 mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
                         unsigned long long seed, gpt2_model **out_model) {
     const gpt2_config *c = cfg;
-    if (c->vocab_size < c->base_vocab || c->base_vocab <= 0 || c->n_embd <= 0 ||
+    if (c->vocab_size < c->base_vocab || c->base_vocab <= 0 || c->added_from < 0 ||
+        c->added_from > c->vocab_size || c->n_embd <= 0 ||
         c->n_head <= 0 || c->n_embd % c->n_head || c->n_layer <= 0 || c->n_positions <= 0 ||
         c->n_inner <= 0)
-        return mama_errorf(MAMA_EINVAL, "gpt2_create: invalid config (V %d, base %d, C %d, "
-                           "NH %d, L %d)", c->vocab_size, c->base_vocab, c->n_embd,
+        return mama_errorf(MAMA_EINVAL, "gpt2_create: invalid config (V %d, base %d, added "
+                           "from %d, C %d, NH %d, L %d)", c->vocab_size, c->base_vocab,
+                           c->added_from, c->n_embd,
                            c->n_head, c->n_layer);
     if (lora_cfg && lora_cfg->rank < 0)
         return mama_errorf(MAMA_EINVAL, "LoRA rank must be >= 0 (got %d)", lora_cfg->rank);
@@ -117,7 +120,7 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
     size_t total = 0;
     for (int i = 0; i < 16; i++) total += sizes[i];
     m->params_memory = calloc(total, sizeof(float));
-    size_t n_added = (size_t)(c->vocab_size - c->base_vocab);
+    size_t n_added = (size_t)(c->vocab_size - c->added_from);
     m->wte_added_grad = calloc(n_added * C + 1, sizeof(float));
     if (!m->params_memory || !m->wte_added_grad) goto fail;
     m->num_params = total;
@@ -286,11 +289,11 @@ mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f) {
     /* The trained added-token rows (our model files). */
     const st_tensor *added = st_find(f, "text.wte_added");
     if (added) {
-        int64_t shape[2] = {c->vocab_size - c->base_vocab, c->n_embd};
+        int64_t shape[2] = {c->vocab_size - c->added_from, c->n_embd};
         if (shape[0] == 0)
             return mama_errorf(MAMA_ESHAPE, "text.wte_added present but the model has no "
                                "added tokens; create it with the tokenizer's added count");
-        if ((rc = st_read_f32(f, "text.wte_added", m->params.wte + (size_t)c->base_vocab *
+        if ((rc = st_read_f32(f, "text.wte_added", m->params.wte + (size_t)c->added_from *
                               c->n_embd, 2, shape)))
             return rc;
     }
@@ -335,17 +338,17 @@ mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w) {
                 return rc;
         }
     }
-    if (c->vocab_size > c->base_vocab) {
-        int64_t s[2] = {c->vocab_size - c->base_vocab, c->n_embd};
+    if (c->vocab_size > c->added_from) {
+        int64_t s[2] = {c->vocab_size - c->added_from, c->n_embd};
         rc = st_writer_add_f32(w, "text.wte_added", 2, s,
-                               m->params.wte + (size_t)c->base_vocab * c->n_embd);
+                               m->params.wte + (size_t)c->added_from * c->n_embd);
         if (rc) return rc;
     }
     return MAMA_OK;
 }
 
 mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
-                         int n_added_tokens, const lora_config *lora_cfg,
+                         int tokenizer_vocab, int first_added_id, const lora_config *lora_cfg,
                          gpt2_model **out_model) {
     char *json = NULL;
     mama_status rc = hf_config_read(weights_path, config_path, &json);
@@ -354,8 +357,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
     rc = gpt2_config_from_hf_json(json, &cfg);
     free(json);
     if (rc) return rc;
-    if (n_added_tokens < 0) return mama_errorf(MAMA_EINVAL, "negative n_added_tokens");
-    cfg.vocab_size += n_added_tokens;
+    if (tokenizer_vocab > cfg.vocab_size) cfg.vocab_size = tokenizer_vocab;
+    cfg.added_from = first_added_id < 0 ? cfg.base_vocab : first_added_id;
+    if (cfg.added_from > cfg.vocab_size)
+        return mama_errorf(MAMA_EINVAL, "gpt2_load_hf: first added id %d beyond the "
+                           "vocabulary (%d ids)", first_added_id, cfg.vocab_size);
     st_file *f = NULL;
     if ((rc = st_open(weights_path, &f))) return rc;
     gpt2_model *m = NULL;
@@ -511,7 +517,7 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
 
 void gpt2_zero_grad(gpt2_model *m) {
     if (m->lora_grad_memory) memset(m->lora_grad_memory, 0, m->num_lora * sizeof(float));
-    size_t n_added = (size_t)(m->cfg.vocab_size - m->cfg.base_vocab);
+    size_t n_added = (size_t)(m->cfg.vocab_size - m->cfg.added_from);
     memset(m->wte_added_grad, 0, n_added * m->cfg.n_embd * sizeof(float));
 }
 
@@ -597,8 +603,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
     /* Embeddings: only the added special tokens' rows are trainable. */
     for (size_t i = 0; i < N; i++) {
         int id = a->ids[i];
-        if (id < c->base_vocab) continue;
-        float *g = m->wte_added_grad + (size_t)(id - c->base_vocab) * C;
+        if (id < c->added_from) continue;
+        float *g = m->wte_added_grad + (size_t)(id - c->added_from) * C;
         const float *d = dres + i * C;
         for (size_t k = 0; k < C; k++) g[k] += d[k];
     }

@@ -24,7 +24,12 @@ extern "C" {
 
 typedef struct gpt2_config {
     int vocab_size;   /* V: embedding rows, checkpoint rows + added tokens */
-    int base_vocab;   /* rows stored in the checkpoint; ids >= base_vocab are added tokens */
+    int base_vocab;   /* rows stored in the checkpoint; rows >= base_vocab start at the mean
+                         of the checkpoint's rows */
+    int added_from;   /* first row of the added special tokens: rows [added_from, V) are
+                         trainable. Usually base_vocab; lower when the tokenizer's ids end
+                         inside the checkpoint's rows (BioMedLM: 50257 rows, 28896 BPE ids,
+                         so the specials take unused rows 28896..) */
     int n_positions;  /* P */
     int n_embd;       /* C */
     int n_layer;      /* L */
@@ -35,7 +40,8 @@ typedef struct gpt2_config {
 } gpt2_config;
 
 /* Parses a Hugging Face GPT-2 config.json text; requires activation_function "gelu_new"
- * (or absent). vocab_size = base_vocab = the config's vocab_size. */
+ * (or absent). vocab_size = base_vocab = added_from = the config's vocab_size (no added
+ * tokens): grow vocab_size and set added_from for the tokenizer's specials. */
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg);
 
 typedef struct gpt2_params {
@@ -85,7 +91,7 @@ typedef struct gpt2_model {
     gpt2_lora lora_grad;       /* their gradients */
     float *lora_memory, *lora_grad_memory;
     size_t num_lora;
-    float *wte_added_grad;     /* (V - base_vocab, C) gradient of the added embeddings */
+    float *wte_added_grad;     /* (V - added_from, C) gradient of the added embeddings */
     gpt2_acts acts;
     float *acts_memory;
     size_t acts_capacity;      /* tokens (B*T) the arena holds */
@@ -115,14 +121,17 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f);
 mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f);
 
 /* Adds the trainable tensors (LoRA A/B under text.lora.*, added-token embedding rows as
- * "text.wte_added" (V-base_vocab, C)) to a model-file writer. */
+ * "text.wte_added" (V-added_from, C)) to a model-file writer. */
 mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w);
 
-/* Loads a HF directory or file: weights_path is model.safetensors (or a sharded
- * .index.json), config_path its config.json (NULL: config.json beside the weights).
- * n_added_tokens rows are appended to the vocabulary. lora_cfg may be NULL. */
+/* Loads a HF checkpoint: weights_path is model.safetensors (or a sharded .index.json),
+ * config_path its config.json (NULL: config.json beside the weights). tokenizer_vocab: the
+ * tokenizer's id count with its special tokens (bpe_vocab_size); rows are appended when
+ * it exceeds the config's vocab_size. first_added_id: the lowest id of the tokenizer's
+ * appended specials (-1: the config's vocab_size); those rows are trainable. lora_cfg may
+ * be NULL (no adapters). */
 mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
-                         int n_added_tokens, const lora_config *lora_cfg,
+                         int tokenizer_vocab, int first_added_id, const lora_config *lora_cfg,
                          gpt2_model **out_model);
 
 /* Forward: ids (B,T) in [0,V), mask (B,T) 1 real / 0 padding (NULL: all real), causal

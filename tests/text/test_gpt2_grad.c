@@ -63,7 +63,10 @@ static int check(gpt2_model *m, const char *what, float *param, const float *gra
 }
 
 int main(void) {
-    gpt2_config cfg = {.vocab_size = BASEV + NADD, .base_vocab = BASEV, .n_positions = 16,
+    /* added_from below base_vocab: the specials' rows start inside the checkpoint's rows
+     * (the BioMedLM case), so row BASEV-1 is trainable too. */
+    gpt2_config cfg = {.vocab_size = BASEV + NADD, .base_vocab = BASEV,
+                       .added_from = BASEV - 1, .n_positions = 16,
                        .n_embd = 16, .n_layer = 2, .n_head = 2, .n_inner = 24,
                        .ln_eps = 1e-5f, .scale_attn_by_inverse_layer_idx = 1};
     lora_config lc = {.rank = 2, .alpha = 4.0f,
@@ -88,6 +91,7 @@ int main(void) {
             if (t == 0) ids[i] = BASEV;                 /* bos (added) */
             if (t == 3 || t == len[b] - 1) ids[i] = SEP; /* sep (added) */
             if (b == 1 && t == 2) ids[i] = BASEV + 2;    /* another added token */
+            if (b == 0 && t == 5) ids[i] = BASEV - 1;    /* trainable checkpoint row */
         }
     for (int i = 0; i < B * 16; i++) g1[i] = frand();
     for (int i = 0; i < B * T * 16; i++) g2[i] = frand();
@@ -103,8 +107,8 @@ int main(void) {
     /* Snapshot the analytic gradients: the checks below re-run forward. */
     float *lg = malloc(sizeof(float) * m->num_lora);
     memcpy(lg, m->lora_grad_memory, sizeof(float) * m->num_lora);
-    float *eg = malloc(sizeof(float) * NADD * C);
-    memcpy(eg, m->wte_added_grad, sizeof(float) * NADD * C);
+    float *eg = malloc(sizeof(float) * (NADD + 1) * C);
+    memcpy(eg, m->wte_added_grad, sizeof(float) * (NADD + 1) * C);
 
     int fails = 0;
     for (int t = 0; t < LORA_NUM_TARGETS; t++) {
@@ -117,12 +121,12 @@ int main(void) {
         snprintf(nm, sizeof nm, "lora %s B", lora_target_name(t));
         fails += check(m, nm, m->lora.B[t], lg + (m->lora_grad.B[t] - m->lora_grad_memory), nb);
     }
-    /* Added rows: bos (BASEV), sep (BASEV+1), BASEV+2 all occur; each must get gradient. */
-    for (int r = 0; r < NADD; r++) {
+    /* Trainable rows BASEV-1 .. BASEV+2 all occur; each must get gradient. */
+    for (int r = 0; r < NADD + 1; r++) {
         char nm[64];
-        snprintf(nm, sizeof nm, "added embedding row %d", BASEV + r);
-        fails += check(m, nm, m->params.wte + (size_t)(BASEV + r) * C, eg + (size_t)r * C,
-                       (size_t)C);
+        int row = cfg.added_from + r;
+        snprintf(nm, sizeof nm, "trainable embedding row %d", row);
+        fails += check(m, nm, m->params.wte + (size_t)row * C, eg + (size_t)r * C, (size_t)C);
     }
     free(dlnf); free(lg); free(eg);
     gpt2_destroy(m);

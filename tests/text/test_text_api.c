@@ -129,12 +129,22 @@ int main(void) {
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
     snprintf(link, sizeof link, "%s/model.safetensors", dir);
     ref_path(refp, sizeof refp, "gpt2_tiny.safetensors");
-    EXPECT_RC(gpt2_load_hf(link, NULL, 5, NULL, &m), MAMA_EIO);   /* nothing there yet */
+    EXPECT_RC(gpt2_load_hf(link, NULL, 101, -1, NULL, &m), MAMA_EIO);   /* nothing there yet */
     write_file(cfgp, st_metadata(fplain, "config"));
     if (symlink(refp, link)) { perror("symlink"); return 1; }
     m = NULL;
-    EXPECT_RC(gpt2_load_hf(link, NULL, atoi(st_metadata(fplain, "n_added")), NULL, &m),
-              MAMA_OK);
+    {
+        gpt2_config pc;
+        if (gpt2_config_from_hf_json(st_metadata(fplain, "config"), &pc)) return 1;
+        int nadd = atoi(st_metadata(fplain, "n_added"));
+        EXPECT_RC(gpt2_load_hf(link, NULL, pc.vocab_size + nadd, -1, NULL, &m), MAMA_OK);
+        if (m && (m->cfg.vocab_size != pc.vocab_size + nadd ||
+                  m->cfg.added_from != pc.vocab_size)) {
+            printf("FAIL gpt2_load_hf vocabulary %d / added from %d\n", m->cfg.vocab_size,
+                   m->cfg.added_from);
+            fails++;
+        }
+    }
     if (m) {
         const st_tensor *h = st_find(fplain, "out.hidden");
         int B = (int)h->shape[0], T = (int)h->shape[1], C = m->cfg.n_embd;
