@@ -11,6 +11,7 @@
 
 #include "engine/bert.h"
 #include "engine/text_pool.h"
+#include "engine/text_tower.h"
 #include "ref_check.h"
 
 #define TOL 1e-4
@@ -104,6 +105,19 @@ int main(int argc, char **argv) {
         text_cls_pool_forward(pooled, m->hidden, B, T, C);
         fails += ref_compare("CLS pooled", pooled, wc, (size_t)B * C, TOL);
         free(wc);
+    }
+    {   /* text_tower with int32 masks, as the tokenizer writes them (types all 0 there) */
+        int32_t *imask = malloc(sizeof(int32_t) * (size_t)B * T);
+        for (int i = 0; i < B * T; i++) imask[i] = mask[i] != 0.0f;
+        text_tower tw = {.bert = m, .pooling = TEXT_POOL_MEAN};
+        if (!types) {
+            if (text_tower_pooled(&tw, pooled, (const int32_t *)ids, imask, B, T)) {
+                fprintf(stderr, "%s\n", mama_last_error());
+                return 1;
+            }
+            fails += ref_compare("text_tower_pooled (mean)", pooled, wp, (size_t)B * C, TOL);
+        }
+        free(imask);
     }
     free(ids); free(types); free(mask); free(want); free(got); free(wsel); free(pooled);
     free(wp);
