@@ -375,6 +375,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
 
 /* ---------------------------------------------------------------- forward */
 
+void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed) {
+    m->train = !!on;
+    m->dropout_seed = step_seed;
+}
+
 void gpt2_set_inference(gpt2_model *m, int on) {
     if (!!on == m->inference) return;
     m->inference = !!on;
@@ -408,6 +413,7 @@ static mama_status ensure_acts(gpt2_model *m, int B, int T) {
         {&a->lora_tmp[2], (m->lora_cfg.targets & 4u) ? L * N * R : 0},
         {&a->lora_tmp[3], (m->lora_cfg.targets & 8u) ? L * N * R : 0},
         {&a->mask, N},
+        {&a->lora_xdrop, (m->lora_cfg.targets && m->lora_cfg.dropout > 0.0f) ? N * (F > C ? F : C) : 0},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) total += tab[i].n;
@@ -438,6 +444,49 @@ static float layer_scale(const gpt2_config *c, int l) {
     return s;
 }
 
+static int dropout_on(const gpt2_model *m) {
+    return m->train && m->lora_cfg.rank > 0 && m->lora_cfg.dropout > 0.0f;
+}
+
+/* Adapter t of layer l: out (N,OC) += lora(dropout(inp (N,C))); tmp (N,R) saved. */
+static void lora_site_forward(gpt2_model *m, int t, int l, float *out, float *tmp,
+                              const float *inp, int N) {
+    int in, outd, R = m->lora_cfg.rank;
+    lora_dims(&m->cfg, t, &in, &outd);
+    const float *x = inp;
+    if (dropout_on(m)) {
+        lora_dropout_apply(m->acts.lora_xdrop, inp, m->lora_cfg.dropout, m->dropout_seed,
+                           (unsigned long long)l * LORA_NUM_TARGETS + t, (size_t)N * in);
+        x = m->acts.lora_xdrop;
+    }
+    lora_forward(out, tmp, x, m->lora.A[t] + (size_t)l * R * in,
+                 m->lora.B[t] + (size_t)l * outd * R, m->lora_cfg.alpha / (float)R, N, in, outd,
+                 R);
+}
+
+/* Backward of lora_site_forward: dinp (N,C) +=, LoRA gradients +=. scratch: dtmp (N,R),
+ * xd and dxd (N, max(C,F)) each. */
+static void lora_site_backward(gpt2_model *m, int t, int l, float *dinp, const float *dout,
+                               const float *inp, const float *tmp, int N, float *dtmp,
+                               float *xd, float *dxd) {
+    int in, outd, R = m->lora_cfg.rank;
+    lora_dims(&m->cfg, t, &in, &outd);
+    float scale = m->lora_cfg.alpha / (float)R;
+    float *dA = m->lora_grad.A[t] + (size_t)l * R * in, *dB = m->lora_grad.B[t] + (size_t)l * outd * R;
+    const float *A = m->lora.A[t] + (size_t)l * R * in, *B = m->lora.B[t] + (size_t)l * outd * R;
+    if (!dropout_on(m)) {
+        lora_backward(dinp, dA, dB, dtmp, dout, inp, tmp, A, B, scale, N, in, outd, R);
+        return;
+    }
+    size_t n = (size_t)N * in;
+    unsigned long long site = (unsigned long long)l * LORA_NUM_TARGETS + t;
+    lora_dropout_apply(xd, inp, m->lora_cfg.dropout, m->dropout_seed, site, n);
+    memset(dxd, 0, n * sizeof(float));
+    lora_backward(dxd, dA, dB, dtmp, dout, xd, tmp, A, B, scale, N, in, outd, R);
+    lora_dropout_apply(dxd, dxd, m->lora_cfg.dropout, m->dropout_seed, site, n);
+    for (size_t i = 0; i < n; i++) dinp[i] += dxd[i];
+}
+
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T) {
     const gpt2_config *c = &m->cfg;
     if (B <= 0 || T <= 0 || T > c->n_positions)
@@ -453,7 +502,6 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
     m->B = B; m->T = T;
     size_t N = (size_t)B * T, C = c->n_embd, F = c->n_inner;
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank;
-    float lscale = R ? m->lora_cfg.alpha / (float)R : 0.0f;
     gpt2_acts *a = &m->acts;
     gpt2_params *p = &m->params;
     memcpy(a->ids, ids, N * sizeof(int));
@@ -483,28 +531,24 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
         conv1d_forward(qkv, ln1, p->qkvw + l * C * 3 * C, p->qkvb + l * 3 * C, (int)N, (int)C,
                        (int)(3 * C));
         if (m->lora.A[0])
-            lora_forward(qkv, a->lora_tmp[0] + s * N * R, ln1, m->lora.A[0] + l * R * C,
-                         m->lora.B[0] + l * 3 * C * R, lscale, (int)N, (int)C, (int)(3 * C), R);
+            lora_site_forward(m, 0, l, qkv, a->lora_tmp[0] + s * N * R, ln1, (int)N);
         attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
                           layer_scale(c, l), 1);
         conv1d_forward(attproj, atty, p->attprojw + l * C * C, p->attprojb + l * C, (int)N,
                        (int)C, (int)C);
         if (m->lora.A[1])
-            lora_forward(attproj, a->lora_tmp[1] + s * N * R, atty, m->lora.A[1] + l * R * C,
-                         m->lora.B[1] + l * C * R, lscale, (int)N, (int)C, (int)C, R);
+            lora_site_forward(m, 1, l, attproj, a->lora_tmp[1] + s * N * R, atty, (int)N);
         residual_scaled_forward(res2, resid, attproj, NULL, N, (int)C);
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
         conv1d_forward(fch, ln2, p->fcw + l * C * F, p->fcb + l * F, (int)N, (int)C, (int)F);
         if (m->lora.A[2])
-            lora_forward(fch, a->lora_tmp[2] + s * N * R, ln2, m->lora.A[2] + l * R * C,
-                         m->lora.B[2] + l * F * R, lscale, (int)N, (int)C, (int)F, R);
+            lora_site_forward(m, 2, l, fch, a->lora_tmp[2] + s * N * R, ln2, (int)N);
         gelu_tanh_forward(fchg, fch, N * F);
         conv1d_forward(fcproj, fchg, p->fcprojw + l * F * C, p->fcprojb + l * C, (int)N,
                        (int)F, (int)C);
         if (m->lora.A[3])
-            lora_forward(fcproj, a->lora_tmp[3] + s * N * R, fchg, m->lora.A[3] + l * R * F,
-                         m->lora.B[3] + l * C * R, lscale, (int)N, (int)F, (int)C, R);
+            lora_site_forward(m, 3, l, fcproj, a->lora_tmp[3] + s * N * R, fchg, (int)N);
         residual_scaled_forward(res3, res2, fcproj, NULL, N, (int)C);
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
@@ -530,19 +574,20 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
                            "(activations not kept); gpt2_set_inference(m, 0) before forward");
     size_t N = (size_t)m->B * m->T, C = c->n_embd, F = c->n_inner;
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank, B = m->B, T = m->T;
-    float lscale = R ? m->lora_cfg.alpha / (float)R : 0.0f;
     gpt2_acts *a = &m->acts;
     gpt2_params *p = &m->params;
     /* scratch: dres, dres2, dln, datty (N,C); dqkv (N,3C); dfch, dfchg (N,F); dtmp (N,R) */
-    size_t need = N * (4 * C + 3 * C + 2 * F + (size_t)R);
+    size_t W = F > C ? F : C;
+    size_t need = m->acts_capacity * (7 * C + 2 * F + (size_t)R + 2 * W);
     if (!m->grad_scratch) {
-        m->grad_scratch = malloc(sizeof(float) * (m->acts_capacity * (7 * C + 2 * F + R)));
+        m->grad_scratch = malloc(sizeof(float) * need);
         if (!m->grad_scratch)
             return mama_errorf(MAMA_ENOMEM, "gpt2_backward: cannot allocate %zu floats", need);
     }
     float *dres = m->grad_scratch, *dres2 = dres + N * C, *dln = dres2 + N * C;
     float *datty = dln + N * C, *dqkv = datty + N * C, *dfch = dqkv + N * 3 * C;
     float *dfchg = dfch + N * F, *dtmp = dfchg + N * F;
+    float *xd = dtmp + N * (size_t)R, *dxd = xd + N * W;  /* LoRA dropout scratch */
 
     memset(dres, 0, N * C * sizeof(float));
     layernorm_backward(dres, NULL, NULL, dlnf, a->res3 + (size_t)(L - 1) * N * C, p->lnfw,
@@ -557,20 +602,16 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
         /* MLP branch: dres is d(res3) = d(fcproj) and part of d(res2). */
         memset(dfchg, 0, N * F * sizeof(float));
         if (m->lora.A[3])
-            lora_backward(dfchg, m->lora_grad.A[3] + l * R * F, m->lora_grad.B[3] + l * C * R,
-                          dtmp, dres, fchg, a->lora_tmp[3] + l * N * R,
-                          m->lora.A[3] + l * R * F, m->lora.B[3] + l * C * R, lscale,
-                          (int)N, (int)F, (int)C, R);
+            lora_site_backward(m, 3, l, dfchg, dres, fchg,
+                               a->lora_tmp[3] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dfchg, NULL, NULL, dres, fchg, p->fcprojw + l * F * C, (int)N, (int)F,
                         (int)C);
         memset(dfch, 0, N * F * sizeof(float));
         gelu_tanh_backward(dfch, dfchg, fch, N * F);
         memset(dln, 0, N * C * sizeof(float));
         if (m->lora.A[2])
-            lora_backward(dln, m->lora_grad.A[2] + l * R * C, m->lora_grad.B[2] + l * F * R,
-                          dtmp, dfch, ln2, a->lora_tmp[2] + l * N * R,
-                          m->lora.A[2] + l * R * C, m->lora.B[2] + l * F * R, lscale,
-                          (int)N, (int)C, (int)F, R);
+            lora_site_backward(m, 2, l, dln, dfch, ln2,
+                               a->lora_tmp[2] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dln, NULL, NULL, dfch, ln2, p->fcw + l * C * F, (int)N, (int)C, (int)F);
         memcpy(dres2, dres, N * C * sizeof(float));
         layernorm_backward(dres2, NULL, NULL, dln, res2, p->ln2w + l * C, a->ln2_mean + l * N,
@@ -579,10 +620,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
         /* Attention branch: dres2 is d(attproj) and part of d(resid). */
         memset(datty, 0, N * C * sizeof(float));
         if (m->lora.A[1])
-            lora_backward(datty, m->lora_grad.A[1] + l * R * C, m->lora_grad.B[1] + l * C * R,
-                          dtmp, dres2, atty, a->lora_tmp[1] + l * N * R,
-                          m->lora.A[1] + l * R * C, m->lora.B[1] + l * C * R, lscale,
-                          (int)N, (int)C, (int)C, R);
+            lora_site_backward(m, 1, l, datty, dres2, atty,
+                               a->lora_tmp[1] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(datty, NULL, NULL, dres2, atty, p->attprojw + l * C * C, (int)N,
                         (int)C, (int)C);
         memset(dqkv, 0, N * 3 * C * sizeof(float));
@@ -590,10 +629,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
                            (int)C, NH, layer_scale(c, l), 1);
         memset(dln, 0, N * C * sizeof(float));
         if (m->lora.A[0])
-            lora_backward(dln, m->lora_grad.A[0] + l * R * C, m->lora_grad.B[0] + l * 3 * C * R,
-                          dtmp, dqkv, ln1, a->lora_tmp[0] + l * N * R,
-                          m->lora.A[0] + l * R * C, m->lora.B[0] + l * 3 * C * R, lscale,
-                          (int)N, (int)C, (int)(3 * C), R);
+            lora_site_backward(m, 0, l, dln, dqkv, ln1,
+                               a->lora_tmp[0] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dln, NULL, NULL, dqkv, ln1, p->qkvw + l * C * 3 * C, (int)N, (int)C,
                         (int)(3 * C));
         memcpy(dres, dres2, N * C * sizeof(float));

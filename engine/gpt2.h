@@ -78,6 +78,7 @@ typedef struct gpt2_acts {
     float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C): token features; (B,T), (B,T) */
     float *lora_tmp[LORA_NUM_TARGETS]; /* (L,B,T,R) adapter bottlenecks */
     float *mask;               /* (B,T) key mask of the last forward */
+    float *lora_xdrop;         /* (B,T,max(C,F)) dropped adapter input (scratch) */
     int *ids;                  /* (B,T) ids of the last forward */
 } gpt2_acts;
 
@@ -98,6 +99,8 @@ typedef struct gpt2_model {
     float *grad_scratch;       /* backward's activation gradients */
     int B, T;                  /* shapes of the last forward */
     int inference;             /* 1: keep one layer's activations only (no backward) */
+    int train;                 /* 1: LoRA dropout active (gpt2_set_train) */
+    unsigned long long dropout_seed; /* masks of the current step */
 } gpt2_model;
 
 /* Allocates a model for cfg (parameters zeroed) with LoRA per lora_cfg (NULL: none;
@@ -138,6 +141,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
  * attention with the key mask, positions 0..T-1 (right padding). Token features are in
  * m->acts.lnf (B,T,C) afterwards. Grows the activation arena when B*T exceeds it. */
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T);
+
+/* Training mode for LoRA dropout: with on != 0 the following forwards drop adapter inputs
+ * with probability lora_cfg.dropout, masks drawn from step_seed (give every step its own;
+ * backward regenerates the same masks). Off (the default): no dropout. */
+void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed);
 
 /* Inference mode (on != 0) keeps one layer's activations instead of L (about L times
  * less memory; gpt2_backward then refuses); training mode (0, the default) keeps all.

@@ -5,7 +5,9 @@
  * - trainable tensors (LoRA, added-token rows) survive save -> load exactly;
  * - gpt2_load_hf / bert_load_hf find config.json beside the weights (a temp directory
  *   holding a config.json and a link to the committed tiny checkpoint) and match the dump;
- * - mean pooling refuses an all-padding caption. */
+ * - mean pooling refuses an all-padding caption;
+ * - LoRA dropout drops at its rate, scales kept inputs by 1/(1-p), repeats a mask for the
+ *   same (seed, site) and differs across sites. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,31 @@ int main(void) {
     EXPECT_RC(lora_parse_targets("c_proj", &targets), MAMA_EINVAL);
     EXPECT_RC(lora_parse_targets("c_attn,mlp.c_proj", &targets), MAMA_OK);
     if (targets != (LORA_C_ATTN | LORA_MLP_C_PROJ)) { printf("FAIL targets %u\n", targets); fails++; }
+
+    {   /* LoRA dropout statistics */
+        enum { NN = 200000 };
+        float *ones = malloc(NN * sizeof(float)), *a = malloc(NN * sizeof(float));
+        float *b2 = malloc(NN * sizeof(float)), *c2 = malloc(NN * sizeof(float));
+        for (int i = 0; i < NN; i++) ones[i] = 1.0f;
+        lora_dropout_apply(a, ones, 0.1f, 5, 3, NN);
+        lora_dropout_apply(b2, ones, 0.1f, 5, 3, NN);
+        lora_dropout_apply(c2, ones, 0.1f, 5, 4, NN);
+        int zeros = 0, badval = 0, same_site_diff = 0, other_site_diff = 0;
+        for (int i = 0; i < NN; i++) {
+            zeros += a[i] == 0.0f;
+            badval += a[i] != 0.0f && fabsf(a[i] - 1.0f / 0.9f) > 1e-6f;
+            same_site_diff += a[i] != b2[i];
+            other_site_diff += a[i] != c2[i];
+        }
+        double rate = (double)zeros / NN;  /* sd of the rate: sqrt(.09/2e5) = 6.7e-4 */
+        int bad = fabs(rate - 0.1) > 0.004 || badval || same_site_diff ||
+                  other_site_diff < NN / 10;
+        printf("%s LoRA dropout: rate %.4f (want 0.1), %d wrong scales, %d diffs same site, "
+               "%d diffs other site\n", bad ? "FAIL" : "ok  ", rate, badval, same_site_diff,
+               other_site_diff);
+        fails += bad;
+        free(ones); free(a); free(b2); free(c2);
+    }
 
     /* The LoRA tiny case. */
     st_file *f = open_ref("gpt2_tiny_lora.safetensors");
