@@ -7,8 +7,6 @@
  * Batch: B captions of T tokens, caption b has T - 7b real tokens (right padding), as
  * reports padded to 144. Inference mode (one layer's activations); one warm-up pass. */
 #define _GNU_SOURCE
-#include <cblas.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 
 #include "engine/bert.h"
 #include "engine/gpt2.h"
+#include "engine/parallel.h"
 #include "engine/text_pool.h"
 
 static double now(void) {
@@ -31,8 +30,7 @@ int main(int argc, char **argv) {
     }
     int B = atoi(argv[2]), T = atoi(argv[3]), iters = atoi(argv[4]), threads = atoi(argv[5]);
     if (B <= 0 || T <= 0 || iters <= 0 || threads <= 0) { fprintf(stderr, "bad sizes\n"); return 2; }
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    mama_set_threads(threads);
     int is_gpt2 = !strcmp(argv[1], "gpt2-small");
     gpt2_model *g = NULL;
     bert_model *bm = NULL;
@@ -88,7 +86,7 @@ int main(int argc, char **argv) {
     }
     double tokens = (double)B * T;
     printf("engine: %s B=%d T=%d threads=%d blas=%s\n", argv[1], B, T, threads,
-           openblas_get_config());
+           parallel_blas_config());
     printf("engine_tokens_per_s %.1f (mean of %d; best %.1f) checksum %.6f\n",
            tokens * iters / total, iters, tokens / best, pooled[0] + pooled[C - 1]);
     free(ids); free(mask); free(pooled);

@@ -2,11 +2,13 @@
 # text_bench.sh: text-tower tokens/s for a batch of 144-token reports, engine vs
 # transformers (CPU, fp32) in one run, reported as a ratio. Run by hand after building:
 #   bench/text_bench.sh [BUILD_DIR] [B] [THREADS] [ITERS]
+# Default one thread: on a shared 2-core machine two threads oversubscribe (OpenMP and
+# OpenBLAS workers compete with other load) and the figures swing widely.
 # Unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for its own commands only (BUILD_NOTES.md).
 set -eu
 BUILD=${1:-build}
 B=${2:-8}
-THREADS=${3:-2}
+THREADS=${3:-1}
 ITERS=${4:-5}
 T=144
 HERE=$(dirname "$0")
