@@ -323,6 +323,21 @@ mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w) {
     const gpt2_config *c = &m->cfg;
     int R = m->lora_cfg.rank;
     mama_status rc;
+    if (R > 0) {
+        char v[160] = "";
+        size_t n = 0;
+        for (int t = 0; t < LORA_NUM_TARGETS; t++)
+            if (m->lora_cfg.targets & (1u << t))
+                n += (size_t)snprintf(v + n, sizeof v - n, "%s%s", n ? "," : "",
+                                      lora_target_name(t));
+        if ((rc = st_writer_set_metadata(w, "text.lora_targets", v))) return rc;
+        snprintf(v, sizeof v, "%d", R);
+        if ((rc = st_writer_set_metadata(w, "text.lora_rank", v))) return rc;
+        snprintf(v, sizeof v, "%.9g", m->lora_cfg.alpha);
+        if ((rc = st_writer_set_metadata(w, "text.lora_alpha", v))) return rc;
+        snprintf(v, sizeof v, "%.9g", m->lora_cfg.dropout);
+        if ((rc = st_writer_set_metadata(w, "text.lora_dropout", v))) return rc;
+    }
     for (int t = 0; t < LORA_NUM_TARGETS; t++) {
         if (!(m->lora_cfg.targets & (1u << t))) continue;
         int in, out;
@@ -344,6 +359,33 @@ mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w) {
                                m->params.wte + (size_t)c->added_from * c->n_embd);
         if (rc) return rc;
     }
+    return MAMA_OK;
+}
+
+mama_status gpt2_read_lora_config(const st_file *f, lora_config *out_cfg) {
+    lora_config c = {0};
+    const char *rank = st_metadata(f, "text.lora_rank");
+    if (!rank) { *out_cfg = c; return MAMA_OK; }
+    const char *alpha = st_metadata(f, "text.lora_alpha");
+    const char *targets = st_metadata(f, "text.lora_targets");
+    const char *dropout = st_metadata(f, "text.lora_dropout");
+    char *end = NULL;
+    long r = strtol(rank, &end, 10);
+    if (*end || r <= 0 || r > 4096 || !alpha || !targets)
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_rank '%s' needs a positive "
+                           "rank with text.lora_alpha and text.lora_targets beside it", rank);
+    c.rank = (int)r;
+    c.alpha = strtof(alpha, &end);
+    if (*end || !(c.alpha > 0.0f))
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_alpha '%s' is not a positive "
+                           "number", alpha);
+    c.dropout = dropout ? strtof(dropout, NULL) : 0.0f;
+    if (!(c.dropout >= 0.0f && c.dropout < 1.0f))
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_dropout '%s' outside [0, 1)",
+                           dropout);
+    mama_status rc = lora_parse_targets(targets, &c.targets);
+    if (rc) return rc;
+    *out_cfg = c;
     return MAMA_OK;
 }
 

@@ -124,8 +124,13 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f);
 mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f);
 
 /* Adds the trainable tensors (LoRA A/B under text.lora.*, added-token embedding rows as
- * "text.wte_added" (V-added_from, C)) to a model-file writer. */
+ * "text.wte_added" (V-added_from, C)) to a model-file writer, and with adapters the
+ * metadata text.lora_rank, text.lora_alpha, text.lora_targets, text.lora_dropout. */
 mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w);
+
+/* The adapter settings a model file's metadata records (gpt2_save_trainable); rank 0
+ * when it records none. MAMA_EFORMAT for malformed values. */
+mama_status gpt2_read_lora_config(const st_file *f, lora_config *out_cfg);
 
 /* Loads a HF checkpoint: weights_path is model.safetensors (or a sharded .index.json),
  * config_path its config.json (NULL: config.json beside the weights). tokenizer_vocab: the

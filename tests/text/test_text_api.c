@@ -98,7 +98,7 @@ int main(void) {
     gc.vocab_size += atoi(st_metadata(f, "n_added"));
     lora_config lc = {.rank = atoi(st_metadata(f, "lora_rank")),
                       .alpha = (float)atof(st_metadata(f, "lora_alpha")),
-                      .targets = LORA_C_ATTN};
+                      .targets = LORA_C_ATTN, .dropout = 0.1f};
     gpt2_model *m = NULL, *m2 = NULL, *bad = NULL;
     if (gpt2_create(&gc, &lc, 3, &m)) return 1;
     EXPECT_RC(gpt2_load_weights(m, fb), MAMA_ENOTFOUND);          /* a BERT checkpoint */
@@ -138,7 +138,15 @@ int main(void) {
     st_writer_destroy(w);
     st_file *fs = NULL;
     EXPECT_RC(st_open(saved, &fs), MAMA_OK);
-    if (gpt2_create(&gc, &lc, 99, &m2)) return 1;
+    lora_config lc2;
+    EXPECT_RC(gpt2_read_lora_config(fs, &lc2), MAMA_OK);
+    if (lc2.rank != lc.rank || lc2.alpha != lc.alpha || lc2.targets != lc.targets ||
+        lc2.dropout != lc.dropout) {
+        printf("FAIL LoRA settings round trip: rank %d alpha %g targets %u dropout %g\n",
+               lc2.rank, lc2.alpha, lc2.targets, lc2.dropout);
+        fails++;
+    }
+    if (gpt2_create(&gc, &lc2, 99, &m2)) return 1;
     EXPECT_RC(gpt2_load_weights(m2, f), MAMA_OK);
     EXPECT_RC(gpt2_load_trainable(m2, fs), MAMA_OK);
     if (memcmp(m->params_memory, m2->params_memory, m->num_params * sizeof(float)) ||
