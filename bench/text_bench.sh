@@ -26,7 +26,9 @@ run() {  # model [dir]
     echo "$p"
     et=$(echo "$e" | awk '/engine_tokens_per_s/ {print $2}')
     pt=$(echo "$p" | awk '/torch_tokens_per_s/ {print $2}')
-    echo "$1: engine $et tokens/s, transformers $pt tokens/s, ratio engine/transformers $(awk -v a="$et" -v b="$pt" 'BEGIN {printf "%.2f", a / b}')"
+    eb=$(echo "$e" | awk '/engine_tokens_per_s/ {sub(/\)/, "", $7); print $7}')
+    pb=$(echo "$p" | awk '/torch_tokens_per_s/ {sub(/\)/, "", $7); print $7}')
+    echo "$1: engine $et tokens/s, transformers $pt tokens/s, ratio engine/transformers $(awk -v a="$et" -v b="$pt" 'BEGIN {printf "%.2f", a / b}') (best-of-$ITERS ratio $(awk -v a="$eb" -v b="$pb" 'BEGIN {printf "%.2f", a / b}'))"
     echo
 }
 run gpt2-small
