@@ -6,6 +6,7 @@
  * - gpt2_load_hf / bert_load_hf find config.json beside the weights (a temp directory
  *   holding a config.json and a link to the committed tiny checkpoint) and match the dump;
  * - mean pooling refuses an all-padding caption;
+ * - the text projection's backward matches central finite differences;
  * - LoRA dropout drops at its rate, scales kept inputs by 1/(1-p), repeats a mask for the
  *   same (seed, site) and differs across sites. */
 #define _GNU_SOURCE
@@ -49,6 +50,51 @@ static void write_file(const char *path, const char *text) {
     fclose(fp);
 }
 
+/* sum(g * l2norm(x w^T + b)) in double. */
+static double proj_loss(const float *x, const float *w, const float *b, const float *g,
+                        int B, int C, int E) {
+    float out[4 * 8];
+    text_projection_forward(out, NULL, x, w, b, B, C, E);
+    double l = 0.0;
+    for (int i = 0; i < B * E; i++) l += (double)g[i] * out[i];
+    return l;
+}
+
+static int check_projection_backward(void) {
+    enum { PB = 4, PC = 6, PE = 8 };
+    float x[PB * PC], w[PE * PC], b[PE], g[PB * PE], out[PB * PE], norms[PB], scratch[PB * PE];
+    float dx[PB * PC] = {0}, dw[PE * PC] = {0}, db[PE] = {0};
+    unsigned s = 7;
+    float *all[4] = {x, w, b, g};
+    int sizes[4] = {PB * PC, PE * PC, PE, PB * PE};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < sizes[k]; i++) {
+            s = s * 1103515245u + 12345u;
+            all[k][i] = (float)((s >> 9) & 0xffff) / 32768.0f - 1.0f;
+        }
+    text_projection_forward(out, norms, x, w, b, PB, PC, PE);
+    text_projection_backward(dx, dw, db, scratch, g, x, w, out, norms, PB, PC, PE);
+    float *params[3] = {x, w, b};
+    const float *grads[3] = {dx, dw, db};
+    double worst = 0.0, gmax = 0.0;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < sizes[k]; i++) {
+            float keep = params[k][i];
+            params[k][i] = keep + 1e-3f;
+            double lp = proj_loss(x, w, b, g, PB, PC, PE);
+            params[k][i] = keep - 1e-3f;
+            double lm = proj_loss(x, w, b, g, PB, PC, PE);
+            params[k][i] = keep;
+            double fd = (lp - lm) / 2e-3;
+            worst = fmax(worst, fabs(fd - grads[k][i]));
+            gmax = fmax(gmax, fabs(grads[k][i]));
+        }
+    int bad = !(gmax > 0.0) || !(worst <= 2e-3 * gmax);
+    printf("%s text projection backward: max|fd - grad| %.2e, max|grad| %.2e\n",
+           bad ? "FAIL" : "ok  ", worst, gmax);
+    return bad;
+}
+
 int main(void) {
     mama_set_threads(1);  /* small shapes: threads only add barrier waits on CI */
     gpt2_config gc;
@@ -67,6 +113,7 @@ int main(void) {
     EXPECT_RC(lora_parse_targets("c_attn,mlp.c_proj", &targets), MAMA_OK);
     if (targets != (LORA_C_ATTN | LORA_MLP_C_PROJ)) { printf("FAIL targets %u\n", targets); fails++; }
 
+    fails += check_projection_backward();
     {   /* LoRA dropout statistics */
         enum { NN = 200000 };
         float *ones = malloc(NN * sizeof(float)), *a = malloc(NN * sizeof(float));
