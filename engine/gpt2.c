@@ -19,9 +19,13 @@
 
 /* ---------------------------------------------------------------- config */
 
+/* Integer field, dflt when absent, -1 (invalid) when not an int-sized integer. */
 static int json_int(json_t *root, const char *key, int dflt) {
     json_t *v = json_object_get(root, key);
-    return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+    if (!v || json_is_null(v)) return dflt;
+    if (!json_is_integer(v)) return -1;
+    json_int_t x = json_integer_value(v);
+    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
 }
 
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg) {
@@ -38,8 +42,8 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     c.n_embd = json_int(root, "n_embd", 0);
     c.n_layer = json_int(root, "n_layer", 0);
     c.n_head = json_int(root, "n_head", 0);
-    json_t *inner = json_object_get(root, "n_inner");
-    c.n_inner = json_is_integer(inner) ? (int)json_integer_value(inner) : 4 * c.n_embd;
+    long long f4 = 4ll * c.n_embd;
+    c.n_inner = json_int(root, "n_inner", f4 > (1 << 20) ? -1 : (int)f4);
     json_t *eps = json_object_get(root, "layer_norm_epsilon");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-5f;
     c.scale_attn_by_inverse_layer_idx =
@@ -59,9 +63,9 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     if (c.vocab_size <= 0 || c.n_positions <= 0 || c.n_embd <= 0 || c.n_layer <= 0 ||
         c.n_head <= 0 || c.n_inner <= 0 || c.n_embd % c.n_head || !(c.ln_eps > 0.0f))
         return mama_errorf(MAMA_EINVAL, "GPT-2 config: need positive vocab_size, n_positions, "
-                           "n_embd, n_layer, n_head with n_embd divisible by n_head "
-                           "(got %d, %d, %d, %d, %d)", c.vocab_size, c.n_positions, c.n_embd,
-                           c.n_layer, c.n_head);
+                           "n_embd, n_layer, n_head, n_inner (at most 2^20) with n_embd "
+                           "divisible by n_head (got %d, %d, %d, %d, %d, %d)", c.vocab_size,
+                           c.n_positions, c.n_embd, c.n_layer, c.n_head, c.n_inner);
     c.base_vocab = c.vocab_size;
     c.added_from = c.vocab_size;
     *out_cfg = c;
@@ -92,6 +96,11 @@ static double rng_uniform(unsigned long long *s) {
 mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
                         unsigned long long seed, gpt2_model **out_model) {
     const gpt2_config *c = cfg;
+    if (c->vocab_size > (1 << 24) || c->n_embd > 65536 || c->n_layer > 1024 ||
+        c->n_positions > (1 << 20) || c->n_inner > (1 << 20))
+        return mama_errorf(MAMA_EINVAL, "gpt2_create: config out of range (V %d <= 2^24, "
+                           "C %d <= 65536, L %d <= 1024, P %d and F %d <= 2^20)",
+                           c->vocab_size, c->n_embd, c->n_layer, c->n_positions, c->n_inner);
     if (c->vocab_size < c->base_vocab || c->base_vocab <= 0 || c->added_from < 0 ||
         c->added_from > c->vocab_size || c->n_embd <= 0 ||
         c->n_head <= 0 || c->n_embd % c->n_head || c->n_layer <= 0 || c->n_positions <= 0 ||

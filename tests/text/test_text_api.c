@@ -109,6 +109,21 @@ int main(void) {
     EXPECT_RC(bert_config_from_hf_json("{\"vocab_size\":10,\"hidden_size\":8,"
                                        "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
                                        "\"hidden_act\":\"relu\"}", &bc), MAMA_EUNSUPPORTED);
+    {   /* absurd sizes are refused before any allocation */
+        gpt2_model *huge = NULL;
+        bert_model *hugeb = NULL;
+        EXPECT_RC(gpt2_config_from_hf_json("{\"vocab_size\":50257,\"n_positions\":1024,"
+                                           "\"n_embd\":131072,\"n_layer\":4096,"
+                                           "\"n_head\":1}", &gc), MAMA_OK);
+        EXPECT_RC(gpt2_create(&gc, NULL, 1, &huge), MAMA_EINVAL);
+        EXPECT_RC(gpt2_config_from_hf_json("{\"vocab_size\":50257,\"n_positions\":1024,"
+                                           "\"n_embd\":1073741824,\"n_layer\":1,"
+                                           "\"n_head\":1}", &gc), MAMA_EINVAL);
+        EXPECT_RC(bert_config_from_hf_json("{\"vocab_size\":30522,\"hidden_size\":2147483647,"
+                                           "\"num_hidden_layers\":1,\"num_attention_heads\":1,"
+                                           "\"intermediate_size\":8}", &bc), MAMA_OK);
+        EXPECT_RC(bert_create(&bc, &hugeb), MAMA_EINVAL);
+    }
     EXPECT_RC(lora_parse_targets("c_proj", &targets), MAMA_EINVAL);
     EXPECT_RC(lora_parse_targets("c_attn,mlp.c_proj", &targets), MAMA_OK);
     if (targets != (LORA_C_ATTN | LORA_MLP_C_PROJ)) { printf("FAIL targets %u\n", targets); fails++; }
