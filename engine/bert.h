@@ -1,4 +1,4 @@
-/* bert.h: the BERT-family text encoder (BioClinicalBERT / MiniLM layout), inference.
+/* bert.h: the BERT-family text encoder (BioClinicalBERT / MiniLM layout).
  *
  * Legend: B batch, T sequence length, V vocabulary, P positions, TV token types,
  * C width (hidden_size), L layers, NH heads, F intermediate size, N = B*T tokens.
@@ -8,7 +8,9 @@
  * encoder.layer.N.attention.self.{query,key,value}, attention.output.{dense,LayerNorm},
  * intermediate.dense, output.{dense,LayerNorm}; the pooler is ignored. Post-LN blocks,
  * exact (erf) GELU, bidirectional attention with a key padding mask. Token features are
- * the last layer's hidden states; pool them with text_pool.h (mean or CLS). */
+ * the last layer's hidden states; pool them with text_pool.h (mean or CLS). Forward and
+ * backward (llm.c style: saved activations, gradients accumulate) with every parameter
+ * trainable in training mode. */
 #ifndef MAMA_BERT_H
 #define MAMA_BERT_H
 
@@ -45,14 +47,35 @@ typedef struct bert_params {
     float *ln2w, *ln2b;         /* (L,C)            output.LayerNorm */
 } bert_params;
 
+typedef struct bert_acts {
+    float *emb_sum, *emb_mean, *emb_rstd; /* (B,T,C), (B,T), (B,T) before embeddings.LayerNorm */
+    float *x;                  /* (L+1,B,T,C) block inputs; x[L] = token features */
+    float *qkv;                /* (L,B,T,3C) */
+    float *atty;               /* (L,B,T,C) */
+    float *att_lse;            /* (L,B,NH,T) */
+    float *res1;               /* (L,B,T,C) x + attention output, before LN1 */
+    float *ln1, *ln1_mean, *ln1_rstd;   /* (L,B,T,C), (L,B,T), (L,B,T) */
+    float *fch, *fch_gelu;     /* (L,B,T,F) */
+    float *res2;               /* (L,B,T,C) ln1 + MLP output, before LN2 */
+    float *ln2_mean, *ln2_rstd;/* (L,B,T) */
+    float *mask;               /* (B,T) */
+} bert_acts;
+
 typedef struct bert_model {
     bert_config cfg;
     bert_params params;
     float *params_memory;
     size_t num_params;
-    float *hidden;              /* (B,T,C) token features of the last forward */
-    float *scratch;             /* qkv (N,3C), atty (N,C), tmp (N,C), h (N,F), mask (N) */
-    size_t capacity;            /* tokens the buffers hold */
+    bert_params grads;         /* same layout, allocated by bert_set_train(m, 1) */
+    float *grads_memory;
+    bert_acts acts;            /* in inference mode: one slot per tensor (x: two) */
+    float *acts_memory;
+    size_t capacity;           /* tokens (B*T) the arena holds */
+    float *grad_scratch;
+    int *ids;                  /* (2,B,T): ids and token types of the last forward */
+    float *hidden;             /* (B,T,C) token features of the last forward (into acts.x) */
+    int train;                 /* 1: keep every layer's activations for bert_backward */
+    int B, T;
 } bert_model;
 
 mama_status bert_create(const bert_config *cfg, bert_model **out_model);
@@ -69,6 +92,16 @@ mama_status bert_load_hf(const char *weights_path, const char *config_path,
  * 0 padding or NULL. Token features land in m->hidden (B,T,C). */
 mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
                          const float *mask, int B, int T);
+
+/* Training mode (on != 0): forwards keep every layer's activations and gradients are
+ * allocated (all parameters trainable, as when fine-tuning a BERT baseline). Off (the
+ * default) keeps one layer's. Switching frees the activation arena. */
+mama_status bert_set_train(bert_model *m, int on);
+void bert_zero_grad(bert_model *m);
+
+/* Backward from dhidden (B,T,C), the gradient of the last forward's token features:
+ * ACCUMULATES into m->grads (every parameter). */
+mama_status bert_backward(bert_model *m, const float *dhidden);
 
 #ifdef __cplusplus
 }
