@@ -40,6 +40,9 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
     c.intermediate = json_int(root, "intermediate_size", 4 * c.hidden);
     json_t *eps = json_object_get(root, "layer_norm_eps");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
+    json_t *pad = json_object_get(root, "pad_token_id");
+    c.pad_token_id = !pad ? 0 /* HF BertConfig's default */
+                     : json_is_integer(pad) ? (int)json_integer_value(pad) : -1;
     json_t *act = json_object_get(root, "hidden_act");
     json_t *pet = json_object_get(root, "position_embedding_type");
     mama_status rc = MAMA_OK;
@@ -398,9 +401,12 @@ mama_status bert_backward(bert_model *m, const float *dhidden) {
         for (int t = 0; t < T; t++) {
             size_t i = (size_t)b * T + t;
             const float *d = dres + i * C;
-            float *gw = g->word + (size_t)m->ids[i] * C, *gp = g->pos + (size_t)t * C;
-            float *gt = g->type + (size_t)tids[i] * C;
-            for (size_t k = 0; k < C; k++) { gw[k] += d[k]; gp[k] += d[k]; gt[k] += d[k]; }
+            float *gp = g->pos + (size_t)t * C, *gt = g->type + (size_t)tids[i] * C;
+            for (size_t k = 0; k < C; k++) { gp[k] += d[k]; gt[k] += d[k]; }
+            /* the padding row gets no gradient (nn.Embedding padding_idx, as HF) */
+            if (m->ids[i] == c->pad_token_id) continue;
+            float *gw = g->word + (size_t)m->ids[i] * C;
+            for (size_t k = 0; k < C; k++) gw[k] += d[k];
         }
     return MAMA_OK;
 }

@@ -30,6 +30,7 @@ typedef struct bert_config {
     int n_head;          /* NH */
     int intermediate;    /* F */
     float ln_eps;
+    int pad_token_id;    /* word row that gets no gradient (HF padding_idx); -1: none */
 } bert_config;
 
 /* Parses a Hugging Face BERT config.json text; hidden_act must be "gelu" and

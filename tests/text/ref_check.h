@@ -45,9 +45,11 @@ static inline int *ref_i32(const st_file *f, const char *name, int64_t *out_nume
     return d;
 }
 
-/* max |got - want| / max |want|: prints and returns 0 when within tol, 1 otherwise. */
-static inline int ref_compare(const char *what, const float *got, const float *want,
-                              size_t n, double tol) {
+/* max |got - want| / max(max |want|, floor): prints and returns 0 when within tol, 1
+ * otherwise. floor > 0 for quantities that are zero in exact arithmetic (rounding noise
+ * only), which a purely relative measure cannot judge. */
+static inline int ref_compare_floor(const char *what, const float *got, const float *want,
+                                    size_t n, double tol, double floor) {
     double maxerr = 0.0, scale = 0.0;
     size_t worst = 0;
     for (size_t i = 0; i < n; i++) {
@@ -55,12 +57,18 @@ static inline int ref_compare(const char *what, const float *got, const float *w
         if (!(e <= maxerr)) { maxerr = e; worst = i; }
         if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
     }
-    double rel = maxerr / (scale > 1e-12 ? scale : 1e-12);
+    double rel = maxerr / (scale > floor ? scale : (floor > 1e-12 ? floor : 1e-12));
     int bad = !(rel <= tol);
     printf("%-40s n=%-7zu max_abs_err=%.3e scale=%.3e rel=%.3e %s\n", what, n, maxerr, scale,
            rel, bad ? "FAIL" : "ok");
     if (bad) printf("    worst at %zu: got %.7g want %.7g\n", worst, got[worst], want[worst]);
     return bad;
+}
+
+/* max |got - want| / max |want| within tol. */
+static inline int ref_compare(const char *what, const float *got, const float *want,
+                              size_t n, double tol) {
+    return ref_compare_floor(what, got, want, n, tol, 0.0);
 }
 
 #endif

@@ -38,7 +38,7 @@ int main(void) {
     mama_set_threads(1);
     bert_config cfg = {.vocab_size = 30, .max_position = 12, .type_vocab_size = 2,
                        .hidden = C, .n_layer = 3, .n_head = 2, .intermediate = 12,
-                       .ln_eps = 1e-12f};
+                       .ln_eps = 1e-12f, .pad_token_id = -1};
     bert_model *m = NULL;
     if (bert_create(&cfg, &m)) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
     for (size_t i = 0; i < m->num_params; i++) m->params_memory[i] = 0.4f * frand();

