@@ -1,0 +1,296 @@
+/* cmd_prompts.c: `mama prompts MODEL --tokenizer T ...`: computes the zero-shot class
+ * prompt embeddings of every task with the text tower and stores them in the model file
+ * (tensors task.<task>.prompts (K, E), L2-normalised rows, class order of
+ * report_class_name), so that scoring needs only the image tower (MAMA_METHOD.md
+ * section 9). The model file is rewritten atomically with everything it held. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <jansson.h>
+
+#include "engine/bert.h"
+#include "engine/gpt2.h"
+#include "engine/hf_config.h"
+#include "engine/prompts.h"
+#include "engine/safetensors.h"
+#include "engine/text_pool.h"
+#include "tools/mama.h"
+
+int cmd_prompts(int argc, char **argv);
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: mama prompts MODEL --tokenizer T [--text-weights W] [--text-config C]\n"
+        "                    [--tower gpt2|bert] [--pool mean|cls] [--max-len N]\n"
+        "                    [--no-projection] [--out PATH]\n"
+        "Computes the class-prompt embeddings of the tasks density (A-D), birads (0-6) and\n"
+        "malignancy (benign, malignant) and stores them in MODEL as task.<task>.prompts (K, E).\n"
+        "  --tokenizer T    tokenizer.json (byte-level BPE, GPT-2 tower) or vocab.txt\n"
+        "                   (WordPiece, BERT tower); the tower follows unless --tower is given\n"
+        "  --text-weights W Hugging Face model.safetensors of the text tower (default: the\n"
+        "                   text.* tensors of MODEL, with its metadata text.config)\n"
+        "  --text-config C  its config.json (default: beside W)\n"
+        "  --pool           mean over real tokens (default, as in training) or cls\n"
+        "  --max-len N      tokens per prompt (default 144)\n"
+        "  --no-projection  no text.proj.weight in MODEL: store the pooled features, L2-normalised\n"
+        "  --out PATH       write there instead of replacing MODEL\n"
+        "MODEL provides text.proj.weight (E, C) [+ text.proj.bias (E)], and for GPT-2 the\n"
+        "trainable tensors text.lora.h.N.<target>.A/B (rank from their shape, alpha from\n"
+        "metadata text.lora_alpha, default 32) and text.wte_added when present.\n");
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "mama prompts: %s: %s\n", what, mama_last_error());
+    return 1;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* LoRA settings implied by MODEL's tensors (rank 0 when it has none). */
+static lora_config lora_from_model(const st_file *f) {
+    lora_config c = lora_config_default();
+    c.rank = 0;
+    c.targets = 0;
+    for (int t = 0; t < LORA_NUM_TARGETS; t++) {
+        char name[128];
+        snprintf(name, sizeof name, "text.lora.h.0.%s.A", lora_target_name(t));
+        const st_tensor *a = st_find(f, name);
+        if (a && a->ndim == 2) { c.targets |= 1u << t; c.rank = (int)a->shape[0]; }
+    }
+    const char *alpha = st_metadata(f, "text.lora_alpha");
+    if (alpha) c.alpha = strtof(alpha, NULL);
+    return c;
+}
+
+typedef struct tower {
+    gpt2_model *gpt2;
+    bert_model *bert;
+    st_file *weights;   /* separate weights file, or NULL */
+    int C;
+} tower;
+
+static mama_status tower_load_gpt2(tower *tw, const st_file *model, const char *weights_path,
+                                   const char *config_path, int tokenizer_vocab) {
+    char *cfg_text = NULL;
+    mama_status rc;
+    const st_file *wf = model;
+    if (weights_path) {
+        if ((rc = hf_config_read(weights_path, config_path, &cfg_text))) return rc;
+        if ((rc = st_open(weights_path, &tw->weights))) { free(cfg_text); return rc; }
+        wf = tw->weights;
+    } else {
+        const char *meta = st_metadata(model, "text.config");
+        if (!meta)
+            return mama_errorf(MAMA_ENOTFOUND, "the model file has no text.config metadata: give the "
+                               "text tower with --text-weights model.safetensors (and its config.json)");
+        cfg_text = strdup(meta);
+        if (!cfg_text) return mama_errorf(MAMA_ENOMEM, "out of memory");
+    }
+    gpt2_config cfg;
+    rc = gpt2_config_from_hf_json(cfg_text, &cfg);
+    free(cfg_text);
+    if (rc) return rc;
+    if (tokenizer_vocab > cfg.vocab_size) cfg.vocab_size = tokenizer_vocab; /* added tokens */
+    lora_config lc = lora_from_model(model);
+    if ((rc = gpt2_create(&cfg, lc.rank ? &lc : NULL, 0, &tw->gpt2))) return rc;
+    if ((rc = gpt2_load_weights(tw->gpt2, wf))) return rc;
+    if (lc.rank || st_find(model, "text.wte_added"))
+        if ((rc = gpt2_load_trainable(tw->gpt2, model))) return rc;
+    gpt2_set_inference(tw->gpt2, 1);
+    tw->C = cfg.n_embd;
+    return MAMA_OK;
+}
+
+/* feats (K,C) pooled token features of the prompts. */
+static mama_status tower_features(tower *tw, const prompt_set *p, int cls_pool, float *feats) {
+    const float *tokens;
+    mama_status rc;
+    if (tw->gpt2) {
+        if ((rc = gpt2_forward(tw->gpt2, p->ids, p->mask, p->K, p->T))) return rc;
+        tokens = tw->gpt2->acts.lnf;
+    } else {
+        if ((rc = bert_forward(tw->bert, p->ids, p->type_ids, p->mask, p->K, p->T))) return rc;
+        tokens = tw->bert->hidden;
+    }
+    if (cls_pool) {
+        text_cls_pool_forward(feats, tokens, p->K, p->T, tw->C);
+        return MAMA_OK;
+    }
+    return text_mean_pool_forward(feats, tokens, p->mask, p->K, p->T, tw->C);
+}
+
+int cmd_prompts(int argc, char **argv) {
+    const char *model_path = NULL, *tok_path = NULL, *weights_path = NULL, *config_path = NULL;
+    const char *tower_name = NULL, *pool = "mean", *out_path = NULL;
+    int max_len = BPE_MAMA_MAX_LEN, no_proj = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--no-projection")) { no_proj = 1; continue; }
+        if (!strcmp(a, "--tokenizer")) dst = &tok_path;
+        else if (!strcmp(a, "--text-weights")) dst = &weights_path;
+        else if (!strcmp(a, "--text-config")) dst = &config_path;
+        else if (!strcmp(a, "--tower")) dst = &tower_name;
+        else if (!strcmp(a, "--pool")) dst = &pool;
+        else if (!strcmp(a, "--out")) dst = &out_path;
+        else if (!strcmp(a, "--max-len")) {
+            if (i + 1 >= argc || (max_len = atoi(argv[++i])) < 2 || max_len > 4096) {
+                fprintf(stderr, "mama prompts: --max-len needs a number from 2 to 4096\n");
+                return 2;
+            }
+            continue;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "mama prompts: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!model_path) { model_path = a; continue; }
+        else { fprintf(stderr, "mama prompts: one MODEL only (got %s)\n", a); return 2; }
+        if (i + 1 >= argc) { fprintf(stderr, "mama prompts: %s needs a value\n", a); return 2; }
+        *dst = argv[++i];
+    }
+    if (!model_path || !tok_path) { usage(stderr); return 2; }
+    int use_bert = tower_name ? !strcmp(tower_name, "bert") : ends_with(tok_path, ".txt");
+    if (tower_name && strcmp(tower_name, "bert") && strcmp(tower_name, "gpt2")) {
+        fprintf(stderr, "mama prompts: --tower is gpt2 or bert\n");
+        return 2;
+    }
+    if (strcmp(pool, "mean") && strcmp(pool, "cls")) {
+        fprintf(stderr, "mama prompts: --pool is mean or cls\n");
+        return 2;
+    }
+
+    int status = 1;
+    mama_status rc;
+    bpe_tokenizer *bpe = NULL;
+    wordpiece_tokenizer *wp = NULL;
+    st_file *model = NULL;
+    st_writer *w = NULL;
+    tower tw = {0};
+    float *feats = NULL, *emb = NULL, *pw = NULL, *pb = NULL;
+    prompt_set ps[REPORT_TASK_COUNT] = {{0}};
+    json_t *texts = json_object();
+
+    rc = use_bert ? wordpiece_load(tok_path, NULL, &wp) : bpe_load_json(tok_path, &bpe);
+    if (rc) { status = fail(tok_path); goto done; }
+    if ((rc = st_open(model_path, &model))) { status = fail(model_path); goto done; }
+    if (use_bert) {
+        if (!weights_path) {
+            fprintf(stderr, "mama prompts: the BERT tower needs --text-weights model.safetensors\n");
+            status = 2;
+            goto done;
+        }
+        if ((rc = bert_load_hf(weights_path, config_path, &tw.bert))) { status = fail(weights_path); goto done; }
+        tw.C = tw.bert->cfg.hidden;
+    } else {
+        rc = tower_load_gpt2(&tw, model, weights_path, config_path, bpe_vocab_size(bpe));
+        if (rc) { status = fail(weights_path ? weights_path : model_path); goto done; }
+    }
+
+    int C = tw.C, E = C;
+    const st_tensor *pwt = st_find(model, "text.proj.weight");
+    if (!no_proj) {
+        if (!pwt || pwt->ndim != 2 || pwt->shape[1] != C) {
+            fprintf(stderr, "mama prompts: %s: no text.proj.weight of shape (E, %d): a trained model "
+                    "holds the text projection; use --no-projection to store the pooled features\n",
+                    model_path, C);
+            goto done;
+        }
+        E = (int)pwt->shape[0];
+        pw = malloc((size_t)E * C * sizeof *pw);
+        pb = calloc((size_t)E, sizeof *pb);
+        if (!pw || !pb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("projection"); goto done; }
+        int64_t ws[2] = {E, C}, bs[1] = {E};
+        if ((rc = st_read_f32(model, "text.proj.weight", pw, 2, ws)) ||
+            (st_find(model, "text.proj.bias") && (rc = st_read_f32(model, "text.proj.bias", pb, 1, bs)))) {
+            status = fail(model_path);
+            goto done;
+        }
+    }
+
+    if ((rc = st_writer_create(&w))) { status = fail("writer"); goto done; }
+    for (int task = 0; task < REPORT_TASK_COUNT; task++) {
+        prompt_set *p = &ps[task];
+        if ((rc = prompts_build(p, (report_task)task, bpe, wp, max_len))) { status = fail("prompts"); goto done; }
+        feats = realloc(feats, (size_t)p->K * C * sizeof *feats);
+        emb = realloc(emb, (size_t)p->K * E * sizeof *emb);
+        if (!feats || !emb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("prompts"); goto done; }
+        if ((rc = tower_features(&tw, p, !strcmp(pool, "cls"), feats))) { status = fail("text tower"); goto done; }
+        if (no_proj) {
+            for (int k = 0; k < p->K; k++) {
+                double ss = 0;
+                for (int c = 0; c < C; c++) ss += (double)feats[k * C + c] * feats[k * C + c];
+                float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+                for (int c = 0; c < C; c++) emb[k * C + c] = feats[k * C + c] * inv;
+            }
+        } else {
+            text_projection_forward(emb, NULL, feats, pw, pb, p->K, C, E);
+        }
+        char name[64];
+        snprintf(name, sizeof name, "task.%s.prompts", report_task_name((report_task)task));
+        int64_t shape[2] = {p->K, E};
+        if ((rc = st_writer_add_f32(w, name, 2, shape, emb))) { status = fail(name); goto done; }
+        json_t *classes = json_array(), *tt = json_array();
+        for (int k = 0; k < p->K; k++) {
+            json_array_append_new(classes, json_string(report_class_name((report_task)task, k)));
+            json_array_append_new(tt, json_string(p->texts[k]));
+        }
+        char *cj = json_dumps(classes, JSON_COMPACT);
+        json_decref(classes);
+        json_object_set_new(texts, report_task_name((report_task)task), tt);
+        snprintf(name, sizeof name, "task.%s.classes", report_task_name((report_task)task));
+        rc = cj ? st_writer_set_metadata(w, name, cj) : mama_errorf(MAMA_ENOMEM, "out of memory");
+        free(cj);
+        if (rc) { status = fail(name); goto done; }
+        printf("task %-10s %d prompts x %d, %d-%d tokens\n", report_task_name((report_task)task), p->K, E,
+               p->n_tokens[0], p->n_tokens[p->K - 1]);
+    }
+    /* Everything else MODEL held, unchanged (earlier prompts are replaced). */
+    for (int i = 0; i < st_count(model); i++) {
+        const st_tensor *t = st_at(model, i);
+        if (!strncmp(t->name, "task.", 5) && ends_with(t->name, ".prompts")) {
+            int ours = 0;
+            for (int k = 0; k < REPORT_TASK_COUNT; k++) {
+                char name[64];
+                snprintf(name, sizeof name, "task.%s.prompts", report_task_name((report_task)k));
+                ours |= !strcmp(name, t->name);
+            }
+            if (ours) continue;
+        }
+        if ((rc = st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data))) { status = fail(t->name); goto done; }
+    }
+    for (int i = 0; i < st_metadata_count(model); i++) {
+        const char *k = st_metadata_key(model, i);
+        if (!strncmp(k, "task.", 5) && ends_with(k, ".classes")) continue;
+        if (!strcmp(k, "prompts.texts") || !strcmp(k, "prompts.pool")) continue;
+        if ((rc = st_writer_set_metadata(w, k, st_metadata(model, k)))) { status = fail(k); goto done; }
+    }
+    char *tj = json_dumps(texts, JSON_COMPACT);
+    rc = tj ? st_writer_set_metadata(w, "prompts.texts", tj) : mama_errorf(MAMA_ENOMEM, "out of memory");
+    free(tj);
+    if (!rc) rc = st_writer_set_metadata(w, "prompts.pool", pool);
+    if (rc) { status = fail("metadata"); goto done; }
+    st_close(model);
+    model = NULL;
+    if ((rc = st_writer_save(w, out_path ? out_path : model_path))) { status = fail(out_path ? out_path : model_path); goto done; }
+    printf("wrote %s\n", out_path ? out_path : model_path);
+    status = 0;
+
+done:
+    for (int t = 0; t < REPORT_TASK_COUNT; t++) prompts_free(&ps[t]);
+    json_decref(texts);
+    free(feats); free(emb); free(pw); free(pb);
+    st_writer_destroy(w);
+    if (tw.gpt2) gpt2_destroy(tw.gpt2);
+    if (tw.bert) bert_destroy(tw.bert);
+    if (tw.weights) st_close(tw.weights);
+    if (model) st_close(model);
+    bpe_free(bpe);
+    wordpiece_free(wp);
+    return status;
+}
