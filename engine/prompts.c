@@ -58,7 +58,7 @@ mama_status prompts_build(prompt_set *out, report_task task, bpe_tokenizer *bpe,
             }
         }
         if (!rc && full > T)
-            rc = mama_errorf(MAMA_EINVAL, "prompts: the %s prompt of class %s needs more than %d tokens: "
+            rc = mama_errorf(MAMA_EINVAL, "the %s prompt of class %s needs more than %d tokens: "
                              "raise the prompt length", report_task_name(task),
                              report_class_name(task, k), T);
         for (int t = 0; t < T && !rc; t++) out->mask[(size_t)k * T + t] = (float)m32[t];

