@@ -219,9 +219,10 @@ mama_status bpe_load_json(const char *path, bpe_tokenizer **out_tok) {
     if (!json_is_object(vocab) || !json_is_array(merges) || (type && strcmp(type, "BPE") != 0))
         return json_fail(root, mama_errorf(MAMA_EFORMAT, "%s: model is %s, not a BPE model with vocab "
                                            "and merges", path, type ? type : "untyped"));
-    if (json_is_true(json_object_get(model, "byte_fallback")) ||
-        json_string_value(json_object_get(model, "continuing_subword_prefix")) ||
-        json_string_value(json_object_get(model, "end_of_word_suffix")))
+    /* GPT-2's own tokenizer.json spells "no prefix/suffix" as "" */
+    const char *csp = json_string_value(json_object_get(model, "continuing_subword_prefix"));
+    const char *eow = json_string_value(json_object_get(model, "end_of_word_suffix"));
+    if (json_is_true(json_object_get(model, "byte_fallback")) || (csp && *csp) || (eow && *eow))
         return json_fail(root, mama_errorf(MAMA_EUNSUPPORTED, "%s: BPE options byte_fallback / "
                                            "continuing_subword_prefix / end_of_word_suffix are not "
                                            "supported (GPT-2 style byte-level BPE only)", path));

@@ -101,7 +101,8 @@ static void test_string_merges(void) {
     const char *json =
         "{\"added_tokens\": [], \"normalizer\": null,"
         " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"use_regex\": true},"
-        " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"\\u0120\": 2, \"ab\": 3,"
+        " \"model\": {\"type\": \"BPE\", \"continuing_subword_prefix\": \"\", \"end_of_word_suffix\": \"\","
+        " \"byte_fallback\": false, \"vocab\": {\"a\": 0, \"b\": 1, \"\\u0120\": 2, \"ab\": 3,"
         " \"\\u0120ab\": 4, \"c\": 5}, \"merges\": [\"a b\", \"\\u0120 ab\"]}}";
     const char *p = write_tmp("s.json", json);
     bpe_tokenizer *tok = NULL;
@@ -140,6 +141,11 @@ static void test_bad_files(void) {
     unlink(p);
     p = write_tmp("bad4.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
     CHECK(bpe_load_json(p, &tok) == MAMA_EFORMAT, "truncated JSON");
+    unlink(p);
+    p = write_tmp("bad6.json",
+        "{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\","
+        " \"continuing_subword_prefix\": \"##\", \"vocab\": {\"a\": 0}, \"merges\": []}}");
+    CHECK(bpe_load_json(p, &tok) == MAMA_EUNSUPPORTED, "continuing_subword_prefix");
     unlink(p);
     p = write_tmp("bad5.json",
         "{\"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"},"
