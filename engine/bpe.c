@@ -45,6 +45,8 @@ struct bpe_tokenizer {
     size_t pool_n, pool_cap;
     int32_t *sym;           /* scratch symbols of one word */
     size_t sym_cap;
+    void *heap_mem;         /* scratch of merge_symbols: links and candidate heap */
+    size_t heap_cap;        /* symbols it holds */
 };
 
 enum { CACHE_MAX = 50000 };
@@ -345,6 +347,7 @@ void bpe_free(bpe_tokenizer *t) {
     free(t->added);
     free(t->pool);
     free(t->sym);
+    free(t->heap_mem);
     free(t);
 }
 
@@ -371,6 +374,81 @@ typedef struct id_sink {
 static void emit(id_sink *o, int32_t id) {
     if (o->n < o->cap) o->ids[o->n] = id;
     o->n++;
+}
+
+/* A candidate merge of the symbols at pos and next[pos], valid while both still hold
+ * left/right. Ordered by rank, then position: the lowest-ranked pair, leftmost first, as
+ * Hugging Face's BPE applies them. */
+typedef struct cand {
+    int32_t rank, pos, left, right, id;
+} cand;
+
+static int cand_less(const cand *a, const cand *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void heap_push(cand *h, size_t *n, cand c) {
+    size_t i = (*n)++;
+    while (i > 0 && cand_less(&c, &h[(i - 1) / 2])) { h[i] = h[(i - 1) / 2]; i = (i - 1) / 2; }
+    h[i] = c;
+}
+
+static cand heap_pop(cand *h, size_t *n) {
+    cand top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && cand_less(&h[c + 1], &h[c])) c++;
+        if (!cand_less(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+static void push_pair(const bpe_tokenizer *t, cand *h, size_t *hn, const int32_t *sym, int32_t a, int32_t b) {
+    if (a < 0 || b < 0) return;
+    merge_slot *s = merge_find(t, ((uint64_t)(uint32_t)sym[a] << 32) | (uint32_t)sym[b]);
+    if (s->used) heap_push(h, hn, (cand){s->rank, a, sym[a], sym[b], s->id});
+}
+
+/* Applies the merges to sym[0..*k) in O(k log k) (linked symbols + candidate heap) and
+ * compacts the result. */
+static mama_status merge_symbols(bpe_tokenizer *t, int32_t *sym, size_t *k) {
+    size_t n = *k;
+    if (n < 2) return MAMA_OK;
+    if (n > t->heap_cap) {
+        size_t cap = n + 64;
+        void *m = realloc(t->heap_mem, cap * (2 * sizeof(int32_t) + 3 * sizeof(cand)));
+        if (!m) return mama_errorf(MAMA_ENOMEM, "bpe: out of memory for a %zu-symbol word", n);
+        t->heap_mem = m;
+        t->heap_cap = cap;
+    }
+    cand *h = t->heap_mem; /* at most n - 1 initial + 2 per merge (< n merges) < 3n */
+    int32_t *next = (int32_t *)(h + 3 * t->heap_cap), *prev = next + t->heap_cap;
+    size_t hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+        prev[i] = (int32_t)i - 1;
+    }
+    for (size_t i = 0; i + 1 < n; i++) push_pair(t, h, &hn, sym, (int32_t)i, (int32_t)i + 1);
+    while (hn) {
+        cand c = heap_pop(h, &hn);
+        int32_t b = next[c.pos];
+        if (sym[c.pos] != c.left || b < 0 || sym[b] != c.right) continue; /* stale */
+        sym[c.pos] = c.id;
+        sym[b] = -1;
+        next[c.pos] = next[b];
+        if (next[b] >= 0) prev[next[b]] = c.pos;
+        push_pair(t, h, &hn, sym, prev[c.pos], c.pos);
+        push_pair(t, h, &hn, sym, c.pos, next[c.pos]);
+    }
+    size_t j = 0;
+    for (int32_t i = 0; i >= 0; i = next[i]) sym[j++] = sym[i];
+    *k = j;
+    return MAMA_OK;
 }
 
 /* Merges the byte symbols of one pre-token and emits them (through the cache). */
@@ -404,23 +482,8 @@ static mama_status encode_word(bpe_tokenizer *t, const unsigned char *w, size_t 
     if (!direct) {
         for (size_t i = 0; i < n; i++)
             if (t->byte_id[w[i]] >= 0) sym[k++] = t->byte_id[w[i]]; /* unknown bytes dropped, as HF */
-        for (;;) {
-            int32_t best_rank = INT32_MAX, best_id = -1;
-            int32_t left = 0, right = 0;
-            for (size_t i = 0; i + 1 < k; i++) {
-                merge_slot *s = merge_find(t, ((uint64_t)(uint32_t)sym[i] << 32) | (uint32_t)sym[i + 1]);
-                if (s->used && s->rank < best_rank) {
-                    best_rank = s->rank; best_id = s->id; left = sym[i]; right = sym[i + 1];
-                }
-            }
-            if (best_id < 0) break;
-            size_t j = 0;
-            for (size_t i = 0; i < k; i++) {
-                if (i + 1 < k && sym[i] == left && sym[i + 1] == right) { sym[j++] = best_id; i++; }
-                else sym[j++] = sym[i];
-            }
-            k = j;
-        }
+        mama_status rc = merge_symbols(t, sym, &k);
+        if (rc) return rc;
     }
     for (size_t i = 0; i < k; i++) emit(o, sym[i]);
     /* memoise */
