@@ -11,7 +11,10 @@
  * mask <|masktext|>, sep <|separatetext|>, unk <|unknowntext|>. Those missing from the
  * file are appended in that order with ids max_id+1, max_id+2, ... (the text tower owns
  * embedding rows for them). They, and the file's added tokens, are recognised as whole
- * tokens when they appear in the text (as Hugging Face does for added tokens).
+ * tokens when they appear in the text (as Hugging Face does for added tokens; their
+ * lstrip/rstrip/single_word/normalized flags are not interpreted: GPT-2 style files leave
+ * them false). Merges run over a candidate heap (lowest rank, leftmost first, as HF), so a
+ * word of n bytes costs O(n log n) whatever its content.
  *
  * A tokenizer keeps a cache of word encodings: one tokenizer must not be used by two
  * threads at once (give each thread its own). */
