@@ -13,9 +13,13 @@
 #include "engine/hf_config.h"
 #include "engine/ops.h"
 
+/* Integer field, dflt when absent, -1 (invalid) when not an int-sized integer. */
 static int json_int(json_t *root, const char *key, int dflt) {
     json_t *v = json_object_get(root, key);
-    return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+    if (!v || json_is_null(v)) return dflt;
+    if (!json_is_integer(v)) return -1;
+    json_int_t x = json_integer_value(v);
+    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
 }
 
 mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg) {
@@ -60,6 +64,13 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
 
 mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
     const bert_config *c = cfg;
+    if (c->vocab_size > (1 << 24) || c->hidden > 65536 || c->n_layer > 1024 ||
+        c->max_position > (1 << 20) || c->intermediate > (1 << 20) ||
+        c->type_vocab_size > 4096)
+        return mama_errorf(MAMA_EINVAL, "bert_create: config out of range (V %d <= 2^24, "
+                           "C %d <= 65536, L %d <= 1024, P %d and F %d <= 2^20)",
+                           c->vocab_size, c->hidden, c->n_layer, c->max_position,
+                           c->intermediate);
     if (c->hidden <= 0 || c->n_head <= 0 || c->hidden % c->n_head || c->n_layer <= 0 ||
         c->vocab_size <= 0 || c->max_position <= 0 || c->type_vocab_size <= 0 ||
         c->intermediate <= 0)

@@ -19,9 +19,13 @@
 
 /* ---------------------------------------------------------------- config */
 
+/* Integer field, dflt when absent, -1 (invalid) when not an int-sized integer. */
 static int json_int(json_t *root, const char *key, int dflt) {
     json_t *v = json_object_get(root, key);
-    return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+    if (!v || json_is_null(v)) return dflt;
+    if (!json_is_integer(v)) return -1;
+    json_int_t x = json_integer_value(v);
+    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
 }
 
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg) {
@@ -38,8 +42,8 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     c.n_embd = json_int(root, "n_embd", 0);
     c.n_layer = json_int(root, "n_layer", 0);
     c.n_head = json_int(root, "n_head", 0);
-    json_t *inner = json_object_get(root, "n_inner");
-    c.n_inner = json_is_integer(inner) ? (int)json_integer_value(inner) : 4 * c.n_embd;
+    long long f4 = 4ll * c.n_embd;
+    c.n_inner = json_int(root, "n_inner", f4 > (1 << 20) ? -1 : (int)f4);
     json_t *eps = json_object_get(root, "layer_norm_epsilon");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-5f;
     c.scale_attn_by_inverse_layer_idx =
@@ -59,10 +63,11 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     if (c.vocab_size <= 0 || c.n_positions <= 0 || c.n_embd <= 0 || c.n_layer <= 0 ||
         c.n_head <= 0 || c.n_inner <= 0 || c.n_embd % c.n_head || !(c.ln_eps > 0.0f))
         return mama_errorf(MAMA_EINVAL, "GPT-2 config: need positive vocab_size, n_positions, "
-                           "n_embd, n_layer, n_head with n_embd divisible by n_head "
-                           "(got %d, %d, %d, %d, %d)", c.vocab_size, c.n_positions, c.n_embd,
-                           c.n_layer, c.n_head);
+                           "n_embd, n_layer, n_head, n_inner (at most 2^20) with n_embd "
+                           "divisible by n_head (got %d, %d, %d, %d, %d, %d)", c.vocab_size,
+                           c.n_positions, c.n_embd, c.n_layer, c.n_head, c.n_inner);
     c.base_vocab = c.vocab_size;
+    c.added_from = c.vocab_size;
     *out_cfg = c;
     return MAMA_OK;
 }
@@ -91,11 +96,18 @@ static double rng_uniform(unsigned long long *s) {
 mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
                         unsigned long long seed, gpt2_model **out_model) {
     const gpt2_config *c = cfg;
-    if (c->vocab_size < c->base_vocab || c->base_vocab <= 0 || c->n_embd <= 0 ||
+    if (c->vocab_size > (1 << 24) || c->n_embd > 65536 || c->n_layer > 1024 ||
+        c->n_positions > (1 << 20) || c->n_inner > (1 << 20))
+        return mama_errorf(MAMA_EINVAL, "gpt2_create: config out of range (V %d <= 2^24, "
+                           "C %d <= 65536, L %d <= 1024, P %d and F %d <= 2^20)",
+                           c->vocab_size, c->n_embd, c->n_layer, c->n_positions, c->n_inner);
+    if (c->vocab_size < c->base_vocab || c->base_vocab <= 0 || c->added_from < 0 ||
+        c->added_from > c->vocab_size || c->n_embd <= 0 ||
         c->n_head <= 0 || c->n_embd % c->n_head || c->n_layer <= 0 || c->n_positions <= 0 ||
         c->n_inner <= 0)
-        return mama_errorf(MAMA_EINVAL, "gpt2_create: invalid config (V %d, base %d, C %d, "
-                           "NH %d, L %d)", c->vocab_size, c->base_vocab, c->n_embd,
+        return mama_errorf(MAMA_EINVAL, "gpt2_create: invalid config (V %d, base %d, added "
+                           "from %d, C %d, NH %d, L %d)", c->vocab_size, c->base_vocab,
+                           c->added_from, c->n_embd,
                            c->n_head, c->n_layer);
     if (lora_cfg && lora_cfg->rank < 0)
         return mama_errorf(MAMA_EINVAL, "LoRA rank must be >= 0 (got %d)", lora_cfg->rank);
@@ -117,7 +129,7 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
     size_t total = 0;
     for (int i = 0; i < 16; i++) total += sizes[i];
     m->params_memory = calloc(total, sizeof(float));
-    size_t n_added = (size_t)(c->vocab_size - c->base_vocab);
+    size_t n_added = (size_t)(c->vocab_size - c->added_from);
     m->wte_added_grad = calloc(n_added * C + 1, sizeof(float));
     if (!m->params_memory || !m->wte_added_grad) goto fail;
     m->num_params = total;
@@ -286,11 +298,11 @@ mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f) {
     /* The trained added-token rows (our model files). */
     const st_tensor *added = st_find(f, "text.wte_added");
     if (added) {
-        int64_t shape[2] = {c->vocab_size - c->base_vocab, c->n_embd};
+        int64_t shape[2] = {c->vocab_size - c->added_from, c->n_embd};
         if (shape[0] == 0)
             return mama_errorf(MAMA_ESHAPE, "text.wte_added present but the model has no "
                                "added tokens; create it with the tokenizer's added count");
-        if ((rc = st_read_f32(f, "text.wte_added", m->params.wte + (size_t)c->base_vocab *
+        if ((rc = st_read_f32(f, "text.wte_added", m->params.wte + (size_t)c->added_from *
                               c->n_embd, 2, shape)))
             return rc;
     }
@@ -320,6 +332,21 @@ mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w) {
     const gpt2_config *c = &m->cfg;
     int R = m->lora_cfg.rank;
     mama_status rc;
+    if (R > 0) {
+        char v[160] = "";
+        size_t n = 0;
+        for (int t = 0; t < LORA_NUM_TARGETS; t++)
+            if (m->lora_cfg.targets & (1u << t))
+                n += (size_t)snprintf(v + n, sizeof v - n, "%s%s", n ? "," : "",
+                                      lora_target_name(t));
+        if ((rc = st_writer_set_metadata(w, "text.lora_targets", v))) return rc;
+        snprintf(v, sizeof v, "%d", R);
+        if ((rc = st_writer_set_metadata(w, "text.lora_rank", v))) return rc;
+        snprintf(v, sizeof v, "%.9g", m->lora_cfg.alpha);
+        if ((rc = st_writer_set_metadata(w, "text.lora_alpha", v))) return rc;
+        snprintf(v, sizeof v, "%.9g", m->lora_cfg.dropout);
+        if ((rc = st_writer_set_metadata(w, "text.lora_dropout", v))) return rc;
+    }
     for (int t = 0; t < LORA_NUM_TARGETS; t++) {
         if (!(m->lora_cfg.targets & (1u << t))) continue;
         int in, out;
@@ -335,17 +362,44 @@ mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w) {
                 return rc;
         }
     }
-    if (c->vocab_size > c->base_vocab) {
-        int64_t s[2] = {c->vocab_size - c->base_vocab, c->n_embd};
+    if (c->vocab_size > c->added_from) {
+        int64_t s[2] = {c->vocab_size - c->added_from, c->n_embd};
         rc = st_writer_add_f32(w, "text.wte_added", 2, s,
-                               m->params.wte + (size_t)c->base_vocab * c->n_embd);
+                               m->params.wte + (size_t)c->added_from * c->n_embd);
         if (rc) return rc;
     }
     return MAMA_OK;
 }
 
+mama_status gpt2_read_lora_config(const st_file *f, lora_config *out_cfg) {
+    lora_config c = {0};
+    const char *rank = st_metadata(f, "text.lora_rank");
+    if (!rank) { *out_cfg = c; return MAMA_OK; }
+    const char *alpha = st_metadata(f, "text.lora_alpha");
+    const char *targets = st_metadata(f, "text.lora_targets");
+    const char *dropout = st_metadata(f, "text.lora_dropout");
+    char *end = NULL;
+    long r = strtol(rank, &end, 10);
+    if (*end || r <= 0 || r > 4096 || !alpha || !targets)
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_rank '%s' needs a positive "
+                           "rank with text.lora_alpha and text.lora_targets beside it", rank);
+    c.rank = (int)r;
+    c.alpha = strtof(alpha, &end);
+    if (*end || !(c.alpha > 0.0f))
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_alpha '%s' is not a positive "
+                           "number", alpha);
+    c.dropout = dropout ? strtof(dropout, NULL) : 0.0f;
+    if (!(c.dropout >= 0.0f && c.dropout < 1.0f))
+        return mama_errorf(MAMA_EFORMAT, "model file: text.lora_dropout '%s' outside [0, 1)",
+                           dropout);
+    mama_status rc = lora_parse_targets(targets, &c.targets);
+    if (rc) return rc;
+    *out_cfg = c;
+    return MAMA_OK;
+}
+
 mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
-                         int n_added_tokens, const lora_config *lora_cfg,
+                         int tokenizer_vocab, int first_added_id, const lora_config *lora_cfg,
                          gpt2_model **out_model) {
     char *json = NULL;
     mama_status rc = hf_config_read(weights_path, config_path, &json);
@@ -354,8 +408,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
     rc = gpt2_config_from_hf_json(json, &cfg);
     free(json);
     if (rc) return rc;
-    if (n_added_tokens < 0) return mama_errorf(MAMA_EINVAL, "negative n_added_tokens");
-    cfg.vocab_size += n_added_tokens;
+    if (tokenizer_vocab > cfg.vocab_size) cfg.vocab_size = tokenizer_vocab;
+    cfg.added_from = first_added_id < 0 ? cfg.base_vocab : first_added_id;
+    if (cfg.added_from > cfg.vocab_size)
+        return mama_errorf(MAMA_EINVAL, "gpt2_load_hf: first added id %d beyond the "
+                           "vocabulary (%d ids)", first_added_id, cfg.vocab_size);
     st_file *f = NULL;
     if ((rc = st_open(weights_path, &f))) return rc;
     gpt2_model *m = NULL;
@@ -368,6 +425,11 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
 }
 
 /* ---------------------------------------------------------------- forward */
+
+void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed) {
+    m->train = !!on;
+    m->dropout_seed = step_seed;
+}
 
 void gpt2_set_inference(gpt2_model *m, int on) {
     if (!!on == m->inference) return;
@@ -402,6 +464,7 @@ static mama_status ensure_acts(gpt2_model *m, int B, int T) {
         {&a->lora_tmp[2], (m->lora_cfg.targets & 4u) ? L * N * R : 0},
         {&a->lora_tmp[3], (m->lora_cfg.targets & 8u) ? L * N * R : 0},
         {&a->mask, N},
+        {&a->lora_xdrop, (m->lora_cfg.targets && m->lora_cfg.dropout > 0.0f) ? N * (F > C ? F : C) : 0},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) total += tab[i].n;
@@ -432,6 +495,49 @@ static float layer_scale(const gpt2_config *c, int l) {
     return s;
 }
 
+static int dropout_on(const gpt2_model *m) {
+    return m->train && m->lora_cfg.rank > 0 && m->lora_cfg.dropout > 0.0f;
+}
+
+/* Adapter t of layer l: out (N,OC) += lora(dropout(inp (N,C))); tmp (N,R) saved. */
+static void lora_site_forward(gpt2_model *m, int t, int l, float *out, float *tmp,
+                              const float *inp, int N) {
+    int in, outd, R = m->lora_cfg.rank;
+    lora_dims(&m->cfg, t, &in, &outd);
+    const float *x = inp;
+    if (dropout_on(m)) {
+        lora_dropout_apply(m->acts.lora_xdrop, inp, m->lora_cfg.dropout, m->dropout_seed,
+                           (unsigned long long)l * LORA_NUM_TARGETS + t, (size_t)N * in);
+        x = m->acts.lora_xdrop;
+    }
+    lora_forward(out, tmp, x, m->lora.A[t] + (size_t)l * R * in,
+                 m->lora.B[t] + (size_t)l * outd * R, m->lora_cfg.alpha / (float)R, N, in, outd,
+                 R);
+}
+
+/* Backward of lora_site_forward: dinp (N,C) +=, LoRA gradients +=. scratch: dtmp (N,R),
+ * xd and dxd (N, max(C,F)) each. */
+static void lora_site_backward(gpt2_model *m, int t, int l, float *dinp, const float *dout,
+                               const float *inp, const float *tmp, int N, float *dtmp,
+                               float *xd, float *dxd) {
+    int in, outd, R = m->lora_cfg.rank;
+    lora_dims(&m->cfg, t, &in, &outd);
+    float scale = m->lora_cfg.alpha / (float)R;
+    float *dA = m->lora_grad.A[t] + (size_t)l * R * in, *dB = m->lora_grad.B[t] + (size_t)l * outd * R;
+    const float *A = m->lora.A[t] + (size_t)l * R * in, *B = m->lora.B[t] + (size_t)l * outd * R;
+    if (!dropout_on(m)) {
+        lora_backward(dinp, dA, dB, dtmp, dout, inp, tmp, A, B, scale, N, in, outd, R);
+        return;
+    }
+    size_t n = (size_t)N * in;
+    unsigned long long site = (unsigned long long)l * LORA_NUM_TARGETS + t;
+    lora_dropout_apply(xd, inp, m->lora_cfg.dropout, m->dropout_seed, site, n);
+    memset(dxd, 0, n * sizeof(float));
+    lora_backward(dxd, dA, dB, dtmp, dout, xd, tmp, A, B, scale, N, in, outd, R);
+    lora_dropout_apply(dxd, dxd, m->lora_cfg.dropout, m->dropout_seed, site, n);
+    for (size_t i = 0; i < n; i++) dinp[i] += dxd[i];
+}
+
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T) {
     const gpt2_config *c = &m->cfg;
     if (B <= 0 || T <= 0 || T > c->n_positions)
@@ -447,7 +553,6 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
     m->B = B; m->T = T;
     size_t N = (size_t)B * T, C = c->n_embd, F = c->n_inner;
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank;
-    float lscale = R ? m->lora_cfg.alpha / (float)R : 0.0f;
     gpt2_acts *a = &m->acts;
     gpt2_params *p = &m->params;
     memcpy(a->ids, ids, N * sizeof(int));
@@ -477,28 +582,24 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
         conv1d_forward(qkv, ln1, p->qkvw + l * C * 3 * C, p->qkvb + l * 3 * C, (int)N, (int)C,
                        (int)(3 * C));
         if (m->lora.A[0])
-            lora_forward(qkv, a->lora_tmp[0] + s * N * R, ln1, m->lora.A[0] + l * R * C,
-                         m->lora.B[0] + l * 3 * C * R, lscale, (int)N, (int)C, (int)(3 * C), R);
+            lora_site_forward(m, 0, l, qkv, a->lora_tmp[0] + s * N * R, ln1, (int)N);
         attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
                           layer_scale(c, l), 1);
         conv1d_forward(attproj, atty, p->attprojw + l * C * C, p->attprojb + l * C, (int)N,
                        (int)C, (int)C);
         if (m->lora.A[1])
-            lora_forward(attproj, a->lora_tmp[1] + s * N * R, atty, m->lora.A[1] + l * R * C,
-                         m->lora.B[1] + l * C * R, lscale, (int)N, (int)C, (int)C, R);
+            lora_site_forward(m, 1, l, attproj, a->lora_tmp[1] + s * N * R, atty, (int)N);
         residual_scaled_forward(res2, resid, attproj, NULL, N, (int)C);
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
         conv1d_forward(fch, ln2, p->fcw + l * C * F, p->fcb + l * F, (int)N, (int)C, (int)F);
         if (m->lora.A[2])
-            lora_forward(fch, a->lora_tmp[2] + s * N * R, ln2, m->lora.A[2] + l * R * C,
-                         m->lora.B[2] + l * F * R, lscale, (int)N, (int)C, (int)F, R);
+            lora_site_forward(m, 2, l, fch, a->lora_tmp[2] + s * N * R, ln2, (int)N);
         gelu_tanh_forward(fchg, fch, N * F);
         conv1d_forward(fcproj, fchg, p->fcprojw + l * F * C, p->fcprojb + l * C, (int)N,
                        (int)F, (int)C);
         if (m->lora.A[3])
-            lora_forward(fcproj, a->lora_tmp[3] + s * N * R, fchg, m->lora.A[3] + l * R * F,
-                         m->lora.B[3] + l * C * R, lscale, (int)N, (int)F, (int)C, R);
+            lora_site_forward(m, 3, l, fcproj, a->lora_tmp[3] + s * N * R, fchg, (int)N);
         residual_scaled_forward(res3, res2, fcproj, NULL, N, (int)C);
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
@@ -511,7 +612,7 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
 
 void gpt2_zero_grad(gpt2_model *m) {
     if (m->lora_grad_memory) memset(m->lora_grad_memory, 0, m->num_lora * sizeof(float));
-    size_t n_added = (size_t)(m->cfg.vocab_size - m->cfg.base_vocab);
+    size_t n_added = (size_t)(m->cfg.vocab_size - m->cfg.added_from);
     memset(m->wte_added_grad, 0, n_added * m->cfg.n_embd * sizeof(float));
 }
 
@@ -524,19 +625,20 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
                            "(activations not kept); gpt2_set_inference(m, 0) before forward");
     size_t N = (size_t)m->B * m->T, C = c->n_embd, F = c->n_inner;
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank, B = m->B, T = m->T;
-    float lscale = R ? m->lora_cfg.alpha / (float)R : 0.0f;
     gpt2_acts *a = &m->acts;
     gpt2_params *p = &m->params;
     /* scratch: dres, dres2, dln, datty (N,C); dqkv (N,3C); dfch, dfchg (N,F); dtmp (N,R) */
-    size_t need = N * (4 * C + 3 * C + 2 * F + (size_t)R);
+    size_t W = F > C ? F : C;
+    size_t need = m->acts_capacity * (7 * C + 2 * F + (size_t)R + 2 * W);
     if (!m->grad_scratch) {
-        m->grad_scratch = malloc(sizeof(float) * (m->acts_capacity * (7 * C + 2 * F + R)));
+        m->grad_scratch = malloc(sizeof(float) * need);
         if (!m->grad_scratch)
             return mama_errorf(MAMA_ENOMEM, "gpt2_backward: cannot allocate %zu floats", need);
     }
     float *dres = m->grad_scratch, *dres2 = dres + N * C, *dln = dres2 + N * C;
     float *datty = dln + N * C, *dqkv = datty + N * C, *dfch = dqkv + N * 3 * C;
     float *dfchg = dfch + N * F, *dtmp = dfchg + N * F;
+    float *xd = dtmp + N * (size_t)R, *dxd = xd + N * W;  /* LoRA dropout scratch */
 
     memset(dres, 0, N * C * sizeof(float));
     layernorm_backward(dres, NULL, NULL, dlnf, a->res3 + (size_t)(L - 1) * N * C, p->lnfw,
@@ -551,20 +653,16 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
         /* MLP branch: dres is d(res3) = d(fcproj) and part of d(res2). */
         memset(dfchg, 0, N * F * sizeof(float));
         if (m->lora.A[3])
-            lora_backward(dfchg, m->lora_grad.A[3] + l * R * F, m->lora_grad.B[3] + l * C * R,
-                          dtmp, dres, fchg, a->lora_tmp[3] + l * N * R,
-                          m->lora.A[3] + l * R * F, m->lora.B[3] + l * C * R, lscale,
-                          (int)N, (int)F, (int)C, R);
+            lora_site_backward(m, 3, l, dfchg, dres, fchg,
+                               a->lora_tmp[3] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dfchg, NULL, NULL, dres, fchg, p->fcprojw + l * F * C, (int)N, (int)F,
                         (int)C);
         memset(dfch, 0, N * F * sizeof(float));
         gelu_tanh_backward(dfch, dfchg, fch, N * F);
         memset(dln, 0, N * C * sizeof(float));
         if (m->lora.A[2])
-            lora_backward(dln, m->lora_grad.A[2] + l * R * C, m->lora_grad.B[2] + l * F * R,
-                          dtmp, dfch, ln2, a->lora_tmp[2] + l * N * R,
-                          m->lora.A[2] + l * R * C, m->lora.B[2] + l * F * R, lscale,
-                          (int)N, (int)C, (int)F, R);
+            lora_site_backward(m, 2, l, dln, dfch, ln2,
+                               a->lora_tmp[2] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dln, NULL, NULL, dfch, ln2, p->fcw + l * C * F, (int)N, (int)C, (int)F);
         memcpy(dres2, dres, N * C * sizeof(float));
         layernorm_backward(dres2, NULL, NULL, dln, res2, p->ln2w + l * C, a->ln2_mean + l * N,
@@ -573,10 +671,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
         /* Attention branch: dres2 is d(attproj) and part of d(resid). */
         memset(datty, 0, N * C * sizeof(float));
         if (m->lora.A[1])
-            lora_backward(datty, m->lora_grad.A[1] + l * R * C, m->lora_grad.B[1] + l * C * R,
-                          dtmp, dres2, atty, a->lora_tmp[1] + l * N * R,
-                          m->lora.A[1] + l * R * C, m->lora.B[1] + l * C * R, lscale,
-                          (int)N, (int)C, (int)C, R);
+            lora_site_backward(m, 1, l, datty, dres2, atty,
+                               a->lora_tmp[1] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(datty, NULL, NULL, dres2, atty, p->attprojw + l * C * C, (int)N,
                         (int)C, (int)C);
         memset(dqkv, 0, N * 3 * C * sizeof(float));
@@ -584,10 +680,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
                            (int)C, NH, layer_scale(c, l), 1);
         memset(dln, 0, N * C * sizeof(float));
         if (m->lora.A[0])
-            lora_backward(dln, m->lora_grad.A[0] + l * R * C, m->lora_grad.B[0] + l * 3 * C * R,
-                          dtmp, dqkv, ln1, a->lora_tmp[0] + l * N * R,
-                          m->lora.A[0] + l * R * C, m->lora.B[0] + l * 3 * C * R, lscale,
-                          (int)N, (int)C, (int)(3 * C), R);
+            lora_site_backward(m, 0, l, dln, dqkv, ln1,
+                               a->lora_tmp[0] + l * N * R, (int)N, dtmp, xd, dxd);
         conv1d_backward(dln, NULL, NULL, dqkv, ln1, p->qkvw + l * C * 3 * C, (int)N, (int)C,
                         (int)(3 * C));
         memcpy(dres, dres2, N * C * sizeof(float));
@@ -597,8 +691,8 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
     /* Embeddings: only the added special tokens' rows are trainable. */
     for (size_t i = 0; i < N; i++) {
         int id = a->ids[i];
-        if (id < c->base_vocab) continue;
-        float *g = m->wte_added_grad + (size_t)(id - c->base_vocab) * C;
+        if (id < c->added_from) continue;
+        float *g = m->wte_added_grad + (size_t)(id - c->added_from) * C;
         const float *d = dres + i * C;
         for (size_t k = 0; k < C; k++) g[k] += d[k];
     }

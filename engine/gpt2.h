@@ -24,7 +24,12 @@ extern "C" {
 
 typedef struct gpt2_config {
     int vocab_size;   /* V: embedding rows, checkpoint rows + added tokens */
-    int base_vocab;   /* rows stored in the checkpoint; ids >= base_vocab are added tokens */
+    int base_vocab;   /* rows stored in the checkpoint; rows >= base_vocab start at the mean
+                         of the checkpoint's rows */
+    int added_from;   /* first row of the added special tokens: rows [added_from, V) are
+                         trainable. Usually base_vocab; lower when the tokenizer's ids end
+                         inside the checkpoint's rows (BioMedLM: 50257 rows, 28896 BPE ids,
+                         so the specials take unused rows 28896..) */
     int n_positions;  /* P */
     int n_embd;       /* C */
     int n_layer;      /* L */
@@ -35,7 +40,8 @@ typedef struct gpt2_config {
 } gpt2_config;
 
 /* Parses a Hugging Face GPT-2 config.json text; requires activation_function "gelu_new"
- * (or absent). vocab_size = base_vocab = the config's vocab_size. */
+ * (or absent). vocab_size = base_vocab = added_from = the config's vocab_size (no added
+ * tokens): grow vocab_size and set added_from for the tokenizer's specials. */
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg);
 
 typedef struct gpt2_params {
@@ -72,6 +78,7 @@ typedef struct gpt2_acts {
     float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C): token features; (B,T), (B,T) */
     float *lora_tmp[LORA_NUM_TARGETS]; /* (L,B,T,R) adapter bottlenecks */
     float *mask;               /* (B,T) key mask of the last forward */
+    float *lora_xdrop;         /* (B,T,max(C,F)) dropped adapter input (scratch) */
     int *ids;                  /* (B,T) ids of the last forward */
 } gpt2_acts;
 
@@ -85,13 +92,15 @@ typedef struct gpt2_model {
     gpt2_lora lora_grad;       /* their gradients */
     float *lora_memory, *lora_grad_memory;
     size_t num_lora;
-    float *wte_added_grad;     /* (V - base_vocab, C) gradient of the added embeddings */
+    float *wte_added_grad;     /* (V - added_from, C) gradient of the added embeddings */
     gpt2_acts acts;
     float *acts_memory;
     size_t acts_capacity;      /* tokens (B*T) the arena holds */
     float *grad_scratch;       /* backward's activation gradients */
     int B, T;                  /* shapes of the last forward */
     int inference;             /* 1: keep one layer's activations only (no backward) */
+    int train;                 /* 1: LoRA dropout active (gpt2_set_train) */
+    unsigned long long dropout_seed; /* masks of the current step */
 } gpt2_model;
 
 /* Allocates a model for cfg (parameters zeroed) with LoRA per lora_cfg (NULL: none;
@@ -115,20 +124,33 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f);
 mama_status gpt2_load_trainable(gpt2_model *m, const st_file *f);
 
 /* Adds the trainable tensors (LoRA A/B under text.lora.*, added-token embedding rows as
- * "text.wte_added" (V-base_vocab, C)) to a model-file writer. */
+ * "text.wte_added" (V-added_from, C)) to a model-file writer, and with adapters the
+ * metadata text.lora_rank, text.lora_alpha, text.lora_targets, text.lora_dropout. */
 mama_status gpt2_save_trainable(const gpt2_model *m, st_writer *w);
 
-/* Loads a HF directory or file: weights_path is model.safetensors (or a sharded
- * .index.json), config_path its config.json (NULL: config.json beside the weights).
- * n_added_tokens rows are appended to the vocabulary. lora_cfg may be NULL. */
+/* The adapter settings a model file's metadata records (gpt2_save_trainable); rank 0
+ * when it records none. MAMA_EFORMAT for malformed values. */
+mama_status gpt2_read_lora_config(const st_file *f, lora_config *out_cfg);
+
+/* Loads a HF checkpoint: weights_path is model.safetensors (or a sharded .index.json),
+ * config_path its config.json (NULL: config.json beside the weights). tokenizer_vocab: the
+ * tokenizer's id count with its special tokens (bpe_vocab_size); rows are appended when
+ * it exceeds the config's vocab_size. first_added_id: the lowest id of the tokenizer's
+ * appended specials (-1: the config's vocab_size); those rows are trainable. lora_cfg may
+ * be NULL (no adapters). */
 mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
-                         int n_added_tokens, const lora_config *lora_cfg,
+                         int tokenizer_vocab, int first_added_id, const lora_config *lora_cfg,
                          gpt2_model **out_model);
 
 /* Forward: ids (B,T) in [0,V), mask (B,T) 1 real / 0 padding (NULL: all real), causal
  * attention with the key mask, positions 0..T-1 (right padding). Token features are in
  * m->acts.lnf (B,T,C) afterwards. Grows the activation arena when B*T exceeds it. */
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T);
+
+/* Training mode for LoRA dropout: with on != 0 the following forwards drop adapter inputs
+ * with probability lora_cfg.dropout, masks drawn from step_seed (give every step its own;
+ * backward regenerates the same masks). Off (the default): no dropout. */
+void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed);
 
 /* Inference mode (on != 0) keeps one layer's activations instead of L (about L times
  * less memory; gpt2_backward then refuses); training mode (0, the default) keeps all.

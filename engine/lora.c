@@ -10,7 +10,7 @@ static const char *const target_names[LORA_NUM_TARGETS] = {
 };
 
 lora_config lora_config_default(void) {
-    lora_config c = {.rank = 8, .alpha = 32.0f, .targets = LORA_C_ATTN};
+    lora_config c = {.rank = 8, .alpha = 32.0f, .targets = LORA_C_ATTN, .dropout = 0.1f};
     return c;
 }
 
@@ -74,4 +74,25 @@ void lora_backward(float *dinp, float *dA, float *dB, float *dtmp_scratch, const
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, R, 1.0f, dtmp_scratch, R,
                     A, C, 1.0f, dinp, C);
+}
+
+/* splitmix64 finaliser: a counter-based generator, one draw per (seed, site, element). */
+static unsigned long long mix64(unsigned long long z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void lora_dropout_apply(float *out, const float *inp, float p, unsigned long long seed,
+                        unsigned long long site, size_t n) {
+    /* keep when the top 24 bits of the draw, as a uniform in [0,1), are >= p */
+    const unsigned threshold = (unsigned)((double)p * 16777216.0);
+    const float inv_keep = 1.0f / (1.0f - p);
+    const unsigned long long base = mix64(seed ^ mix64(site));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        unsigned u = (unsigned)(mix64(base + i) >> 40);
+        out[i] = u >= threshold ? inp[i] * inv_keep : 0.0f;
+    }
 }

@@ -4,10 +4,14 @@
  * R adapter rank.
  * y = base(x) + scale * (x A^T) B^T with A (R,C), B (OC,R) exactly as peft stores
  * lora_A.weight / lora_B.weight (also for GPT-2 Conv1D layers, whose base weight is (C,OC)),
- * scale = alpha / R. Dropout on the adapter input (training only) is not applied here.
+ * scale = alpha / R. Dropout on the adapter input (training only, peft's lora_dropout) is
+ * lora_dropout_apply: a counter-based hash of (seed, site, element) decides each kept
+ * element, so backward regenerates the same mask instead of storing it.
  * Forward adds to an output the base layer already wrote; backward accumulates (llm.c). */
 #ifndef MAMA_LORA_H
 #define MAMA_LORA_H
+
+#include <stddef.h>
 
 #include "engine/status.h"
 
@@ -28,9 +32,10 @@ typedef struct lora_config {
     int rank;          /* R; 0 disables LoRA */
     float alpha;       /* scale = alpha / rank */
     unsigned targets;  /* LORA_* bits */
+    float dropout;     /* probability of zeroing an adapter input element in training */
 } lora_config;
 
-/* The paper setting: rank 8, alpha 32, c_attn. */
+/* The paper setting: rank 8, alpha 32, c_attn, dropout 0.1. */
 lora_config lora_config_default(void);
 
 /* Parses a comma-separated target list such as "c_attn,mlp.c_proj" (names as in peft's
@@ -52,6 +57,12 @@ void lora_forward(float *out, float *tmp, const float *inp, const float *A, cons
 void lora_backward(float *dinp, float *dA, float *dB, float *dtmp_scratch, const float *dout,
                    const float *inp, const float *tmp, const float *A, const float *B,
                    float scale, int N, int C, int OC, int R);
+
+/* Inverted dropout: out[i] = keep ? inp[i] / (1 - p) : 0 over n elements, keep decided
+ * by hash(seed, site, i) >= p. Applying it to a gradient gives the backward (same seed and
+ * site). out may equal inp. p in [0, 1). */
+void lora_dropout_apply(float *out, const float *inp, float p, unsigned long long seed,
+                        unsigned long long site, size_t n);
 
 #ifdef __cplusplus
 }

@@ -76,3 +76,11 @@ void text_projection_forward(float *out, float *norms, const float *inp, const f
     linear_forward(out, inp, w, b, B, C, E);
     l2norm_rows(out, norms, B, E);
 }
+
+void text_projection_backward(float *dinp, float *dw, float *db, float *dlin_scratch,
+                              const float *dout, const float *inp, const float *w,
+                              const float *out, const float *norms, int B, int C, int E) {
+    memset(dlin_scratch, 0, sizeof(float) * (size_t)B * E);
+    l2norm_rows_backward(dlin_scratch, dout, out, norms, B, E);
+    linear_backward(dinp, dw, db, dlin_scratch, inp, w, B, C, E);
+}

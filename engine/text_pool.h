@@ -37,6 +37,12 @@ void text_gather_rows_backward(float *dinp, const float *dout, const int *pos, i
 void text_projection_forward(float *out, float *norms, const float *inp, const float *w,
                              const float *b, int B, int C, int E);
 
+/* Backward of text_projection_forward given its out (B,E) and norms (B): dinp (B,C) +=,
+ * dw (E,C) +=, db (E) += (any may be NULL). dlin_scratch (B,E) is caller scratch. */
+void text_projection_backward(float *dinp, float *dw, float *db, float *dlin_scratch,
+                              const float *dout, const float *inp, const float *w,
+                              const float *out, const float *norms, int B, int C, int E);
+
 #ifdef __cplusplus
 }
 #endif

