@@ -40,6 +40,7 @@ struct bpe_tokenizer {
     int add_prefix_space;
     int ignore_merges;
     bpe_specials sp;
+    int32_t first_appended; /* lowest id appended by finish(), -1 when none */
     strmap *cache;          /* pre-token bytes -> offset in pool */
     int32_t *pool;          /* [n, id_0 .. id_n-1] per cached word */
     size_t pool_n, pool_cap;
@@ -159,6 +160,7 @@ static mama_status tokenizer_new(bpe_tokenizer **out_tok) {
     if (!rc) rc = strmap_create(4096, &t->cache);
     if (rc) { bpe_free(t); return rc; }
     init_byte_symbols(t);
+    t->first_appended = -1;
     *out_tok = t;
     return MAMA_OK;
 }
@@ -184,7 +186,10 @@ static mama_status finish(bpe_tokenizer *t, const char *src) {
         int known = strmap_get(t->vocab, names[i], strlen(names[i]), &id);
         int is_added = 0;
         for (int j = 0; j < t->n_added; j++) is_added |= t->added[j].id == id && known;
-        if (!known) id = t->n_ids;
+        if (!known) {
+            id = t->n_ids;
+            if (t->first_appended < 0) t->first_appended = id;
+        }
         if (!is_added) {
             mama_status rc = add_added(t, names[i], id);
             if (rc) return rc;
@@ -363,6 +368,8 @@ const char *bpe_token_str(const bpe_tokenizer *t, int32_t id) {
 }
 
 const bpe_specials *bpe_special_ids(const bpe_tokenizer *t) { return &t->sp; }
+
+int32_t bpe_first_added_id(const bpe_tokenizer *t) { return t->first_appended; }
 
 /* ---- encoding ---- */
 

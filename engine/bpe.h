@@ -51,6 +51,9 @@ int32_t bpe_token_id(const bpe_tokenizer *tok, const char *token);
 /* Token string of an id, NULL when out of range or unused. */
 const char *bpe_token_str(const bpe_tokenizer *tok, int32_t id);
 const bpe_specials *bpe_special_ids(const bpe_tokenizer *tok);
+/* The lowest id the loader appended for a missing MaMA special, -1 when the file had them
+ * all: the text tower's first trainable embedding row (gpt2_load_hf first_added_id). */
+int32_t bpe_first_added_id(const bpe_tokenizer *tok);
 
 /* Plain encoding, as Hugging Face `tokenizer.encode(text).ids` with no post-processor:
  * added/special tokens matched, the rest pre-tokenised and merged. Writes at most cap ids

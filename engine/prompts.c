@@ -30,15 +30,14 @@ mama_status prompts_build(prompt_set *out, report_task task, bpe_tokenizer *bpe,
     out->mask = malloc((size_t)K * T * sizeof *out->mask);
     out->type_ids = calloc((size_t)K * T, sizeof *out->type_ids);
     out->n_tokens = calloc((size_t)K, sizeof *out->n_tokens);
-    int32_t *m32 = malloc((size_t)T * sizeof *m32);
     int32_t *probe = NULL;
     mama_status rc = MAMA_OK;
-    if (!out->texts || !out->ids || !out->mask || !out->type_ids || !out->n_tokens || !m32)
+    if (!out->texts || !out->ids || !out->mask || !out->type_ids || !out->n_tokens)
         rc = mama_errorf(MAMA_ENOMEM, "prompts: out of memory");
     for (int k = 0; k < K && !rc; k++) {
         rc = report_class_prompt(task, k, NULL, NULL, &out->texts[k]);
         if (rc) break;
-        int *ids = out->ids + (size_t)k * T;
+        int32_t *ids = out->ids + (size_t)k * T, *m32 = out->mask + (size_t)k * T;
         int n = 0, full = 0;
         if (bpe) {
             rc = bpe_encode_caption(bpe, out->texts[k], T, ids, m32, &n);
@@ -61,10 +60,8 @@ mama_status prompts_build(prompt_set *out, report_task task, bpe_tokenizer *bpe,
             rc = mama_errorf(MAMA_EINVAL, "the %s prompt of class %s needs more than %d tokens: "
                              "raise the prompt length", report_task_name(task),
                              report_class_name(task, k), T);
-        for (int t = 0; t < T && !rc; t++) out->mask[(size_t)k * T + t] = (float)m32[t];
         out->n_tokens[k] = n;
     }
-    free(m32);
     free(probe);
     if (rc) prompts_free(out);
     return rc;

@@ -22,9 +22,9 @@ typedef struct prompt_set {
     report_task task;
     int K, T;
     char **texts;       /* (K) prompt texts */
-    int *ids;           /* (K,T) token ids, padded */
-    float *mask;        /* (K,T) 1 real token, 0 padding */
-    int *type_ids;      /* (K,T) token types (all 0) */
+    int32_t *ids;       /* (K,T) token ids, padded */
+    int32_t *mask;      /* (K,T) 1 real token, 0 padding */
+    int32_t *type_ids;  /* (K,T) token types (all 0) */
     int *n_tokens;      /* (K) real tokens per prompt */
 } prompt_set;
 

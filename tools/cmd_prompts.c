@@ -15,7 +15,7 @@
 #include "engine/hf_config.h"
 #include "engine/prompts.h"
 #include "engine/safetensors.h"
-#include "engine/text_pool.h"
+#include "engine/text_tower.h"
 #include "tools/mama.h"
 
 int cmd_prompts(int argc, char **argv);
@@ -39,8 +39,8 @@ static void usage(FILE *out) {
         "  --no-projection  no text_proj.weight in MODEL: store the pooled features, L2-normalised\n"
         "  --out PATH       write there instead of replacing MODEL\n"
         "MODEL provides text_proj.weight (E, C) [+ text_proj.bias (E)], and for GPT-2 the\n"
-        "trainable tensors text.lora.h.N.<target>.A/B (rank from their shape, alpha from\n"
-        "metadata text.lora_alpha, default 32) and text.wte_added when present.\n");
+        "trainables text.lora.h.N.<target>.A/B (with metadata text.lora_rank, text.lora_alpha,\n"
+        "text.lora_targets) and text.wte_added when present (docs/text_towers.md).\n");
 }
 
 enum { MAX_JOBS = 16 };
@@ -53,22 +53,6 @@ static int fail(const char *what) {
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* LoRA settings implied by MODEL's tensors (rank 0 when it has none). */
-static lora_config lora_from_model(const st_file *f) {
-    lora_config c = lora_config_default();
-    c.rank = 0;
-    c.targets = 0;
-    for (int t = 0; t < LORA_NUM_TARGETS; t++) {
-        char name[128];
-        snprintf(name, sizeof name, "text.lora.h.0.%s.A", lora_target_name(t));
-        const st_tensor *a = st_find(f, name);
-        if (a && a->ndim == 2) { c.targets |= 1u << t; c.rank = (int)a->shape[0]; }
-    }
-    const char *alpha = st_metadata(f, "text.lora_alpha");
-    if (alpha) c.alpha = strtof(alpha, NULL);
-    return c;
 }
 
 /* One prompt tensor to write: report template `task` stored as task.<name>.prompts. */
@@ -140,61 +124,34 @@ static int plan_jobs(const st_file *model, job *jobs, int *out_n, int *out_embed
     return status;
 }
 
-typedef struct tower {
-    gpt2_model *gpt2;
-    bert_model *bert;
-    st_file *weights;   /* separate weights file, or NULL */
-    int C;
-} tower;
-
-static mama_status tower_load_gpt2(tower *tw, const st_file *model, const char *weights_path,
-                                   const char *config_path, int tokenizer_vocab) {
-    char *cfg_text = NULL;
-    mama_status rc;
-    const st_file *wf = model;
+/* The GPT-2 tower: base weights from weights_path (HF) or MODEL's text.* tensors (HF
+ * config JSON in metadata text.config), vocabulary grown to the tokenizer's, LoRA per
+ * MODEL's text.lora_* metadata, trainables (text.lora.*, text.wte_added) from MODEL. */
+static mama_status load_gpt2(gpt2_model **out, const st_file *model, const char *weights_path,
+                             const char *config_path, const bpe_tokenizer *tok) {
+    lora_config lc;
+    mama_status rc = gpt2_read_lora_config(model, &lc);
+    if (rc) return rc;
+    if (lc.rank == 0 && st_find(model, "text.lora.h.0.attn.c_attn.A"))
+        return mama_errorf(MAMA_EFORMAT, "the model file has LoRA tensors but no text.lora_rank / "
+                           "text.lora_alpha / text.lora_targets metadata (gpt2_save_trainable writes them)");
+    int vocab = bpe_vocab_size(tok), first = bpe_first_added_id(tok);
     if (weights_path) {
-        if ((rc = hf_config_read(weights_path, config_path, &cfg_text))) return rc;
-        if ((rc = st_open(weights_path, &tw->weights))) { free(cfg_text); return rc; }
-        wf = tw->weights;
+        rc = gpt2_load_hf(weights_path, config_path, vocab, first, lc.rank ? &lc : NULL, out);
     } else {
         const char *meta = st_metadata(model, "text.config");
         if (!meta)
             return mama_errorf(MAMA_ENOTFOUND, "the model file has no text.config metadata: give the "
                                "text tower with --text-weights model.safetensors (and its config.json)");
-        cfg_text = strdup(meta);
-        if (!cfg_text) return mama_errorf(MAMA_ENOMEM, "out of memory");
+        gpt2_config cfg;
+        if ((rc = gpt2_config_from_hf_json(meta, &cfg))) return rc;
+        if (vocab > cfg.vocab_size) cfg.vocab_size = vocab;
+        if (first >= 0 && first < cfg.added_from) cfg.added_from = first;
+        rc = gpt2_create(&cfg, lc.rank ? &lc : NULL, 0, out);
+        if (!rc) rc = gpt2_load_weights(*out, model);
     }
-    gpt2_config cfg;
-    rc = gpt2_config_from_hf_json(cfg_text, &cfg);
-    free(cfg_text);
-    if (rc) return rc;
-    if (tokenizer_vocab > cfg.vocab_size) cfg.vocab_size = tokenizer_vocab; /* added tokens */
-    lora_config lc = lora_from_model(model);
-    if ((rc = gpt2_create(&cfg, lc.rank ? &lc : NULL, 0, &tw->gpt2))) return rc;
-    if ((rc = gpt2_load_weights(tw->gpt2, wf))) return rc;
-    if (lc.rank || st_find(model, "text.wte_added"))
-        if ((rc = gpt2_load_trainable(tw->gpt2, model))) return rc;
-    gpt2_set_inference(tw->gpt2, 1);
-    tw->C = cfg.n_embd;
-    return MAMA_OK;
-}
-
-/* feats (K,C) pooled token features of the prompts. */
-static mama_status tower_features(tower *tw, const prompt_set *p, int cls_pool, float *feats) {
-    const float *tokens;
-    mama_status rc;
-    if (tw->gpt2) {
-        if ((rc = gpt2_forward(tw->gpt2, p->ids, p->mask, p->K, p->T))) return rc;
-        tokens = tw->gpt2->acts.lnf;
-    } else {
-        if ((rc = bert_forward(tw->bert, p->ids, p->type_ids, p->mask, p->K, p->T))) return rc;
-        tokens = tw->bert->hidden;
-    }
-    if (cls_pool) {
-        text_cls_pool_forward(feats, tokens, p->K, p->T, tw->C);
-        return MAMA_OK;
-    }
-    return text_mean_pool_forward(feats, tokens, p->mask, p->K, p->T, tw->C);
+    if (!rc && (lc.rank || st_find(model, "text.wte_added"))) rc = gpt2_load_trainable(*out, model);
+    return rc;
 }
 
 int cmd_prompts(int argc, char **argv) {
@@ -244,8 +201,9 @@ int cmd_prompts(int argc, char **argv) {
     wordpiece_tokenizer *wp = NULL;
     st_file *model = NULL;
     st_writer *w = NULL;
-    tower tw = {0};
-    float *feats = NULL, *emb = NULL, *pw = NULL, *pb = NULL;
+    gpt2_model *gpt2 = NULL;
+    bert_model *bert = NULL;
+    float *emb = NULL, *pw = NULL, *pb = NULL;
     prompt_set ps[MAX_JOBS] = {{0}};
     job jobs[MAX_JOBS];
     int n_jobs = 0, cfg_embed = 0;
@@ -265,14 +223,13 @@ int cmd_prompts(int argc, char **argv) {
             status = 2;
             goto done;
         }
-        if ((rc = bert_load_hf(weights_path, config_path, &tw.bert))) { status = fail(weights_path); goto done; }
-        tw.C = tw.bert->cfg.hidden;
+        if ((rc = bert_load_hf(weights_path, config_path, &bert))) { status = fail(weights_path); goto done; }
     } else {
-        rc = tower_load_gpt2(&tw, model, weights_path, config_path, bpe_vocab_size(bpe));
+        rc = load_gpt2(&gpt2, model, weights_path, config_path, bpe);
         if (rc) { status = fail(weights_path ? weights_path : model_path); goto done; }
     }
-
-    int C = tw.C, E = C;
+    text_tower tw = {gpt2, bert, strcmp(pool, "cls") ? TEXT_POOL_MEAN : TEXT_POOL_CLS};
+    int C = text_tower_width(&tw), E = C;
     const st_tensor *pwt = st_find(model, "text_proj.weight");
     if (!no_proj) {
         if (!pwt || pwt->ndim != 2 || pwt->shape[1] != C) {
@@ -304,20 +261,20 @@ int cmd_prompts(int argc, char **argv) {
         report_task task = jobs[ji].task;
         prompt_set *p = &ps[ji];
         if ((rc = prompts_build(p, task, bpe, wp, max_len))) { status = fail("prompts"); goto done; }
-        feats = realloc(feats, (size_t)p->K * C * sizeof *feats);
         emb = realloc(emb, (size_t)p->K * E * sizeof *emb);
-        if (!feats || !emb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("prompts"); goto done; }
-        if ((rc = tower_features(&tw, p, !strcmp(pool, "cls"), feats))) { status = fail("text tower"); goto done; }
+        if (!emb) { mama_errorf(MAMA_ENOMEM, "out of memory"); status = fail("prompts"); goto done; }
         if (no_proj) {
-            for (int k = 0; k < p->K; k++) {
+            rc = text_tower_pooled(&tw, emb, p->ids, p->mask, p->K, p->T);
+            for (int k = 0; !rc && k < p->K; k++) {
                 double ss = 0;
-                for (int c = 0; c < C; c++) ss += (double)feats[k * C + c] * feats[k * C + c];
+                for (int c = 0; c < C; c++) ss += (double)emb[k * C + c] * emb[k * C + c];
                 float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-                for (int c = 0; c < C; c++) emb[k * C + c] = feats[k * C + c] * inv;
+                for (int c = 0; c < C; c++) emb[k * C + c] *= inv;
             }
         } else {
-            text_projection_forward(emb, NULL, feats, pw, pb, p->K, C, E);
+            rc = text_tower_embed(&tw, emb, p->ids, p->mask, p->K, p->T, pw, pb, E);
         }
+        if (rc) { status = fail("text tower"); goto done; }
         char name[128];
         snprintf(name, sizeof name, "task.%s.prompts", jobs[ji].name);
         int64_t shape[2] = {p->K, E};
@@ -373,11 +330,10 @@ int cmd_prompts(int argc, char **argv) {
 done:
     for (int t = 0; t < MAX_JOBS; t++) prompts_free(&ps[t]);
     json_decref(texts);
-    free(feats); free(emb); free(pw); free(pb);
+    free(emb); free(pw); free(pb);
     st_writer_destroy(w);
-    if (tw.gpt2) gpt2_destroy(tw.gpt2);
-    if (tw.bert) bert_destroy(tw.bert);
-    if (tw.weights) st_close(tw.weights);
+    if (gpt2) gpt2_destroy(gpt2);
+    if (bert) bert_destroy(bert);
     if (model) st_close(model);
     bpe_free(bpe);
     wordpiece_free(wp);

@@ -54,6 +54,7 @@ static void check_corpus(bpe_tokenizer *tok, const char *label) {
           s->unk == json_integer_value(json_object_get(sp, "<|unknowntext|>")),
           "%s: special ids %d %d %d %d %d %d", label, s->eot, s->bos, s->pad, s->mask, s->sep, s->unk);
     CHECK(bpe_vocab_size(tok) == 2005, "%s: vocab size %d", label, bpe_vocab_size(tok));
+    CHECK(bpe_first_added_id(tok) == 2000, "%s: first appended id %d", label, bpe_first_added_id(tok));
     size_t i;
     json_t *c;
     int n_cases = 0;
@@ -115,7 +116,8 @@ static void test_string_merges(void) {
         /* prefix space: " abc ab" -> "Ġab" "c" "Ġab" */
         CHECK(rc == MAMA_OK && n == 3 && ids[0] == 4 && ids[1] == 5 && ids[2] == 4, "n %d: %d %d %d", n, ids[0], ids[1], ids[2]);
         /* missing byte symbols are dropped (as HF without unk), specials appended at 6.. */
-        CHECK(bpe_special_ids(tok)->eot == 6 && bpe_special_ids(tok)->unk == 11, "specials after the vocab");
+        CHECK(bpe_special_ids(tok)->eot == 6 && bpe_special_ids(tok)->unk == 11 && bpe_first_added_id(tok) == 6,
+              "specials after the vocab");
         bpe_free(tok);
     }
     unlink(p);

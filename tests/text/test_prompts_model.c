@@ -42,8 +42,9 @@ static void test_model_file(const char *gpt2_model) {
         const st_tensor *t = st_at(g, i);
         if (!strncmp(t->name, "text.", 5)) st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data);
     }
-    st_writer_set_metadata(w, "text.config", st_metadata(g, "text.config"));
-    st_writer_set_metadata(w, "text.lora_alpha", st_metadata(g, "text.lora_alpha"));
+    for (int i = 0; i < st_metadata_count(g); i++) /* text.config, text.lora_* */
+        if (!strncmp(st_metadata_key(g, i), "text.", 5))
+            st_writer_set_metadata(w, st_metadata_key(g, i), st_metadata(g, st_metadata_key(g, i)));
     float proj[16 * 16], bias[16] = {0};
     mama_rng r;
     mama_rng_seed(&r, 11);

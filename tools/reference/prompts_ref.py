@@ -111,7 +111,8 @@ def main():
     # an unrelated tensor the command must keep
     model_file['vision.keep_me'] = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     save_file(model_file, os.path.join(REF, 'prompts_gpt2_model.safetensors'),
-              metadata={'text.config': cfg.to_json_string(), 'text.lora_alpha': '8',
+              metadata={'text.config': cfg.to_json_string(), 'text.lora_rank': '4', 'text.lora_alpha': '8',
+                        'text.lora_targets': 'c_attn', 'text.lora_dropout': '0.1',
                         'note': 'kept by mama prompts'})
     # The same model with LoRA merged (Conv1D: W (in,out) += scale * A^T B^T) and added rows.
     with torch.no_grad():
