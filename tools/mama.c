@@ -9,6 +9,7 @@
 int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
+int cmd_prompts(int argc, char **argv);
 /* --- data */
 
 static const mama_cmd commands[] = {
@@ -16,6 +17,7 @@ static const mama_cmd commands[] = {
     {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
     /* --- text */
+    {"prompts", cmd_prompts, "store the class-prompt embeddings of every task in a model file"},
     /* --- data */
     {NULL, NULL, NULL},
 };
