@@ -6,6 +6,7 @@
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
+int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
@@ -13,6 +14,7 @@ int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
+    {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
     /* --- text */
     /* --- data */
