@@ -165,11 +165,11 @@ mama_status csv_next(csv_reader *r, int *out_nfields) {
                 char c = r->data[r->pos];
                 int crlf = c == '\r' && r->pos + 1 < r->len && r->data[r->pos + 1] == '\n';
                 if (c != ',' && c != '\n' && !crlf) {
-                    int line = r->line;
+                    int line = r->line, field = r->nfields;
                     skip_line(r);
                     r->nfields = 0;
                     return mama_errorf(MAMA_EFORMAT, "%s:%d: text after the closing quote of field %d", r->name, line,
-                                       r->nfields + 1);
+                                       field);
                 }
             }
         } else {
