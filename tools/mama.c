@@ -11,6 +11,7 @@ int cmd_inspect(int argc, char **argv);
 /* --- text */
 /* --- data */
 int cmd_phantom(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -19,6 +20,7 @@ static const mama_cmd commands[] = {
     /* --- text */
     /* --- data */
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
+    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
 };
 
