@@ -140,7 +140,7 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
     const float yn = (float)(mlo ? b->nipple_y_mlo : b->nipple_y_cc);
     const float nip_r = 4.0f;
     const float inv_cf = 1.0f / (float)fr->cf;
-    const int implant = st->implant && !v->implant_displaced;
+    const int implant = st->implant;
     const uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
     for (int i = 0; i < fr->rows; i++) {
         const float y = ((float)i + 0.5f) * s;
@@ -191,9 +191,16 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
                 tissue = tissue * (1 - w) + (PECT_LEVEL + 0.08f * gl + 0.04f * (x - pect) / (pect + 1.0f)) * w;
             }
             if (implant) {
-                const float iu = (x - 0.25f * a) / (0.32f * a), iv = (y - yn) / (0.42f * h);
+                /* silicone: a smooth, nearly white dome against the chest wall that hides
+                 * the tissue behind it; pushed back out of the field (implant displaced)
+                 * only a sliver at the chest wall remains */
+                const float cx = v->implant_displaced ? -0.30f * a : 0.12f * a;
+                const float iu = (x - cx) / (0.42f * a), iv = (y - yn) / (0.5f * h);
                 const float q = iu * iu + iv * iv;
-                if (q < 1) tissue += 0.5f * smoothstepf(1.0f, 0.8f, q);
+                if (q < 1.1f) {
+                    const float w = smoothstepf(1.0f, 0.93f, q);
+                    tissue = tissue * (1 - w) + (0.90f - 0.04f * q) * w;
+                }
             }
             float t = d * (float)(1.0 / SKIN_BAND_MM);
             t = t > 1 ? 1 : sqrtf(t);
