@@ -136,7 +136,8 @@ static void build_coarse(frame *fr, const ph_study *st, const ph_breast *b, int 
 static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, const ph_view *v) {
     const int mlo = v->mlo;
     const float s = (float)fr->s;
-    const float a = (float)(mlo ? b->depth_mlo_mm : b->depth_cc_mm), inv_a = 1.0f / a, inv_a2 = inv_a * inv_a;
+    const float a = (float)(mlo ? b->depth_mlo_mm : b->depth_cc_mm);
+    const uint32_t outline_seed = (uint32_t)ph_hash3(st->seed, (uint64_t)st->index, 200 + v->side * 2 + v->mlo);
     const float yn = (float)(mlo ? b->nipple_y_mlo : b->nipple_y_cc);
     const float nip_r = 4.0f;
     const float inv_cf = 1.0f / (float)fr->cf;
@@ -146,6 +147,12 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
         const float y = ((float)i + 0.5f) * s;
         const float h = (float)(mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm);
         const float vv = (y - yn) / h, v2 = vv * vv, vh = vv / h, vh2 = vh * vh;
+        /* a slightly irregular outline: the depth wobbles by a few per cent from row to
+         * row (smoothly, over centimetres), except at the nipple */
+        const float wobble = 0.035f * (2.0f * value_noise(y / 28.0, 0.5, outline_seed) - 1.0f) +
+                             0.015f * (2.0f * value_noise(y / 9.0, 0.5, outline_seed + 1) - 1.0f);
+        const float inv_a = 1.0f / (a * (1.0f + wobble * smoothstepf(3.0f, 25.0f, fabsf(y - yn))));
+        const float inv_a2 = inv_a * inv_a;
         const float pect = mlo ? (float)ph_pect_x(b, y) : -1e9f;
         const float ndy = y - yn, ndy2 = ndy * ndy;
         const int nip_row = ndy2 < nip_r * nip_r;
