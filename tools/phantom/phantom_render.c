@@ -27,6 +27,7 @@
 #define PECT_LEVEL 0.56f
 #define SKIN_BAND_MM 8.0
 #define NOISE_SIGMA 0.006f
+#define NOISE_TABLE 65536 /* unit Gaussian-like samples, read at a random offset per row */
 
 static const double density_threshold[5] = {0, 0.60, 0.53, 0.46, 0.39};
 
@@ -68,6 +69,7 @@ typedef struct frame {
     double s;       /* mm per pixel */
     float *img;     /* rows x cols, canonical frame */
     float *coarse;  /* gland field on the coarse grid */
+    float *noise;   /* NOISE_TABLE samples */
     int cf, cw, ch; /* coarse factor and size */
 } frame;
 
@@ -76,7 +78,7 @@ size_t ph_render_work_size(int rows, int cols) {
     int cf = (int)lround(0.6 / s);
     if (cf < 1) cf = 1;
     size_t cw = (size_t)cols / cf + 3, ch = (size_t)rows / cf + 3;
-    return ((size_t)rows * cols + cw * ch) * sizeof(float);
+    return ((size_t)rows * cols + cw * ch + NOISE_TABLE) * sizeof(float);
 }
 
 /* Fibroglandular share at (x, y) mm, 0..1. */
@@ -161,13 +163,18 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
         const int i0 = (int)ci;
         const float ty = ci - (float)i0;
         const float *c0 = fr->coarse + (size_t)i0 * fr->cw, *c1 = c0 + fr->cw;
-        const uint32_t rowseed = nseed ^ hash32((uint32_t)i * 0x9E3779B1U);
-        for (int j = 0; j < fr->cols; j++) {
+        const float *nrow = fr->noise;
+        const uint32_t noff = hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
+        /* past the outline (and the nipple) only air: no per-pixel geometry there */
+        float x_end = v2 < 1.0f ? sqrtf(1.0f - v2) / inv_a : 0.0f;
+        if (nip_row && x_end < a + nip_r) x_end = a + nip_r;
+        int j_end = (int)(x_end / s) + 2;
+        if (j_end > fr->cols) j_end = fr->cols;
+        for (int j = j_end; j < fr->cols; j++) row[j] = BG_LEVEL + 0.5f * NOISE_SIGMA * nrow[(j + noff) & (NOISE_TABLE - 1)];
+        for (int j = 0; j < j_end; j++) {
             const float x = ((float)j + 0.5f) * s;
             const float u = x * inv_a, u2 = u * u, e2 = u2 + v2;
-            uint32_t hsh = hash32((uint32_t)j ^ rowseed);
-            float noise = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
-                           (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
+            const float noise = nrow[(j + noff) & (NOISE_TABLE - 1)];
             float d = -1; /* distance to the skin, mm */
             if (e2 < 1.0f) {
                 const float e = sqrtf(e2), g2 = u2 * inv_a2 + vh2;
@@ -410,6 +417,16 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
     fr.ch = v->rows / fr.cf + 3;
     fr.img = (float *)work;
     fr.coarse = fr.img + (size_t)v->rows * v->cols;
+    fr.noise = fr.coarse + (size_t)fr.cw * fr.ch;
+    {
+        /* sum of four uniform bytes, scaled to unit variance */
+        uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
+        for (int k = 0; k < NOISE_TABLE; k++) {
+            uint32_t hsh = hash32((uint32_t)k ^ nseed);
+            fr.noise[k] = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
+                           (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
+        }
+    }
 
     /* the texture is a property of the breast and the projection, not of the acquisition */
     uint32_t tex_seed = (uint32_t)ph_hash3(st->seed, (uint64_t)st->index, 100 + v->side * 2 + v->mlo);
