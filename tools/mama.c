@@ -11,6 +11,8 @@ int cmd_inspect(int argc, char **argv);
 /* --- text */
 int cmd_prompts(int argc, char **argv);
 /* --- data */
+int cmd_phantom(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -19,6 +21,8 @@ static const mama_cmd commands[] = {
     /* --- text */
     {"prompts", cmd_prompts, "store the class-prompt embeddings of every task in a model file"},
     /* --- data */
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
+    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
 };
 
