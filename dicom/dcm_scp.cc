@@ -18,7 +18,7 @@
  *   ACCEPTED      --A-RELEASE-RQ--> released ("released")
  *   ACCEPTED      --A-ABORT / network error / idle past dimse_timeout / stop between
  *                   commands--> aborted ("aborted" + reason)
- *   pool full or stopping: ScpPool::dropAndDestroyAssociation reports "rejected".
+ *   pool full: ScpPool::dropAndDestroyAssociation reports "rejected".
  *
  * One C-STORE (ScpWorker::handle_store), the durability contract of dcm_scp.h:
  *   RECEIVING  dcm_tmpfile_create: tmp_dir/rcv-*.part, O_EXCL (a fresh name per request,
@@ -37,10 +37,10 @@
  *   - No UID from the network ever reaches a path; temporary names are generated.
  *   - A failed store leaves no file: every path out of handle_store passes CLEANED.
  *   - A disk-full store costs one instance, not the association.
- *   - dcm_scp_stop: new associations are refused (createSCPWorker returns NULL while
- *     stopping), idle associations are aborted between commands, a store in progress
- *     finishes and gets its response; only when no worker remains does the listener stop
- *     (so DCMTK's pool never joins a worker thread, which are detached here).
+ *   - dcm_scp_stop: new associations are refused (ScpWorker::checkCalledAETitleAccepted
+ *     while stopping), idle associations are aborted between commands, a store in
+ *     progress finishes and gets its response; only when no worker remains does the
+ *     listener stop (so DCMTK's pool never joins a detached worker thread).
  */
 #include "dicom/dcm_scp.h"
 
@@ -166,8 +166,10 @@ public:
 protected:
     OFCondition workerListen(T_ASC_Association *const assoc) override {
         /* The pool deletes a finished worker from its own thread and never joins it;
-         * detached, its stack is freed. dcm_scp_stop never lets the pool join one. */
-        pthread_detach(pthread_self());
+         * detached, its stack is freed. Only the pool's final shutdown joins workers, and
+         * dcm_scp_stop waits for every worker started before the stop first; one started
+         * during the stop stays joinable for that shutdown. */
+        if (!scp_->stopping) pthread_detach(pthread_self());
         assoc_ = assoc;
         if (assoc && assoc->params) {
             calling_ = trim(assoc->params->DULparams.callingAPTitle);
@@ -177,6 +179,10 @@ protected:
     }
 
     OFBool checkCalledAETitleAccepted(const OFString &calledAE) override {
+        if (scp_->stopping) {
+            reject_reason_ = "service is shutting down";
+            return OFFalse;
+        }
         std::string called = trim(calledAE.c_str());
         if (called == scp_->ae_title) return OFTrue;
         reject_reason_ = "called AE title '" + called + "' is not '" + scp_->ae_title + "'";
@@ -378,7 +384,11 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
     dcm_instance_info ii;
     if (status == DCM_STATUS_SUCCESS) {      /* CHECKED */
         char err[512];
-        if (dcm_read_instance_info(tmp, &ii, err, sizeof err) != 0) {
+        if (info.abstractSyntax != req.AffectedSOPClassUID) {
+            status = DCM_STATUS_DATASET_MISMATCH;
+            why = std::string("request SOP Class UID '") + req.AffectedSOPClassUID +
+                  "' is not the presentation context's " + info.abstractSyntax.c_str();
+        } else if (dcm_read_instance_info(tmp, &ii, err, sizeof err) != 0) {
             status = DCM_STATUS_CANNOT_UNDERSTAND;
             why = err;
         } else if (strcmp(ii.sop_instance_uid, req.AffectedSOPInstanceUID) != 0) {
@@ -434,20 +444,16 @@ public:
     explicit ScpPool(dcm_scp *scp) : scp_(scp) {}
 
 protected:
-    DcmBaseSCPWorker *createSCPWorker() override {
-        if (scp_->stopping) return NULL;     /* the pool rejects: temporary congestion */
-        return new ScpWorker(*this, scp_);
-    }
+    DcmBaseSCPWorker *createSCPWorker() override { return new ScpWorker(*this, scp_); }
 
-    /* Called for associations the pool itself rejects (full, stopping) and after
+    /* Called for associations the pool itself rejects (all slots busy) and after
      * failed receives. */
     void dropAndDestroyAssociation(T_ASC_Association *assoc) override {
         if (assoc && assoc->params && assoc->params->DULparams.callingAPTitle[0]) {
             std::string ae = trim(assoc->params->DULparams.callingAPTitle);
             std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
-            std::string why = scp_->stopping ? std::string("service is shutting down")
-                                             : "all " + std::to_string(getMaxThreads()) +
-                                                   " association slots are busy (local limit exceeded)";
+            std::string why = "all " + std::to_string(getMaxThreads()) +
+                              " association slots are busy (local limit exceeded)";
             scp_->event("rejected", ae.c_str(), host.c_str(), why.c_str());
         }
         DcmBaseSCPPool::dropAndDestroyAssociation(assoc);

@@ -31,10 +31,11 @@ fail() {
 # start_scp TMPDIR STOREDIR [harness options...]: sets PID and PORT
 start_scp() {
     local tmp=$1 store=$2; shift 2
+    rm -f "$W/scp.log" "$W/scp.err"   # the child truncates them only once it runs
     "$H" serve --ae MAMAD --tmp "$tmp" --store "$store" "$@" >"$W/scp.log" 2>"$W/scp.err" &
     PID=$!
     for _ in $(seq 100); do
-        PORT=$(awk '/^PORT /{print $2}' "$W/scp.log")
+        PORT=$(awk '/^PORT /{print $2}' "$W/scp.log" 2>/dev/null)
         [ -n "$PORT" ] && return 0
         kill -0 $PID 2>/dev/null || fail "harness did not start"
         sleep 0.05
@@ -243,6 +244,24 @@ stop)
     grep -q '^EVENT aborted SENDER 127.0.0.1 service is shutting down' "$W/scp.log" || fail "idle association not aborted with a reason"
     wait $h1
     grep -q '^ABORTED by the SCP' "$W/h1" || fail "the idle SCU did not see an A-ABORT: $(cat "$W/h1")"
+    # a store in flight when the stop comes finishes, is answered Success and is kept;
+    # a new association during the stop is refused
+    mk "$W/src/slow.dcm" $UIDR.20 --rows 200 --cols 200     # 80 kB: 10 PDVs, 150 ms apart
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/slow.dcm" --pace 150 >"$W/s1" &
+    s1=$!
+    sleep 0.5
+    kill -TERM $PID
+    sleep 0.2
+    late=$("$RAW" --port $PORT --called MAMAD --calling SENDER)
+    wait $s1
+    wait $PID || fail "harness exited with an error"
+    PID=
+    grep -q '^STATUS 0x0000$' "$W/s1" || fail "in-flight store during stop: $(cat "$W/s1")"
+    [ -f "$W/store/$UIDR.20.dcm" ] || fail "in-flight store not kept"
+    echo "$late" | grep -q '^ASSOC rejected' || fail "association during stop not refused: $late"
+    grep -q "^EVENT rejected SENDER 127.0.0.1 service is shutting down" "$W/scp.log" || fail "no shutdown rejection event"
+    echo "ok: in-flight store finished during stop, late association refused"
     ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
