@@ -7,7 +7,9 @@
  * ScpPool::listen(): it accepts TCP connections, reads the A-ASSOCIATE-RQ and hands each
  * association to a new ScpWorker thread (ScpPool::createSCPWorker). DCMTK's pool refuses
  * an association with A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider)
- * at once when max_associations workers are busy; it never queues.
+ * at once when max_associations workers are busy; it never queues (checked in the
+ * pool_full test: the refusal comes in ~25 ms). Because the listener itself reads the
+ * request, a connection that sends nothing holds it for acse_timeout_s.
  *
  * Association states (one worker):
  *   RQ received   --ScpWorker::checkCalledAETitleAccepted / checkCallingAETitleAccepted-->
@@ -557,6 +559,10 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
         OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
                                                             : OFLogger::WARN_LOG_LEVEL);
+        if (cfg->acse_timeout_s > 10)
+            log_warn(LOG_CAT_DICOM, "acse_timeout %d s: a TCP connection that sends nothing blocks "
+                     "new associations that long (DCMTK reads each request in its one listener "
+                     "thread); 5 s is plenty for real senders", cfg->acse_timeout_s);
         uint16_t port = cfg->port;
         if (probe_port(&port, err, errlen) != 0) return -1;
 

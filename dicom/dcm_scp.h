@@ -67,7 +67,9 @@ typedef struct dcm_scp_config {
                                     address: anything else is logged and not applied */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;
+    int acse_timeout_s;          /* also how long a connection that sends no A-ASSOCIATE-RQ
+                                    holds DCMTK 3.6.7's single listener (no other association
+                                    is accepted meanwhile): keep it short, 5 s is plenty */
     int dimse_timeout_s;
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
