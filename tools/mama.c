@@ -6,15 +6,21 @@
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
+int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
+int cmd_phantom(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
+    {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
     /* --- text */
     /* --- data */
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
+    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
 };
 
