@@ -2,7 +2,8 @@
 # scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
 # run through scp_harness on a loopback ephemeral port with DCMTK's own clients
 # (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
-# Cases: echo store_syntaxes access bad_input pool_full disk_full stop.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom.
+# MAMA_TOOL: the `mama` binary (for `mama phantom`), needed by the phantom case only.
 set -u
 CASE=$1 H=$2 RAW=$3
 for t in echoscu storescu dcmconv dcmcjpeg dcmcjpls dcmcrle od; do
@@ -263,6 +264,34 @@ stop)
     echo "$late" | grep -q '^ASSOC rejected' || fail "association during stop not refused: $late"
     grep -q "^EVENT rejected SENDER 127.0.0.1 service is shutting down" "$W/scp.log" || fail "no shutdown rejection event"
     echo "ok: in-flight store finished during stop, late association refused"
+    ;;
+phantom)
+    # whole generated studies (every extra view, For Processing, retake) in two syntaxes:
+    # every file stored byte-identically, and the tags the grouper needs read right
+    MAMA=${MAMA_TOOL:-}
+    [ -x "$MAMA" ] || { echo "SKIP: no mama tool"; exit 77; }
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    seed=7
+    for sx in explicit:-xe j2k:-xv; do
+        tsname=${sx%%:*} opt=${sx#*:} seed=$((seed + 1))   # another seed: other UIDs
+        out="$W/ph_$tsname"
+        "$MAMA" phantom --out "$out" --size 256x208 --seed $seed --extra spot,mag,implant,forproc,retake \
+            --tsyntax $tsname --quiet || fail "mama phantom $tsname"
+        files=$(tail -n +2 "$out/manifest.csv" | cut -d, -f1 | sed "s|^|$out/|")
+        send $opt $files || fail "storescu phantom $tsname: $(tail -5 "$W/storescu.log")"
+        n=0
+        while IFS=, read -r path study series sop class pid acc lat view mods intent ts rows cols bits photo _; do
+            case $mods in SPOT) code=R-102D7 ;; MAG) code=R-102D6 ;; ID) code=R-102D5 ;; "") code= ;; *) code=?$mods ;; esac
+            want=$(printf 'INFO\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' \
+                "$sop" "$study" "$series" "$class" "$pid" "$acc" "$lat" "$view" "$code" "$intent" "$ts" "$rows" "$cols" "$bits" "$photo")
+            grep -qxF "$want" "$W/scp.log" || fail "$path: tags read differ: want '$want', got '$(grep -F "INFO	$sop" "$W/scp.log")'"
+            cmp <(dataset "$out/$path") <(dataset "$W/store/$sop.dcm") || fail "$path: stored dataset differs"
+            n=$((n + 1))
+        done < <(tail -n +2 "$out/manifest.csv")
+        echo "ok: $n phantom files ($tsname) stored byte-identically, tags as in the manifest"
+    done
+    [ "$(count_files "$W/tmp")" = 0 ] || fail "temporary files left"
+    stop_scp
     ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
