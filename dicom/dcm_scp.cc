@@ -117,7 +117,6 @@ struct dcm_scp {
     pthread_t listener;
     bool listener_started = false;
     std::atomic<bool> stopping{false};
-    std::atomic<int> workers{0};
     std::atomic<unsigned long> store_seq{0};
     std::atomic<unsigned long> fail_store_nth{0};   /* fault injection, tests only */
 
@@ -155,10 +154,7 @@ static bool host_matches(const std::string &entry, const std::string &peer) {
 
 class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker, public DcmThreadSCP {
 public:
-    ScpWorker(DcmBaseSCPPool &pool, dcm_scp *scp) : DcmBaseSCPWorker(pool), scp_(scp) {
-        scp_->workers++;
-    }
-    ~ScpWorker() override { scp_->workers--; }
+    ScpWorker(DcmBaseSCPPool &pool, dcm_scp *scp) : DcmBaseSCPWorker(pool), scp_(scp) {}
 
     OFCondition setSharedConfig(const DcmSharedSCPConfig &config) override {
         return DcmThreadSCP::setSharedConfig(config);

@@ -70,7 +70,8 @@ typedef struct dcm_scp_config {
     int acse_timeout_s;          /* also how long a connection that sends no A-ASSOCIATE-RQ
                                     holds DCMTK 3.6.7's single listener (no other association
                                     is accepted meanwhile): keep it short, 5 s is plenty */
-    int dimse_timeout_s;
+    int dimse_timeout_s;         /* a stalled message, and the idle time between commands
+                                    after which an association is aborted (0 = 30 s) */
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
     int n_allow;                 /* deny by default: zero entries admits nobody */
