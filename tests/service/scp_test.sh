@@ -161,6 +161,11 @@ bad_input)
     expect_status 0xC000 "non-DICOM bytes" --file "$W/src/good.dcm" --mode garbage
     expect_status 0xC000 "truncated dataset" --file "$W/src/good.dcm" --mode truncate
     expect_status 0xA900 "SOP Instance UID differs from the request" --file "$W/src/good.dcm" --cmd-sop $UIDR.99
+    expect_status 0xA900 "SOP Class UID differs from the request" --file "$W/src/good.dcm" --cmd-class 1.2.840.10008.5.1.4.1.1.1.2.1
+    out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/good.dcm" --cmd-class 1.2.840.10008.5.1.4.1.1.2)
+    [ "$out" = "ASSOC rejected result=1 source=1 reason=1" ] || fail "CT Image Storage not refused: $out"
+    grep -q "^EVENT rejected SENDER 127.0.0.1 no acceptable presentation context" "$W/scp.log" || fail "no reason for the CT refusal"
+    echo "ok: an association offering only CT Image Storage is rejected (no acceptable context)"
     expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
     expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
     [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
