@@ -257,7 +257,8 @@ stop)
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
     "$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/slow.dcm" --pace 150 >"$W/s1" &
     s1=$!
-    sleep 0.5
+    for _ in $(seq 200); do grep -q '^EVENT accepted' "$W/scp.log" && break; sleep 0.05; done
+    sleep 0.3                                                # the 1.5 s store is under way
     kill -TERM $PID
     sleep 0.2
     late=$("$RAW" --port $PORT --called MAMAD --calling SENDER)
