@@ -202,7 +202,10 @@ protected:
         if (why.empty()) {
             switch (reason) {
             case DCMSCP_NO_PRESENTATION_CONTEXTS: why = "no acceptable presentation context"; break;
-            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME: why = "bad application context name"; break;
+            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME:
+                why = calling_.empty() ? "connection closed without an association request"
+                                       : "bad application context name";
+                break;
             case DCMSCP_TOO_MANY_ASSOCIATIONS: why = "too many associations"; break;
             default: why = "refused by DCMTK"; break;
             }
