@@ -1,5 +1,6 @@
-/* dcm_scp.cc: the C-ECHO / C-STORE service class provider over DCMTK 3.6.7's association
- * pool (DcmBaseSCPPool + one DcmThreadSCP per association), behind the C API of dcm_scp.h.
+/* dcm_scp.cc: the C-ECHO / C-STORE service class provider on DCMTK 3.6.7: our own
+ * non-blocking listener and association slots, one DcmThreadSCP per association, behind
+ * the C API of dcm_scp.h.
  *
  * Design notes
  * ============

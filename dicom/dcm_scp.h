@@ -1,6 +1,7 @@
-/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK's
- * DcmSCPPool. The network layer knows nothing of the index: it calls the handler the
- * daemon gives it (Orthanc's IStoreRequestHandler idea).
+/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK
+ * (a pool of DcmThreadSCP workers behind a non-blocking listener). The network layer
+ * knows nothing of the index: it calls the handler the daemon gives it (Orthanc's
+ * IStoreRequestHandler idea).
  *
  * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
  *   1. the dataset streams from the network into a temporary file under tmp_dir
