@@ -611,9 +611,11 @@ static void *listener_main(void *arg) {
                 hand_off(scp, p.fd);
             } else {
                 if (st == 0) why = "sent no complete association request within the ACSE timeout";
-                if (p.partial || st == 0)
+                if (p.partial || st == 0) {
                     log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", p.peer.c_str(), why);
-                else
+                    if (scp->handler.assoc_event)
+                        scp->handler.assoc_event(scp->handler.ctx, "rejected", "", p.peer.c_str(), why);
+                } else
                     log_debug(LOG_CAT_DICOM, "connection from %s: %s", p.peer.c_str(), why);
                 close(p.fd);
             }

@@ -315,6 +315,7 @@ listener)
     # the silent connections are still pending (3 s timeout): the echo did not wait for them
     [ "$(grep -c 'sent no complete association request' "$W/scp.err")" = 0 ] || fail "echo waited for the timeout"
     grep -q 'closing a connection from 127.0.0.1: not a DICOM association request' "$W/scp.err" || fail "HTTP bytes not refused"
+    grep -q '^EVENT rejected - 127.0.0.1 not a DICOM association request' "$W/scp.log" || fail "no event for the HTTP bytes"
     for _ in $(seq 100); do
         [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] && break
         sleep 0.1
