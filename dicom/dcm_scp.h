@@ -1,6 +1,7 @@
-/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK's
- * DcmSCPPool. The network layer knows nothing of the index: it calls the handler the
- * daemon gives it (Orthanc's IStoreRequestHandler idea).
+/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK
+ * (a pool of DcmThreadSCP workers behind a non-blocking listener). The network layer
+ * knows nothing of the index: it calls the handler the daemon gives it (Orthanc's
+ * IStoreRequestHandler idea).
  *
  * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
  *   1. the dataset streams from the network into a temporary file under tmp_dir
@@ -46,7 +47,13 @@ typedef struct dcm_scp_handler {
      * returns, the SCP removes tmp_path if it still exists afterwards. Called from pool
      * threads concurrently. */
     uint16_t (*store)(void *ctx, const dcm_store_request *req);
-    /* Optional: association accepted / rejected / released / aborted, for logs and metrics. */
+    /* Optional: association events for metrics (the SCP logs each one itself).
+     * event is one of "accepted", "rejected", "released", "aborted"; reason is a
+     * sentence ("" for accepted/released), e.g. "calling AE 'X' from 10.0.0.5 is not in
+     * the allow-list", "all 8 association slots are busy (local limit exceeded)",
+     * "service is shutting down", "peer aborted the association", "not a DICOM
+     * association request". calling_ae is "" for a connection closed before its request
+     * was read; peer_host is a numeric address. Called from SCP threads concurrently. */
     void (*assoc_event)(void *ctx, const char *event, const char *calling_ae,
                         const char *peer_host, const char *reason);
 } dcm_scp_handler;
@@ -58,11 +65,14 @@ typedef struct dcm_allow_entry {
 
 typedef struct dcm_scp_config {
     const char *ae_title;        /* called AE title that must match */
-    const char *bind_address;    /* NULL/"" = all interfaces */
-    uint16_t port;               /* 0 is invalid */
+    const char *bind_address;    /* IPv4 address or host name to listen on; NULL/"" = all */
+    uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;
-    int dimse_timeout_s;
+    int acse_timeout_s;          /* also how long a connection may take to send its whole
+                                    A-ASSOCIATE-RQ before it is closed (others are served
+                                    meanwhile); 0 = 30 s */
+    int dimse_timeout_s;         /* a stalled message, and the idle time between commands
+                                    after which an association is aborted (0 = 30 s) */
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
     int n_allow;                 /* deny by default: zero entries admits nobody */
@@ -71,17 +81,31 @@ typedef struct dcm_scp_config {
 
 typedef struct dcm_scp dcm_scp;
 
-/* Starts listening in a background thread. Returns 0, or -1 with a message in err. */
+/* Starts listening in a background thread; returns once the port listens. Checks the
+ * config (AE title 1..16 chars, tmp_dir writable, 1 <= max_associations <= 1000, port
+ * free). Returns 0, or -1 with a message in err. One SCP per process (it briefly sets
+ * DCMTK's global dcmExternalSocketHandle from its listener thread). */
 int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
                   dcm_scp **out_scp, char *err, size_t errlen);
-/* Stops accepting, lets in-flight associations finish (bounded by the DIMSE timeout),
- * and frees the SCP. */
+/* Stops: new associations are rejected ("service is shutting down"), a C-STORE in
+ * progress completes and is answered, idle associations are aborted at once (within a
+ * second), then the listener is joined and the SCP freed. A store still streaming is
+ * bounded by the sender and dimse_timeout_s. Blocking; call it from the thread that
+ * handles SIGTERM (not from a signal handler). */
 void dcm_scp_stop(dcm_scp *scp);
 
-/* The port actually bound (useful when cfg->port was chosen by the caller). */
+/* The port actually bound (the ephemeral one when cfg->port was 0). */
 uint16_t dcm_scp_port(const dcm_scp *scp);
 
-/* Reads the key tags of a DICOM file without loading its pixel data. 0 or -1 + err. */
+/* Fault injection for tests only: the nth C-STORE from now (1-based, counted over all
+ * associations) fails its first data write with ENOSPC, as if the disk were full.
+ * 0 turns it off. Never called by the daemon. */
+void dcm_scp_test_fail_store(dcm_scp *scp, unsigned long nth);
+
+/* Reads the key tags of a DICOM file (it must have a file meta header) without loading
+ * its pixel data, and checks the file is whole: it parses to the end, it has Pixel Data,
+ * and native Pixel Data has the length Rows x Columns x Samples x BitsAllocated x Frames
+ * implies with its last bytes present. 0, or -1 with the reason in err. Thread-safe. */
 int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
                            size_t errlen);
 
