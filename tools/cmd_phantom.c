@@ -287,6 +287,9 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
         snprintf(desc, sizeof desc, "%s%s", sh->series == 2 ? "RAW " : "", sh->series == 3 ? "Additional views" : "Screening views");
         double wc, ww;
         ph_window(&v, &wc, &ww);
+        /* LINEAR windows map around c - 0.5 over w - 1 (PS3.3 C.11.2.1.2), so the exact
+         * mirror of a MONOCHROME2 window is M - c + 1; SIGMOID mirrors at M - c. */
+        if (v.mono1 && !o->voi_sigmoid) wc += 1.0;
         dcm_mg_image img = {
             .patient_id = st.patient_id,
             .patient_name = st.patient_name,
