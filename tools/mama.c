@@ -6,12 +6,14 @@
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
+int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
 
 static const mama_cmd commands[] = {
     /* --- core */
+    {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
     /* --- text */
     /* --- data */
