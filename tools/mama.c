@@ -10,6 +10,7 @@ int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
+int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -17,6 +18,7 @@ static const mama_cmd commands[] = {
     /* --- vision */
     /* --- text */
     /* --- data */
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {NULL, NULL, NULL},
 };
 
