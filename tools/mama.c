@@ -10,6 +10,8 @@ int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
+int cmd_preprocess(int argc, char **argv);
+int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
@@ -18,6 +20,8 @@ static const mama_cmd commands[] = {
     /* --- vision */
     /* --- text */
     /* --- data */
+    {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
+    {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {NULL, NULL, NULL},
 };
