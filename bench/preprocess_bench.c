@@ -26,9 +26,10 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[first], "--reps") && first + 1 < argc) reps = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--size") && first + 1 < argc) size = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--label") && first + 1 < argc) label = argv[++first];
+        else if (!strcmp(argv[first], "--j2k-threads") && first + 1 < argc) dcm_image_set_j2k_threads(atoi(argv[++first]));
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: preprocess_bench [--reps N] [--size S] [--label L] FILE.dcm...\n");
+        fprintf(stderr, "usage: preprocess_bench [--reps N] [--size S] [--label L] [--j2k-threads T] FILE.dcm...\n");
         return 2;
     }
     printf("# openblas: %s (not used by this pipeline)\n", openblas_get_config());
