@@ -352,6 +352,62 @@ static void test_bad_inputs(void) {
     CHECK(dcm_image_load(tmp_path("full.dcm"), NULL, err, sizeof err) == -1, "NULL out");
 }
 
+/* Corrupted compressed data (bytes flipped in the pixel stream) must give pixels or an
+ * error, never a crash (run under ASan/UBSan in CI). */
+static void test_corrupt(void) {
+    static uint16_t px[R * C];
+    fx_mammo(px, R, C, 12, 13, NULL);
+    fx_spec s = {.rows = R, .cols = C, .bits_stored = 12, .pixels = px};
+    fx_syntax sx[] = {FX_DEFLATE, FX_RLE, FX_JPEG_LOSSLESS_SV1, FX_JPEG_EXTENDED, FX_JPEGLS_LOSSLESS, FX_J2K_LOSSLESS};
+    uint32_t st = 12345;
+    int loaded = 0, refused = 0;
+    for (size_t k = 0; k < sizeof sx / sizeof sx[0]; k++) {
+        const char *src = tmp_path("corrupt-src.dcm"), *dst = tmp_path("corrupt.dcm");
+        if (fx_write(src, &s, sx[k]) != 0) {
+            CHECK(0, "write %s", fx_syntax_name(sx[k]));
+            continue;
+        }
+        FILE *f = fopen(src, "rb");
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        unsigned char *buf = malloc((size_t)n), *mut = malloc((size_t)n);
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+        fclose(f);
+        for (int trial = 0; trial < 25 && n > 0; trial++) {
+            memcpy(mut, buf, (size_t)n);
+            int flips = 1 + trial % 8;
+            for (int j = 0; j < flips; j++) {
+                st = st * 1103515245u + 12345u;
+                long pos = n / 2 + (long)((st >> 8) % (uint32_t)(n / 2)); /* the pixel data half */
+                st = st * 1103515245u + 12345u;
+                mut[pos] ^= (unsigned char)(1 + (st >> 16) % 255);
+            }
+            FILE *g = fopen(dst, "wb");
+            fwrite(mut, 1, (size_t)n, g);
+            fclose(g);
+            dcm_image img;
+            char err[512] = "";
+            int rc = dcm_image_load(dst, &img, err, sizeof err);
+            if (rc == 0) {
+                loaded++;
+                CHECK(img.pixels && img.rows == R && img.cols == C, "corrupt %s: bad image", fx_syntax_name(sx[k]));
+                int finite = 1;
+                for (int i = 0; i < R * C; i++) finite &= img.pixels[i] >= 0.0f && img.pixels[i] <= 1.0f;
+                CHECK(finite, "corrupt %s: values outside [0,1]", fx_syntax_name(sx[k]));
+            } else {
+                refused++;
+                CHECK(err[0] && img.pixels == NULL, "corrupt %s: error without message", fx_syntax_name(sx[k]));
+            }
+            dcm_image_free(&img);
+        }
+        free(buf);
+        free(mut);
+    }
+    printf("corrupted files: %d decoded (damage inside the entropy-coded data), %d refused\n", loaded, refused);
+    CHECK(refused > 0, "no corrupted file was refused");
+}
+
 static void *load_many(void *arg) {
     const char *path = arg;
     for (int i = 0; i < 4; i++) {
@@ -386,6 +442,7 @@ int main(void) {
     test_info();
     test_bad_inputs();
     test_threads();
+    test_corrupt();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
