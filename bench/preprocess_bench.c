@@ -20,16 +20,17 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    int reps = 3, size = PREP_DEFAULT_SIZE, first = 1;
+    int reps = 3, size = PREP_DEFAULT_SIZE, first = 1, min_side = 0;
     const char *label = "C";
     for (; first < argc && argv[first][0] == '-'; first++) {
         if (!strcmp(argv[first], "--reps") && first + 1 < argc) reps = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--size") && first + 1 < argc) size = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--label") && first + 1 < argc) label = argv[++first];
+        else if (!strcmp(argv[first], "--j2k-min-side") && first + 1 < argc) min_side = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--j2k-threads") && first + 1 < argc) dcm_image_set_j2k_threads(atoi(argv[++first]));
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: preprocess_bench [--reps N] [--size S] [--label L] [--j2k-threads T] FILE.dcm...\n");
+        fprintf(stderr, "usage: preprocess_bench [--reps N] [--size S] [--label L] [--j2k-threads T] [--j2k-min-side M] FILE.dcm...\n");
         return 2;
     }
     printf("# openblas: %s (not used by this pipeline)\n", openblas_get_config());
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
             dcm_image img;
             char err[512];
             double t0 = now();
-            if (dcm_image_load(argv[i], &img, err, sizeof err) != 0) {
+            if (dcm_image_load_scaled(argv[i], min_side, &img, err, sizeof err) != 0) {
                 fprintf(stderr, "%s\n", err);
                 return 1;
             }

@@ -25,5 +25,7 @@ for ts in raw j2k; do
     p=$(echo "$P" | sed -n 's/.*total \([0-9.]*\) images.*/\1/p')
     echo "$ts: C $c images/s, pydicom+numpy $p images/s, ratio C/pydicom $(echo "$c $p" | awk '{printf "%.2f", $1 / $2}')"
 done
-# Beside the one-thread comparison: JPEG 2000 with OpenJPEG's own threads (all cores).
+# Beside the one-thread comparison: JPEG 2000 decoded at reduced resolution (shorter side
+# >= 1036, dcm_image_load_scaled), and with OpenJPEG's own threads (all cores).
+"$BUILD/bench/preprocess_bench" --reps "$REPS" --j2k-min-side 1036 --label "C j2k, reduced to >= 1036" "$WORK/j2k"/*/*.dcm | tail -1
 "$BUILD/bench/preprocess_bench" --reps "$REPS" --j2k-threads "$(nproc)" --label "C j2k, $(nproc) OpenJPEG threads" "$WORK/j2k"/*/*.dcm | tail -1
