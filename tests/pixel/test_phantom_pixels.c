@@ -13,7 +13,9 @@
 #include "check.h"
 #include "dicom/dcm_image.h"
 #include "engine/image_io.h"
+#include "engine/prepcache.h"
 #include "engine/preprocess.h"
+#include "tools/image_source.h"
 
 static char dir[256], mama[1024];
 static const char *views[4] = {"LCC", "LMLO", "RCC", "RMLO"};
@@ -207,6 +209,44 @@ static void test_commands(void) {
     free(px);
 }
 
+/* The preprocessing cache on DICOM through the tools' loader: miss, then hit with the same
+ * pixels, equal to the pipeline run directly (up to 16-bit quantisation). */
+static void test_cache_dicom(void) {
+    char src[1024], cache[1024];
+    snprintf(src, sizeof src, "%s/j2k/A009000001/LMLO.dcm", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    prepcache_config cfg;
+    prepcache_config_default(&cfg, cache);
+    cfg.max_side = 128;
+    cfg.loader_tag = "dicom";
+    float *a = NULL, *b = NULL;
+    int ah, aw, bh, bw;
+    prepcache_result r1, r2;
+    prep_box box;
+    CHECK(prepcache_get(&cfg, src, image_source_cache_loader, NULL, &a, &ah, &aw, &box, &r1) == MAMA_OK, "miss: %s",
+          mama_last_error());
+    CHECK(prepcache_get(&cfg, src, image_source_cache_loader, NULL, &b, &bh, &bw, NULL, &r2) == MAMA_OK, "hit: %s",
+          mama_last_error());
+    CHECK(r1 == PREPCACHE_MISS && r2 == PREPCACHE_HIT, "miss then hit (%d, %d)", r1, r2);
+    if (a && b) {
+        CHECK(ah == bh && aw == bw && memcmp(a, b, sizeof(float) * ah * aw) == 0, "hit = miss");
+        CHECK((ah == 128 || aw == 128) && ah <= 128 && aw <= 128, "cache size %dx%d", ah, aw);
+        dcm_image img = {0};
+        char err[512];
+        if (dcm_image_load(src, &img, err, sizeof err) == 0) {
+            float *ref = malloc(sizeof(float) * ah * aw);
+            CHECK(prep_crop_resize(ref, ah, aw, img.pixels, img.rows, img.cols, 1, NULL) == MAMA_OK, "ref");
+            double e = 0;
+            for (int i = 0; i < ah * aw; i++) e = fmax(e, fabs(ref[i] - a[i]));
+            CHECK(e <= 0.5 / 65535.0 + 1e-7, "cache vs direct pipeline: %g", e);
+            free(ref);
+        }
+        dcm_image_free(&img);
+    }
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const char *build = getenv("MAMA_BUILD_ROOT");
     snprintf(mama, sizeof mama, "%s/tools/mama", build ? build : ".");
@@ -221,6 +261,7 @@ int main(void) {
         test_mono1();
         test_crop_findings();
         test_commands();
+        test_cache_dicom();
     }
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
