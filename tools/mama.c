@@ -11,6 +11,8 @@ int cmd_inspect(int argc, char **argv);
 /* --- text */
 int cmd_prompts(int argc, char **argv);
 /* --- data */
+int cmd_preprocess(int argc, char **argv);
+int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 
@@ -21,6 +23,8 @@ static const mama_cmd commands[] = {
     /* --- text */
     {"prompts", cmd_prompts, "store the class-prompt embeddings of every task in a model file"},
     /* --- data */
+    {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
+    {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
