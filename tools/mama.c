@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tools/mama.h"
+#include "tools/mama_vision.h"
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
@@ -13,6 +14,8 @@
 static const mama_cmd commands[] = {
     /* --- core */
     /* --- vision */
+    {"model-init", mama_cmd_model_init, "write a scoring model file (demo/untrained or from HF DINOv2)"},
+    {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
     /* --- text */
     /* --- data */
     {NULL, NULL, NULL},
