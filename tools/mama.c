@@ -7,12 +7,14 @@
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
+int cmd_inspect(int argc, char **argv);
 /* --- vision */
 /* --- text */
 /* --- data */
 
 static const mama_cmd commands[] = {
     /* --- core */
+    {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
     {"model-init", mama_cmd_model_init, "write a scoring model file (demo/untrained or from HF DINOv2)"},
     {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
