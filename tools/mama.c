@@ -3,12 +3,13 @@
 #include <string.h>
 
 #include "tools/mama.h"
-#include "tools/mama_vision.h"
 
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
 int cmd_inspect(int argc, char **argv);
 /* --- vision */
+int mama_cmd_model_init(int argc, char **argv);
+int mama_cmd_score(int argc, char **argv);
 /* --- text */
 /* --- data */
 
