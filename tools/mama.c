@@ -12,6 +12,7 @@ int mama_cmd_model_init(int argc, char **argv);
 int mama_cmd_score(int argc, char **argv);
 /* --- text */
 /* --- data */
+int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -21,6 +22,7 @@ static const mama_cmd commands[] = {
     {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
     /* --- text */
     /* --- data */
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {NULL, NULL, NULL},
 };
 
