@@ -33,26 +33,15 @@ void prep_aug_config_default(prep_aug_config *out_aug) {
     out_aug->p_blur = 0.4f;
 }
 
-/* ---- RNG: splitmix64 (private until engine/rng.h is shared) ---- */
+/* ---- random draws (torchvision's order of draws is not reproduced, only the laws) */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-double prep_rng_uniform(uint64_t *rng) {
-    return (double)(splitmix64(rng) >> 11) * 0x1.0p-53;
-}
-
-static double uniform_in(uint64_t *rng, double lo, double hi) {
-    return lo + (hi - lo) * prep_rng_uniform(rng);
+static double uniform_in(mama_rng *rng, double lo, double hi) {
+    return lo + (hi - lo) * mama_rng_uniform(rng);
 }
 
 /* Integer in [lo, hi) (hi > lo). */
-static int randint(uint64_t *rng, int lo, int hi) {
-    int v = lo + (int)(prep_rng_uniform(rng) * (double)(hi - lo));
+static int randint(mama_rng *rng, int lo, int hi) {
+    int v = lo + (int)(mama_rng_uniform(rng) * (double)(hi - lo));
     return v < hi ? v : hi - 1;
 }
 
@@ -284,7 +273,7 @@ mama_status prep_image_eval(float *out, const float *img, int H, int W,
 /* ---- augmentations ---- */
 
 void prep_rrc_params(prep_box *out_box, int H, int W, const prep_aug_config *aug,
-                     uint64_t *rng) {
+                     mama_rng *rng) {
     double area = (double)H * (double)W;
     double lr0 = log(aug->ratio_min), lr1 = log(aug->ratio_max);
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -382,7 +371,7 @@ mama_status prep_blur(float *out, const float *in, int H, int W, int k, float si
 
 mama_status prep_image_train(float *out, const float *img, int H, int W,
                              const prep_config *cfg, const prep_aug_config *aug,
-                             uint64_t *rng) {
+                             mama_rng *rng) {
     if (check_cfg(cfg)) return mama_errorf(MAMA_EINVAL, "preprocess: bad size %d or std", cfg->size);
     if (!img || H <= 0 || W <= 0)
         return mama_errorf(MAMA_EINVAL, "preprocess: empty image %dx%d", H, W);
@@ -406,7 +395,7 @@ mama_status prep_image_train(float *out, const float *img, int H, int W,
     sub.x0 += box.x0;
     rc = prep_resize(a, S, S, img, W, sub);
     if (rc != MAMA_OK) goto done;
-    if (prep_rng_uniform(rng) < aug->p_hflip)
+    if (mama_rng_uniform(rng) < aug->p_hflip)
         for (int y = 0; y < S; y++) {
             float *row = a + (size_t)y * S;
             for (int x = 0; x < S / 2; x++) {
@@ -415,7 +404,7 @@ mama_status prep_image_train(float *out, const float *img, int H, int W,
                 row[S - 1 - x] = t;
             }
         }
-    if (prep_rng_uniform(rng) < aug->p_vflip)
+    if (mama_rng_uniform(rng) < aug->p_vflip)
         for (int y = 0; y < S / 2; y++) {
             float *r0 = a + (size_t)y * S, *r1 = a + (size_t)(S - 1 - y) * S;
             for (int x = 0; x < S; x++) {
@@ -424,14 +413,14 @@ mama_status prep_image_train(float *out, const float *img, int H, int W,
                 r1[x] = t;
             }
         }
-    if (prep_rng_uniform(rng) < aug->p_jitter) {
+    if (mama_rng_uniform(rng) < aug->p_jitter) {
         double lo = aug->jitter < 1.0f ? 1.0 - aug->jitter : 0.0, hi = 1.0 + aug->jitter;
-        int order = prep_rng_uniform(rng) < 0.5 ? 0 : 1;
+        int order = mama_rng_uniform(rng) < 0.5 ? 0 : 1;
         float fb = (float)uniform_in(rng, lo, hi);
         float fc = (float)uniform_in(rng, lo, hi);
         prep_jitter(a, a, n, fb, fc, order);
     }
-    if (prep_rng_uniform(rng) < aug->p_blur) {
+    if (mama_rng_uniform(rng) < aug->p_blur) {
         float sigma = (float)uniform_in(rng, aug->blur_sigma_min, aug->blur_sigma_max);
         rc = prep_blur(b, a, S, S, aug->blur_kernel, sigma);
         if (rc != MAMA_OK) goto done;

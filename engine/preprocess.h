@@ -13,7 +13,7 @@
  *   (random resized crop scale 0.1-1, aspect 3/4-4/3; h and v flip p 0.5 each;
  *   brightness and contrast jitter 0.8 in random order with p 0.8; Gaussian blur 7x7,
  *   sigma U(0.1, 2), p 0.4), then channels and normalisation. Deterministic for the
- *   caller's RNG state.
+ *   caller's RNG state (mama_rng).
  *
  * Resize filter (prep_resize): separable antialiased bilinear = a triangle filter whose
  * support widens by the scale factor when shrinking; identical to PyTorch's
@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/rng.h"
 #include "engine/status.h"
 
 #ifdef __cplusplus
@@ -90,10 +91,11 @@ mama_status prep_crop_resize(float *out, int OH, int OW, const float *img, int H
                              int crop, prep_box *out_box);
 
 /* Training: out (3,S,S) from img (H,W) in [0,1] (typically an already cropped cache
- * entry: pass cfg->crop = 0 then). *rng is a splitmix64 state, advanced. */
+ * entry: pass cfg->crop = 0 then). rng (engine/rng.h) is advanced; the same state gives
+ * the same output. */
 mama_status prep_image_train(float *out, const float *img, int H, int W,
                              const prep_config *cfg, const prep_aug_config *aug,
-                             uint64_t *rng);
+                             mama_rng *rng);
 
 /* The pieces of prep_image_train, exposed for tests. All images in [0,1].
  *   prep_rrc_params: torchvision RandomResizedCrop.get_params (10 tries, then the
@@ -103,12 +105,9 @@ mama_status prep_image_train(float *out, const float *img, int H, int W,
  *   that step (torchvision uses the gray mean); results clamped to [0,1].
  *   prep_blur: out (H,W) = Gaussian blur of in (H,W), kernel k x k, sigma, reflect pad. */
 void prep_rrc_params(prep_box *out_box, int H, int W, const prep_aug_config *aug,
-                     uint64_t *rng);
+                     mama_rng *rng);
 void prep_jitter(float *out, const float *in, size_t N, float b, float c, int order);
 mama_status prep_blur(float *out, const float *in, int H, int W, int k, float sigma);
-
-/* Uniform double in [0,1) from a splitmix64 state (private RNG until engine/rng.h). */
-double prep_rng_uniform(uint64_t *rng);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@ int mama_cmd_model_init(int argc, char **argv);
 int mama_cmd_score(int argc, char **argv);
 /* --- text */
 /* --- data */
+int cmd_preprocess(int argc, char **argv);
+int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
@@ -22,6 +24,8 @@ static const mama_cmd commands[] = {
     {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
     /* --- text */
     /* --- data */
+    {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
+    {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {NULL, NULL, NULL},
 };
