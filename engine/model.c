@@ -234,16 +234,26 @@ static void compute_id(mama_model *m) {
 
 /* ---- loading ------------------------------------------------------------------- */
 
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+}
+
 static mama_status read_exact(const st_file *f, const char *path, const char *name, float *dst,
                               int ndim, const int64_t *shape) {
     const st_tensor *t = st_find(f, name);
     if (!t) return mama_errorf(MAMA_ENOTFOUND, "%s: tensor '%s' missing from the model file", path, name);
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
-    if (!ok)
-        return mama_errorf(MAMA_ESHAPE, "%s: tensor '%s' has %d dims [%lld, ...], the config needs "
-                           "[%lld%s", path, name, t->ndim, t->ndim ? (long long)t->shape[0] : 0LL,
-                           (long long)shape[0], ndim > 1 ? ", ...]" : "]");
+    if (!ok) {
+        char got[128], want[128];
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        shape_str(want, sizeof want, ndim, shape);
+        return mama_errorf(MAMA_ESHAPE, "%s: tensor '%s' has shape %s, the config needs %s", path,
+                           name, got, want);
+    }
     return st_read_f32(f, name, dst, ndim, shape);
 }
 

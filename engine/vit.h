@@ -134,9 +134,9 @@ mama_status vit_save(const vit_model *m, st_writer *w, const char *prefix, const
  * biases, unit LayerNorms, LayerScale 1); deterministic for a seed. */
 void vit_init_random(vit_model *m, uint64_t seed);
 
-/* Forward pass. inp (B, in_chans, H, W), normalised pixels. H and W must be multiples of
- * nothing in particular: the grid is floor(H/P) x floor(W/P) like a stride-P Conv2d, and
- * position embeddings are interpolated when the grid differs (see pos_embed.h).
+/* Forward pass. inp (B, in_chans, H, W), normalised pixels. Any H, W >= P: the grid is
+ * floor(H/P) x floor(W/P) like a stride-P Conv2d (extra pixels ignored), and the position
+ * embeddings are interpolated when the grid differs (see pos_embed.h).
  * keep_all = 1 keeps every layer's activations (for a later backward).
  * Returns MAMA_ENUMERIC for a non-finite input, MAMA_ENOMEM when the arena can't grow. */
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all);

@@ -108,6 +108,37 @@ int main(void) {
     EXPECT(model_init(&o, &m2) == MAMA_OK && strcmp(m2->id, m0->id) != 0, "seed does not matter");
     model_free(m2);
 
+    /* 1b. --from-hf: the micro config is the shape of the parity reference; the tower from
+     * Meta naming equals the tower from HF naming, and the wrong file is refused */
+    const char *src = getenv("MAMA_SOURCE_ROOT");
+    if (src) {
+        char hf[512], meta[512], io[512];
+        snprintf(hf, sizeof hf, "%s/tests/vision/ref/tiny_hf.safetensors", src);
+        snprintf(meta, sizeof meta, "%s/tests/vision/ref/tiny_meta.safetensors", src);
+        snprintf(io, sizeof io, "%s/tests/vision/ref/tiny_io.safetensors", src);
+        mama_model *a = NULL, *b = NULL;
+        model_init_opts oh = {.config = "micro", .from_hf = hf, .seed = 1};
+        model_init_opts om = {.config = "micro", .from_hf = meta, .seed = 1};
+        EXPECT(model_init(&oh, &a) == MAMA_OK, "from-hf HF: %s", mama_last_error());
+        EXPECT(model_init(&om, &b) == MAMA_OK, "from-hf Meta: %s", mama_last_error());
+        if (a && b) {
+            EXPECT(memcmp(a->vit->params_memory, b->vit->params_memory,
+                          (a->vit->num_params - (size_t)a->embed * a->vit->cfg.width) * 4) == 0,
+                   "HF and Meta naming load different towers");
+            EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
+            EXPECT(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,
+                   "from-hf tower equals the random one");
+        }
+        model_free(a);
+        model_free(b);
+        model_init_opts ob = {.config = "micro", .from_hf = io, .seed = 1};
+        EXPECT(model_init(&ob, &a) == MAMA_ENOTFOUND && a == NULL, "a non-DINOv2 file accepted");
+        printf("  expected error: %s\n", mama_last_error());
+        model_init_opts ow = {.config = "tiny", .from_hf = hf, .seed = 1};
+        EXPECT(model_init(&ow, &a) == MAMA_ESHAPE && a == NULL, "a tower of the wrong size accepted");
+        printf("  expected error: %s\n", mama_last_error());
+    }
+
     /* 2. scoring against a naive computation */
     int S = m->pre.image_size, V = 5, C = m->vit->cfg.width, E = m->embed;
     size_t per = (size_t)3 * S * S;
