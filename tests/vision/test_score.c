@@ -271,6 +271,15 @@ int main(void) {
     EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN pixel accepted");
     EXPECT(strstr(mama_last_error(), "1.2.3.1") != NULL, "NaN error does not name the view: %s",
            mama_last_error());
+    pix[17] = 0.5f;
+    float keep = m->tasks[2].head_w[0];
+    m->tasks[2].head_w[0] = NAN;   /* a corrupt weight: non-finite scores are an error */
+    EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN scores accepted");
+    printf("  expected error: %s\n", mama_last_error());
+    m->tasks[2].head_w[0] = keep;
+    EXPECT(vit_forward(m->vit, pix, 0, S, S, 0) == MAMA_EINVAL, "batch 0 accepted");
+    EXPECT(vit_forward(m->vit, pix, 1, 3, S, 0) == MAMA_EINVAL, "3-pixel image accepted");
+    EXPECT(score_study(m, views, 0, &r2) == MAMA_EINVAL, "0 views accepted");
     EXPECT(rewrite(path, bad, "task.birads.prompts", NULL, NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ENOTFOUND, "task.birads.prompts");
     EXPECT(rewrite(path, bad, "vision.encoder.layer.1.mlp.fc2.bias", NULL, NULL) == 0, "rewrite");
