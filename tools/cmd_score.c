@@ -11,6 +11,7 @@
 
 #include "dicom/dcm_image.h"
 #include "engine/model.h"
+#include "engine/parallel.h"
 #include "engine/preprocess.h"
 #include "engine/score.h"
 #include "tools/mama_vision.h"
@@ -19,11 +20,12 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: mama score --model MODEL.safetensors FILE.dcm...\n"
-        "       mama score --model MODEL.safetensors --study DIR\n"
+        "usage: mama score --model MODEL.safetensors [--threads N] FILE.dcm...\n"
+        "       mama score --model MODEL.safetensors [--threads N] --study DIR\n"
         "Scores the images of one study (every DICOM file directly inside DIR with --study)\n"
         "and prints JSON: per view, per breast and per study probabilities for each task of\n"
-        "the model. Make a demo model with `mama model-init --out MODEL.safetensors`.\n");
+        "the model. Make a demo model with `mama model-init --out MODEL.safetensors`.\n"
+        "--threads N: compute threads (default: every CPU).\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -63,12 +65,23 @@ static char **list_dir(const char *dir, int *out_n) {
 int mama_cmd_score(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"study", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_path = NULL, *study_dir = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:s:t:h", opts, NULL)) != -1) {
         switch (c) {
+        case 't': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "mama score: --threads wants 1..1024\n");
+                return 2;
+            }
+            mama_set_threads((int)n);
+            break;
+        }
         case 'm': model_path = optarg; break;
         case 's': study_dir = optarg; break;
         case 'h': usage(stdout); return 0;
