@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/dtype.h"
 #include "engine/model.h"
 #include "engine/safetensors.h"
 #include "engine/score.h"
@@ -93,6 +94,27 @@ static int rename_hf5(const char *src, const char *dst) {
     return rc;
 }
 
+/* copy of src with every F32 tensor stored as BF16 (as many hub checkpoints are) */
+static int to_bf16(const char *src, const char *dst) {
+    st_file *f = NULL;
+    st_writer *w = NULL;
+    if (st_open(src, &f) != MAMA_OK || st_writer_create(&w) != MAMA_OK) return -1;
+    for (int i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        float *x = malloc(sizeof(float) * (size_t)t->numel);
+        uint16_t *h = malloc(sizeof(uint16_t) * (size_t)t->numel);
+        st_read_f32(f, t->name, x, t->ndim, t->shape);
+        dtype_f32_to_bf16_n(h, x, (size_t)t->numel);
+        st_writer_add(w, t->name, ST_BF16, t->ndim, t->shape, h);
+        free(x);
+        free(h);
+    }
+    int rc = st_writer_save(w, dst) == MAMA_OK ? 0 : -1;
+    st_writer_destroy(w);
+    st_close(f);
+    return rc;
+}
+
 static void expect_load_error(const char *path, mama_status want, const char *needle) {
     mama_model *m = NULL;
     mama_status rc = model_load(path, &m);
@@ -161,6 +183,19 @@ int main(void) {
         if (a && c5)
             EXPECT(memcmp(a->vit->params_memory, c5->vit->params_memory, tower) == 0,
                    "HF hub and transformers-5 naming load different towers");
+        model_free(c5);
+        /* a BF16 checkpoint loads as the BF16-rounded tower */
+        EXPECT(to_bf16(hf, bad) == 0, "bf16 copy");
+        model_init_opts o16 = {.config = "micro", .from_hf = bad, .seed = 1};
+        EXPECT(model_init(&o16, &c5) == MAMA_OK, "from-hf BF16: %s", mama_last_error());
+        if (a && c5) {
+            size_t n = tower / 4, off = 0;
+            for (size_t i = 0; i < n; i++) {
+                float want = dtype_bf16_to_f32(dtype_f32_to_bf16(a->vit->params_memory[i]));
+                if (c5->vit->params_memory[i] != want) { off++; }
+            }
+            EXPECT(off == 0, "BF16 tower: %zu of %zu values differ from the rounded F32 ones", off, n);
+        }
         model_free(c5);
         if (a && b) {
             EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
