@@ -115,6 +115,18 @@ static int to_bf16(const char *src, const char *dst) {
     return rc;
 }
 
+static int copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[65536];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
+    return rc;
+}
+
 static void expect_load_error(const char *path, mama_status want, const char *needle) {
     mama_model *m = NULL;
     mama_status rc = model_load(path, &m);
@@ -197,6 +209,32 @@ int main(void) {
             EXPECT(off == 0, "BF16 tower: %zu of %zu values differ from the rounded F32 ones", off, n);
         }
         model_free(c5);
+        /* config "auto": inferred from the shapes; heads from config.json beside the file */
+        model_init_opts oa = {.from_hf = hf, .seed = 1};
+        EXPECT(model_init(&oa, &c5) == MAMA_EINVAL && c5 == NULL, "auto without heads accepted");
+        printf("  expected error: %s\n", mama_last_error());
+        char cj[300], cp[300];
+        snprintf(cj, sizeof cj, "%s/config.json", dir);
+        snprintf(cp, sizeof cp, "%s/meta_copy.safetensors", dir);
+        FILE *fc = fopen(cj, "w");
+        if (fc) { fputs("{\"num_attention_heads\": 4, \"layer_norm_eps\": 1e-06}\n", fc); fclose(fc); }
+        EXPECT(copy_file(meta, cp) == 0, "copy");
+        model_init_opts oa2 = {.from_hf = cp, .seed = 1};
+        EXPECT(model_init(&oa2, &c5) == MAMA_OK, "auto config: %s", mama_last_error());
+        if (c5 && a) {
+            const vit_config *x = &c5->vit->cfg, *y = &a->vit->cfg;
+            EXPECT(x->width == y->width && x->depth == y->depth && x->heads == y->heads &&
+                   x->patch == y->patch && x->image_size == y->image_size &&
+                   x->n_registers == y->n_registers && x->mlp_ratio == y->mlp_ratio &&
+                   x->layerscale == 1 && x->ln_eps == y->ln_eps,
+                   "auto config %d/%d/%d/%d/%d/%d differs from micro", x->width, x->depth,
+                   x->heads, x->patch, x->image_size, x->n_registers);
+            EXPECT(memcmp(c5->vit->params_memory, a->vit->params_memory, tower) == 0,
+                   "auto-config tower differs");
+        }
+        model_free(c5);
+        unlink(cj);
+        unlink(cp);
         if (a && b) {
             EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
             EXPECT(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,
