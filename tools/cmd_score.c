@@ -123,6 +123,7 @@ int mama_cmd_score(int argc, char **argv) {
     score_view_in *views = NULL;
     char (*ids)[DCM_UID_MAX] = NULL, (*view_names)[17] = NULL;
     char study_uid[DCM_UID_MAX] = "";
+    int *view_file = NULL;
     if (model_load(model_path, &m) != MAMA_OK) {
         fprintf(stderr, "mama score: %s\n", mama_last_error());
         goto done;
@@ -143,6 +144,11 @@ int mama_cmd_score(int argc, char **argv) {
     memcpy(pc.mean, m->pre.mean, sizeof pc.mean);
     memcpy(pc.std, m->pre.std, sizeof pc.std);
     int nv = 0;
+    view_file = calloc((size_t)n_paths, sizeof *view_file);   /* view -> paths index */
+    if (!view_file) {
+        fprintf(stderr, "mama score: out of memory\n");
+        goto done;
+    }
     for (int i = 0; i < n_paths; i++) {
         dcm_image img;
         char err[512];
@@ -168,6 +174,7 @@ int mama_cmd_score(int argc, char **argv) {
             dcm_image_free(&img);
             goto done;
         }
+        view_file[nv] = i;
         snprintf(ids[nv], sizeof ids[nv], "%s", img.info.sop_instance_uid);
         snprintf(view_names[nv], sizeof view_names[nv], "%s", img.info.view_position);
         views[nv] = (score_view_in){
@@ -188,7 +195,12 @@ int mama_cmd_score(int argc, char **argv) {
         goto done;
     }
     json_t *j = score_result_json(r, m);
-    if (j) json_object_set_new(j, "study_uid", json_string(study_uid));
+    if (j) {
+        json_object_set_new(j, "study_uid", json_string(study_uid));
+        json_t *vj = json_object_get(j, "views");   /* same order as views[] */
+        for (int i = 0; i < nv && i < (int)json_array_size(vj); i++)
+            json_object_set_new(json_array_get(vj, i), "file", json_string(paths[view_file[i]]));
+    }
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(j);
     if (!text) {
@@ -205,6 +217,7 @@ done:
     free(views);
     free(ids);
     free(view_names);
+    free(view_file);
     if (owned) {
         for (int i = 0; i < n_paths; i++) free(paths[i]);
         free(paths);
