@@ -8,6 +8,8 @@
 /* --- core */
 int cmd_inspect(int argc, char **argv);
 /* --- vision */
+int mama_cmd_model_init(int argc, char **argv);
+int mama_cmd_score(int argc, char **argv);
 /* --- text */
 int cmd_prompts(int argc, char **argv);
 /* --- data */
@@ -20,6 +22,8 @@ static const mama_cmd commands[] = {
     /* --- core */
     {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
+    {"model-init", mama_cmd_model_init, "write a scoring model file (demo/untrained or from HF DINOv2)"},
+    {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
     /* --- text */
     {"prompts", cmd_prompts, "store the class-prompt embeddings of every task in a model file"},
     /* --- data */
