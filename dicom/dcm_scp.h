@@ -58,8 +58,9 @@ typedef struct dcm_allow_entry {
 
 typedef struct dcm_scp_config {
     const char *ae_title;        /* called AE title that must match */
-    const char *bind_address;    /* NULL/"" = all interfaces */
-    uint16_t port;               /* 0 is invalid */
+    const char *bind_address;    /* NULL/"" = all interfaces. DCMTK 3.6.7 cannot bind one
+                                    address: anything else is logged and not applied */
+    uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
     int acse_timeout_s;
     int dimse_timeout_s;
@@ -78,8 +79,13 @@ int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
  * and frees the SCP. */
 void dcm_scp_stop(dcm_scp *scp);
 
-/* The port actually bound (useful when cfg->port was chosen by the caller). */
+/* The port actually bound (the ephemeral one when cfg->port was 0). */
 uint16_t dcm_scp_port(const dcm_scp *scp);
+
+/* Fault injection for tests only: the nth C-STORE from now (1-based, counted over all
+ * associations) fails its first data write with ENOSPC, as if the disk were full.
+ * 0 turns it off. Never called by the daemon. */
+void dcm_scp_test_fail_store(dcm_scp *scp, unsigned long nth);
 
 /* Reads the key tags of a DICOM file without loading its pixel data. 0 or -1 + err. */
 int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,

@@ -1,0 +1,191 @@
+/* dcm_instance_read.cc: reads the key tags of one DICOM file into dcm_instance_info without
+ * loading its pixel data (DCMTK's maxReadLength leaves large values on disk), and checks
+ * that the file is whole: it parses to its end, and a native Pixel Data element has the
+ * length its image attributes imply with its last bytes present in the file. Also the UID
+ * syntax check used before any UID may name a file. */
+#include "dicom/dcm_scp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/ofstd/ofstd.h"
+
+/* Values longer than this stay in the file until asked for; the largest tag read here is
+ * far shorter, pixel data far longer. */
+static const Uint32 kMaxReadLength = 4096;
+
+extern "C" int dcm_uid_valid(const char *s) {
+    if (!s) return 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    size_t comp_start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '.' || c == '\0') {
+            size_t comp_len = i - comp_start;
+            if (comp_len == 0) return 0;                             /* empty component */
+            if (comp_len > 1 && s[comp_start] == '0') return 0;      /* leading zero */
+            comp_start = i + 1;
+        } else if (c < '0' || c > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whole value (all components, backslashes kept) without leading/trailing spaces and NULs.
+ * Returns 0, or -1 when it does not fit. Absent -> "". */
+static int get_str(DcmItem *item, const DcmTagKey &key, char *out, size_t cap) {
+    out[0] = '\0';
+    OFString v;
+    if (item->findAndGetOFStringArray(key, v, OFFalse).bad()) return 0;
+    size_t b = 0, e = v.length();
+    while (b < e && (v[b] == ' ' || v[b] == '\0')) b++;
+    while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\0')) e--;
+    if (e - b >= cap) return -1;
+    memcpy(out, v.c_str() + b, e - b);
+    out[e - b] = '\0';
+    return 0;
+}
+
+static void fail(char *err, size_t errlen, const char *fmt, const char *a, const char *b) {
+    if (err && errlen) snprintf(err, errlen, fmt, a, b);
+}
+
+/* Code values of the items of a code sequence, '\\'-joined. */
+static void get_codes(DcmItem *item, const DcmTagKey &seq_key, char *out, size_t cap) {
+    out[0] = '\0';
+    DcmSequenceOfItems *seq = NULL;
+    if (item->findAndGetSequence(seq_key, seq, OFFalse).bad() || !seq) return;
+    size_t used = 0;
+    for (unsigned long i = 0; i < seq->card(); i++) {
+        char code[DCM_SHORT_MAX];
+        if (get_str(seq->getItem(i), DCM_CodeValue, code, sizeof code) != 0 || !code[0]) continue;
+        int n = snprintf(out + used, cap - used, "%s%s", used ? "\\" : "", code);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+}
+
+/* The file is whole: a native Pixel Data value has its implied length and its last two
+ * bytes can be read from the file (they are not loaded otherwise). */
+static int check_pixels(DcmDataset *ds, const dcm_instance_info *info, char *err, size_t errlen) {
+    DcmElement *px = NULL;
+    if (ds->findAndGetElement(DCM_PixelData, px, OFFalse).bad() || !px) {
+        fail(err, errlen, "no Pixel Data (7FE0,0010)%s%s", "", "");
+        return -1;
+    }
+    Uint32 len = px->getLengthField();
+    if (len == DCM_UndefinedLength) return 0;      /* encapsulated: the parser found its end */
+    Uint16 alloc = 0, spp = 1;
+    OFString frames_s;
+    ds->findAndGetUint16(DCM_BitsAllocated, alloc);
+    ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
+    long frames = 1;
+    if (ds->findAndGetOFString(DCM_NumberOfFrames, frames_s).good() && !frames_s.empty())
+        frames = atol(frames_s.c_str());
+    if (frames < 1) frames = 1;
+    unsigned long long bits = (unsigned long long)info->rows * info->columns * (spp ? spp : 1) *
+                              (unsigned long long)alloc * (unsigned long long)frames;
+    unsigned long long want = (bits + 7) / 8;
+    want += want & 1;
+    if (alloc == 0 || want != len) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "%lu", (unsigned long)len);
+        snprintf(b, sizeof b, "%llu", want);
+        fail(err, errlen, "Pixel Data length %s does not match the image attributes (%s bytes)", a, b);
+        return -1;
+    }
+    if (len >= 2) {
+        Uint8 tail[2];
+        if (px->getPartialValue(tail, len - 2, 2).bad()) {
+            fail(err, errlen, "Pixel Data is truncated (its last bytes are missing)%s%s", "", "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+extern "C" int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
+                                      size_t errlen) {
+    try {
+        memset(out_info, 0, sizeof *out_info);
+        DcmFileFormat ff;
+        OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, kMaxReadLength, ERM_fileOnly);
+        if (c.bad()) {
+            fail(err, errlen, "not a readable DICOM file: %s%s", c.text(), "");
+            return -1;
+        }
+        DcmMetaInfo *meta = ff.getMetaInfo();
+        DcmDataset *ds = ff.getDataset();
+        if (!meta || !ds) {
+            fail(err, errlen, "no file meta information or dataset%s%s", "", "");
+            return -1;
+        }
+        dcm_instance_info *o = out_info;
+        struct {
+            DcmItem *item;
+            DcmTagKey key;
+            char *dst;
+            size_t cap;
+            const char *name;
+        } fields[] = {
+            {meta, DCM_TransferSyntaxUID, o->transfer_syntax_uid, sizeof o->transfer_syntax_uid, "TransferSyntaxUID"},
+            {ds, DCM_StudyInstanceUID, o->study_uid, sizeof o->study_uid, "StudyInstanceUID"},
+            {ds, DCM_SeriesInstanceUID, o->series_uid, sizeof o->series_uid, "SeriesInstanceUID"},
+            {ds, DCM_SOPInstanceUID, o->sop_instance_uid, sizeof o->sop_instance_uid, "SOPInstanceUID"},
+            {ds, DCM_SOPClassUID, o->sop_class_uid, sizeof o->sop_class_uid, "SOPClassUID"},
+            {ds, DCM_Modality, o->modality, sizeof o->modality, "Modality"},
+            {ds, DCM_PatientID, o->patient_id, sizeof o->patient_id, "PatientID"},
+            {ds, DCM_AccessionNumber, o->accession_number, sizeof o->accession_number, "AccessionNumber"},
+            {ds, DCM_ImageLaterality, o->image_laterality, sizeof o->image_laterality, "ImageLaterality"},
+            {ds, DCM_ViewPosition, o->view_position, sizeof o->view_position, "ViewPosition"},
+            {ds, DCM_PresentationIntentType, o->presentation_intent, sizeof o->presentation_intent, "PresentationIntentType"},
+            {ds, DCM_BreastImplantPresent, o->breast_implant_present, sizeof o->breast_implant_present, "BreastImplantPresent"},
+            {ds, DCM_PatientAge, o->patient_age, sizeof o->patient_age, "PatientAge"},
+            {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate"},
+            {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription"},
+            {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation"},
+        };
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+            if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap) != 0) {
+                fail(err, errlen, "%s is longer than allowed%s", fields[i].name, "");
+                return -1;
+            }
+        }
+        if (!o->image_laterality[0] && get_str(ds, DCM_Laterality, o->image_laterality,
+                                               sizeof o->image_laterality) != 0) {
+            fail(err, errlen, "Laterality is longer than allowed%s%s", "", "");
+            return -1;
+        }
+        if (get_str(ds, DCM_AcquisitionDateTime, o->acquisition_datetime,
+                    sizeof o->acquisition_datetime) != 0 || !o->acquisition_datetime[0]) {
+            char d[9], t[17];
+            if (get_str(ds, DCM_AcquisitionDate, d, sizeof d) == 0 &&
+                get_str(ds, DCM_AcquisitionTime, t, sizeof t) == 0)
+                snprintf(o->acquisition_datetime, sizeof o->acquisition_datetime, "%s%s", d, t);
+        }
+        DcmItem *view = NULL;
+        if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
+            get_str(view, DCM_CodeValue, o->view_code, sizeof o->view_code);
+            get_str(view, DCM_CodeMeaning, o->view_code_meaning, sizeof o->view_code_meaning);
+            get_codes(view, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
+        }
+        if (!o->view_modifiers[0])
+            get_codes(ds, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
+        ds->findAndGetUint16(DCM_Rows, o->rows);
+        ds->findAndGetUint16(DCM_Columns, o->columns);
+        ds->findAndGetUint16(DCM_BitsStored, o->bits_stored);
+        if (check_pixels(ds, o, err, errlen) != 0) return -1;
+        return 0;
+    } catch (...) {
+        fail(err, errlen, "unexpected exception while reading %s%s", path, "");
+        return -1;
+    }
+}

@@ -1,0 +1,248 @@
+#!/bin/bash
+# scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
+# run through scp_harness on a loopback ephemeral port with DCMTK's own clients
+# (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop.
+set -u
+CASE=$1 H=$2 RAW=$3
+for t in echoscu storescu dcmconv dcmcjpeg dcmcjpls dcmcrle od; do
+    command -v $t >/dev/null || { echo "SKIP: $t not installed (apt install dcmtk)"; exit 77; }
+done
+W=$(mktemp -d /tmp/scp_test.XXXXXX)
+PID=
+MNT=
+cleanup() {
+    [ -n "$PID" ] && kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
+    [ -n "$MNT" ] && umount "$MNT" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+mkdir -p "$W/tmp" "$W/store" "$W/src"
+STUDY=1.2.826.0.1.3680043.9.7433.2.1
+SERIES=$STUDY.1
+UIDR=1.2.826.0.1.3680043.9.7433.3
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- harness stdout"; cat "$W/scp.log" 2>/dev/null
+    echo "--- harness stderr (tail)"; tail -40 "$W/scp.err" 2>/dev/null
+    exit 1
+}
+# start_scp TMPDIR STOREDIR [harness options...]: sets PID and PORT
+start_scp() {
+    local tmp=$1 store=$2; shift 2
+    "$H" serve --ae MAMAD --tmp "$tmp" --store "$store" "$@" >"$W/scp.log" 2>"$W/scp.err" &
+    PID=$!
+    for _ in $(seq 100); do
+        PORT=$(awk '/^PORT /{print $2}' "$W/scp.log")
+        [ -n "$PORT" ] && return 0
+        kill -0 $PID 2>/dev/null || fail "harness did not start"
+        sleep 0.05
+    done
+    fail "harness printed no port"
+}
+stop_scp() {
+    kill -TERM $PID
+    wait $PID || fail "harness exited with an error"
+    PID=
+    grep -q '^STOPPED' "$W/scp.log" || fail "harness did not stop cleanly"
+}
+mk() { "$H" mkdcm "$1" --sop "$2" --study $STUDY --series $SERIES "${@:3}" || fail "mkdcm $1"; }
+# the dataset after the file meta information (offset 144 + group length)
+dataset() { local gl; gl=$(od -An -tu4 -j140 -N4 "$1" | tr -d ' '); tail -c +$((144 + gl + 1)) "$1"; }
+meta_ts() { dcmdump -q -s -Un +P 0002,0010 "$1" | sed "s/.*\[\(.*\)\].*/\1/"; }
+count_files() { find "$1" -type f | wc -l; }
+send() { storescu -aet SENDER -aec MAMAD 127.0.0.1 $PORT "$@" >>"$W/storescu.log" 2>&1; }
+
+case $CASE in
+echo)
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echoscu failed"
+    grep -q '^EVENT accepted SENDER 127.0.0.1' "$W/scp.log" || fail "no accepted event"
+    grep -q '^EVENT released SENDER 127.0.0.1' "$W/scp.log" || fail "no released event"
+    stop_scp
+    ;;
+store_syntaxes)
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    # one base file per transfer syntax (distinct SOP Instance UIDs), then converted
+    # name|converter|transfer syntax|storescu option ("raw": scp_rawscu sends the file as is,
+    # for the syntax storescu has no option for)
+    conv=(
+        "explicit|cp|1.2.840.10008.1.2.1|-xe"
+        "implicit|dcmconv +ti|1.2.840.10008.1.2|-xi"
+        "deflate|dcmconv +td|1.2.840.10008.1.2.1.99|-xd"
+        "jpeg14sv1|dcmcjpeg +e1|1.2.840.10008.1.2.4.70|-xs"
+        "jpeg14|dcmcjpeg +el|1.2.840.10008.1.2.4.57|raw"
+        "jpegls|dcmcjpls +el|1.2.840.10008.1.2.4.80|-xt"
+        "jpegls_near|dcmcjpls +en|1.2.840.10008.1.2.4.81|-xu"
+        "rle|dcmcrle|1.2.840.10008.1.2.5|-xr"
+    )
+    if command -v gdcmconv >/dev/null; then
+        # gdcmconv writes undefined-length sequences, which storescu sends with explicit
+        # lengths; dcmconv gives the file the encoding that goes over the wire
+        j2k() { gdcmconv --j2k "${@:1:$#-2}" "${@: -2:1}" "$W/j.dcm" && dcmconv "$W/j.dcm" "${@: -1}"; }
+        conv+=("j2k_lossless|j2k|1.2.840.10008.1.2.4.90|-xv"
+               "j2k_lossy|j2k --lossy -q 30|1.2.840.10008.1.2.4.91|-xw")
+    else
+        echo "note: gdcmconv missing, JPEG 2000 not covered"
+    fi
+    i=0
+    for c in "${conv[@]}"; do
+        IFS='|' read -r name tool ts opt <<<"$c"
+        i=$((i + 1))
+        mk "$W/src/base_$name.dcm" $UIDR.$i --seed $i --rows 40 --cols 32
+        $tool "$W/src/base_$name.dcm" "$W/src/$name.dcm" >/dev/null 2>&1 || fail "$tool failed"
+        rm "$W/src/base_$name.dcm"
+        [ "$(meta_ts "$W/src/$name.dcm")" = "$ts" ] || fail "$name: converter wrote $(meta_ts "$W/src/$name.dcm")"
+        if [ $opt = raw ]; then
+            "$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/$name.dcm" | grep -q '^STATUS 0x0000$' || fail "rawscu $name failed"
+        else
+            send $opt "$W/src/$name.dcm" || fail "storescu $name failed: $(tail -5 "$W/storescu.log")"
+        fi
+        uid=$(dcmdump -q -s +P 0008,0018 "$W/src/$name.dcm" | sed 's/.*\[\(.*\)\].*/\1/')
+        out="$W/store/$uid.dcm"
+        [ -f "$out" ] || fail "$name: not stored"
+        [ "$(meta_ts "$out")" = "$ts" ] || fail "$name: stored as $(meta_ts "$out"), sent as $ts"
+        if [ $name = deflate ]; then
+            # storescu deflates afresh (other zlib settings): compare the inflated datasets
+            dcmconv +te "$W/src/$name.dcm" "$W/a.dcm" && dcmconv +te "$out" "$W/b.dcm" || fail "inflate"
+            cmp <(dataset "$W/a.dcm") <(dataset "$W/b.dcm") || fail "$name: inflated datasets differ"
+            echo "ok: $name ($ts) stored deflated, identical after inflating"
+        else
+            cmp <(dataset "$W/src/$name.dcm") <(dataset "$out") || fail "$name: stored dataset differs from the sent one"
+            echo "ok: $name ($ts) byte-identical dataset"
+        fi
+    done
+    [ "$(count_files "$W/tmp")" = 0 ] || fail "temporary files left behind"
+    grep -q '^STORED .* L/CC/R-10242/FOR PRESENTATION' "$W/scp.log" || fail "tags not parsed (laterality/view/view code/intent)"
+    stop_scp
+    ;;
+access)
+    mk "$W/src/a.dcm" $UIDR.1
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    echoscu -aet STRANGER -aec MAMAD 127.0.0.1 $PORT 2>/dev/null && fail "unknown calling AE accepted"
+    grep -q "^EVENT rejected STRANGER 127.0.0.1 calling AE 'STRANGER' from 127.0.0.1 is not in the allow-list" "$W/scp.log" || fail "no rejection event for STRANGER"
+    out=$("$RAW" --port $PORT --called MAMAD --calling STRANGER)
+    [ "$out" = "ASSOC rejected result=1 source=1 reason=3" ] || fail "unknown calling AE: got '$out'"
+    echoscu -aet SENDER -aec WRONG 127.0.0.1 $PORT 2>/dev/null && fail "wrong called AE accepted"
+    out=$("$RAW" --port $PORT --called WRONG --calling SENDER)
+    [ "$out" = "ASSOC rejected result=1 source=1 reason=7" ] || fail "wrong called AE: got '$out'"
+    grep -q "^EVENT rejected SENDER 127.0.0.1 called AE title 'WRONG' is not 'MAMAD'" "$W/scp.log" || fail "no rejection event for the called AE"
+    send "$W/src/a.dcm" || fail "allowed sender refused"
+    [ -f "$W/store/$UIDR.1.dcm" ] || fail "allowed sender's file not stored"
+    stop_scp
+    # the right AE from the wrong host, and an empty list (deny by default)
+    start_scp "$W/tmp" "$W/store" --allow SENDER@10.9.8.7
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT 2>/dev/null && fail "sender from a host not listed accepted"
+    stop_scp
+    start_scp "$W/tmp" "$W/store"
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT 2>/dev/null && fail "empty allow-list admitted a sender"
+    grep -q "allow-list is empty" "$W/scp.log" || fail "no deny-by-default reason"
+    stop_scp
+    ;;
+bad_input)
+    mk "$W/src/good.dcm" $UIDR.1 --seed 1
+    mk "$W/src/good2.dcm" $UIDR.2 --seed 2
+    mk "$W/src/evil.dcm" "1.2.3/../../evil" --seed 3
+    mk "$W/src/evil2.dcm" "1.2.3..4" --seed 4
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    expect_status() {   # expect_status WANT DESCRIPTION rawscu-args...
+        local want=$1 what=$2; shift 2
+        local out
+        out=$("$RAW" --port $PORT --called MAMAD --calling SENDER "$@")
+        echo "$out" | grep -q "^STATUS $want$" || fail "$what: wanted $want, got: $out"
+        echo "$out" | grep -q "^RELEASED$" || fail "$what: association did not end in a release: $out"
+        [ "$(count_files "$W/store")" = 0 ] || fail "$what: a file was stored"
+        [ "$(count_files "$W/tmp")" = 0 ] || fail "$what: a temporary file was left"
+        echo "ok: $what -> $want"
+    }
+    expect_status 0xC000 "non-DICOM bytes" --file "$W/src/good.dcm" --mode garbage
+    expect_status 0xC000 "truncated dataset" --file "$W/src/good.dcm" --mode truncate
+    expect_status 0xA900 "SOP Instance UID differs from the request" --file "$W/src/good.dcm" --cmd-sop $UIDR.99
+    expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
+    expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
+    [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
+    grep -q 'failure: .*not a valid UID' "$W/scp.err" || fail "no log line saying why the UID failed"
+    # the SCP keeps serving: a good instance twice over one association (duplicate kept once)
+    out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/good2.dcm" --count 2)
+    [ "$(echo "$out" | grep -c '^STATUS 0x0000$')" = 2 ] || fail "good store after bad input: $out"
+    [ "$(count_files "$W/store")" = 1 ] || fail "good instance not stored exactly once"
+    cmp <(dataset "$W/src/good2.dcm") <(dataset "$W/store/$UIDR.2.dcm") || fail "raw-sent dataset differs"
+    stop_scp
+    grep -q 'duplicates=1' "$W/scp.log" || fail "duplicate not seen by the handler"
+    ;;
+pool_full)
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --pool 2
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h1" &
+    h1=$!
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h2" &
+    h2=$!
+    for _ in $(seq 100); do
+        [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 2 ] && break
+        sleep 0.05
+    done
+    [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 2 ] || fail "two holders not accepted"
+    t0=$(date +%s%N)
+    out=$(timeout 5 "$RAW" --port $PORT --called MAMAD --calling SENDER)
+    t1=$(date +%s%N)
+    [ "$out" = "ASSOC rejected result=2 source=3 reason=2" ] || fail "third association: got '$out' (want transient local-limit-exceeded)"
+    echo "ok: third association rejected in $(( (t1 - t0) / 1000000 )) ms"
+    [ $(( (t1 - t0) / 1000000 )) -lt 2000 ] || fail "rejection took too long"
+    grep -q '^EVENT rejected SENDER 127.0.0.1 all 2 association slots are busy' "$W/scp.log" || fail "no pool-full event"
+    wait $h1 $h2
+    grep -q RELEASED "$W/h1" && grep -q RELEASED "$W/h2" || fail "holders did not release"
+    sleep 0.3
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echo after the pool drained"
+    stop_scp
+    ;;
+disk_full)
+    mk "$W/src/a1.dcm" $UIDR.1 --seed 1
+    mk "$W/src/a2.dcm" $UIDR.2 --seed 2
+    mk "$W/src/a3.dcm" $UIDR.3 --seed 3
+    # (1) fault injection in the SCP's I/O layer: the 2nd store of three fails with ENOSPC
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --fail-store 2
+    send "$W/src/a1.dcm" "$W/src/a2.dcm" "$W/src/a3.dcm"
+    [ -f "$W/store/$UIDR.1.dcm" ] && [ -f "$W/store/$UIDR.3.dcm" ] || fail "stores around the full disk failed"
+    [ -f "$W/store/$UIDR.2.dcm" ] && fail "the store that hit ENOSPC was kept"
+    grep -q "C-STORE $UIDR.2 from 'SENDER': 0xa700 failure: disk full" "$W/scp.err" || fail "no 0xA700 log line"
+    [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 1 ] || fail "not one association"
+    [ "$(count_files "$W/tmp")" = 0 ] || fail "temporary file left"
+    echo "ok: injected ENOSPC -> 0xA700, same association stored the next instance"
+    stop_scp
+    # (2) a real full file system, where this machine lets us mount a small tmpfs
+    MNT="$W/mnt"
+    mkdir -p "$MNT"
+    if mount -t tmpfs -o size=600k tmpfs "$MNT" 2>/dev/null; then
+        mkdir -p "$MNT/tmp" "$MNT/store"
+        mk "$W/src/big.dcm" $UIDR.10 --rows 600 --cols 600
+        mk "$W/src/small.dcm" $UIDR.11
+        start_scp "$MNT/tmp" "$MNT/store" --allow SENDER@127.0.0.1
+        send "$W/src/big.dcm" "$W/src/small.dcm"
+        grep -q "C-STORE $UIDR.10 from 'SENDER': 0xa700 failure: disk full" "$W/scp.err" || fail "tmpfs: big file did not get 0xA700"
+        [ -f "$MNT/store/$UIDR.11.dcm" ] || fail "tmpfs: the next store on the association failed"
+        [ "$(count_files "$MNT/tmp")" = 0 ] || fail "tmpfs: temporary file left"
+        [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 1 ] || fail "tmpfs: not one association"
+        echo "ok: real ENOSPC on a 600k tmpfs -> 0xA700, space freed, next store succeeded"
+        stop_scp
+        umount "$MNT" && MNT=
+    else
+        echo "note: cannot mount a tmpfs here; real ENOSPC not exercised (fault injection was)"
+        MNT=
+    fi
+    ;;
+stop)
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 30 >"$W/h1" &
+    h1=$!
+    for _ in $(seq 100); do grep -q '^EVENT accepted' "$W/scp.log" && break; sleep 0.05; done
+    t0=$(date +%s%N)
+    stop_scp
+    t1=$(date +%s%N)
+    echo "ok: stopped with an idle association in $(( (t1 - t0) / 1000000 )) ms"
+    [ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "stop took too long"
+    grep -q '^EVENT aborted SENDER 127.0.0.1 service is shutting down' "$W/scp.log" || fail "idle association not aborted with a reason"
+    kill $h1 2>/dev/null; wait $h1 2>/dev/null
+    ;;
+*) echo "unknown case $CASE"; exit 2 ;;
+esac
+echo "PASS: $CASE"
