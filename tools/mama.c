@@ -9,12 +9,14 @@
 /* --- vision */
 /* --- text */
 /* --- data */
+int cmd_phantom(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
     /* --- vision */
     /* --- text */
     /* --- data */
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {NULL, NULL, NULL},
 };
 
