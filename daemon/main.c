@@ -188,8 +188,8 @@ int main(int argc, char **argv) {
             log_error(LOG_CAT_HTTP, "%s", err);
             goto out;
         }
-        log_info(LOG_CAT_HTTP, "REST listening on %s:%d (%d token(s))", cfg.rest_bind,
-                 (int)cfg.rest_port, cfg.n_tokens);
+        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%d token(s))", cfg.rest_bind,
+                 rest_port(api), cfg.n_tokens);
     }
 
     for (int i = 0; i < cfg.n_allow; i++) {
@@ -210,8 +210,8 @@ int main(int argc, char **argv) {
         log_error(LOG_CAT_DICOM, "%s", err);
         goto out;
     }
-    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s on %s:%d, storage %s", MAMA_VERSION,
-             cfg.dicom_ae_title, cfg.dicom_bind[0] ? cfg.dicom_bind : "*", (int)cfg.dicom_port,
+    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s",
+             MAMA_VERSION, cfg.dicom_ae_title, (int)dcm_scp_port(scp), api ? rest_port(api) : 0,
              cfg.storage_dir);
 
     for (;;) {

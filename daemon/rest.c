@@ -272,3 +272,8 @@ void rest_stop(rest *r) {
     MHD_stop_daemon(r->mhd);
     free(r);
 }
+
+int rest_port(const rest *r) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(r->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? (int)info->port : -1;
+}

@@ -32,5 +32,7 @@ typedef struct rest rest;
 /* Starts the listener on cfg->rest_bind:rest_port. 0, or -1 with a message. */
 int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen);
 void rest_stop(rest *r);
+/* The port bound (the ephemeral one when rest.port is 0). */
+int rest_port(const rest *r);
 
 #endif
