@@ -65,6 +65,7 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/scppool.h"
 #include "dcmtk/dcmnet/scpthrd.h"
+#include "dcmtk/oflog/oflog.h"
 
 #include "common/log.h"
 #include "dicom/dcm_tmpfile.h"
@@ -547,6 +548,9 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
             strcmp(cfg->bind_address, "::") != 0)
             log_warn(LOG_CAT_DICOM, "DCMTK 3.6.7 listens on all interfaces; bind address %s is not "
                      "applied, the calling AE + host allow-list guards access", cfg->bind_address);
+        /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
+        OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
+                                                            : OFLogger::WARN_LOG_LEVEL);
         uint16_t port = cfg->port;
         if (probe_port(&port, err, errlen) != 0) return -1;
 

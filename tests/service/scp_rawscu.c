@@ -100,9 +100,10 @@ static void meta_str(const unsigned char *f, size_t n, unsigned e, char *out, si
             hdr = 8;
         }
         if (el == e && len < cap) {
-            memcpy(out, f + pos + hdr, len);
-            out[len] = '\0';
-            while (len && (out[len - 1] == '\0' || out[len - 1] == ' ')) out[--len] = '\0';
+            size_t k = len;
+            memcpy(out, f + pos + hdr, k);
+            out[k] = '\0';
+            while (k && (out[k - 1] == '\0' || out[k - 1] == ' ')) out[--k] = '\0';
         }
         pos += hdr + len;
     }
@@ -209,7 +210,17 @@ int main(int argc, char **argv) {
     free(r);
     printf("ASSOC accepted%s\n", accepted ? "" : " (presentation context refused)");
     fflush(stdout);
-    if (hold) sleep((unsigned)hold);
+    if (hold) {   /* idle like a real SCU: still listening, so an A-ABORT ends it */
+        struct timeval ht = {hold, 0};
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &ht, sizeof ht);
+        unsigned char *pdu_body = NULL;
+        size_t pdu_len = 0;
+        int t = read_pdu(&pdu_body, &pdu_len);
+        free(pdu_body);
+        if (t == 7) { printf("ABORTED by the SCP\n"); close(sock); return 0; }
+        if (t >= 0) { printf("UNEXPECTED pdu=%d while idle\n", t); return 1; }
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
 
     for (int k = 0; k < count && file && accepted; k++) {
         const unsigned char *ds = f + ds_off;

@@ -25,7 +25,7 @@ UIDR=1.2.826.0.1.3680043.9.7433.3
 fail() {
     echo "FAIL: $*"
     echo "--- harness stdout"; cat "$W/scp.log" 2>/dev/null
-    echo "--- harness stderr (tail)"; tail -40 "$W/scp.err" 2>/dev/null
+    echo "--- harness stderr (tail)"; grep -v "^I: " "$W/scp.err" | tail -40
     exit 1
 }
 # start_scp TMPDIR STOREDIR [harness options...]: sets PID and PORT
@@ -201,7 +201,7 @@ disk_full)
     mk "$W/src/a3.dcm" $UIDR.3 --seed 3
     # (1) fault injection in the SCP's I/O layer: the 2nd store of three fails with ENOSPC
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --fail-store 2
-    send "$W/src/a1.dcm" "$W/src/a2.dcm" "$W/src/a3.dcm"
+    send -nh "$W/src/a1.dcm" "$W/src/a2.dcm" "$W/src/a3.dcm"
     [ -f "$W/store/$UIDR.1.dcm" ] && [ -f "$W/store/$UIDR.3.dcm" ] || fail "stores around the full disk failed"
     [ -f "$W/store/$UIDR.2.dcm" ] && fail "the store that hit ENOSPC was kept"
     grep -q "C-STORE $UIDR.2 from 'SENDER': 0xa700 failure: disk full" "$W/scp.err" || fail "no 0xA700 log line"
@@ -217,7 +217,7 @@ disk_full)
         mk "$W/src/big.dcm" $UIDR.10 --rows 600 --cols 600
         mk "$W/src/small.dcm" $UIDR.11
         start_scp "$MNT/tmp" "$MNT/store" --allow SENDER@127.0.0.1
-        send "$W/src/big.dcm" "$W/src/small.dcm"
+        send -nh "$W/src/big.dcm" "$W/src/small.dcm"
         grep -q "C-STORE $UIDR.10 from 'SENDER': 0xa700 failure: disk full" "$W/scp.err" || fail "tmpfs: big file did not get 0xA700"
         [ -f "$MNT/store/$UIDR.11.dcm" ] || fail "tmpfs: the next store on the association failed"
         [ "$(count_files "$MNT/tmp")" = 0 ] || fail "tmpfs: temporary file left"
@@ -241,7 +241,8 @@ stop)
     echo "ok: stopped with an idle association in $(( (t1 - t0) / 1000000 )) ms"
     [ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "stop took too long"
     grep -q '^EVENT aborted SENDER 127.0.0.1 service is shutting down' "$W/scp.log" || fail "idle association not aborted with a reason"
-    kill $h1 2>/dev/null; wait $h1 2>/dev/null
+    wait $h1
+    grep -q '^ABORTED by the SCP' "$W/h1" || fail "the idle SCU did not see an A-ABORT: $(cat "$W/h1")"
     ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
