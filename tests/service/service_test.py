@@ -320,9 +320,11 @@ def rest(work, daemons):
     err(st, doc, 400, "bad_parameter", "changes?limit=0")
     st, doc = d.get(api + "/studies/1.2.999")
     err(st, doc, 404, "study_not_found", "unknown study")
-    for bad in ("1.2.abc", "1.02.3", "..%2F..%2Fetc", "1." + "2" * 70):
+    for bad in ("1.2.abc", "1.02.3", "1..2", "..", "1.2%2E%2E", "1." + "2" * 70):
         st, doc = d.get(api + "/studies/" + bad)
         err(st, doc, 400, "invalid_uid", "study uid '%s'" % bad[:20])
+    st, doc = d.get(api + "/studies/..%2F..%2Fetc")  # decoded to more path segments: no route
+    err(st, doc, 404, "not_found", "study uid with encoded slashes")
     st, doc = d.get(api + "/nowhere")
     err(st, doc, 404, "not_found", "unknown endpoint")
     st, hdr, body = d.http("DELETE", api + "/studies")
