@@ -47,6 +47,10 @@ void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t
 /* out[i] = a[i] + scale[i % C] * b[i]  (LayerScale residual; scale NULL means 1). */
 void residual_scaled_forward(float *out, const float *a, const float *b, const float *scale,
                              size_t N, int C);
+/* da, db (N,C) += ; dscale (C) += sum_n b * dout (skipped when scale or dscale is NULL);
+ * any output may be NULL. */
+void residual_scaled_backward(float *da, float *db, float *dscale, const float *dout,
+                              const float *b, const float *scale, size_t N, int C);
 
 /* Multi-head attention on a packed qkv buffer, fused and tiled (flash style): no more
  * than one block of the T x T score matrix exists at a time.
@@ -57,16 +61,23 @@ void residual_scaled_forward(float *out, const float *a, const float *b, const f
  *   causal: query t attends keys <= t. */
 void attention_forward(float *out, float *lse, const float *qkv, const float *key_mask,
                        int B, int T, int C, int NH, float scale, int causal);
-/* dqkv (B,T,3C) += gradient; needs the forward's out and lse. */
+/* dqkv (B,T,3C) += gradient; needs the forward's out (B,T,C) and lse (B,NH,T). */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, const float *key_mask, int B, int T, int C, int NH,
                         float scale, int causal);
 
-/* Row-wise softmax in place over the last dim (N rows of C). */
+/* Row-wise softmax in place over the last dim (N rows of C). A row of all -inf becomes
+ * uniform. */
 void softmax_rows(float *x, int N, int C);
+/* dinp (N,C) += gradient through y = softmax(x) (N,C), given dout (N,C). */
+void softmax_rows_backward(float *dinp, const float *dout, const float *y, int N, int C);
 
-/* L2-normalise each row of x (N,C) in place; norms (N) saved when not NULL. */
+/* L2-normalise each row of x (N,C) in place (divides by max(norm, 1e-12), as
+ * torch.nn.functional.normalize); norms (N) saved when not NULL. */
 void l2norm_rows(float *x, float *norms, int N, int C);
+/* dinp (N,C) += gradient through y = x / |x|, given y (N,C) and norms (N) of the forward. */
+void l2norm_rows_backward(float *dinp, const float *dout, const float *y, const float *norms,
+                          int N, int C);
 
 #ifdef __cplusplus
 }

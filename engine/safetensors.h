@@ -9,7 +9,11 @@
  * data area, no two tensors overlapping. Any violation is MAMA_EFORMAT with a message
  * naming the file and tensor; nothing is ever read out of bounds.
  * A path ending in ".index.json" (HF sharded checkpoints, {"weight_map": {name: file}})
- * opens every shard and presents them as one file. */
+ * opens every shard and presents them as one file.
+ * Tensors are listed (st_at) sorted by name. Tensor data may be unaligned when a foreign
+ * writer did not pad its header: read through st_read_f32 or memcpy, never by casting.
+ * The writer orders data by element size then name, pads the header to 8 bytes and leaves
+ * no gaps, so files it writes have every tensor aligned to its element size. */
 #ifndef MAMA_SAFETENSORS_H
 #define MAMA_SAFETENSORS_H
 
@@ -55,9 +59,20 @@ const char *st_metadata(const st_file *f, const char *key);
 
 /* Copies tensor `name` into dst as fp32 (converting F16/BF16/F64). The tensor must have
  * exactly `numel` elements and, when shape is not NULL, exactly that shape of ndim dims;
- * otherwise MAMA_ESHAPE naming the tensor, expected and found shapes. */
+ * otherwise MAMA_ESHAPE naming the tensor, expected and found shapes.
+ * (shape NULL: no check; dst must then hold st_find(f, name)->numel floats. Prefer a shape
+ * or st_read_f32_n.) MAMA_ENOTFOUND when absent, MAMA_EDTYPE for non-float dtypes. */
 mama_status st_read_f32(const st_file *f, const char *name, float *dst, int ndim,
                         const int64_t *shape);
+/* Same, checking only the element count (e.g. a [C] bias stored as [1, C]). */
+mama_status st_read_f32_n(const st_file *f, const char *name, float *dst, int64_t numel);
+
+/* The path given to st_open; __metadata__ keys in file order (i in 0..count-1). With an
+ * index, the shards' __metadata__ come first, then the index's "metadata" (values that are
+ * not strings, such as total_size, as compact JSON text). */
+const char *st_path(const st_file *f);
+int st_metadata_count(const st_file *f);
+const char *st_metadata_key(const st_file *f, int i);
 
 /* Writer: collects tensors (copied at add time) and metadata, then writes the file
  * atomically (temp file, fsync, rename). */

@@ -58,7 +58,7 @@ static int parse_list(const char *text, const char *const *names, int n, unsigne
                 found = 1;
             }
         if (!found) {
-            fprintf(stderr, "mama phantom: unknown %s '%s'\n", what, tok);
+            fprintf(stderr, "mama phantom: %s: unknown name '%s'\n", what, tok);
             return -1;
         }
     }
@@ -133,18 +133,18 @@ static int parse(int argc, char **argv, options *o) {
         } else if (strcmp(a, "--tsyntax") == 0) {
             NEED_VALUE;
             if (dcm_tsyntax_parse(val, &o->ts) != 0) {
-                fprintf(stderr, "mama phantom: unknown transfer syntax '%s' "
+                fprintf(stderr, "mama phantom: --tsyntax: unknown transfer syntax '%s' "
                                 "(explicit, implicit, deflate, rle, jpegll, jpegls, j2k)\n", val);
                 return 2;
             }
         } else if (strcmp(a, "--extra") == 0) {
             NEED_VALUE;
             static const char *const names[] = {"spot", "mag", "implant", "forproc", "retake"};
-            if (parse_list(val, names, 5, &o->extras, "extra view") != 0) return 2;
+            if (parse_list(val, names, 5, &o->extras, "--extra (spot, mag, implant, forproc, retake)") != 0) return 2;
         } else if (strcmp(a, "--views") == 0) {
             NEED_VALUE;
             static const char *const names[] = {"LCC", "LMLO", "RCC", "RMLO"};
-            if (parse_list(val, names, 4, &o->views, "view") != 0 || !o->views) return 2;
+            if (parse_list(val, names, 4, &o->views, "--views (LCC, RCC, LMLO, RMLO)") != 0 || !o->views) return 2;
         } else if (strcmp(a, "--abnormal") == 0) {
             NEED_VALUE;
             char *end;

@@ -129,7 +129,7 @@ static void draw_finding(ph_rng *r, const ph_study *st, const ph_breast *b, ph_f
     }
     case PH_DISTORTION:
         f->size_mm = ph_rng_range(r, 8, 16);
-        f->contrast = ph_rng_range(r, 0.06, 0.10);
+        f->contrast = ph_rng_range(r, 0.12, 0.18);
         break;
     case PH_ASYMMETRY:
         f->size_mm = ph_rng_range(r, 12, 25);
@@ -158,7 +158,7 @@ static void draw_geometry(ph_rng *r, ph_breast *b, const ph_breast *other, doubl
         b->depth_cc_mm = ph_rng_range(r, 0.42, 0.72) * w;
         b->depth_mlo_mm = fmin(b->depth_cc_mm * ph_rng_range(r, 1.02, 1.12), 0.88 * w);
         b->nipple_y_cc = rows_mm * ph_rng_range(r, 0.46, 0.54);
-        b->half_cc_mm = rows_mm * ph_rng_range(r, 0.30, 0.42);
+        b->half_cc_mm = rows_mm * ph_rng_range(r, 0.27, 0.40);
         b->nipple_y_mlo = rows_mm * ph_rng_range(r, 0.52, 0.62);
         b->up_mlo_mm = b->nipple_y_mlo * ph_rng_range(r, 1.08, 1.3);
         b->down_mlo_mm = (rows_mm - b->nipple_y_mlo) * ph_rng_range(r, 0.72, 0.92);

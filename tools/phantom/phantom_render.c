@@ -24,11 +24,11 @@
 #define BG_LEVEL 0.03f
 #define FAT_LEVEL 0.30f
 #define GLAND_GAIN 0.36f
-#define PECT_LEVEL 0.60f
+#define PECT_LEVEL 0.56f
 #define SKIN_BAND_MM 8.0
 #define NOISE_SIGMA 0.006f
 
-static const double density_threshold[5] = {0, 0.64, 0.55, 0.46, 0.36};
+static const double density_threshold[5] = {0, 0.60, 0.53, 0.46, 0.39};
 
 static inline uint32_t hash32(uint32_t x) {
     x ^= x >> 16;
@@ -85,22 +85,23 @@ static float gland_at(const ph_study *st, const ph_breast *b, int mlo, double x,
     if (e > 1.02) return 0;
     double a = mlo ? b->depth_mlo_mm : b->depth_cc_mm;
     double yn = mlo ? b->nipple_y_mlo : b->nipple_y_cc;
-    float iso = 0.5f * value_noise(x / 7.0, y / 7.0, tex_seed) + 0.3f * value_noise(x / 3.2, y / 3.2, tex_seed + 1) +
-                0.2f * value_noise(x / 1.4, y / 1.4, tex_seed + 2);
+    /* lobular clouds (low frequencies) with ducts and ligaments running to the nipple */
+    float iso = 0.45f * value_noise(x / 14.0, y / 14.0, tex_seed) + 0.3f * value_noise(x / 6.0, y / 6.0, tex_seed + 1) +
+                0.15f * value_noise(x / 2.6, y / 2.6, tex_seed + 2) + 0.10f * value_noise(x / 1.2, y / 1.2, tex_seed + 5);
     double dx = a - x, dy = y - yn;
     double r = sqrt(dx * dx + dy * dy), th = atan2(dy, dx + 1e-9);
-    float streak = 0.6f * value_noise(r / 9.0, th * 45.0, tex_seed + 3) + 0.4f * value_noise(r / 4.0, th * 110.0, tex_seed + 4);
-    float n = 0.55f * iso + 0.45f * streak;
-    float env = smoothstepf(1.0f, 0.6f, (float)e) * smoothstepf(0.0f, 0.22f, (float)(x / a));
+    float streak = 0.7f * value_noise(r / 14.0, th * 28.0, tex_seed + 3) + 0.3f * value_noise(r / 5.0, th * 90.0, tex_seed + 4);
+    float n = 0.7f * iso + 0.3f * streak;
+    /* tissue sits behind the nipple, with a rim of subcutaneous and retromammary fat */
+    float env = smoothstepf(0.97f, 0.6f, (float)e) * smoothstepf(0.02f, 0.3f, (float)(x / a));
     if (mlo) {
         double px = ph_pect_x(b, y);
-        env *= smoothstepf((float)px, (float)px + 12.0f, (float)x);
+        env *= smoothstepf((float)px, (float)px + 15.0f, (float)x);
     }
     float thr = (float)density_threshold[st->density];
-    float g = (n - thr) / 0.10f;
-    g = g < 0 ? 0 : g > 1 ? 1 : g;
+    float g = smoothstepf(thr - 0.09f, thr + 0.09f, n) * (0.72f + 0.5f * value_noise(x / 1.8, y / 1.8, tex_seed + 6));
     /* denser breasts: also a general haze of tissue */
-    float haze = 0.08f * (float)(st->density - 1);
+    float haze = 0.10f * (float)(st->density - 1);
     return env * (g + haze * (1 - g));
 }
 
@@ -134,68 +135,73 @@ static void build_coarse(frame *fr, const ph_study *st, const ph_breast *b, int 
 
 static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, const ph_view *v) {
     const int mlo = v->mlo;
-    const double s = fr->s;
-    const double a = mlo ? b->depth_mlo_mm : b->depth_cc_mm;
-    const double yn = mlo ? b->nipple_y_mlo : b->nipple_y_cc;
-    const double nip_r = 4.0;
+    const float s = (float)fr->s;
+    const float a = (float)(mlo ? b->depth_mlo_mm : b->depth_cc_mm), inv_a = 1.0f / a, inv_a2 = inv_a * inv_a;
+    const float yn = (float)(mlo ? b->nipple_y_mlo : b->nipple_y_cc);
+    const float nip_r = 4.0f;
     const float inv_cf = 1.0f / (float)fr->cf;
     const int implant = st->implant && !v->implant_displaced;
-    uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
+    const uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
     for (int i = 0; i < fr->rows; i++) {
-        const double y = (i + 0.5) * s;
-        const double h = mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm;
-        const double vv = (y - yn) / h, v2 = vv * vv, vh = vv / h;
-        const double pect = mlo ? ph_pect_x(b, y) : 0;
+        const float y = ((float)i + 0.5f) * s;
+        const float h = (float)(mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm);
+        const float vv = (y - yn) / h, v2 = vv * vv, vh = vv / h, vh2 = vh * vh;
+        const float pect = mlo ? (float)ph_pect_x(b, y) : -1e9f;
+        const float ndy = y - yn, ndy2 = ndy * ndy;
+        const int nip_row = ndy2 < nip_r * nip_r;
         float *row = fr->img + (size_t)i * fr->cols;
         const float ci = (float)i * inv_cf;
-        int i0 = (int)ci;
-        float ty = ci - (float)i0;
+        const int i0 = (int)ci;
+        const float ty = ci - (float)i0;
         const float *c0 = fr->coarse + (size_t)i0 * fr->cw, *c1 = c0 + fr->cw;
+        const uint32_t rowseed = nseed ^ hash32((uint32_t)i * 0x9E3779B1U);
         for (int j = 0; j < fr->cols; j++) {
-            const double x = (j + 0.5) * s;
-            const double u = x / a, e2 = u * u + v2;
-            double d; /* distance to the skin, mm */
-            if (e2 < 1.0) {
-                double e = sqrt(e2);
-                double g = sqrt((u / a) * (u / a) + vh * vh);
-                d = e > 1e-6 && g > 1e-12 ? (1.0 - e) * e / g : 1e9;
-            } else {
-                d = -1;
-            }
-            double ndx = x - a, ndy = y - yn, nd2 = ndx * ndx + ndy * ndy;
-            int nipple = nd2 < nip_r * nip_r;
-            if (nipple) {
-                double dn = nip_r - sqrt(nd2);
-                if (dn > d) d = dn;
-            }
-            uint32_t hsh = hash32((uint32_t)(i * fr->cols + j) ^ nseed);
+            const float x = ((float)j + 0.5f) * s;
+            const float u = x * inv_a, u2 = u * u, e2 = u2 + v2;
+            uint32_t hsh = hash32((uint32_t)j ^ rowseed);
             float noise = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
                            (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
+            float d = -1; /* distance to the skin, mm */
+            if (e2 < 1.0f) {
+                const float e = sqrtf(e2), g2 = u2 * inv_a2 + vh2;
+                d = e > 1e-4f ? (1.0f - e) * e / sqrtf(g2) : 1e9f;
+            }
+            int nipple = 0;
+            if (nip_row && fabsf(x - a) < nip_r) {
+                const float ndx = x - a, nd2 = ndx * ndx + ndy2;
+                if (nd2 < nip_r * nip_r) {
+                    nipple = 1;
+                    const float dn = nip_r - sqrtf(nd2);
+                    if (dn > d) d = dn;
+                }
+            }
             if (d < 0) {
                 row[j] = BG_LEVEL + 0.5f * NOISE_SIGMA * noise;
                 continue;
             }
             const float cj = (float)j * inv_cf;
-            int j0 = (int)cj;
-            float tx = cj - (float)j0;
-            float top = c0[j0] + (c0[j0 + 1] - c0[j0]) * tx, bot = c1[j0] + (c1[j0 + 1] - c1[j0]) * tx;
-            float gl = top + (bot - top) * ty;
+            const int j0 = (int)cj;
+            const float tx = cj - (float)j0;
+            const float top = c0[j0] + (c0[j0 + 1] - c0[j0]) * tx, bot = c1[j0] + (c1[j0 + 1] - c1[j0]) * tx;
+            const float gl = top + (bot - top) * ty;
             float tissue = FAT_LEVEL + GLAND_GAIN * gl;
             if (nipple) tissue += 0.06f;
-            if (mlo && x < pect + 3.0) {
-                float w = smoothstepf((float)pect + 1.5f, (float)pect - 1.5f, (float)x);
-                tissue = tissue * (1 - w) + (PECT_LEVEL + 0.06f * gl) * w;
+            if (x < pect + 3.0f) {
+                const float w = smoothstepf(pect + 1.5f, pect - 1.5f, x);
+                tissue = tissue * (1 - w) + (PECT_LEVEL + 0.08f * gl + 0.04f * (x - pect) / (pect + 1.0f)) * w;
             }
             if (implant) {
-                double iu = (x - 0.25 * a) / (0.32 * a), iv = (y - yn) / (0.42 * h);
-                double q = iu * iu + iv * iv;
-                if (q < 1) tissue += 0.5f * smoothstepf(1.0f, 0.8f, (float)q);
+                const float iu = (x - 0.25f * a) / (0.32f * a), iv = (y - yn) / (0.42f * h);
+                const float q = iu * iu + iv * iv;
+                if (q < 1) tissue += 0.5f * smoothstepf(1.0f, 0.8f, q);
             }
-            float t = (float)(d / SKIN_BAND_MM);
+            float t = d * (float)(1.0 / SKIN_BAND_MM);
             t = t > 1 ? 1 : sqrtf(t);
             float val = BG_LEVEL + t * (tissue - BG_LEVEL);
-            float skin = (float)(d / 0.5);
-            val += 0.07f * expf(-skin * skin);
+            if (d < 1.5f) {
+                const float sk = d * 2.0f;
+                val += 0.07f * expf(-sk * sk);
+            }
             row[j] = val + NOISE_SIGMA * (0.6f + val) * noise;
         }
     }

@@ -1,0 +1,73 @@
+/* check.h: minimal assertions for the engine tests: count failures, print where, exit 1. */
+#ifndef MAMA_TEST_CHECK_H
+#define MAMA_TEST_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int check_failures;
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
+            check_failures++;                                                             \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                              \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                                 \
+            fputc('\n', stderr);                                                          \
+            check_failures++;                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* Compares got (float) against ref (double): |got - ref| <= atol + rtol |ref|.
+ * Reports the worst element; returns the number of violations. */
+static inline int check_close(const char *what, const float *got, const double *ref, size_t n,
+                              double atol, double rtol) {
+    int bad = 0;
+    double worst = 0.0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]);
+        double tol = atol + rtol * fabs(ref[i]);
+        if (!(err <= tol)) bad++;
+        double ratio = err / tol;
+        if (!(ratio <= worst)) {
+            worst = ratio;
+            wi = i;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "%s: %d of %zu elements out of tolerance; worst [%zu] got %.9g ref %.9g\n",
+                what, bad, n, wi, (double)got[wi], ref[wi]);
+        check_failures++;
+    }
+    return bad;
+}
+
+/* Deterministic uniform floats in [-1, 1). */
+static inline float test_rand(unsigned long long *state) {
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((double)(*state >> 40) / (double)(1ULL << 24) * 2.0 - 1.0);
+}
+
+static inline void test_fill(float *x, size_t n, unsigned long long *state, float amp) {
+    for (size_t i = 0; i < n; i++) x[i] = amp * test_rand(state);
+}
+
+static inline int check_done(const char *name) {
+    if (check_failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", name);
+    return 0;
+}
+
+#endif

@@ -1,0 +1,156 @@
+/* test_phantom_pixels.c: the pixel pipeline on studies written by `mama phantom` (the data
+ * helper's DICOM writer, a second, independent encoder): every transfer syntax decodes to
+ * the same pixels as explicit VR little endian, the MONOCHROME1 study gives the same model
+ * input as the MONOCHROME2 one, and the Otsu crop keeps every finding centre of the
+ * ground truth (phantom_findings.csv) while dropping the background. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dicom/dcm_image.h"
+#include "engine/preprocess.h"
+
+static char dir[256], mama[1024];
+static const char *views[4] = {"LCC", "LMLO", "RCC", "RMLO"};
+enum { NSTUDY = 2, S = 96 };
+
+static int phantom(const char *sub, const char *extra) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' phantom --out '%s/%s' --count %d --seed 9 --size 416x320 --abnormal 1 --quiet %s",
+             mama, dir, sub, NSTUDY, extra);
+    int rc = system(cmd);
+    CHECK(rc == 0, "%s failed (%d)", cmd, rc);
+    return rc;
+}
+
+static int load(const char *sub, int study, int view, dcm_image *img) {
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/%s/A0090000%02d/%s.dcm", dir, sub, study + 1, views[view]);
+    int rc = dcm_image_load(path, img, err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    return rc;
+}
+
+static void test_syntaxes(void) {
+    const char *ts[] = {"implicit", "deflate", "rle", "jpegll", "jpegls", "j2k"};
+    for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "--tsyntax %s", ts[k]);
+        if (phantom(ts[k], extra)) continue;
+        double worst = 0;
+        for (int s = 0; s < NSTUDY; s++)
+            for (int v = 0; v < 4; v++) {
+                dcm_image a = {0}, b = {0};
+                if (load("explicit", s, v, &a) == 0 && load(ts[k], s, v, &b) == 0) {
+                    CHECK(a.rows == b.rows && a.cols == b.cols, "size");
+                    for (size_t i = 0; i < (size_t)a.rows * a.cols; i++)
+                        worst = fmax(worst, fabs(a.pixels[i] - b.pixels[i]));
+                }
+                dcm_image_free(&a);
+                dcm_image_free(&b);
+            }
+        printf("phantom %-8s vs explicit: max diff %g\n", ts[k], worst);
+        CHECK(worst == 0.0, "%s differs from explicit LE by %g", ts[k], worst);
+    }
+}
+
+static void test_mono1(void) {
+    if (phantom("mono1", "--mono1")) return;
+    float *a_in = malloc(sizeof(float) * 3 * S * S), *b_in = malloc(sizeof(float) * 3 * S * S);
+    prep_config cfg;
+    prep_config_default(&cfg);
+    cfg.size = S;
+    double worst = 0;
+    for (int s = 0; s < NSTUDY; s++)
+        for (int v = 0; v < 4; v++) {
+            dcm_image a = {0}, b = {0};
+            if (load("explicit", s, v, &a) == 0 && load("mono1", s, v, &b) == 0) {
+                CHECK(!strcmp(b.info.photometric, "MONOCHROME1") && b.inverted, "mono1 file");
+                CHECK(prep_image_eval(a_in, a.pixels, a.rows, a.cols, &cfg, NULL) == MAMA_OK, "eval");
+                CHECK(prep_image_eval(b_in, b.pixels, b.rows, b.cols, &cfg, NULL) == MAMA_OK, "eval");
+                for (int i = 0; i < 3 * S * S; i++) worst = fmax(worst, fabs(a_in[i] - b_in[i]));
+            }
+            dcm_image_free(&a);
+            dcm_image_free(&b);
+        }
+    printf("phantom MONOCHROME1 vs MONOCHROME2: model input max diff %g\n", worst);
+    /* the window's LINEAR half-pixel offset moves values by at most 1/(width-1) */
+    CHECK(worst < 2e-3, "MONOCHROME1 vs 2 model input differs by %g", worst);
+    free(a_in);
+    free(b_in);
+}
+
+static void test_crop_findings(void) {
+    char path[1024], line[1024];
+    snprintf(path, sizeof path, "%s/explicit/phantom_findings.csv", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "no %s", path);
+    if (!f) return;
+    int findings = 0, inside = 0;
+    if (!fgets(line, sizeof line, f)) line[0] = 0; /* header */
+    while (fgets(line, sizeof line, f)) {
+        /* acc,empi,side,finding,kind,...,cc_x,cc_y,mlo_x,mlo_y,radius_px: fields 3, 17-20 */
+        char *fields[32];
+        int n = 0;
+        for (char *p = line, *q; n < 32 && p; p = q) {
+            q = strchr(p, ',');
+            if (q) *q++ = 0;
+            fields[n++] = p;
+        }
+        if (n < 21) continue;
+        int study = atoi(fields[0] + strlen(fields[0]) - 2) - 1;
+        char side = fields[2][0];
+        for (int mlo = 0; mlo < 2; mlo++) {
+            double x = atof(fields[16 + 2 * mlo]), y = atof(fields[17 + 2 * mlo]);
+            int v = (side == 'L' ? 0 : 2) + mlo;
+            dcm_image img = {0};
+            if (study < 0 || study >= NSTUDY || load("explicit", study, v, &img) != 0) continue;
+            prep_box b;
+            float t = prep_otsu_threshold(img.pixels, img.rows, img.cols);
+            CHECK(prep_breast_box(&b, img.pixels, img.rows, img.cols, t) == MAMA_OK, "box");
+            int in = x >= b.x0 && x < b.x0 + b.w && y >= b.y0 && y < b.y0 + b.h;
+            CHECK(in, "study %d %s: finding (%g,%g) outside crop y=%d x=%d h=%d w=%d", study, views[v], x, y, b.y0,
+                  b.x0, b.h, b.w);
+            findings++;
+            inside += in;
+            /* the crop drops the background: most dark pixels lie outside it */
+            size_t dark = 0, dark_out = 0;
+            for (int yy = 0; yy < img.rows; yy++)
+                for (int xx = 0; xx < img.cols; xx++)
+                    if (img.pixels[(size_t)yy * img.cols + xx] < t) {
+                        dark++;
+                        dark_out += !(yy >= b.y0 && yy < b.y0 + b.h && xx >= b.x0 && xx < b.x0 + b.w);
+                    }
+            CHECK(dark && dark_out > 0.6 * dark, "study %d %s: only %zu of %zu background pixels dropped", study,
+                  views[v], dark_out, dark);
+            dcm_image_free(&img);
+        }
+    }
+    fclose(f);
+    printf("phantom findings inside the crop: %d of %d\n", inside, findings);
+    CHECK(findings >= 2, "only %d findings checked", findings);
+}
+
+int main(void) {
+    const char *build = getenv("MAMA_BUILD_ROOT");
+    snprintf(mama, sizeof mama, "%s/tools/mama", build ? build : ".");
+    if (access(mama, X_OK) != 0) {
+        printf("%s not built: skipped\n", mama);
+        return 77;
+    }
+    snprintf(dir, sizeof dir, "/tmp/mama_phpix_XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    if (phantom("explicit", "--tsyntax explicit") == 0) {
+        test_syntaxes();
+        test_mono1();
+        test_crop_findings();
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_done("test_phantom_pixels");
+}
