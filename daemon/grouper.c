@@ -78,6 +78,11 @@ int grouper_create(db *index, const grouper_config *cfg, void (*notify)(void *),
     return 0;
 }
 
+void grouper_set_notify(grouper *g, void (*notify)(void *), void *notify_ctx) {
+    g->notify = notify;
+    g->notify_ctx = notify_ctx;
+}
+
 void grouper_destroy(grouper *g) {
     if (!g) return;
     grouper_timer_stop(g);

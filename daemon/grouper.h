@@ -24,6 +24,8 @@ typedef struct grouper grouper;
 int grouper_create(db *index, const grouper_config *cfg, void (*notify)(void *), void *notify_ctx,
                    grouper **out_grouper);
 void grouper_destroy(grouper *g);
+/* Sets the queued callback; call before the timer starts and before stores arrive. */
+void grouper_set_notify(grouper *g, void (*notify)(void *), void *notify_ctx);
 
 /* Indexes one stored instance (path = its final place) and updates its study, in one
  * transaction. DB_OK, DB_DUPLICATE (nothing changed, duplicates counted), DB_FULL or

@@ -15,6 +15,7 @@
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
 #include "daemon/rest.h"
+#include "daemon/scorer.h"
 #include "daemon/store.h"
 #include "daemon/worker.h"
 #include "db/db.h"
@@ -130,6 +131,7 @@ int main(int argc, char **argv) {
     worker_pool *workers = NULL;
     rest *api = NULL;
     dcm_scp *scp = NULL;
+    scorer *model = NULL;
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
@@ -153,19 +155,26 @@ int main(int argc, char **argv) {
                          .tick_ms = (int)cfg.grouper_tick_ms};
     /* The worker pool exists before the grouper notifies it; without a model it has no
      * threads and studies wait in queued. */
+    worker_scorer scorer_if;
     const worker_scorer *scorer = NULL;
-    if (cfg.scoring_model[0])
-        log_warn(LOG_CAT_ENGINE, "scoring.model is set (%s) but this build has no scoring engine "
-                 "wired: studies wait in queued", cfg.scoring_model);
-    else
+    if (cfg.scoring_model[0]) {
+        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0) {
+            log_error(LOG_CAT_ENGINE, "%s", err);
+            goto out;
+        }
+        scorer_if = scorer_interface(model);
+        scorer = &scorer_if;
+        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s)", cfg.scoring_model,
+                 scorer_model_id(model), (int)cfg.scoring_workers);
+    } else {
         log_info(LOG_CAT_ENGINE, "no model is loaded (scoring.model is empty): complete studies wait in queued");
+    }
     if (grouper_create(writer, &gc, NULL, NULL, &g) != 0) goto out;
     if (worker_pool_start(writer, g, &m, scorer, (int)cfg.scoring_workers, &workers) != 0) {
         log_error(LOG_CAT_MAIN, "cannot start the scoring workers");
         goto out;
     }
-    grouper_destroy(g);
-    if (grouper_create(writer, &gc, worker_pool_wake, workers, &g) != 0) goto out;
+    grouper_set_notify(g, worker_pool_wake, workers);
     if (store_create(cfg.storage_dir, g, writer, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
@@ -183,7 +192,9 @@ int main(int argc, char **argv) {
                   cfg.rest_token_env[0] ? cfg.rest_token_env : "named by rest.token_env");
     } else if (cfg.rest_enabled) {
         rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
-                       .cfg = &cfg, .model_id = NULL, .started_at = grouper_now_ms()};
+                       .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
+                       .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
+                       .started_at = grouper_now_ms()};
         if (rest_start(&rc, &api, err, sizeof err) != 0) {
             log_error(LOG_CAT_HTTP, "%s", err);
             goto out;
@@ -228,9 +239,11 @@ int main(int argc, char **argv) {
 out:
     if (scp) dcm_scp_stop(scp);           /* stops accepting; in-flight stores finish */
     if (api) rest_stop(api);
+    if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
-    if (g) grouper_destroy(g);            /* joins the timer */
+    if (g) grouper_destroy(g);
     store_destroy(st);
+    scorer_close(model);
     db_close(reader);
     db_close(writer);
     log_info(LOG_CAT_MAIN, "mamad stopped%s", exit_code ? " after an error" : "");

@@ -2,7 +2,7 @@
 """service_test.py CASE: integration tests of mamad (real daemon on loopback, real SQLite,
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
-Cases: four_view grouping timeout parallel kill9 bad_input rest changes shutdown
+Cases: scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
 """
 import glob
 import os
@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from svc import (ADMIN_TOKEN, HARNESS, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
+from svc import (ADMIN_TOKEN, HARNESS, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
                  index_rows, phantom, run_case, sha256, sop_uid, study_uid, Fail)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
@@ -423,7 +423,53 @@ def shutdown(work, daemons):
     check(index_rows(d.index, "PRAGMA integrity_check") == [("ok",)], "integrity ok")
 
 
-CASES = {f.__name__: f for f in (four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown)}
+def scoring(work, daemons):
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1"})
+    daemons.append(d.start())
+    st, h = d.get("/api/v1/health", token=None)
+    check(h["model"]["loaded"] is True, "health: model loaded (%s)" % h["model"]["message"])
+    st, doc = d.get("/api/v1/models")
+    check(len(doc["models"]) == 1 and doc["models"][0]["id"] == h["model"]["message"], "models lists it")
+    sd = phantom(work + "/ph", "--count", "1", "--seed", "19", "--extra", "retake")[0]
+    retake = glob.glob(os.path.join(sd, "*_RETAKE.dcm"))[0]
+    std = [os.path.join(sd, v + ".dcm") for v in VIEWS.values()]
+    uid = study_uid(std[0])
+    rc, out = d.store(std)
+    check(acked(out) == 4, "four views stored")
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+    res = doc["latest_result"]
+    check(res and res["version"] == 1 and res["model_id"] == h["model"]["message"], "scored: result version 1")
+    check(len(res["result"]["views"]) == 4 and res["result"]["complete"] is True, "the result covers 4 views")
+    # a late image (a retake) re-queues the study and writes version 2
+    rc, out = d.store([retake])
+    check(acked(out) == 1, "late retake stored")
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored" and s["result_version"] == 2, timeout=30)
+    ids = [v["id"] for v in doc["latest_result"]["result"]["views"]]
+    check(sop_uid(retake) in ids, "version 2 scored the retake")
+    st, _, body = d.http("POST", "/api/v1/studies/%s/rescore" % uid, token=ADMIN_TOKEN)
+    check(st == 202, "admin rescore accepted")
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored" and s["result_version"] == 3, timeout=30)
+    st, doc = d.get("/api/v1/studies/%s/results" % uid)
+    check([r["version"] for r in doc["results"]] == [1, 2, 3], "three result versions")
+    st, _, body = d.http("POST", "/api/v1/models/reload", token=ADMIN_TOKEN)
+    check(st == 200, "model reload")
+    check(d.metric('mamad_scoring_total{outcome="ok"}') == 3, "metrics: 3 scorings")
+    check(d.stop() == 0, "clean stop with a model")
+    # a model file that is not one: mamad refuses to start and says why
+    bad = os.path.join(work, "bad.safetensors")
+    with open(bad, "wb") as f:
+        f.write(b"not a model")
+    r = subprocess.run([MAMAD, "--set", "scoring.model=" + bad,
+                        "--set", "storage.dir=" + work + "/d3", "--set", "storage.index=" + work + "/d3.sqlite",
+                        "--set", "dicom.port=0", "--set", "rest.enabled=false"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "bad.safetensors" in r.stderr, "bad model file: refuses to start, names the file")
+
+
+CASES = {f.__name__: f for f in (scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -245,8 +245,8 @@ def run_case(cases, name):
         cases[name](work, daemons)
         print("PASS", name)
         return 0
-    except Fail as e:
-        print("FAIL:", e)
+    except Exception as e:  # a harness error is a failure too: show the daemon's log
+        print("FAIL:", type(e).__name__ if not isinstance(e, Fail) else "", e)
         for d in daemons:
             print("--- mamad log (tail)")
             print("\n".join(d.log().splitlines()[-60:]))
