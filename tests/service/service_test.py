@@ -2,7 +2,7 @@
 """service_test.py CASE: integration tests of mamad (real daemon on loopback, real SQLite,
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
-Cases: scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
+Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
 """
 import glob
 import os
@@ -469,7 +469,52 @@ def scoring(work, daemons):
     check(r.returncode != 0 and "bad.safetensors" in r.stderr, "bad model file: refuses to start, names the file")
 
 
-CASES = {f.__name__: f for f in (scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown)}
+def disk_full(work, daemons):
+    mnt = os.path.join(work, "mnt")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a tmpfs here (needs root); the SCP's own disk_full test injects ENOSPC")
+        sys.exit(77)
+    try:
+        d = Daemon(work + "/d", {"storage.dir": mnt + "/storage", "storage.index": mnt + "/index.sqlite"})
+        daemons.append(d.start())
+        phantom(work + "/ph", "--count", "4", "--seed", "20")
+        files = sorted(glob.glob(os.path.join(work, "ph", "*", "*.dcm")))
+        st = os.statvfs(mnt)
+        free = st.f_bavail * st.f_frsize
+        with open(os.path.join(mnt, "ballast"), "wb") as f:
+            f.write(b"\0" * max(0, free - 200 * 1024))
+        rc, out = d.store(files, halt=False)
+        n_resp = len(__import__("re").findall(r"Received Store Response", out))
+        n_ok = acked(out)
+        check(n_resp == len(files), "one association answered all %d stores (%d responses):\n%s" %
+              (len(files), n_resp, "\n".join(out.splitlines()[-8:])))
+        check(0 < n_ok < len(files), "disk full: %d stored, %d refused" % (n_ok, len(files) - n_ok))
+        check("Out of Resources" in out or "OutOfResources" in out or "A700" in out.upper(),
+              "refusals are 0xA700 (out of resources)")
+        _, page = d.get("/api/v1/studies?limit=100")  # (sqlite3 cannot open a WAL index on a full disk)
+        rows = set()
+        for s in page["studies"]:
+            rows |= {(s["uid"], i["sop_uid"]) for i in d.study(s["uid"])["instance_list"]}
+        on_disk = {(p.split("/")[-2], p.split("/")[-1][:-4])
+                   for p in glob.glob(os.path.join(mnt, "storage", "*", "*", "*.dcm"))}
+        check(rows == on_disk, "every file on disk is indexed and every row has its file (%d)" % len(rows))
+        check(not os.listdir(os.path.join(mnt, "storage", "tmp")), "no temporary file left")
+        os.unlink(os.path.join(mnt, "ballast"))
+        rc, out = d.store(files)
+        check(acked(out) == len(files), "space freed: the same daemon stores everything")
+        check(index_rows(d.index, "SELECT COUNT(*) FROM instances")[0][0] == len(files), "all indexed once")
+        check(d.stop() == 0, "clean stop")
+        check(index_rows(d.index, "PRAGMA integrity_check") == [("ok",)], "integrity ok")
+    finally:
+        for dd in daemons:
+            if dd.proc:
+                dd.proc.kill()
+                dd.proc.wait()
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

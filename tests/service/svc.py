@@ -80,6 +80,8 @@ class Daemon:
             "grouper.tick": "50ms",
         }
         self.settings.update(settings or {})
+        self.storage = self.settings["storage.dir"]
+        self.index = self.settings["storage.index"]
 
     def start(self):
         args = [MAMAD]
@@ -135,9 +137,9 @@ class Daemon:
                            capture_output=True, text=True, timeout=30)
         return r.returncode == 0
 
-    def store(self, files, calling=SENDER, timeout=120):
-        """storescu over one association; returns the set of files answered Success."""
-        r = subprocess.run(["storescu", "-v", "-aet", calling, "-aec", AE, "127.0.0.1",
+    def store(self, files, calling=SENDER, timeout=120, halt=True):
+        """storescu over one association; returns (exit status, its -v output)."""
+        r = subprocess.run(["storescu", "-v"] + ([] if halt else ["-nh"]) + ["-aet", calling, "-aec", AE, "127.0.0.1",
                             str(self.dicom_port)] + list(files),
                            capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout + r.stderr
@@ -230,7 +232,9 @@ def sha256(data):
 
 
 def index_rows(index, sql, args=()):
-    con = sqlite3.connect("file:%s?mode=ro" % index, uri=True, timeout=30)
+    if not os.path.exists(index):
+        raise Fail("no index at %s" % index)
+    con = sqlite3.connect(index, timeout=30)
     try:
         return con.execute(sql, args).fetchall()
     finally:
