@@ -219,11 +219,11 @@ static void assoc_event(void *ctx, const char *event, const char *calling_ae,
     store *s = ctx;
     if (strcmp(event, "rejected") == 0) {
         atomic_fetch_add(&s->m->assoc_rejected, 1);
-        log_warn(LOG_CAT_DICOM, "association from %s@%s rejected: %s", calling_ae ? calling_ae : "?",
+        log_debug(LOG_CAT_DICOM, "association from %s@%s rejected: %s", calling_ae ? calling_ae : "?",
                  peer_host ? peer_host : "?", reason ? reason : "");
     } else {
         if (strcmp(event, "accepted") == 0) atomic_fetch_add(&s->m->assoc_accepted, 1);
-        log_info(LOG_CAT_DICOM, "association from %s@%s %s%s%s", calling_ae ? calling_ae : "?",
+        log_debug(LOG_CAT_DICOM, "association from %s@%s %s%s%s", calling_ae ? calling_ae : "?",
                  peer_host ? peer_host : "?", event, reason && *reason ? ": " : "",
                  reason ? reason : "");
     }
