@@ -7,7 +7,9 @@
  * ScpPool::listen(): it accepts TCP connections, reads the A-ASSOCIATE-RQ and hands each
  * association to a new ScpWorker thread (ScpPool::createSCPWorker). DCMTK's pool refuses
  * an association with A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider)
- * at once when max_associations workers are busy; it never queues.
+ * at once when max_associations workers are busy; it never queues (checked in the
+ * pool_full test: the refusal comes in ~25 ms). Because the listener itself reads the
+ * request, a connection that sends nothing holds it for acse_timeout_s.
  *
  * Association states (one worker):
  *   RQ received   --ScpWorker::checkCalledAETitleAccepted / checkCallingAETitleAccepted-->
@@ -18,7 +20,7 @@
  *   ACCEPTED      --A-RELEASE-RQ--> released ("released")
  *   ACCEPTED      --A-ABORT / network error / idle past dimse_timeout / stop between
  *                   commands--> aborted ("aborted" + reason)
- *   pool full or stopping: ScpPool::dropAndDestroyAssociation reports "rejected".
+ *   pool full: ScpPool::dropAndDestroyAssociation reports "rejected".
  *
  * One C-STORE (ScpWorker::handle_store), the durability contract of dcm_scp.h:
  *   RECEIVING  dcm_tmpfile_create: tmp_dir/rcv-*.part, O_EXCL (a fresh name per request,
@@ -37,10 +39,10 @@
  *   - No UID from the network ever reaches a path; temporary names are generated.
  *   - A failed store leaves no file: every path out of handle_store passes CLEANED.
  *   - A disk-full store costs one instance, not the association.
- *   - dcm_scp_stop: new associations are refused (createSCPWorker returns NULL while
- *     stopping), idle associations are aborted between commands, a store in progress
- *     finishes and gets its response; only when no worker remains does the listener stop
- *     (so DCMTK's pool never joins a worker thread, which are detached here).
+ *   - dcm_scp_stop: new associations are refused (ScpWorker::checkCalledAETitleAccepted
+ *     while stopping), idle associations are aborted between commands, a store in
+ *     progress finishes and gets its response; only when no worker remains does the
+ *     listener stop (so DCMTK's pool never joins a detached worker thread).
  */
 #include "dicom/dcm_scp.h"
 
@@ -166,8 +168,10 @@ public:
 protected:
     OFCondition workerListen(T_ASC_Association *const assoc) override {
         /* The pool deletes a finished worker from its own thread and never joins it;
-         * detached, its stack is freed. dcm_scp_stop never lets the pool join one. */
-        pthread_detach(pthread_self());
+         * detached, its stack is freed. Only the pool's final shutdown joins workers, and
+         * dcm_scp_stop waits for every worker started before the stop first; one started
+         * during the stop stays joinable for that shutdown. */
+        if (!scp_->stopping) pthread_detach(pthread_self());
         assoc_ = assoc;
         if (assoc && assoc->params) {
             calling_ = trim(assoc->params->DULparams.callingAPTitle);
@@ -177,6 +181,10 @@ protected:
     }
 
     OFBool checkCalledAETitleAccepted(const OFString &calledAE) override {
+        if (scp_->stopping) {
+            reject_reason_ = "service is shutting down";
+            return OFFalse;
+        }
         std::string called = trim(calledAE.c_str());
         if (called == scp_->ae_title) return OFTrue;
         reject_reason_ = "called AE title '" + called + "' is not '" + scp_->ae_title + "'";
@@ -378,7 +386,11 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
     dcm_instance_info ii;
     if (status == DCM_STATUS_SUCCESS) {      /* CHECKED */
         char err[512];
-        if (dcm_read_instance_info(tmp, &ii, err, sizeof err) != 0) {
+        if (info.abstractSyntax != req.AffectedSOPClassUID) {
+            status = DCM_STATUS_DATASET_MISMATCH;
+            why = std::string("request SOP Class UID '") + req.AffectedSOPClassUID +
+                  "' is not the presentation context's " + info.abstractSyntax.c_str();
+        } else if (dcm_read_instance_info(tmp, &ii, err, sizeof err) != 0) {
             status = DCM_STATUS_CANNOT_UNDERSTAND;
             why = err;
         } else if (strcmp(ii.sop_instance_uid, req.AffectedSOPInstanceUID) != 0) {
@@ -434,20 +446,16 @@ public:
     explicit ScpPool(dcm_scp *scp) : scp_(scp) {}
 
 protected:
-    DcmBaseSCPWorker *createSCPWorker() override {
-        if (scp_->stopping) return NULL;     /* the pool rejects: temporary congestion */
-        return new ScpWorker(*this, scp_);
-    }
+    DcmBaseSCPWorker *createSCPWorker() override { return new ScpWorker(*this, scp_); }
 
-    /* Called for associations the pool itself rejects (full, stopping) and after
+    /* Called for associations the pool itself rejects (all slots busy) and after
      * failed receives. */
     void dropAndDestroyAssociation(T_ASC_Association *assoc) override {
         if (assoc && assoc->params && assoc->params->DULparams.callingAPTitle[0]) {
             std::string ae = trim(assoc->params->DULparams.callingAPTitle);
             std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
-            std::string why = scp_->stopping ? std::string("service is shutting down")
-                                             : "all " + std::to_string(getMaxThreads()) +
-                                                   " association slots are busy (local limit exceeded)";
+            std::string why = "all " + std::to_string(getMaxThreads()) +
+                              " association slots are busy (local limit exceeded)";
             scp_->event("rejected", ae.c_str(), host.c_str(), why.c_str());
         }
         DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
@@ -551,6 +559,10 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
         OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
                                                             : OFLogger::WARN_LOG_LEVEL);
+        if (cfg->acse_timeout_s > 10)
+            log_warn(LOG_CAT_DICOM, "acse_timeout %d s: a TCP connection that sends nothing blocks "
+                     "new associations that long (DCMTK reads each request in its one listener "
+                     "thread); 5 s is plenty for real senders", cfg->acse_timeout_s);
         uint16_t port = cfg->port;
         if (probe_port(&port, err, errlen) != 0) return -1;
 

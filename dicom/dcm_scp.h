@@ -46,7 +46,12 @@ typedef struct dcm_scp_handler {
      * returns, the SCP removes tmp_path if it still exists afterwards. Called from pool
      * threads concurrently. */
     uint16_t (*store)(void *ctx, const dcm_store_request *req);
-    /* Optional: association accepted / rejected / released / aborted, for logs and metrics. */
+    /* Optional: association events for metrics (the SCP logs each one itself).
+     * event is one of "accepted", "rejected", "released", "aborted"; reason is a
+     * sentence ("" for accepted/released), e.g. "calling AE 'X' from 10.0.0.5 is not in
+     * the allow-list", "all 8 association slots are busy (local limit exceeded)",
+     * "service is shutting down", "peer aborted the association". calling_ae may be ""
+     * and peer_host is a numeric address. Called from pool threads concurrently. */
     void (*assoc_event)(void *ctx, const char *event, const char *calling_ae,
                         const char *peer_host, const char *reason);
 } dcm_scp_handler;
@@ -62,7 +67,9 @@ typedef struct dcm_scp_config {
                                     address: anything else is logged and not applied */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;
+    int acse_timeout_s;          /* also how long a connection that sends no A-ASSOCIATE-RQ
+                                    holds DCMTK 3.6.7's single listener (no other association
+                                    is accepted meanwhile): keep it short, 5 s is plenty */
     int dimse_timeout_s;
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
@@ -72,11 +79,16 @@ typedef struct dcm_scp_config {
 
 typedef struct dcm_scp dcm_scp;
 
-/* Starts listening in a background thread. Returns 0, or -1 with a message in err. */
+/* Starts listening in a background thread; returns once the port listens. Checks the
+ * config (AE title 1..16 chars, tmp_dir writable, 1 <= max_associations <= 1000, port
+ * free). Returns 0, or -1 with a message in err. Only one SCP per process is tested. */
 int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
                   dcm_scp **out_scp, char *err, size_t errlen);
-/* Stops accepting, lets in-flight associations finish (bounded by the DIMSE timeout),
- * and frees the SCP. */
+/* Stops: new associations are rejected ("service is shutting down"), a C-STORE in
+ * progress completes and is answered, idle associations are aborted at once (within a
+ * second), then the listener is joined and the SCP freed. A store still streaming is
+ * bounded by the sender and dimse_timeout_s. Blocking; call it from the thread that
+ * handles SIGTERM (not from a signal handler). */
 void dcm_scp_stop(dcm_scp *scp);
 
 /* The port actually bound (the ephemeral one when cfg->port was 0). */
@@ -87,7 +99,10 @@ uint16_t dcm_scp_port(const dcm_scp *scp);
  * 0 turns it off. Never called by the daemon. */
 void dcm_scp_test_fail_store(dcm_scp *scp, unsigned long nth);
 
-/* Reads the key tags of a DICOM file without loading its pixel data. 0 or -1 + err. */
+/* Reads the key tags of a DICOM file (it must have a file meta header) without loading
+ * its pixel data, and checks the file is whole: it parses to the end, it has Pixel Data,
+ * and native Pixel Data has the length Rows x Columns x Samples x BitsAllocated x Frames
+ * implies with its last bytes present. 0, or -1 with the reason in err. Thread-safe. */
 int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
                            size_t errlen);
 

@@ -340,7 +340,9 @@ int fill_dataset(DcmDataset *ds, const dcm_mg_image *img, char *err, size_t err_
     b.opt(DCM_SoftwareVersions, "mama " MAMA_VERSION);
     /* General Image */
     b.integer(DCM_InstanceNumber, img->instance_number);
-    b.str(DCM_PatientOrientation, patient_orientation(left, cc));
+    b.str(DCM_PatientOrientation, img->patient_orientation && img->patient_orientation[0]
+                                      ? img->patient_orientation
+                                      : patient_orientation(left, cc));
     b.str(DCM_ContentDate, img->study_date);
     b.str(DCM_ContentTime, img->study_time);
     b.opt(DCM_AcquisitionDateTime, img->acquisition_datetime);
@@ -350,7 +352,7 @@ int fill_dataset(DcmDataset *ds, const dcm_mg_image *img, char *err, size_t err_
         b.str(DCM_AcquisitionTime, dt.substr(8, 6).c_str());
     }
     b.str(DCM_ImageType, img->derived ? "DERIVED\\SECONDARY" : "ORIGINAL\\PRIMARY");
-    b.str(DCM_BurnedInAnnotation, "NO");
+    b.str(DCM_BurnedInAnnotation, img->burned_in_annotation ? "YES" : "NO");
     b.str(DCM_LossyImageCompression, "00");
     b.opt(DCM_DerivationDescription, img->derivation_description);
     /* Image Pixel */

@@ -79,6 +79,9 @@ typedef struct dcm_mg_image {
     double compression_force_n;    /* 0: left out */
     int kvp;                       /* 0: left out */
     const char *derivation_description; /* NULL or text (e.g. digitised film origin) */
+    const char *patient_orientation; /* NULL: the standard one for laterality and view
+                                        (chest wall left for L, right for R) */
+    int burned_in_annotation;      /* 1: YES (e.g. film labels), 0: NO */
     /* pixels */
     uint16_t rows, columns;
     uint16_t bits_stored;          /* 8 .. 16; BitsAllocated is always 16 */

@@ -29,6 +29,7 @@ typedef struct options {
     unsigned views; /* bit (side*2 + mlo) */
     double abnormal;
     int quiet;
+    int layout_rsna; /* OUT/<patient_id>/<image_id>.dcm instead of OUT/<accession>/<view>.dcm */
 } options;
 
 static void usage(FILE *f) {
@@ -43,6 +44,8 @@ static void usage(FILE *f) {
             "  --extra LIST       spot,mag,implant,forproc,retake (extra views)\n"
             "  --views LIST       subset of LCC,RCC,LMLO,RMLO (incomplete studies)\n"
             "  --abnormal P       probability of a study with findings (default 0.45)\n"
+            "  --layout L         views: OUT/<accession>/<view>.dcm (default);\n"
+            "                     rsna: OUT/<patient_id>/<image_id>.dcm as train.csv names them\n"
             "  --quiet            no progress lines\n");
 }
 
@@ -153,6 +156,14 @@ static int parse(int argc, char **argv, options *o) {
                 fprintf(stderr, "mama phantom: --abnormal must be within 0..1, not '%s'\n", val);
                 return 2;
             }
+        } else if (strcmp(a, "--layout") == 0) {
+            NEED_VALUE;
+            if (strcmp(val, "views") == 0) o->layout_rsna = 0;
+            else if (strcmp(val, "rsna") == 0) o->layout_rsna = 1;
+            else {
+                fprintf(stderr, "mama phantom: --layout: '%s' is not views or rsna\n", val);
+                return 2;
+            }
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else {
@@ -199,7 +210,10 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
     if (o->extras & EXTRA_IMPLANT) st.implant = 1;
 
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", o->out, st.accession);
+    char folder[32];
+    if (o->layout_rsna) snprintf(folder, sizeof folder, "%ld", st.rsna_patient);
+    else snprintf(folder, sizeof folder, "%s", st.accession);
+    snprintf(dir, sizeof dir, "%s/%s", o->out, folder);
     if (make_dir(dir) != 0) return -1;
 
     shot shots[32];
@@ -248,9 +262,11 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
         const char *lat = sh->side ? "R" : "L";
         const char *view = sh->mlo ? "MLO" : "CC";
         char name[64], path[4200], rel[128], sop[65], acq[32], desc[64], patient_age[8];
-        snprintf(name, sizeof name, "%s%s%s", lat, view, sh->suffix);
+        long image_id = st.rsna_patient * 100 + k + 1;
+        if (o->layout_rsna) snprintf(name, sizeof name, "%ld", image_id);
+        else snprintf(name, sizeof name, "%s%s%s", lat, view, sh->suffix);
         snprintf(path, sizeof path, "%s/%s.dcm", dir, name);
-        snprintf(rel, sizeof rel, "%s/%s.dcm", st.accession, name);
+        snprintf(rel, sizeof rel, "%s/%s.dcm", folder, name);
         ph_uid(sop, o->seed, (uint64_t)index, 0x534f5000ull + (uint64_t)k);
         int minutes = 2 * k + 1;
         int hh = (st.study_time[0] - '0') * 10 + (st.study_time[1] - '0');
@@ -327,7 +343,7 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
             .bits = o->bits,
             .instance_number = k + 1,
             .rsna = !sh->for_processing && !sh->mods,
-            .rsna_image_id = st.rsna_patient * 100 + k + 1,
+            .rsna_image_id = image_id,
         };
         ph_tables_image(tab, &st, &row);
     }

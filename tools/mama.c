@@ -15,6 +15,7 @@ int mama_cmd_score(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -27,6 +28,7 @@ static const mama_cmd commands[] = {
     {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
     {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
+    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,7 +1,8 @@
 /* dcm_pixels.cc: test helper. Decodes the pixel data of two DICOM files with DCMTK's
  * decoders (RLE, JPEG, JPEG-LS; JPEG 2000 through OpenJPEG here, since DCMTK 3.6.7 has
  * none) and compares them: equal (default), or the second one the MONOCHROME1 inversion
- * of the first (--inverted). Exit 0 when they match, 1 with a message when not. */
+ * of the first (--inverted). With --png A.png B.dcm the first image is an 8-bit PNG.
+ * Exit 0 when they match, 1 with a message when not. */
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
@@ -11,6 +12,7 @@
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <openjpeg.h>
+#include <png.h>
 
 #include <cstdio>
 #include <cstring>
@@ -102,6 +104,19 @@ static bool load(const char *path, std::vector<Uint16> &px, Uint16 &bits, std::s
         return true;
     }
     c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    Uint16 allocated = 16;
+    ds->findAndGetUint16(DCM_BitsAllocated, allocated);
+    if (c.good() && allocated == 8) { /* DCMTK's decoders narrow BitsStored <= 8 to bytes */
+        const Uint8 *bytes = nullptr;
+        unsigned long count = 0;
+        c = ds->findAndGetUint8Array(DCM_PixelData, bytes, &count);
+        if (c.bad() || !bytes) {
+            msg = std::string(path) + ": cannot decode 8-bit pixel data: " + c.text();
+            return false;
+        }
+        px.assign(bytes, bytes + count);
+        return true;
+    }
     const Uint16 *arr = nullptr;
     unsigned long count = 0;
     if (c.good()) c = ds->findAndGetUint16Array(DCM_PixelData, arr, &count);
@@ -113,7 +128,44 @@ static bool load(const char *path, std::vector<Uint16> &px, Uint16 &bits, std::s
     return true;
 }
 
+static bool load_png(const char *path, std::vector<Uint16> &px, std::string &msg) {
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path)) {
+        msg = std::string(path) + ": " + im.message;
+        return false;
+    }
+    im.format = PNG_FORMAT_GRAY;
+    std::vector<unsigned char> buf((size_t)im.width * im.height);
+    if (!png_image_finish_read(&im, nullptr, buf.data(), 0, nullptr)) {
+        msg = std::string(path) + ": " + im.message;
+        return false;
+    }
+    px.assign(buf.begin(), buf.end());
+    return true;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--png") == 0) {
+        DcmRLEDecoderRegistration::registerCodecs();
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        std::vector<Uint16> a, b;
+        Uint16 bits = 0;
+        std::string msg;
+        if (!load_png(argv[2], a, msg) || !load(argv[3], b, bits, msg)) {
+            fprintf(stderr, "FAIL %s\n", msg.c_str());
+            return 1;
+        }
+        if (a != b || bits != 8) {
+            fprintf(stderr, "FAIL %s and %s differ (%zu and %zu pixels, BitsStored %u)\n", argv[2], argv[3], a.size(),
+                    b.size(), bits);
+            return 1;
+        }
+        printf("ok %s == %s\n", argv[2], argv[3]);
+        return 0;
+    }
     bool inverted = argc == 4 && strcmp(argv[3], "--inverted") == 0;
     if (argc != 3 && !inverted) {
         fprintf(stderr, "usage: dcm_pixels A.dcm B.dcm [--inverted]\n");

@@ -5,7 +5,8 @@
  *       Runs the SCP with a minimal durable handler (fsync'd temp file renamed to
  *       STORE/<SOPInstanceUID>.dcm, directory fsynced; a duplicate keeps the first copy)
  *       and prints one line per event on stdout: "PORT n", "EVENT <event> <ae> <host>
- *       <reason>", "STORED <uid> <bytes>", "STOPPED". SIGTERM/SIGINT stop it through
+ *       <reason>", "STORED <uid> <bytes> ...", "INFO\t<the parsed tags, tab-separated>",
+ *       "STOPPED". SIGTERM/SIGINT stop it through
  *       dcm_scp_stop.
  *   scp_harness mkdcm OUT --sop UID --study UID --series UID [--lat L] [--view CC|MLO]
  *                     [--rows R] [--cols C] [--seed S]
@@ -54,6 +55,12 @@ static uint16_t store(void *ctx, const dcm_store_request *req) {
            (unsigned long long)req->file_size, req->info->image_laterality,
            req->info->view_position, req->info->view_code, req->info->presentation_intent,
            req->info->transfer_syntax_uid);
+    const dcm_instance_info *ii = req->info;
+    printf("INFO\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t%u\t%s\n",
+           ii->sop_instance_uid, ii->study_uid, ii->series_uid, ii->sop_class_uid, ii->patient_id,
+           ii->accession_number, ii->image_laterality, ii->view_position, ii->view_modifiers,
+           ii->presentation_intent, ii->transfer_syntax_uid, ii->rows, ii->columns,
+           ii->bits_stored, ii->photometric);
     fflush(stdout);
     return DCM_STATUS_SUCCESS;
 }

@@ -6,7 +6,7 @@
  *   "STATUS 0xNNNN" per C-STORE, "RELEASED".
  *
  *   scp_rawscu --port P --called AE --calling AE [--file F] [--mode normal|garbage|truncate]
- *              [--cmd-sop UID] [--count N] [--hold SECONDS]
+ *              [--cmd-sop UID] [--count N] [--hold SECONDS] [--pace MS between PDVs]
  * The dataset is the file's own (explicit VR little endian, its meta header stripped) and
  * is proposed with the file's transfer syntax. Exit status 0 when the exchange finished. */
 #include <arpa/inet.h>
@@ -52,6 +52,12 @@ static void ae16(buf *b, const char *ae) {
 }
 
 static int sock;
+static buf body, pc, ui, sub, pdu;
+static unsigned char *file_bytes;
+
+static void free_all(void) {
+    free(body.p); free(pc.p); free(ui.p); free(sub.p); free(pdu.p); free(file_bytes);
+}
 
 static int send_all(const void *p, size_t n) {
     const unsigned char *c = p;
@@ -76,9 +82,9 @@ static int read_pdu(unsigned char **out, size_t *out_len) {
     unsigned char h[6];
     if (recv_all(h, 6) != 0) return -1;
     size_t len = ((size_t)h[2] << 24) | ((size_t)h[3] << 16) | ((size_t)h[4] << 8) | h[5];
-    unsigned char *body = malloc(len ? len : 1);
-    if (!body || recv_all(body, len) != 0) { free(body); return -1; }
-    *out = body;
+    unsigned char *data = malloc(len ? len : 1);
+    if (!data || recv_all(data, len) != 0) { free(data); return -1; }
+    *out = data;
     *out_len = len;
     return h[0];
 }
@@ -132,7 +138,7 @@ static int send_pdv(unsigned pcid, int command, int last, const unsigned char *p
 }
 
 int main(int argc, char **argv) {
-    int port = 0, count = 1, hold = 0;
+    int port = 0, count = 1, hold = 0, pace_ms = 0;
     const char *called = "MAMAD", *calling = "SENDER", *file = NULL, *mode = "normal", *cmd_sop = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -144,10 +150,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--cmd-sop")) cmd_sop = v;
         else if (!strcmp(a, "--count")) count = atoi(v);
         else if (!strcmp(a, "--hold")) hold = atoi(v);
+        else if (!strcmp(a, "--pace")) pace_ms = atoi(v);
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     unsigned char *f = NULL;
     size_t fn = 0, ds_off = 0;
+    atexit(free_all);
     char sop_class[80] = "1.2.840.10008.1.1", sop[80] = "", ts[80] = "1.2.840.10008.1.2.1";
     if (file) {
         FILE *fp = fopen(file, "rb");
@@ -155,7 +163,7 @@ int main(int argc, char **argv) {
         fseek(fp, 0, SEEK_END);
         fn = (size_t)ftell(fp);
         fseek(fp, 0, SEEK_SET);
-        f = malloc(fn);
+        f = file_bytes = malloc(fn);
         if (!f || fread(f, 1, fn, fp) != fn) { fprintf(stderr, "cannot read %s\n", file); return 2; }
         fclose(fp);
         meta_str(f, fn, 2, sop_class, sizeof sop_class, NULL);
@@ -173,7 +181,6 @@ int main(int argc, char **argv) {
     if (connect(sock, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
 
     /* A-ASSOCIATE-RQ */
-    buf body = {0}, pc = {0}, ui = {0}, sub = {0};
     be16(&body, 1); be16(&body, 0);
     ae16(&body, called); ae16(&body, calling);
     unsigned char zero[32] = {0};
@@ -188,7 +195,6 @@ int main(int argc, char **argv) {
     item(&ui, 0x51, sub.p, 4);
     item(&ui, 0x52, "1.2.826.0.1.3680043.9.7433.1.2", 30);
     item(&body, 0x50, ui.p, ui.n);
-    buf pdu = {0};
     unsigned char h[2] = {1, 0};
     put(&pdu, h, 2); be32(&pdu, body.n); put(&pdu, body.p, body.n);
     if (send_all(pdu.p, pdu.n) != 0) { fprintf(stderr, "send failed\n"); return 1; }
@@ -198,9 +204,10 @@ int main(int argc, char **argv) {
     int type = read_pdu(&r, &rn);
     if (type == 3 && rn >= 4) {
         printf("ASSOC rejected result=%u source=%u reason=%u\n", r[1], r[2], r[3]);
+        free(r);
         return 0;
     }
-    if (type != 2) { printf("ASSOC failed pdu=%d\n", type); return 1; }
+    if (type != 2) { printf("ASSOC failed pdu=%d\n", type); if (type >= 0) free(r); return 1; }
     int accepted = 0;
     for (size_t pos = 68; pos + 4 <= rn;) {
         unsigned it = r[pos], len = (unsigned)(r[pos + 2] << 8 | r[pos + 3]);
@@ -241,12 +248,13 @@ int main(int argc, char **argv) {
         for (size_t off = 0; off < dn || dn == 0; off += 8000) {
             size_t take = dn - off > 8000 ? 8000 : dn - off;
             if (send_pdv(1, 0, off + take >= dn, ds + off, take) != 0) { fprintf(stderr, "send failed\n"); return 1; }
+            if (pace_ms) usleep((useconds_t)pace_ms * 1000);   /* a slow sender */
             if (dn == 0) break;
         }
         free(c.p); free(rest.p);
         /* C-STORE-RSP: a command PDV; find (0000,0900) */
         type = read_pdu(&r, &rn);
-        if (type != 4) { printf("STORE no-response pdu=%d\n", type); return 1; }
+        if (type != 4) { printf("STORE no-response pdu=%d\n", type); if (type >= 0) free(r); return 1; }
         unsigned status = 0xffff;
         for (size_t pos = 6; pos + 8 <= rn;) {   /* after the PDV length and header */
             unsigned g = r[pos] | r[pos + 1] << 8, e = r[pos + 2] | r[pos + 3] << 8;
@@ -262,8 +270,7 @@ int main(int argc, char **argv) {
     send_all(rel, sizeof rel);
     type = read_pdu(&r, &rn);
     if (type == 6) { printf("RELEASED\n"); free(r); }
-    else printf("RELEASE pdu=%d\n", type);
+    else { printf("RELEASE pdu=%d\n", type); if (type >= 0) free(r); }
     close(sock);
-    free(f); free(body.p); free(pc.p); free(ui.p); free(sub.p); free(pdu.p);
     return 0;
 }

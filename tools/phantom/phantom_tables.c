@@ -31,7 +31,7 @@ static void fieldi(FILE *f, long v, int last) {
 
 static const char *manifest_cols = "path,study_uid,series_uid,sop_instance_uid,sop_class_uid,patient_id,accession,"
                                    "laterality,view,modifiers,intent,transfer_syntax,rows,columns,bits_stored,"
-                                   "photometric,instance_number";
+                                   "photometric,instance_number,density,birads,cancer";
 static const char *meta_cols = "empi_anon,acc_anon,study_date_anon,StudyDescription,SeriesDescription,FinalImageType,"
                                "ImageLateralityFinal,ViewPosition,spot_mag,anon_dicom_path,SOPInstanceUID,"
                                "SeriesInstanceUID,StudyInstanceUID";
@@ -97,7 +97,9 @@ void ph_tables_image(ph_tables *t, const ph_study *st, const ph_image_row *im) {
     fieldi(f, im->cols, 0);
     fieldi(f, im->bits, 0);
     field(f, im->mono1 ? "MONOCHROME1" : "MONOCHROME2", 0);
-    fieldi(f, im->instance_number, 1);
+    fieldi(f, im->instance_number, 0);
+    const ph_breast *br = &st->breast[im->side];
+    fprintf(f, "%c,%d,%d\n", 'A' + st->density - 1, br->birads, br->malignant);
 
     f = t->meta;
     field(f, st->patient_id, 0);
