@@ -23,6 +23,7 @@
 #include <dcmtk/dcmjpeg/djrplol.h>
 #include <dcmtk/dcmjpls/djencode.h>
 #include <dcmtk/dcmjpls/djrparam.h>
+#include <dcmtk/oflog/oflog.h>
 #include <openjpeg.h>
 
 #include <cerrno>
@@ -71,6 +72,9 @@ void register_encoders() {
         DcmRLEEncoderRegistration::registerCodecs();
         DJEncoderRegistration::registerCodecs();
         DJLSEncoderRegistration::registerCodecs();
+        /* the JPEG-LS encoder has dcmimgle report at INFO level, for every image, that it
+         * ignores the modality transform; keep that logger at WARN */
+        OFLog::getLogger("dcmtk.dcmimgle").setLogLevel(OFLogger::WARN_LOG_LEVEL);
     });
 }
 

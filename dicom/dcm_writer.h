@@ -32,9 +32,9 @@ int dcm_tsyntax_parse(const char *name, dcm_tsyntax *out_ts);
 
 /* View modifier flags (View Modifier Code Sequence inside the View Code Sequence item). */
 enum {
-    DCM_VIEWMOD_SPOT = 1 << 0,            /* R-102D2 "Spot Compression" */
-    DCM_VIEWMOD_MAGNIFICATION = 1 << 1,   /* R-102D6 "Magnification" */
-    DCM_VIEWMOD_IMPLANT_DISPLACED = 1 << 2, /* R-102F4? see dcm_writer.cc for the code used */
+    DCM_VIEWMOD_SPOT = 1 << 0,              /* SRT R-102D7 "Spot Compression" (SCT 399055006) */
+    DCM_VIEWMOD_MAGNIFICATION = 1 << 1,     /* SRT R-102D6 "Magnification" (SCT 399163009) */
+    DCM_VIEWMOD_IMPLANT_DISPLACED = 1 << 2, /* SRT R-102D5 "Implant Displaced" (SCT 399209000) */
 };
 
 /* One MG image. Strings are NUL-terminated; NULL or "" writes an empty (type 2)

@@ -349,6 +349,9 @@ static void test_mias(const char *info) {
     CHECK(s->n == 322, "%d films", s->n);
     int women[400] = {0}, nwomen = 0, tissue[3] = {0}, normal = 0, first_b = 0, first_m = 0, any_m = 0, only_b = 0,
         lines = 0, no_xy = 0;
+    static const char *cls_names[6] = {"CALC", "CIRC", "SPIC", "MISC", "ARCH", "ASYM"};
+    static const int cls_want[6] = {30, 25, 19, 15, 19, 15}; /* lines per class in Info.txt */
+    int cls_lines[6] = {0};
     for (int i = 0; i < s->n; i++) {
         const mias_film *f = &s->films[i];
         CHECK(f->number == i + 1, "film %d at %d", f->number, i);
@@ -364,7 +367,10 @@ static void test_mias(const char *info) {
             first_m += f->abn[0].severity == 'M';
         }
         lines += f->nabn ? f->nabn : 1;
-        for (int k = 0; k < f->nabn; k++) no_xy += !f->abn[k].has_xy;
+        for (int k = 0; k < f->nabn; k++) {
+            no_xy += !f->abn[k].has_xy;
+            for (int c = 0; c < 6; c++) cls_lines[c] += strcmp(f->abn[k].cls, cls_names[c]) == 0;
+        }
     }
     CHECK(nwomen == 161, "%d women", nwomen);
     for (int w = 1; w <= 161; w++) CHECK(women[w] == 2, "woman %d has %d films", w, women[w]);
@@ -373,6 +379,8 @@ static void test_mias(const char *info) {
           first_b, first_m);
     CHECK(any_m == 52 && only_b == 63, "any malignant %d, benign only %d (mdb144 has both)", any_m, only_b);
     CHECK(lines == 330, "%d data lines", lines);
+    for (int c = 0; c < 6; c++)
+        CHECK(cls_lines[c] == cls_want[c], "%s: %d lines, expected %d", cls_names[c], cls_lines[c], cls_want[c]);
     const mias_film *f1 = &s->films[0], *f5 = &s->films[4], *f216 = &s->films[215];
     CHECK(strcmp(f1->ref, "mdb001") == 0 && f1->tissue == 'G' && f1->nabn == 1 && strcmp(f1->abn[0].cls, "CIRC") == 0 &&
               f1->abn[0].x == 535 && f1->abn[0].y == 425 && f1->abn[0].radius == 197,
