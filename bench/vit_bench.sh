@@ -45,4 +45,9 @@ for t in 1 2; do
         fi
     done
 done
+echo "engine op profile, one ViT-B/14 block at 518 x 12 layers, 1 and 2 threads:"
+for t in 1 2; do
+    echo "threads=$t"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$t "$bench" --ops --threads $t | grep '^op'
+done
 echo "ratio_t/e = torch best latency / engine best latency (> 1: the engine is faster)"

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <mutex>
 #include <new>
 #include <string>
@@ -35,6 +36,7 @@
 namespace {
 
 std::once_flag codecs_once;
+std::atomic<int> j2k_threads{1};
 
 void register_codecs() {
     std::call_once(codecs_once, [] {
@@ -96,8 +98,23 @@ void get_str(DcmItem *item, const DcmTagKey &tag, char *dst, size_t cap) {
     if (item->findAndGetOFString(tag, s).good()) copy_trimmed(dst, cap, s);
 }
 
-// Fills the key tags (the scp helper's dcm_read_instance_info reads the same ones; this
-// private copy keeps the pixel module independent of it).
+// Code values of the View Modifier Code Sequence items under `item`, '\\'-joined.
+void get_codes(DcmItem *item, char *dst, size_t cap) {
+    std::string mods;
+    for (int i = 0; i < 16; i++) {
+        DcmItem *mod = nullptr;
+        if (item->findAndGetSequenceItem(DCM_ViewModifierCodeSequence, mod, i).bad() || !mod) break;
+        char code[DCM_SHORT_MAX];
+        get_str(mod, DCM_CodeValue, code, sizeof code);
+        if (!code[0]) continue;
+        if (!mods.empty()) mods += '\\';
+        mods += code;
+    }
+    copy_trimmed(dst, cap, mods.c_str());
+}
+
+// Fills the key tags from the dataset already in memory, with the same rules as the scp
+// helper's dcm_read_instance_info (dicom/dcm_scp.h), which would read the file again.
 void fill_info(DcmFileFormat &ff, dcm_instance_info *info) {
     DcmDataset *ds = ff.getDataset();
     memset(info, 0, sizeof *info);
@@ -118,18 +135,10 @@ void fill_info(DcmFileFormat &ff, dcm_instance_info *info) {
     if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
         get_str(view, DCM_CodeValue, info->view_code, sizeof info->view_code);
         get_str(view, DCM_CodeMeaning, info->view_code_meaning, sizeof info->view_code_meaning);
-        std::string mods;
-        for (int i = 0; i < 16; i++) {
-            DcmItem *mod = nullptr;
-            if (view->findAndGetSequenceItem(DCM_ViewModifierCodeSequence, mod, i).bad() || !mod)
-                break;
-            char code[DCM_SHORT_MAX];
-            get_str(mod, DCM_CodeValue, code, sizeof code);
-            if (!mods.empty()) mods += '\\';
-            mods += code;
-        }
-        copy_trimmed(info->view_modifiers, sizeof info->view_modifiers, mods.c_str());
+        get_codes(view, info->view_modifiers, sizeof info->view_modifiers);
     }
+    if (!info->view_modifiers[0]) // some writers put the modifiers at the top level
+        get_codes(ds, info->view_modifiers, sizeof info->view_modifiers);
     get_str(ds, DCM_PresentationIntentType, info->presentation_intent,
             sizeof info->presentation_intent);
     get_str(ds, DCM_BreastImplantPresent, info->breast_implant_present,
@@ -248,6 +257,8 @@ std::vector<int32_t> j2k_decode(const std::vector<OPJ_BYTE> &cs, int rows, int c
         opj_dparameters_t params;
         opj_set_default_decoder_parameters(&params);
         if (!opj_setup_decoder(dec, &params)) fail("%s: OpenJPEG setup failed", path);
+        int threads = j2k_threads.load(std::memory_order_relaxed);
+        if (threads > 1) opj_codec_set_threads(dec, threads);
         if (!opj_read_header(st, dec, &img) || !img)
             fail("%s: JPEG 2000 header unreadable (%s)", path, err.c_str());
         if (!opj_decode(dec, st, img) || !opj_end_decompress(dec, st))
@@ -533,6 +544,10 @@ extern "C" double dcm_window_apply(double x, double c, double w, dcm_voi_kind ki
         if (x > c - 0.5 + (w - 1.0) / 2.0) return 1.0;
         return (x - (c - 0.5)) / (w - 1.0) + 0.5;
     }
+}
+
+extern "C" void dcm_image_set_j2k_threads(int n) {
+    j2k_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed);
 }
 
 extern "C" int dcm_image_load(const char *path, dcm_image *out, char *err, size_t errlen) {

@@ -46,6 +46,10 @@ int dcm_image_load(const char *path, dcm_image *out, char *err, size_t errlen);
 /* Releases out->pixels and zeroes *img; safe on a zeroed or already freed image. */
 void dcm_image_free(dcm_image *img);
 
+/* Threads OpenJPEG may use to decode one JPEG 2000 image (process-wide, default 1; the
+ * scoring workers already run in parallel). Values < 1 mean 1. */
+void dcm_image_set_j2k_threads(int n);
+
 /* The VOI math on one modality value, exposed for tests and for callers holding raw
  * values: window centre c, width w, function kind (LINEAR, LINEAR_EXACT, SIGMOID).
  * Follows DICOM PS3.3 C.11.2.1.2; output in [0,1]. */

@@ -1,6 +1,7 @@
 /* attention.c: fused multi-head attention on a packed qkv buffer, tiled flash style.
  * Legend: B batch, T sequence length, C model width, NH heads, HS head size (C = NH * HS),
- *   BQ query rows per block, BK keys per block.
+ *   BQ query rows per block, BK keys per block (128 x 256: the fastest of 32..256 x 128..512
+ *   measured at T = 1374, HS = 64 on this machine; bench/attention_speed.c).
  *
  * Forward, per (batch, head, query block), OpenMP over all three:
  *   for each key block: S (BQ,BK) = scale * Q_blk K_blk^T      (sgemm, lda = 3C)
@@ -15,6 +16,9 @@
  * ever write the same element.
  * A query row whose keys are all masked gets out = 0 and lse = -inf (and no gradient).
  * Inside the OpenMP regions sgemm runs single-threaded (parallel.h). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math") /* vmath.h: vectorise the exp loops */
+#endif
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,19 +26,15 @@
 
 #include "engine/ops.h"
 #include "engine/parallel.h"
-#include "engine/vexp.h"
+#include "engine/vmath.h"
 
-#define BQ 64
-#define BK 128
+#ifndef BQ
+#define BQ 128
+#endif
+#ifndef BK
+#define BK 256
+#endif
 
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define HOT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef HOT_CLONES
-#define HOT_CLONES
-#endif
 
 /* Masks one score row s (nk) in place: keys k0.. whose key_mask is 0, or (causal) beyond
  * query position q. km (T of this batch) may be NULL. */
@@ -47,24 +47,43 @@ static void mask_row(float *s, int nk, const float *km, int k0, int causal, int 
             if (j >= 0) s[j] = -INFINITY;
 }
 
+/* Sum of s (n) in 16 independent lanes: vectorises without reassociation flags. */
+VMATH_CLONES static float sum_lanes(const float *s, int n) {
+    float lane[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) lane[k] += s[j + k];
+    float sum = 0.0f;
+    for (; j < n; j++) sum += s[j];
+    for (int k = 0; k < 16; k++) sum += lane[k];
+    return sum;
+}
+
+/* Max of s (n) in 16 lanes (-inf for n = 0), vectorisable like sum_lanes. */
+VMATH_CLONES static float max_lanes(const float *s, int n) {
+    float lane[16];
+    for (int k = 0; k < 16; k++) lane[k] = -INFINITY;
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) lane[k] = s[j + k] > lane[k] ? s[j + k] : lane[k];
+    float mx = -INFINITY;
+    for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int k = 0; k < 16; k++) mx = lane[k] > mx ? lane[k] : mx;
+    return mx;
+}
+
 /* One score row s (nk): update the running max *m and sum *l, turn s into exp(s - m_new);
  * returns the factor the row's accumulator must be multiplied by. */
-HOT_CLONES static float online_softmax_row(float *s, int nk, float *m, float *l) {
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
+VMATH_CLONES static float online_softmax_row(float *s, int nk, float *m, float *l) {
+    float mx = max_lanes(s, nk);
     float m_new = mx > *m ? mx : *m;
     if (m_new == -INFINITY) { /* every key so far masked */
         memset(s, 0, (size_t)nk * sizeof(float));
         return 1.0f;
     }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < nk; j++) {
-        float e = vexp(s[j] - m_new);
-        s[j] = e;
-        sum += e;
-    }
+#pragma omp simd
+    for (int j = 0; j < nk; j++) s[j] = vexp(s[j] - m_new);
+    float sum = sum_lanes(s, nk);
     float corr = *m == -INFINITY ? 0.0f : vexp(*m - m_new);
     *l = *l * corr + sum;
     *m = m_new;
@@ -72,7 +91,7 @@ HOT_CLONES static float online_softmax_row(float *s, int nk, float *m, float *l)
 }
 
 /* P row from scores: p = exp(s - lse) (0 where masked or lse = -inf). */
-HOT_CLONES static void prob_row(float *s, int nk, float lse) {
+VMATH_CLONES static void prob_row(float *s, int nk, float lse) {
     if (lse == -INFINITY) {
         memset(s, 0, (size_t)nk * sizeof(float));
         return;
@@ -82,7 +101,7 @@ HOT_CLONES static void prob_row(float *s, int nk, float lse) {
 }
 
 /* dS row in place over dp: ds = p (dp - d) scale. */
-HOT_CLONES static void dscore_row(float *dp, const float *p, int nk, float d, float scale) {
+VMATH_CLONES static void dscore_row(float *dp, const float *p, int nk, float d, float scale) {
 #pragma omp simd
     for (int j = 0; j < nk; j++) dp[j] = p[j] * (dp[j] - d) * scale;
 }
@@ -93,7 +112,7 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
     const int HS = C / NH, C3 = 3 * C;
     const int nqb = (T + BQ - 1) / BQ;
     const long ntask = (long)B * NH * nqb;
-    int blas_prev = parallel_blas_single();
+    parallel_blas_serial();
 #pragma omp parallel
     {
         float *S = malloc(sizeof(float) * (size_t)BQ * BK);
@@ -148,7 +167,6 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
         free(S);
         free(acc);
     }
-    parallel_blas_restore(blas_prev);
 }
 
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
@@ -157,7 +175,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
     const int HS = C / NH, C3 = 3 * C;
     const long ntask = (long)B * NH;
-    int blas_prev = parallel_blas_single();
+    parallel_blas_serial();
 #pragma omp parallel
     {
         float *P = malloc(sizeof(float) * (size_t)BQ * BK);
@@ -219,5 +237,4 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         free(dP);
         free(D);
     }
-    parallel_blas_restore(blas_prev);
 }

@@ -1,11 +1,11 @@
-/* parallel.h: the engine's thread count, one knob for OpenMP and OpenBLAS.
+/* parallel.h: the engine's thread count: one OpenMP pool, single-threaded OpenBLAS inside it.
  *
- * Policy (no nested oversubscription): a GEMM of a whole layer (linear, conv1d) runs with
- * OpenBLAS's own threads, outside any OpenMP region. Ops that parallelise with OpenMP
- * themselves (attention: over batch x head x query block) switch OpenBLAS to one thread
- * for the duration of their region (parallel_blas_single) and call single-threaded sgemm
- * on small tiles inside it, then restore the count (parallel_blas_restore). Element-wise
- * ops use plain OpenMP loops. So at any moment at most `threads` workers compute. */
+ * Policy (no nested oversubscription, one pool): OpenBLAS always runs on one thread; the
+ * engine parallelises with OpenMP itself. A layer GEMM (linear, conv1d) splits its output
+ * into row (or, for few rows, column) panels, one single-threaded sgemm per thread;
+ * attention runs over batch x head x query block with single-threaded sgemm on tiles;
+ * element-wise ops use OpenMP loops. So at most `threads` workers ever compute, and no
+ * OpenBLAS worker threads spin beside the OpenMP ones (on 2 cores that matters). */
 #ifndef MAMA_PARALLEL_H
 #define MAMA_PARALLEL_H
 
@@ -13,14 +13,14 @@
 extern "C" {
 #endif
 
-/* Sets OpenMP and OpenBLAS to n threads (n < 1: the number of online CPUs). */
+/* Sets the OpenMP pool to n threads (n < 1: the number of online CPUs) and OpenBLAS to 1. */
 void mama_set_threads(int n);
-/* The count last set (or the OpenMP default). */
+/* The engine's thread count (the OpenMP pool size). */
 int mama_get_threads(void);
 
-/* Sets OpenBLAS to one thread and returns the previous count, for parallel_blas_restore. */
-int parallel_blas_single(void);
-void parallel_blas_restore(int prev);
+/* Puts OpenBLAS on one thread if nothing has yet (cheap after the first call); every op that
+ * calls BLAS calls this first, so the policy holds even without mama_set_threads. */
+void parallel_blas_serial(void);
 
 /* openblas_get_config(): the kernel (core type) in use, for benchmark output. */
 const char *parallel_blas_config(void);

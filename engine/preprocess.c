@@ -55,9 +55,19 @@ static int bin_of(float v) {
 }
 
 float prep_otsu_threshold(const float *img, int H, int W) {
-    double hist[256] = {0};
-    size_t n = (size_t)H * (size_t)W;
-    for (size_t i = 0; i < n; i++) hist[bin_of(img[i])] += 1.0;
+    /* four sub-histograms break the store-to-load dependency between equal bins */
+    uint32_t sub[4][256];
+    memset(sub, 0, sizeof sub);
+    size_t n = (size_t)H * (size_t)W, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        sub[0][bin_of(img[i])]++;
+        sub[1][bin_of(img[i + 1])]++;
+        sub[2][bin_of(img[i + 2])]++;
+        sub[3][bin_of(img[i + 3])]++;
+    }
+    for (; i < n; i++) sub[0][bin_of(img[i])]++;
+    double hist[256];
+    for (int b = 0; b < 256; b++) hist[b] = (double)sub[0][b] + sub[1][b] + sub[2][b] + sub[3][b];
     double total = (double)n, sum_all = 0.0;
     for (int b = 0; b < 256; b++) sum_all += b * hist[b];
     double w0 = 0.0, sum0 = 0.0, best = -1.0;
@@ -77,55 +87,99 @@ float prep_otsu_threshold(const float *img, int H, int W) {
     return (float)(best_k + 1) / 256.0f;
 }
 
+/* Connected components by runs: each row's foreground runs are united (union-find) with
+ * the runs of the row above that touch them, 8-connected (overlap or diagonal contact).
+ * Exact, and far cheaper than a pixel flood fill: a mammogram has few runs per row. */
+typedef struct run {
+    int32_t y, x0, x1; /* inclusive */
+    int32_t parent;
+} run;
+
+static int32_t run_find(run *r, int32_t i) {
+    while (r[i].parent != i) {
+        r[i].parent = r[r[i].parent].parent;
+        i = r[i].parent;
+    }
+    return i;
+}
+
+static void run_union(run *r, int32_t a, int32_t b) {
+    a = run_find(r, a);
+    b = run_find(r, b);
+    if (a == b) return;
+    if (a < b) r[b].parent = a; /* the root is the component's first run in raster order */
+    else r[a].parent = b;
+}
+
 mama_status prep_breast_box(prep_box *out_box, const float *img, int H, int W, float t) {
     if (H <= 0 || W <= 0) return mama_errorf(MAMA_EINVAL, "breast box: empty image %dx%d", H, W);
-    size_t n = (size_t)H * (size_t)W;
-    uint8_t *seen = malloc(n);
-    int32_t *queue = malloc(n * sizeof(int32_t));
-    if (!seen || !queue) {
-        free(seen);
-        free(queue);
-        return mama_errorf(MAMA_ENOMEM, "breast box: no memory for a %dx%d mask", H, W);
-    }
-    /* seen: 0 background, 1 foreground not yet labelled, 2 labelled. */
-    for (size_t i = 0; i < n; i++) seen[i] = img[i] >= t ? 1 : 0;
-    size_t best_count = 0;
-    prep_box best = {0, 0, H, W};
-    for (size_t start = 0; start < n; start++) {
-        if (seen[start] != 1) continue;
-        size_t head = 0, tail = 0, count = 0;
-        int y0 = H, x0 = W, y1 = -1, x1 = -1;
-        queue[tail++] = (int32_t)start;
-        seen[start] = 2;
-        while (head < tail) {
-            int32_t p = queue[head++];
-            int y = p / W, x = p % W;
-            count++;
-            if (y < y0) y0 = y;
-            if (y > y1) y1 = y;
-            if (x < x0) x0 = x;
-            if (x > x1) x1 = x;
-            for (int dy = -1; dy <= 1; dy++) {
-                int yy = y + dy;
-                if (yy < 0 || yy >= H) continue;
-                for (int dx = -1; dx <= 1; dx++) {
-                    int xx = x + dx;
-                    if (xx < 0 || xx >= W) continue;
-                    size_t q = (size_t)yy * W + xx;
-                    if (seen[q] == 1) {
-                        seen[q] = 2;
-                        queue[tail++] = (int32_t)q;
-                    }
+    size_t cap = 1024, n = 0;
+    run *runs = malloc(cap * sizeof *runs);
+    if (!runs) return mama_errorf(MAMA_ENOMEM, "breast box: no memory for a %dx%d mask", H, W);
+    size_t prev_start = 0, prev_end = 0; /* runs of the row above: [prev_start, prev_end) */
+    for (int y = 0; y < H; y++) {
+        const float *row = img + (size_t)y * W;
+        size_t cur_start = n, p = prev_start;
+        int x = 0;
+        while (x < W) {
+            while (x < W && !(row[x] >= t)) x++;
+            if (x >= W) break;
+            int x0 = x;
+            while (x < W && row[x] >= t) x++;
+            if (n == cap) {
+                run *grown = realloc(runs, 2 * cap * sizeof *runs);
+                if (!grown) {
+                    free(runs);
+                    return mama_errorf(MAMA_ENOMEM, "breast box: no memory for the runs of a %dx%d mask", H, W);
                 }
+                runs = grown;
+                cap *= 2;
             }
+            runs[n] = (run){y, x0, x - 1, (int32_t)n};
+            /* runs above touching [x0-1, x-1+1]; p only moves forward */
+            while (p < prev_end && runs[p].x1 < x0 - 1) p++;
+            for (size_t q = p; q < prev_end && runs[q].x0 <= x; q++) run_union(runs, (int32_t)q, (int32_t)n);
+            n++;
         }
-        if (count > best_count) {
-            best_count = count;
-            best = (prep_box){y0, x0, y1 - y0 + 1, x1 - x0 + 1};
-        }
+        prev_start = cur_start;
+        prev_end = n;
     }
-    free(seen);
-    free(queue);
+    prep_box best = {0, 0, H, W};
+    if (n > 0) {
+        /* per root: pixel count and box, accumulated in the root's slot of side arrays */
+        int64_t *count = calloc(n, sizeof *count);
+        int32_t *bx = malloc(n * 4 * sizeof *bx); /* y0 x0 y1 x1 */
+        if (!count || !bx) {
+            free(count);
+            free(bx);
+            free(runs);
+            return mama_errorf(MAMA_ENOMEM, "breast box: no memory for %zu runs", n);
+        }
+        for (size_t i = 0; i < n; i++) {
+            int32_t r = run_find(runs, (int32_t)i);
+            int32_t *b = bx + 4 * (size_t)r;
+            if (count[r] == 0) {
+                b[0] = runs[i].y;
+                b[1] = runs[i].x0;
+                b[2] = runs[i].y;
+                b[3] = runs[i].x1;
+            }
+            count[r] += runs[i].x1 - runs[i].x0 + 1;
+            if (runs[i].y > b[2]) b[2] = runs[i].y;
+            if (runs[i].x0 < b[1]) b[1] = runs[i].x0;
+            if (runs[i].x1 > b[3]) b[3] = runs[i].x1;
+        }
+        int64_t best_count = 0;
+        for (size_t i = 0; i < n; i++) /* roots in raster order: ties go to the first */
+            if (count[i] > best_count) {
+                best_count = count[i];
+                const int32_t *b = bx + 4 * i;
+                best = (prep_box){b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1};
+            }
+        free(count);
+        free(bx);
+    }
+    free(runs);
     *out_box = best;
     return MAMA_OK;
 }

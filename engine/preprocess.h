@@ -67,8 +67,9 @@ void prep_aug_config_default(prep_aug_config *out_aug);
 float prep_otsu_threshold(const float *img, int H, int W);
 
 /* Bounding box of the largest 8-connected component of {v >= t} in img (H,W). When the
- * image has no foreground the box is the whole image. Needs H*W bytes + 4*H*W bytes of
- * scratch, allocated inside. */
+ * image has no foreground the box is the whole image. Labels foreground runs with
+ * union-find (scratch: 16 bytes per run, allocated inside); ties go to the component
+ * whose first pixel comes first in raster order. */
 mama_status prep_breast_box(prep_box *out_box, const float *img, int H, int W, float t);
 
 /* out (OH,OW) = antialiased bilinear resize of the box `box` of img (H,W), whose rows

@@ -63,6 +63,7 @@ typedef struct shard {
     char *path;
     void *map;
     size_t size;
+    int mapped; /* 1: map is ours (munmap); 0: borrowed (st_open_memory) */
 } shard;
 
 struct st_file {
@@ -259,10 +260,15 @@ static const st_tensor *find_in(const st_file *f, int n, const char *name) {
     return bsearch(&key, f->tensors, (size_t)n, sizeof *f->tensors, cmp_tensor_name);
 }
 
-/* Maps, parses and validates one safetensors file, appending its tensors to f. */
-static mama_status load_shard(st_file *f, shard *s) {
-    mama_status rc = map_file(s->path, s);
-    if (rc != MAMA_OK) return rc;
+/* Parses and validates one safetensors image s->map (s->size bytes), appending its tensors
+ * to f. */
+static mama_status parse_shard(st_file *f, shard *s) {
+    mama_status rc;
+    if (s->size < 8)
+        return mama_errorf(MAMA_EFORMAT,
+                           "%s: %zu bytes, too short for a safetensors file (8-byte header "
+                           "length missing); the file is truncated or not safetensors",
+                           s->path, s->size);
     const unsigned char *p = s->map;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
@@ -360,7 +366,10 @@ static mama_status add_shard(st_file *f, const char *path) {
     s->path = dup_str(path);
     if (!s->path) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
     f->nshards++;
-    return load_shard(f, s);
+    mama_status rc = map_file(s->path, s);
+    if (rc != MAMA_OK) return rc;
+    s->mapped = 1;
+    return parse_shard(f, s);
 }
 
 static mama_status open_index(st_file *f) {
@@ -457,12 +466,37 @@ fail:
     return rc;
 }
 
+mama_status st_open_memory(const void *data, size_t size, const char *name,
+                           st_file **out_file) {
+    *out_file = NULL;
+    st_file *f = calloc(1, sizeof *f);
+    if (!f) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", name);
+    f->path = dup_str(name);
+    f->metadata = json_object();
+    f->shards = calloc(1, sizeof *f->shards);
+    mama_status rc;
+    if (!f->path || !f->metadata || !f->shards || !(f->shards[0].path = dup_str(name))) {
+        rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", name);
+        goto fail;
+    }
+    f->nshards = 1;
+    f->shards[0].map = (void *)data;
+    f->shards[0].size = size;
+    rc = parse_shard(f, &f->shards[0]);
+    if (rc != MAMA_OK) goto fail;
+    *out_file = f;
+    return MAMA_OK;
+fail:
+    st_close(f);
+    return rc;
+}
+
 void st_close(st_file *f) {
     if (!f) return;
     for (int i = 0; i < f->count; i++) free((char *)f->tensors[i].name);
     free(f->tensors);
     for (int i = 0; i < f->nshards; i++) {
-        if (f->shards[i].map) munmap(f->shards[i].map, f->shards[i].size);
+        if (f->shards[i].mapped) munmap(f->shards[i].map, f->shards[i].size);
         free(f->shards[i].path);
     }
     free(f->shards);

@@ -49,6 +49,10 @@ const char *st_dtype_name(st_dtype dt);
 
 mama_status st_open(const char *path, st_file **out_file);
 void st_close(st_file *f);
+/* Same validation on a safetensors image in memory (size bytes, borrowed: it must outlive
+ * the st_file). `name` is used in messages. For fuzzing and embedded models. */
+mama_status st_open_memory(const void *data, size_t size, const char *name,
+                           st_file **out_file);
 
 int st_count(const st_file *f);
 const st_tensor *st_at(const st_file *f, int i);

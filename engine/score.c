@@ -101,6 +101,14 @@ mama_status score_study(mama_model *m, const score_view_in *views, int n_views,
         }
         for (int t = 0; t < m->n_tasks; t++)
             view_probs(vo->probs + r->task_offset[t], m, &m->tasks[t], 0);
+        for (int k = 0; k < P; k++)
+            if (!isfinite(vo->probs[k])) {
+                rc = mama_errorf(MAMA_ENUMERIC, "view %d (%s): the model produced non-finite "
+                                 "scores; the model file's weights are corrupt", i,
+                                 vo->id[0] ? vo->id : "no id");
+                score_result_free(r);
+                return rc;
+            }
         int g = group_of(vo->laterality);
         r->breast_views[g]++;
         for (int k = 0; k < P; k++) r->breast_probs[(size_t)g * P + k] += vo->probs[k];

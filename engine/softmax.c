@@ -1,13 +1,31 @@
 /* softmax.c: row-wise softmax and L2 normalisation (contrastive heads, scoring).
  * Legend: N rows, C entries per row. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math") /* vmath.h */
+#endif
 #include <math.h>
 #include <stddef.h>
 
 #include "engine/ops.h"
+#include "engine/vmath.h"
+
+/* r (C) = exp(r - m); returns the sum (in 16 lanes). */
+VMATH_CLONES static float exp_shift_sum(float *r, int C, float m) {
+#pragma omp simd
+    for (int i = 0; i < C; i++) r[i] = vexp(r[i] - m);
+    float lane[16] = {0}, s = 0.0f;
+    int i = 0;
+    for (; i + 16 <= C; i += 16)
+        for (int k = 0; k < 16; k++) lane[k] += r[i + k];
+    for (; i < C; i++) s += r[i];
+    for (int k = 0; k < 16; k++) s += lane[k];
+    return s;
+}
 
 #define L2_EPS 1e-12f /* as torch.nn.functional.normalize */
 
 void softmax_rows(float *x, int N, int C) {
+#pragma omp parallel for schedule(static) if ((long)N * C > 65536)
     for (int n = 0; n < N; n++) {
         float *r = x + (size_t)n * C;
         float m = -INFINITY;
@@ -16,12 +34,7 @@ void softmax_rows(float *x, int N, int C) {
             for (int i = 0; i < C; i++) r[i] = 1.0f / (float)C;
             continue;
         }
-        double s = 0.0;
-        for (int i = 0; i < C; i++) {
-            r[i] = expf(r[i] - m);
-            s += r[i];
-        }
-        float inv = (float)(1.0 / s);
+        float inv = 1.0f / exp_shift_sum(r, C, m);
         for (int i = 0; i < C; i++) r[i] *= inv;
     }
 }

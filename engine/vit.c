@@ -155,6 +155,9 @@ static void im2col(float *cols, const float *inp, int B, int Cin, int H, int W, 
 
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all) {
     if (!m || !inp) return mama_errorf(MAMA_EINVAL, "vit_forward: NULL model or input");
+    if (B <= 0 || H < m->cfg.patch || W < m->cfg.patch || H > 65536 || W > 65536)
+        return mama_errorf(MAMA_EINVAL, "vit_forward: batch %d of %dx%d images: needs B >= 1 and "
+                           "sides of at least one patch (%d px)", B, H, W, m->cfg.patch);
     size_t n_in = (size_t)B * m->cfg.in_chans * H * W;
     for (size_t i = 0; i < n_in; i++)
         if (!isfinite(inp[i]))

@@ -4,7 +4,8 @@
  * mdb001 mdb002 mdb023 mdb028). Every tile is the evaluation preprocessing output (Otsu
  * breast crop, resized to a square, aspect not kept), so crops that lose tissue or keep
  * labels show at once. On MIAS tiles the Info.txt abnormality circle is drawn in white,
- * mapped through the crop. */
+ * mapped through the crop; on the study's tiles likewise the findings of
+ * <study>/../phantom_findings.csv (written by mama phantom) when it exists. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <math.h>
@@ -73,12 +74,59 @@ static int mias_truth(const char *mias_dir, const char *film, double *x, double 
     return found;
 }
 
+/* Draws the phantom findings of accession `acc` on one view's tile (columns found by name
+ * in the CSV header: acc_anon, side, cc_x, cc_y, mlo_x, mlo_y, radius_px). */
+static void draw_phantom_findings(float *tilep, int side, const char *study, const char *acc, const char *lat,
+                                  int mlo, prep_box box);
+
 static void draw_circle(float *tilep, int side, double cx, double cy, double rx, double ry) {
     for (int a = 0; a < 720; a++) {
         double t = a * M_PI / 360.0;
         int x = (int)lround(cx + rx * cos(t)), y = (int)lround(cy + ry * sin(t));
         if (x >= 0 && x < side && y >= 0 && y < side) tilep[y * side + x] = 1.0f;
     }
+}
+
+static void draw_phantom_findings(float *tilep, int side, const char *study, const char *acc, const char *lat,
+                                  int mlo, prep_box box) {
+    char path[4096], line[2048];
+    snprintf(path, sizeof path, "%s/../phantom_findings.csv", study);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    enum { ACC, SIDE, CCX, CCY, MLOX, MLOY, RAD, NCOL };
+    static const char *names[NCOL] = {"acc_anon", "side", "cc_x", "cc_y", "mlo_x", "mlo_y", "radius_px"};
+    int col[NCOL];
+    for (int k = 0; k < NCOL; k++) col[k] = -1;
+    if (fgets(line, sizeof line, f)) {
+        int i = 0;
+        for (char *save = NULL, *t = strtok_r(line, ",\r\n", &save); t; t = strtok_r(NULL, ",\r\n", &save), i++)
+            for (int k = 0; k < NCOL; k++)
+                if (!strcmp(t, names[k])) col[k] = i;
+    }
+    for (int k = 0; k < NCOL; k++)
+        if (col[k] < 0) {
+            fclose(f);
+            return;
+        }
+    while (fgets(line, sizeof line, f)) {
+        char *field[64];
+        int n = 0;
+        for (char *p = line, *q; p && n < 64; p = q) { /* empty fields kept: no strtok */
+            q = strchr(p, ',');
+            if (q) *q++ = '\0';
+            field[n++] = p;
+        }
+        int need = 0;
+        for (int k = 0; k < NCOL; k++) need = col[k] > need ? col[k] : need;
+        if (n <= need || strcmp(field[col[ACC]], acc) != 0 || strncmp(field[col[SIDE]], lat, 1) != 0) continue;
+        double x = atof(field[col[mlo ? MLOX : CCX]]), y = atof(field[col[mlo ? MLOY : CCY]]);
+        double r = atof(field[col[RAD]]);
+        double sy = (double)side / box.h, sx = (double)side / box.w;
+        draw_circle(tilep, side, (x - box.x0) * sx, (y - box.y0) * sy, r * sx, r * sy);
+        printf("  finding at x=%.0f y=%.0f r=%.0f (%s the crop)\n", x, y, r,
+               y >= box.y0 && y < box.y0 + box.h && x >= box.x0 && x < box.x0 + box.w ? "inside" : "OUTSIDE");
+    }
+    fclose(f);
 }
 
 int cmd_contact_sheet(int argc, char **argv) {
@@ -145,6 +193,8 @@ int cmd_contact_sheet(int argc, char **argv) {
             tiles[0][slot] = t;
             seen++;
             printf("top %d: %s %s crop y=%d x=%d h=%d w=%d\n", slot, t.label, path, box.y0, box.x0, box.h, box.w);
+            draw_phantom_findings(tiles[0][slot].pixels, side, study, info.accession_number, info.image_laterality,
+                                  !strcmp(info.view_position, "MLO"), box);
         }
         if (d) closedir(d);
         else {

@@ -15,6 +15,8 @@
 #include "engine/score.h"
 #include "tools/mama_vision.h"
 
+#define SCORE_MAX_FILES 128   /* a screening study has 4 views; leaves room for extras */
+
 static void usage(FILE *out) {
     fprintf(out,
         "usage: mama score --model MODEL.safetensors FILE.dcm...\n"
@@ -92,6 +94,15 @@ int mama_cmd_score(int argc, char **argv) {
         n_paths = argc - optind;
     }
 
+    if (n_paths > SCORE_MAX_FILES) {
+        fprintf(stderr, "mama score: %d files; one study has at most %d (score studies one at a "
+                "time)\n", n_paths, SCORE_MAX_FILES);
+        if (owned) {
+            for (int i = 0; i < n_paths; i++) free(paths[i]);
+            free(paths);
+        }
+        return 1;
+    }
     int status = 1;
     mama_model *m = NULL;
     score_result *r = NULL;

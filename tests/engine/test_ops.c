@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/ops.h"
+#include "engine/parallel.h"
 #include "tests/engine/check.h"
 #include "tests/engine/fd.h"
 
@@ -42,7 +43,7 @@ static double lin_loss(void *p) {
     return fd_dot(c->out, c->r, (size_t)c->N * c->OC);
 }
 
-static void test_linear(int conv, int N, int C, int OC, int with_bias) {
+static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
     char what[128];
     const char *nm = conv ? "conv1d" : "linear";
     size_t nin = (size_t)N * C, nw = (size_t)C * OC, nout = (size_t)N * OC;
@@ -61,7 +62,8 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias) {
         }
     lin_loss(&c);
     snprintf(what, sizeof what, "%s forward N=%d C=%d OC=%d bias=%d", nm, N, C, OC, with_bias);
-    check_close(what, c.out, ref, nout, 1e-5, 1e-5);
+    /* fp32 sums of K terms of size ~1: rounding grows like sqrt(K) */
+    check_close(what, c.out, ref, nout, 3e-6 * sqrt(C), 1e-5);
 
     /* backward: analytic double reference, accumulation on top of random pre-fill */
     float *dinp = frand(nin, 1), *dw = frand(nw, 1), *db = frand(OC, 1);
@@ -83,9 +85,9 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias) {
             }
         }
     snprintf(what, sizeof what, "%s dinp N=%d C=%d OC=%d", nm, N, C, OC);
-    check_accum(what, dinp, dinp0, rdinp, nin, 1e-5, 1e-5);
+    check_accum(what, dinp, dinp0, rdinp, nin, 3e-6 * sqrt(OC), 1e-5);
     snprintf(what, sizeof what, "%s dw N=%d C=%d OC=%d", nm, N, C, OC);
-    check_accum(what, dw, dw0, rdw, nw, 1e-5, 1e-5);
+    check_accum(what, dw, dw0, rdw, nw, 3e-6 * sqrt(N), 1e-5);
     if (with_bias) {
         snprintf(what, sizeof what, "%s db N=%d C=%d OC=%d", nm, N, C, OC);
         check_accum(what, db, db0, rdb, OC, 1e-5, 1e-5);
@@ -94,12 +96,14 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias) {
     }
     /* finite differences on inp and w */
     double *g = dalloc(nin > nw ? nin : nw);
-    fd_grad(g, c.inp, nin, lin_loss, &c, 1e-2f);
-    snprintf(what, sizeof what, "%s dinp vs FD", nm);
-    check_accum(what, dinp, dinp0, g, nin, 2e-3, 2e-3);
-    fd_grad(g, c.w, nw, lin_loss, &c, 1e-2f);
-    snprintf(what, sizeof what, "%s dw vs FD", nm);
-    check_accum(what, dw, dw0, g, nw, 2e-3, 2e-3);
+    if (fd) {
+        fd_grad(g, c.inp, nin, lin_loss, &c, 1e-2f);
+        snprintf(what, sizeof what, "%s dinp vs FD", nm);
+        check_accum(what, dinp, dinp0, g, nin, 2e-3, 2e-3);
+        fd_grad(g, c.w, nw, lin_loss, &c, 1e-2f);
+        snprintf(what, sizeof what, "%s dw vs FD", nm);
+        check_accum(what, dw, dw0, g, nw, 2e-3, 2e-3);
+    }
     /* NULL outputs are skipped */
     if (conv) conv1d_backward(NULL, NULL, NULL, c.r, c.inp, c.w, N, C, OC);
     else linear_backward(NULL, NULL, NULL, c.r, c.inp, c.w, N, C, OC);
@@ -311,7 +315,16 @@ int main(void) {
     for (int conv = 0; conv < 2; conv++)
         for (int s = 0; s < 4; s++)
             for (int bias = 0; bias < 2; bias++)
-                test_linear(conv, shapes[s][0], shapes[s][1], shapes[s][2], bias);
+                test_linear(conv, shapes[s][0], shapes[s][1], shapes[s][2], bias, 1);
+    /* large enough for the threaded panel split: by columns (OC), by rows (N), uneven
+       panels with 3 threads, and one thread */
+    static const int big[][3] = {{130, 67, 200}, {300, 200, 20}, {257, 96, 1000}};
+    for (int threads = 3; threads >= 1; threads -= 2) {
+        mama_set_threads(threads);
+        for (int conv = 0; conv < 2; conv++)
+            for (int s = 0; s < 3; s++) test_linear(conv, big[s][0], big[s][1], big[s][2], 1, 0);
+    }
+    mama_set_threads(0);
     test_layernorm(7, 13, 0.0f);
     test_layernorm(3, 1, 0.0f);
     test_layernorm(5, 67, 0.0f);

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "dicom/dcm_image.h"
+#include "engine/image_io.h"
 #include "engine/preprocess.h"
 
 static char dir[256], mama[1024];
@@ -135,6 +136,53 @@ static void test_crop_findings(void) {
     CHECK(findings >= 2, "only %d findings checked", findings);
 }
 
+/* The commands: mama preprocess writes S x S PNGs (and refuses bad files with exit 1 and a
+ * message), mama contact-sheet writes a sheet of the expected size. */
+static void test_commands(void) {
+    char cmd[4096], out[1024];
+    const char *shared = getenv("MAMA_SHARED_DIR");
+    char film[1100], mias[1024];
+    snprintf(mias, sizeof mias, "%s/data/mias", shared ? shared : "../shared");
+    snprintf(film, sizeof film, "%s/images/mdb001.png", mias);
+    int have_mias = access(film, R_OK) == 0;
+    snprintf(cmd, sizeof cmd, "'%s' preprocess %s/explicit/A009000001/*.dcm %s --out-png '%s/png' --size 64 > '%s/pre.log'",
+             mama, dir, have_mias ? film : "", dir, dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    const char *names[] = {"A009000001_LCC.png", "A009000001_RMLO.png", "images_mdb001.png"};
+    for (int i = 0; i < (have_mias ? 3 : 2); i++) {
+        snprintf(out, sizeof out, "%s/png/%s", dir, names[i]);
+        float *px = NULL;
+        int h = 0, w = 0;
+        CHECK(image_io_load_gray(out, &px, &h, &w) == MAMA_OK && h == 64 && w == 64, "%s: %s", out, mama_last_error());
+        double mean = 0;
+        for (int k = 0; px && k < h * w; k++) mean += px[k];
+        CHECK(px && mean / (h * w) > 0.05, "%s is blank", out);
+        free(px);
+    }
+    snprintf(cmd, sizeof cmd, "echo garbage > '%s/bad.dcm'; '%s' preprocess '%s/bad.dcm' --out-png '%s/png' 2> '%s/err.log'",
+             dir, mama, dir, dir, dir);
+    int rc = system(cmd);
+    CHECK(rc != 0, "preprocess of a bad file succeeded");
+    snprintf(out, sizeof out, "%s/err.log", dir);
+    FILE *f = fopen(out, "r");
+    char line[1024] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        fclose(f);
+    }
+    CHECK(strstr(line, "bad.dcm") != NULL, "error names the file: '%s'", line);
+    snprintf(cmd, sizeof cmd, "'%s' contact-sheet --study '%s/explicit/A009000001' %s%s%s --tile 48 --out '%s/sheet.png' > /dev/null",
+             mama, dir, have_mias ? "--mias '" : "", have_mias ? mias : "", have_mias ? "'" : "", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    snprintf(out, sizeof out, "%s/sheet.png", dir);
+    float *px = NULL;
+    int h = 0, w = 0;
+    int rows = have_mias ? 2 : 1;
+    CHECK(image_io_load_gray(out, &px, &h, &w) == MAMA_OK && w == 4 * 48 + 5 * 8 && h == rows * 48 + (rows + 1) * 8,
+          "sheet %dx%d", w, h);
+    free(px);
+}
+
 int main(void) {
     const char *build = getenv("MAMA_BUILD_ROOT");
     snprintf(mama, sizeof mama, "%s/tools/mama", build ? build : ".");
@@ -148,6 +196,7 @@ int main(void) {
         test_syntaxes();
         test_mono1();
         test_crop_findings();
+        test_commands();
     }
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -64,6 +64,35 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cha
     return rc;
 }
 
+/* copy of src with transformers-5 attention names (attention.{q,k,v,o}_proj) */
+static int rename_hf5(const char *src, const char *dst) {
+    static const char *from[4] = {"attention.attention.query", "attention.attention.key",
+                                  "attention.attention.value", "attention.output.dense"};
+    static const char *to[4] = {"attention.q_proj", "attention.k_proj", "attention.v_proj",
+                                "attention.o_proj"};
+    st_file *f = NULL;
+    st_writer *w = NULL;
+    if (st_open(src, &f) != MAMA_OK || st_writer_create(&w) != MAMA_OK) return -1;
+    for (int i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        char name[256];
+        snprintf(name, sizeof name, "%s", t->name);
+        for (int k = 0; k < 4; k++) {
+            char *p = strstr(name, from[k]);
+            if (p) {
+                char rest[256];
+                snprintf(rest, sizeof rest, "%s", p + strlen(from[k]));
+                snprintf(p, sizeof name - (size_t)(p - name), "%s%s", to[k], rest);
+            }
+        }
+        st_writer_add(w, name, t->dtype, t->ndim, t->shape, t->data);
+    }
+    int rc = st_writer_save(w, dst) == MAMA_OK ? 0 : -1;
+    st_writer_destroy(w);
+    st_close(f);
+    return rc;
+}
+
 static void expect_load_error(const char *path, mama_status want, const char *needle) {
     mama_model *m = NULL;
     mama_status rc = model_load(path, &m);
@@ -121,10 +150,19 @@ int main(void) {
         model_init_opts om = {.config = "micro", .from_hf = meta, .seed = 1};
         EXPECT(model_init(&oh, &a) == MAMA_OK, "from-hf HF: %s", mama_last_error());
         EXPECT(model_init(&om, &b) == MAMA_OK, "from-hf Meta: %s", mama_last_error());
-        if (a && b) {
-            EXPECT(memcmp(a->vit->params_memory, b->vit->params_memory,
-                          (a->vit->num_params - (size_t)a->embed * a->vit->cfg.width) * 4) == 0,
+        size_t tower = a ? (a->vit->num_params - (size_t)a->embed * a->vit->cfg.width) * 4 : 0;
+        if (a && b)
+            EXPECT(memcmp(a->vit->params_memory, b->vit->params_memory, tower) == 0,
                    "HF and Meta naming load different towers");
+        EXPECT(rename_hf5(hf, bad) == 0, "rename");
+        mama_model *c5 = NULL;
+        model_init_opts o5 = {.config = "micro", .from_hf = bad, .seed = 1};
+        EXPECT(model_init(&o5, &c5) == MAMA_OK, "from-hf transformers-5 names: %s", mama_last_error());
+        if (a && c5)
+            EXPECT(memcmp(a->vit->params_memory, c5->vit->params_memory, tower) == 0,
+                   "HF hub and transformers-5 naming load different towers");
+        model_free(c5);
+        if (a && b) {
             EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
             EXPECT(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,
                    "from-hf tower equals the random one");
@@ -271,6 +309,15 @@ int main(void) {
     EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN pixel accepted");
     EXPECT(strstr(mama_last_error(), "1.2.3.1") != NULL, "NaN error does not name the view: %s",
            mama_last_error());
+    pix[17] = 0.5f;
+    float keep = m->tasks[2].head_w[0];
+    m->tasks[2].head_w[0] = NAN;   /* a corrupt weight: non-finite scores are an error */
+    EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN scores accepted");
+    printf("  expected error: %s\n", mama_last_error());
+    m->tasks[2].head_w[0] = keep;
+    EXPECT(vit_forward(m->vit, pix, 0, S, S, 0) == MAMA_EINVAL, "batch 0 accepted");
+    EXPECT(vit_forward(m->vit, pix, 1, 3, S, 0) == MAMA_EINVAL, "3-pixel image accepted");
+    EXPECT(score_study(m, views, 0, &r2) == MAMA_EINVAL, "0 views accepted");
     EXPECT(rewrite(path, bad, "task.birads.prompts", NULL, NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ENOTFOUND, "task.birads.prompts");
     EXPECT(rewrite(path, bad, "vision.encoder.layer.1.mlp.fc2.bias", NULL, NULL) == 0, "rewrite");
