@@ -40,6 +40,7 @@ typedef struct conn_state {
     char *body;
     size_t len;
     int too_large;
+    int responded;   /* a response was queued before the body (413) */
 } conn_state;
 
 void rest_json(rest_response *resp, int status, json_t *obj) {
@@ -175,7 +176,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!st) return MHD_NO;
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > max_body) st->too_large = 1;
+        if (cl && strtoull(cl, NULL, 10) > max_body) {
+            /* Answer before reading any of the body; MHD closes the connection after. */
+            rest_response resp;
+            memset(&resp, 0, sizeof resp);
+            rest_error(&resp, REST_ERR_BODY_TOO_LARGE,
+                       "request body larger than rest.max_body (%zu bytes)", max_body);
+            st->too_large = 1;
+            st->responded = 1;
+            return send_response(conn, &resp, &srv->ctx);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -194,6 +204,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0; /* consumed (or discarded when too large) */
         return MHD_YES;
     }
+    if (st->responded) return MHD_YES;
     rest_response resp;
     memset(&resp, 0, sizeof resp);
     if (st->too_large) {
