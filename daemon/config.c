@@ -1,13 +1,15 @@
 /* config.c: the settings table and everything derived from it (see config.h). */
 #include "daemon/config.h"
 
+#include "common/log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL } cfg_type;
+typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES } cfg_type;
 
 typedef struct cfg_entry {
     const char *name;
@@ -70,9 +72,30 @@ static const cfg_entry table[] = {
     {"scoring.max_attempts", T_INT, F(scoring_max_attempts), "3", 1, 100,
      "Scoring attempts before a study is marked failed."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug."},
+    {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
+     "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
     {"log.syslog", T_BOOL, F(log_syslog), "false", 0, 1, "Log to syslog instead of stderr."},
 };
 #define N_ENTRIES (sizeof table / sizeof table[0])
+
+unsigned config_categories_mask(const char *list) {
+    static const struct { const char *name; unsigned bit; } cats[] = {
+        {"main", LOG_CAT_MAIN}, {"dicom", LOG_CAT_DICOM}, {"http", LOG_CAT_HTTP},
+        {"db", LOG_CAT_DB}, {"engine", LOG_CAT_ENGINE}, {"all", LOG_CAT_ALL},
+    };
+    char buf[128];
+    unsigned mask = 0;
+    if (strlen(list) >= sizeof buf) return 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof cats / sizeof cats[0]; i++)
+            if (!strcasecmp(tok, cats[i].name)) bit = cats[i].bit;
+        if (!bit) return 0;
+        mask |= bit;
+    }
+    return mask;
+}
 
 static const cfg_entry *find(const char *key) {
     for (size_t i = 0; i < N_ENTRIES; i++)
@@ -126,6 +149,17 @@ int config_set(mamad_config *cfg, const char *key, const char *value, char *err,
         if (strcasecmp(value, "error") && strcasecmp(value, "warn") &&
             strcasecmp(value, "info") && strcasecmp(value, "debug")) {
             snprintf(err, errlen, "%s: '%s' is not one of error, warn, info, debug", key, value);
+            return -1;
+        }
+        snprintf(field, e->size, "%s", value);
+        return 0;
+    case T_CATEGORIES:
+        if (config_categories_mask(value) == 0) {
+            snprintf(err, errlen, "%s: '%s' is not a list of main, dicom, http, db, engine, all", key, value);
+            return -1;
+        }
+        if (strlen(value) >= e->size) {
+            snprintf(err, errlen, "%s: value too long", key);
             return -1;
         }
         snprintf(field, e->size, "%s", value);
@@ -361,6 +395,7 @@ static const char *type_name(cfg_type t) {
     case T_BOOL: return "boolean";
     case T_DURATION: return "duration";
     case T_LEVEL: return "level";
+    case T_CATEGORIES: return "list";
     }
     return "?";
 }

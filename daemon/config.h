@@ -56,6 +56,7 @@ typedef struct mamad_config {
     int64_t scoring_max_attempts;
     /* [log] */
     char log_level[16];
+    char log_categories[64];
     int64_t log_syslog;
 
     /* Derived by config_finish (not settable directly). */
@@ -76,6 +77,9 @@ int config_load_file(mamad_config *cfg, const char *path, char *err, size_t errl
 int config_finish(mamad_config *cfg, char *err, size_t errlen);
 /* Resolves a bearer token to its role; 0 when unknown. Constant-time per token. */
 int config_token_role(const mamad_config *cfg, const char *token);
+
+/* Log category mask of a list like "dicom,http" or "all"; 0 when the list is invalid. */
+unsigned config_categories_mask(const char *list);
 
 /* The settings as help text (for --help) or as the Markdown of docs/configuration.md. */
 void config_print_help(FILE *out);

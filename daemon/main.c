@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     if (prc > 0) return 0;
     log_level lvl = LOG_LVL_INFO;
     log_parse_level(cfg.log_level, &lvl);
-    log_init(lvl, LOG_CAT_ALL, (int)cfg.log_syslog, "mamad");
+    log_init(lvl, config_categories_mask(cfg.log_categories), (int)cfg.log_syslog, "mamad");
     if (check) {
         printf("configuration ok: DICOM %s@%s:%d, %d allow-list entr%s, REST %s:%d with %d token(s)\n",
                cfg.dicom_ae_title, cfg.dicom_bind, (int)cfg.dicom_port, cfg.n_allow,

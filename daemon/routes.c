@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/grouper_view.h"
 #include "daemon/rest_internal.h"
@@ -77,14 +78,19 @@ static void h_health(const rest_request *req, rest_response *resp) {
     int64_t counts[DB_STATE_COUNT];
     int db_ok = db_study_count_by_state(c->index, counts) == DB_OK;
     int model = c->model_id && c->model_id[0] && worker_pool_active(c->workers);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
+    int storage_ok = access(tmp, W_OK) == 0;
     json_t *o = json_pack(
-        "{s:s,s:s,s:b,s:{s:b,s:s},s:I,s:s,s:I}", "status", db_ok ? "ok" : "degraded", "database",
-        db_ok ? "ok" : db_errmsg(c->index), "ready", db_ok, "model", "loaded", model, "message",
+        "{s:s,s:s,s:s,s:b,s:{s:b,s:s},s:I,s:s,s:I}", "status",
+        db_ok && storage_ok ? "ok" : "degraded", "database", db_ok ? "ok" : db_errmsg(c->index),
+        "storage", storage_ok ? "ok" : "the storage directory is not writable",
+        "ready", db_ok && storage_ok, "model", "loaded", model, "message",
         model ? c->model_id
               : "no model is loaded: complete studies wait in queued (set scoring.model)",
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
         "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000));
-    rest_json(resp, db_ok ? 200 : 503, o);
+    rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
 }
 
 static void h_studies(const rest_request *req, rest_response *resp) {

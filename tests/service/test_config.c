@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "daemon/config.h"
 #include "tests/service/check.h"
 
@@ -54,6 +55,10 @@ int main(int argc, char **argv) {
     CHECK(config_set(&c, "rest.enabled", "maybe", err, sizeof err) != 0);
     CHECK(config_set(&c, "log.level", "DEBUG", err, sizeof err) == 0);
     CHECK(config_set(&c, "log.level", "loud", err, sizeof err) != 0);
+    CHECK(config_set(&c, "log.categories", "dicom, http", err, sizeof err) == 0);
+    CHECK(config_categories_mask(c.log_categories) == (LOG_CAT_DICOM | LOG_CAT_HTTP));
+    CHECK(config_set(&c, "log.categories", "dicom,sql", err, sizeof err) != 0);
+    CHECK(config_categories_mask("all") == LOG_CAT_ALL && config_categories_mask("") == 0);
     CHECK(config_set(&c, "dicom.ae_title", "THIS_TITLE_IS_TOO_LONG", err, sizeof err) != 0);
     CHECK(config_set(&c, "no.such", "1", err, sizeof err) != 0 && strstr(err, "unknown setting"));
 
