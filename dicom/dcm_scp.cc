@@ -1,15 +1,20 @@
-/* dcm_scp.cc: the C-ECHO / C-STORE service class provider over DCMTK 3.6.7's association
- * pool (DcmBaseSCPPool + one DcmThreadSCP per association), behind the C API of dcm_scp.h.
+/* dcm_scp.cc: the C-ECHO / C-STORE service class provider on DCMTK 3.6.7: our own
+ * non-blocking listener and association slots, one DcmThreadSCP per association, behind
+ * the C API of dcm_scp.h.
  *
  * Design notes
  * ============
- * Threads. dcm_scp_start() starts one listener thread (listener_main) that runs
- * ScpPool::listen(): it accepts TCP connections, reads the A-ASSOCIATE-RQ and hands each
- * association to a new ScpWorker thread (ScpPool::createSCPWorker). DCMTK's pool refuses
- * an association with A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider)
- * at once when max_associations workers are busy; it never queues (checked in the
- * pool_full test: the refusal comes in ~25 ms). Because the listener itself reads the
- * request, a connection that sends nothing holds it for acse_timeout_s.
+ * Threads. dcm_scp_start() binds the port itself and starts one listener thread
+ * (listener_main). It accepts TCP connections without blocking and keeps each one
+ * pending (conn_ready) until its whole A-ASSOCIATE-RQ PDU has arrived, at most
+ * acse_timeout_s; only then does DCMTK read it (hand_off: ASC_receiveAssociation on the
+ * accepted socket through dcmExternalSocketHandle). So a connection that sends nothing,
+ * or sends slowly, delays nobody, which DCMTK 3.6.7's DcmSCPPool cannot promise: its
+ * single listener reads each request itself. hand_off then rejects at once with
+ * A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider) when
+ * max_associations associations are running, or "temporary congestion" while stopping,
+ * and otherwise starts a detached worker thread (worker_main) running one ScpWorker,
+ * a DcmThreadSCP. Nothing queues.
  *
  * Association states (one worker):
  *   RQ received   --ScpWorker::checkCalledAETitleAccepted / checkCallingAETitleAccepted-->
@@ -20,7 +25,7 @@
  *   ACCEPTED      --A-RELEASE-RQ--> released ("released")
  *   ACCEPTED      --A-ABORT / network error / idle past dimse_timeout / stop between
  *                   commands--> aborted ("aborted" + reason)
- *   pool full: ScpPool::dropAndDestroyAssociation reports "rejected".
+ *   slots full or stopping: hand_off rejects and reports "rejected".
  *
  * One C-STORE (ScpWorker::handle_store), the durability contract of dcm_scp.h:
  *   RECEIVING  dcm_tmpfile_create: tmp_dir/rcv-*.part, O_EXCL (a fresh name per request,
@@ -39,17 +44,21 @@
  *   - No UID from the network ever reaches a path; temporary names are generated.
  *   - A failed store leaves no file: every path out of handle_store passes CLEANED.
  *   - A disk-full store costs one instance, not the association.
- *   - dcm_scp_stop: new associations are refused (ScpWorker::checkCalledAETitleAccepted
- *     while stopping), idle associations are aborted between commands, a store in
- *     progress finishes and gets its response; only when no worker remains does the
- *     listener stop (so DCMTK's pool never joins a detached worker thread).
+ *   - dcm_scp_stop: new associations are refused (hand_off while stopping), idle
+ *     associations are aborted between commands, a store in progress finishes and gets
+ *     its response; when no worker remains the listener stops and is joined.
+ *   - scp->active counts running workers (under scp->mu); never above max_associations.
  */
 #include "dicom/dcm_scp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -65,7 +74,7 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/dimse.h"
-#include "dcmtk/dcmnet/scppool.h"
+#include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "dcmtk/oflog/oflog.h"
 
@@ -104,20 +113,26 @@ struct AllowEntry {
 
 }  // namespace
 
-class ScpPool;
-
 struct dcm_scp {
     std::string ae_title;
     std::string tmp_dir;
     std::vector<AllowEntry> allow;
     dcm_scp_handler handler;
     int dimse_timeout_s = 30;
+    int acse_timeout_s = 30;
+    int max_associations = 4;
+    long max_pdu = ASC_DEFAULTMAXPDU;
     uint16_t port = 0;
-    ScpPool *pool = nullptr;
+    int listen_fd = -1;
+    T_ASC_Network *net = nullptr;
+    DcmSharedSCPConfig shared;                /* the workers' DcmSCP configuration */
     pthread_t listener;
     bool listener_started = false;
-    std::atomic<bool> stopping{false};
-    std::atomic<int> workers{0};
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t idle = PTHREAD_COND_INITIALIZER;   /* signalled when active drops */
+    int active = 0;                           /* running workers, under mu */
+    std::atomic<bool> stopping{false};        /* refuse new, abort idle */
+    std::atomic<bool> quit{false};            /* the listener leaves its loop */
     std::atomic<unsigned long> store_seq{0};
     std::atomic<unsigned long> fail_store_nth{0};   /* fault injection, tests only */
 
@@ -153,38 +168,22 @@ static bool host_matches(const std::string &entry, const std::string &peer) {
 
 /* ------------------------------------------------------------------------------------- */
 
-class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker, public DcmThreadSCP {
+class ScpWorker : public DcmThreadSCP {
 public:
-    ScpWorker(DcmBaseSCPPool &pool, dcm_scp *scp) : DcmBaseSCPWorker(pool), scp_(scp) {
-        scp_->workers++;
-    }
-    ~ScpWorker() override { scp_->workers--; }
+    explicit ScpWorker(dcm_scp *scp) : scp_(scp) {}
 
-    OFCondition setSharedConfig(const DcmSharedSCPConfig &config) override {
-        return DcmThreadSCP::setSharedConfig(config);
+    /* Negotiates and serves one association; DcmThreadSCP::run frees it. */
+    OFCondition serve(T_ASC_Association *assoc) {
+        assoc_ = assoc;
+        calling_ = trim(assoc->params->DULparams.callingAPTitle);
+        peer_ = norm_host(assoc->params->DULparams.callingPresentationAddress);
+        OFCondition c = setSharedConfig(scp_->shared);
+        if (c.bad()) return c;
+        return run(assoc);
     }
-    OFBool busy() override { return DcmThreadSCP::isConnected(); }
 
 protected:
-    OFCondition workerListen(T_ASC_Association *const assoc) override {
-        /* The pool deletes a finished worker from its own thread and never joins it;
-         * detached, its stack is freed. Only the pool's final shutdown joins workers, and
-         * dcm_scp_stop waits for every worker started before the stop first; one started
-         * during the stop stays joinable for that shutdown. */
-        if (!scp_->stopping) pthread_detach(pthread_self());
-        assoc_ = assoc;
-        if (assoc && assoc->params) {
-            calling_ = trim(assoc->params->DULparams.callingAPTitle);
-            peer_ = norm_host(assoc->params->DULparams.callingPresentationAddress);
-        }
-        return DcmThreadSCP::run(assoc);
-    }
-
     OFBool checkCalledAETitleAccepted(const OFString &calledAE) override {
-        if (scp_->stopping) {
-            reject_reason_ = "service is shutting down";
-            return OFFalse;
-        }
         std::string called = trim(calledAE.c_str());
         if (called == scp_->ae_title) return OFTrue;
         reject_reason_ = "called AE title '" + called + "' is not '" + scp_->ae_title + "'";
@@ -206,7 +205,10 @@ protected:
         if (why.empty()) {
             switch (reason) {
             case DCMSCP_NO_PRESENTATION_CONTEXTS: why = "no acceptable presentation context"; break;
-            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME: why = "bad application context name"; break;
+            case DCMSCP_BAD_APPLICATION_CONTEXT_NAME:
+                why = calling_.empty() ? "connection closed without an association request"
+                                       : "bad application context name";
+                break;
             case DCMSCP_TOO_MANY_ASSOCIATIONS: why = "too many associations"; break;
             default: why = "refused by DCMTK"; break;
             }
@@ -441,88 +443,224 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
 
 /* ------------------------------------------------------------------------------------- */
 
-class ScpPool : public DcmBaseSCPPool {
-public:
-    explicit ScpPool(dcm_scp *scp) : scp_(scp) {}
+/* ---- listener: accept, wait for the whole request, hand it to DCMTK, start a worker ---- */
 
-protected:
-    DcmBaseSCPWorker *createSCPWorker() override { return new ScpWorker(*this, scp_); }
-
-    /* Called for associations the pool itself rejects (all slots busy) and after
-     * failed receives. */
-    void dropAndDestroyAssociation(T_ASC_Association *assoc) override {
-        if (assoc && assoc->params && assoc->params->DULparams.callingAPTitle[0]) {
-            std::string ae = trim(assoc->params->DULparams.callingAPTitle);
-            std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
-            std::string why = "all " + std::to_string(getMaxThreads()) +
-                              " association slots are busy (local limit exceeded)";
-            scp_->event("rejected", ae.c_str(), host.c_str(), why.c_str());
-        }
-        DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
-    }
-
-private:
-    dcm_scp *scp_;
+struct Pending {
+    int fd;
+    double deadline;
+    bool partial;      /* some bytes of the request are here: poll() would spin on it */
+    std::string peer;
 };
 
-static void *listener_main(void *arg) {
-    dcm_scp *scp = (dcm_scp *)arg;
-    try {
-        OFCondition c = scp->pool->listen();
-        if (c.bad()) log_error(LOG_CAT_DICOM, "DICOM listener on port %u stopped: %s", scp->port, c.text());
-    } catch (...) {
-        log_error(LOG_CAT_DICOM, "DICOM listener on port %u stopped by an exception", scp->port);
+static double now_s() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* 1: the whole A-ASSOCIATE-RQ PDU is buffered; 0: not yet; -1: closed or not DICOM
+ * (with *why set). Only peeks: DCMTK reads the bytes. */
+static int conn_ready(Pending &p, const char **why) {
+    unsigned char h[6];
+    ssize_t n = recv(p.fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) { *why = "connection closed without an association request"; return -1; }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+        *why = "connection error before the association request";
+        return -1;
     }
+    p.partial = true;
+    if (h[0] != 0x01) { *why = "not a DICOM association request (first PDU is not A-ASSOCIATE-RQ)"; return -1; }
+    if (n < 6) return 0;
+    unsigned long len = ((unsigned long)h[2] << 24) | ((unsigned long)h[3] << 16) |
+                        ((unsigned long)h[4] << 8) | h[5];
+    if (len > (1ul << 20)) { *why = "A-ASSOCIATE-RQ larger than 1 MiB"; return -1; }
+    int avail = 0;
+    if (ioctl(p.fd, FIONREAD, &avail) != 0) { *why = "connection error"; return -1; }
+    return (unsigned long)avail >= len + 6 ? 1 : 0;
+}
+
+static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason) {
+    T_ASC_RejectParameters rej;
+    rej.result = ASC_RESULT_REJECTEDTRANSIENT;
+    rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
+    rej.reason = reason;
+    ASC_rejectAssociation(assoc, &rej);
+}
+
+struct WorkerArg {
+    dcm_scp *scp;
+    T_ASC_Association *assoc;
+};
+
+static void *worker_main(void *arg) {
+    WorkerArg *w = (WorkerArg *)arg;
+    dcm_scp *scp = w->scp;
+    try {
+        ScpWorker worker(scp);
+        OFCondition c = worker.serve(w->assoc);
+        if (c.bad()) log_warn(LOG_CAT_DICOM, "association ended with an error: %s", c.text());
+    } catch (...) {
+        log_error(LOG_CAT_DICOM, "association worker stopped by an exception");
+    }
+    delete w;
+    pthread_mutex_lock(&scp->mu);
+    scp->active--;
+    pthread_cond_broadcast(&scp->idle);
+    pthread_mutex_unlock(&scp->mu);
     return NULL;
 }
 
-/* Checks that the port can be bound (so start fails at once with a clear message) and,
- * for port 0, picks a free ephemeral one. */
-static int probe_port(uint16_t *port, char *err, size_t errlen) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+/* The request is buffered: DCMTK parses it from the accepted socket; then a worker
+ * takes the association, or it is rejected at once. */
+static void hand_off(dcm_scp *scp, int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    T_ASC_Association *assoc = NULL;
+    dcmExternalSocketHandle.set(fd);     /* only this thread receives associations */
+    OFCondition c = ASC_receiveAssociation(scp->net, &assoc, scp->max_pdu, NULL, NULL, OFFalse,
+                                           DUL_BLOCK, 0);
+    dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    if (c.bad() || !assoc || !assoc->params) {
+        log_warn(LOG_CAT_DICOM, "cannot read an association request: %s", c.text());
+        if (assoc) {
+            ASC_dropAssociation(assoc);
+            ASC_destroyAssociation(&assoc);
+        } else {
+            close(fd);
+        }
+        return;
+    }
+    std::string ae = trim(assoc->params->DULparams.callingAPTitle);
+    std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
+    pthread_mutex_lock(&scp->mu);
+    bool stopping = scp->stopping, full = scp->active >= scp->max_associations;
+    if (!stopping && !full) scp->active++;
+    pthread_mutex_unlock(&scp->mu);
+    if (!stopping && !full) {
+        WorkerArg *w = new WorkerArg{scp, assoc};
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (rc == 0) return;
+        delete w;
+        pthread_mutex_lock(&scp->mu);
+        scp->active--;
+        pthread_cond_broadcast(&scp->idle);
+        pthread_mutex_unlock(&scp->mu);
+        scp->event("rejected", ae.c_str(), host.c_str(), "cannot start a thread for it");
+        reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    } else if (stopping) {
+        scp->event("rejected", ae.c_str(), host.c_str(), "service is shutting down");
+        reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    } else {
+        std::string why = "all " + std::to_string(scp->max_associations) +
+                          " association slots are busy (local limit exceeded)";
+        scp->event("rejected", ae.c_str(), host.c_str(), why.c_str());
+        reject(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+    }
+    ASC_dropAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+}
+
+static void *listener_main(void *arg) {
+    dcm_scp *scp = (dcm_scp *)arg;
+    std::vector<Pending> pending;
+    const size_t max_pending = 256;
+    while (!scp->quit) {
+        std::vector<struct pollfd> pfds;
+        pfds.push_back({scp->listen_fd, POLLIN, 0});
+        bool any_partial = false;
+        for (const Pending &p : pending) {
+            if (p.partial) any_partial = true;
+            else pfds.push_back({p.fd, POLLIN, 0});
+        }
+        int n = poll(pfds.data(), pfds.size(), any_partial ? 20 : 200);
+        if (n < 0 && errno != EINTR) {
+            log_error(LOG_CAT_DICOM, "poll on the DICOM port failed: %s", strerror(errno));
+            usleep(100000);
+        }
+        if (n > 0 && (pfds[0].revents & POLLIN)) {
+            for (;;) {
+                struct sockaddr_in a;
+                socklen_t alen = sizeof a;
+                int fd = accept4(scp->listen_fd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) break;
+                char host[64] = "?";
+                inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
+                if (pending.size() >= max_pending) {
+                    log_warn(LOG_CAT_DICOM, "closing a connection from %s: %zu connections are "
+                             "waiting to send their association request", host, pending.size());
+                    close(fd);
+                    continue;
+                }
+                pending.push_back({fd, now_s() + scp->acse_timeout_s, false, host});
+            }
+        }
+        double t = now_s();
+        for (size_t i = pending.size(); i-- > 0;) {
+            const char *why = NULL;
+            int st = conn_ready(pending[i], &why);
+            if (st == 0 && t < pending[i].deadline) continue;
+            Pending p = pending[i];
+            pending.erase(pending.begin() + (long)i);
+            if (st == 1) {
+                hand_off(scp, p.fd);
+            } else {
+                if (st == 0) why = "sent no complete association request within the ACSE timeout";
+                if (p.partial || st == 0)
+                    log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", p.peer.c_str(), why);
+                else
+                    log_debug(LOG_CAT_DICOM, "connection from %s: %s", p.peer.c_str(), why);
+                close(p.fd);
+            }
+        }
+    }
+    for (const Pending &p : pending) close(p.fd);
+    return NULL;
+}
+
+/* The listening socket on bind_address (IPv4 literal or name; ""/NULL = all) and port
+ * (0 = a free ephemeral port, written back). -1 with a message. */
+static int open_listen_socket(const char *bind_address, uint16_t *port, char *err, size_t errlen) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(*port);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind_address && bind_address[0] && strcmp(bind_address, "*") != 0 &&
+        inet_pton(AF_INET, bind_address, &a.sin_addr) != 1) {
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_INET;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(bind_address, NULL, &hints, &res) != 0 || !res) {
+            snprintf(err, errlen, "bind address '%s' is not an IPv4 address or known host name", bind_address);
+            return -1;
+        }
+        a.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(*port);
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        snprintf(err, errlen, "cannot bind DICOM port %u: %s (is another service using it?)",
-                 *port, strerror(errno));
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0) {
+        snprintf(err, errlen, "cannot listen on %s port %u: %s (is another service using it?)",
+                 bind_address && bind_address[0] ? bind_address : "*", *port, strerror(errno));
         close(fd);
         return -1;
     }
     socklen_t len = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &len);
     *port = ntohs(a.sin_port);
-    close(fd);
-    return 0;
-}
-
-/* True once something listens on the port (from /proc/net/tcp{,6}, state 0A). */
-static bool port_listening(uint16_t port) {
-    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-    for (const char *f : files) {
-        FILE *fp = fopen(f, "r");
-        if (!fp) continue;
-        char line[512];
-        bool found = false;
-        while (!found && fgets(line, sizeof line, fp)) {
-            char local[128];
-            unsigned st = 0;
-            if (sscanf(line, " %*d: %127s %*s %x", local, &st) != 2) continue;
-            const char *colon = strrchr(local, ':');
-            if (colon && strtoul(colon + 1, NULL, 16) == port && st == 0x0A) found = true;
-        }
-        fclose(fp);
-        if (found) return true;
-    }
-    return false;
+    return fd;
 }
 
 extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
@@ -552,25 +690,22 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
             snprintf(err, errlen, "max_associations %d out of range 1..1000", cfg->max_associations);
             return -1;
         }
-        if (cfg->bind_address && cfg->bind_address[0] && strcmp(cfg->bind_address, "0.0.0.0") != 0 &&
-            strcmp(cfg->bind_address, "::") != 0)
-            log_warn(LOG_CAT_DICOM, "DCMTK 3.6.7 listens on all interfaces; bind address %s is not "
-                     "applied, the calling AE + host allow-list guards access", cfg->bind_address);
         /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
         OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
                                                             : OFLogger::WARN_LOG_LEVEL);
-        if (cfg->acse_timeout_s > 10)
-            log_warn(LOG_CAT_DICOM, "acse_timeout %d s: a TCP connection that sends nothing blocks "
-                     "new associations that long (DCMTK reads each request in its one listener "
-                     "thread); 5 s is plenty for real senders", cfg->acse_timeout_s);
         uint16_t port = cfg->port;
-        if (probe_port(&port, err, errlen) != 0) return -1;
+        int lfd = open_listen_socket(cfg->bind_address, &port, err, errlen);
+        if (lfd < 0) return -1;
 
         scp = new dcm_scp();
+        scp->listen_fd = lfd;
         scp->ae_title = ae;
         scp->tmp_dir = cfg->tmp_dir;
         scp->handler = *handler;
         scp->dimse_timeout_s = cfg->dimse_timeout_s > 0 ? cfg->dimse_timeout_s : 30;
+        scp->acse_timeout_s = cfg->acse_timeout_s > 0 ? cfg->acse_timeout_s : 30;
+        scp->max_associations = cfg->max_associations;
+        if (cfg->max_pdu) scp->max_pdu = (long)cfg->max_pdu;
         scp->port = port;
         for (int i = 0; i < cfg->n_allow; i++) {
             AllowEntry e;
@@ -582,18 +717,14 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         if (scp->allow.empty())
             log_warn(LOG_CAT_DICOM, "the DICOM allow-list is empty: every association will be rejected");
 
-        scp->pool = new ScpPool(scp);
-        scp->pool->setMaxThreads((Uint16)cfg->max_associations);
-        DcmSCPConfig &c = scp->pool->getConfig();
+        DcmSCPConfig c;
         c.setAETitle(ae.c_str());
         c.setPort(port);
-        c.setConnectionBlockingMode(DUL_NOBLOCK);
-        c.setConnectionTimeout(1);           /* the listener checks for stop every second */
-        c.setACSETimeout(cfg->acse_timeout_s > 0 ? (Uint32)cfg->acse_timeout_s : 30);
+        c.setACSETimeout((Uint32)scp->acse_timeout_s);
         c.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
         c.setDIMSETimeout((Uint32)scp->dimse_timeout_s);
-        c.setHostLookupEnabled(OFFalse);
-        if (cfg->max_pdu) c.setMaxReceivePDULength((Uint32)cfg->max_pdu);
+        c.setHostLookupEnabled(OFFalse);     /* numeric peer addresses, no DNS wait */
+        c.setMaxReceivePDULength((Uint32)scp->max_pdu);
         OFList<OFString> ts, echo_ts;
         for (const char *t : kTransferSyntaxes) ts.push_back(t);
         echo_ts.push_back(UID_LittleEndianExplicitTransferSyntax);
@@ -605,14 +736,24 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
             snprintf(err, errlen, "cannot configure presentation contexts: %s", oc.text());
             goto fail;
         }
+        scp->shared = DcmSharedSCPConfig(c);
+        /* An acceptor network without a listening socket of its own: while
+         * dcmExternalSocketHandle is set, DCMTK creates none (we own the port). */
+        dcmExternalSocketHandle.set(lfd);
+        oc = ASC_initializeNetwork(NET_ACCEPTOR, (int)port, scp->acse_timeout_s, &scp->net);
+        dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+        if (oc.bad()) {
+            snprintf(err, errlen, "cannot initialise the DICOM network: %s", oc.text());
+            goto fail;
+        }
         if (pthread_create(&scp->listener, NULL, listener_main, scp) != 0) {
             snprintf(err, errlen, "cannot start the DICOM listener thread");
             goto fail;
         }
         scp->listener_started = true;
-        for (int i = 0; i < 200 && !port_listening(port); i++) usleep(10000);
-        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on port %u (%d associations, %zu allow-list entries)",
-                 ae.c_str(), port, cfg->max_associations, scp->allow.size());
+        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on %s port %u (%d associations, %zu allow-list entries)",
+                 ae.c_str(), cfg->bind_address && cfg->bind_address[0] ? cfg->bind_address : "*",
+                 port, cfg->max_associations, scp->allow.size());
         *out_scp = scp;
         return 0;
     } catch (...) {
@@ -620,7 +761,8 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
     }
 fail:
     if (scp) {
-        delete scp->pool;
+        if (scp->net) ASC_dropNetwork(&scp->net);
+        if (scp->listen_fd >= 0) close(scp->listen_fd);
         delete scp;
     }
     return -1;
@@ -629,13 +771,16 @@ fail:
 extern "C" void dcm_scp_stop(dcm_scp *scp) {
     if (!scp) return;
     try {
+        /* New associations are rejected from now on; workers finish their store, abort
+         * idle associations within a second and leave. */
         scp->stopping = true;
-        /* Workers finish their current store, abort idle associations within a second and
-         * leave; the pool must not join them (they are detached), so wait here first. */
-        while (scp->pool->numThreads(OFFalse) > 0) usleep(20000);
-        scp->pool->stopAfterCurrentAssociations();
+        pthread_mutex_lock(&scp->mu);
+        while (scp->active > 0) pthread_cond_wait(&scp->idle, &scp->mu);
+        pthread_mutex_unlock(&scp->mu);
+        scp->quit = true;
         if (scp->listener_started) pthread_join(scp->listener, NULL);
-        delete scp->pool;
+        if (scp->net) ASC_dropNetwork(&scp->net);
+        close(scp->listen_fd);
         log_info(LOG_CAT_DICOM, "DICOM SCP on port %u stopped", scp->port);
     } catch (...) {
         log_error(LOG_CAT_DICOM, "dcm_scp_stop: unexpected exception");

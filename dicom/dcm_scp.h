@@ -1,6 +1,7 @@
-/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK's
- * DcmSCPPool. The network layer knows nothing of the index: it calls the handler the
- * daemon gives it (Orthanc's IStoreRequestHandler idea).
+/* dcm_scp.h: the C-ECHO / C-STORE service class provider, a thin C API over DCMTK
+ * (a pool of DcmThreadSCP workers behind a non-blocking listener). The network layer
+ * knows nothing of the index: it calls the handler the daemon gives it (Orthanc's
+ * IStoreRequestHandler idea).
  *
  * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
  *   1. the dataset streams from the network into a temporary file under tmp_dir
@@ -63,14 +64,14 @@ typedef struct dcm_allow_entry {
 
 typedef struct dcm_scp_config {
     const char *ae_title;        /* called AE title that must match */
-    const char *bind_address;    /* NULL/"" = all interfaces. DCMTK 3.6.7 cannot bind one
-                                    address: anything else is logged and not applied */
+    const char *bind_address;    /* IPv4 address or host name to listen on; NULL/"" = all */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;          /* also how long a connection that sends no A-ASSOCIATE-RQ
-                                    holds DCMTK 3.6.7's single listener (no other association
-                                    is accepted meanwhile): keep it short, 5 s is plenty */
-    int dimse_timeout_s;
+    int acse_timeout_s;          /* also how long a connection may take to send its whole
+                                    A-ASSOCIATE-RQ before it is closed (others are served
+                                    meanwhile); 0 = 30 s */
+    int dimse_timeout_s;         /* a stalled message, and the idle time between commands
+                                    after which an association is aborted (0 = 30 s) */
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
     int n_allow;                 /* deny by default: zero entries admits nobody */

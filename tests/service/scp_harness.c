@@ -1,7 +1,8 @@
 /* scp_harness.c: test driver for the DICOM SCP (dicom/dcm_scp.h) without the daemon.
  *
- *   scp_harness serve --ae AE --tmp DIR --store DIR [--port P] [--pool N]
- *                     [--allow AE@HOST]... [--dimse-timeout S] [--fail-store N]
+ *   scp_harness serve --ae AE --tmp DIR --store DIR [--port P] [--pool N] [--bind ADDR]
+ *                     [--allow AE@HOST]... [--dimse-timeout S] [--acse-timeout S]
+ *                     [--fail-store N]
  *       Runs the SCP with a minimal durable handler (fsync'd temp file renamed to
  *       STORE/<SOPInstanceUID>.dcm, directory fsynced; a duplicate keeps the first copy)
  *       and prints one line per event on stdout: "PORT n", "EVENT <event> <ae> <host>
@@ -90,6 +91,8 @@ static int serve(int argc, char **argv) {
         else if (!strcmp(a, "--tmp")) cfg.tmp_dir = v;
         else if (!strcmp(a, "--store")) store_dir = v;
         else if (!strcmp(a, "--dimse-timeout")) cfg.dimse_timeout_s = atoi(v);
+        else if (!strcmp(a, "--acse-timeout")) cfg.acse_timeout_s = atoi(v);
+        else if (!strcmp(a, "--bind")) cfg.bind_address = v;
         else if (!strcmp(a, "--fail-store")) fail_nth = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--allow") && cfg.n_allow < 16) {
             const char *at = strchr(v, '@');

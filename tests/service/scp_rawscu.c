@@ -6,7 +6,7 @@
  *   "STATUS 0xNNNN" per C-STORE, "RELEASED".
  *
  *   scp_rawscu --port P --called AE --calling AE [--file F] [--mode normal|garbage|truncate]
- *              [--cmd-sop UID] [--count N] [--hold SECONDS] [--pace MS between PDVs]
+ *              [--cmd-sop UID] [--cmd-class UID (context and command)] [--count N] [--hold SECONDS] [--pace MS between PDVs]
  * The dataset is the file's own (explicit VR little endian, its meta header stripped) and
  * is proposed with the file's transfer syntax. Exit status 0 when the exchange finished. */
 #include <arpa/inet.h>
@@ -140,6 +140,7 @@ static int send_pdv(unsigned pcid, int command, int last, const unsigned char *p
 int main(int argc, char **argv) {
     int port = 0, count = 1, hold = 0, pace_ms = 0;
     const char *called = "MAMAD", *calling = "SENDER", *file = NULL, *mode = "normal", *cmd_sop = NULL;
+    const char *cmd_class = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--port")) port = atoi(v);
@@ -148,6 +149,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--file")) file = v;
         else if (!strcmp(a, "--mode")) mode = v;
         else if (!strcmp(a, "--cmd-sop")) cmd_sop = v;
+        else if (!strcmp(a, "--cmd-class")) cmd_class = v;
         else if (!strcmp(a, "--count")) count = atoi(v);
         else if (!strcmp(a, "--hold")) hold = atoi(v);
         else if (!strcmp(a, "--pace")) pace_ms = atoi(v);
@@ -170,6 +172,7 @@ int main(int argc, char **argv) {
         meta_str(f, fn, 3, sop, sizeof sop, NULL);
         meta_str(f, fn, 0x10, ts, sizeof ts, &ds_off);
     }
+    if (cmd_class) snprintf(sop_class, sizeof sop_class, "%s", cmd_class);
     sock = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);

@@ -2,7 +2,7 @@
 # scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
 # run through scp_harness on a loopback ephemeral port with DCMTK's own clients
 # (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
-# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener.
 # MAMA_TOOL: the `mama` binary (for `mama phantom`), needed by the phantom case only.
 set -u
 CASE=$1 H=$2 RAW=$3
@@ -161,6 +161,11 @@ bad_input)
     expect_status 0xC000 "non-DICOM bytes" --file "$W/src/good.dcm" --mode garbage
     expect_status 0xC000 "truncated dataset" --file "$W/src/good.dcm" --mode truncate
     expect_status 0xA900 "SOP Instance UID differs from the request" --file "$W/src/good.dcm" --cmd-sop $UIDR.99
+    expect_status 0xA900 "SOP Class UID differs from the request" --file "$W/src/good.dcm" --cmd-class 1.2.840.10008.5.1.4.1.1.1.2.1
+    out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/good.dcm" --cmd-class 1.2.840.10008.5.1.4.1.1.2)
+    [ "$out" = "ASSOC rejected result=1 source=1 reason=1" ] || fail "CT Image Storage not refused: $out"
+    grep -q "^EVENT rejected SENDER 127.0.0.1 no acceptable presentation context" "$W/scp.log" || fail "no reason for the CT refusal"
+    echo "ok: an association offering only CT Image Storage is rejected (no acceptable context)"
     expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
     expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
     [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
@@ -252,7 +257,8 @@ stop)
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
     "$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/slow.dcm" --pace 150 >"$W/s1" &
     s1=$!
-    sleep 0.5
+    for _ in $(seq 200); do grep -q '^EVENT accepted' "$W/scp.log" && break; sleep 0.05; done
+    sleep 0.3                                                # the 1.5 s store is under way
     kill -TERM $PID
     sleep 0.2
     late=$("$RAW" --port $PORT --called MAMAD --calling SENDER)
@@ -291,6 +297,36 @@ phantom)
         echo "ok: $n phantom files ($tsname) stored byte-identically, tags as in the manifest"
     done
     [ "$(count_files "$W/tmp")" = 0 ] || fail "temporary files left"
+    stop_scp
+    ;;
+listener)
+    # connections that send nothing, too little or no DICOM hold up nobody, and are closed
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --acse-timeout 3
+    exec 3<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"            # silent
+    exec 4<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"
+    printf '\x01\x00\x00\x00' >&4                                        # the start of a request
+    exec 5<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"
+    printf 'GET / HTTP/1.0\r\n\r\n' >&5 2>/dev/null                       # not DICOM
+    t0=$(date +%s%N)
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echo while a silent connection is open"
+    t1=$(date +%s%N)
+    echo "ok: echo served in $(( (t1 - t0) / 1000000 )) ms while silent and partial connections were open"
+    grep -q "^EVENT released SENDER" "$W/scp.log" || fail "echo association not released"
+    # the silent connections are still pending (3 s timeout): the echo did not wait for them
+    [ "$(grep -c 'sent no complete association request' "$W/scp.err")" = 0 ] || fail "echo waited for the timeout"
+    grep -q 'closing a connection from 127.0.0.1: not a DICOM association request' "$W/scp.err" || fail "HTTP bytes not refused"
+    for _ in $(seq 100); do
+        [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] && break
+        sleep 0.1
+    done
+    [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] || fail "silent connections not closed after the ACSE timeout"
+    exec 3<&- 4<&- 5<&-
+    stop_scp
+    # bind address: listening on 127.0.0.1 only, 127.0.0.2 (also loopback) gets no answer
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --bind 127.0.0.1
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echo on the bound address"
+    echoscu -aet SENDER -aec MAMAD 127.0.0.2 $PORT 2>/dev/null && fail "answered on an address not bound"
+    echo "ok: --bind 127.0.0.1 listens there only"
     stop_scp
     ;;
 *) echo "unknown case $CASE"; exit 2 ;;
