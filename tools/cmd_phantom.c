@@ -29,6 +29,7 @@ typedef struct options {
     unsigned views; /* bit (side*2 + mlo) */
     double abnormal;
     int quiet;
+    int voi_sigmoid;   /* VOI LUT Function SIGMOID instead of LINEAR */
     int layout_rsna; /* OUT/<patient_id>/<image_id>.dcm instead of OUT/<accession>/<view>.dcm */
 } options;
 
@@ -44,6 +45,7 @@ static void usage(FILE *f) {
             "  --extra LIST       spot,mag,implant,forproc,retake (extra views)\n"
             "  --views LIST       subset of LCC,RCC,LMLO,RMLO (incomplete studies)\n"
             "  --abnormal P       probability of a study with findings (default 0.45)\n"
+            "  --voi F            VOI LUT function: linear (default) or sigmoid\n"
             "  --layout L         views: OUT/<accession>/<view>.dcm (default);\n"
             "                     rsna: OUT/<patient_id>/<image_id>.dcm as train.csv names them\n"
             "  --quiet            no progress lines\n");
@@ -154,6 +156,14 @@ static int parse(int argc, char **argv, options *o) {
             o->abnormal = strtod(val, &end);
             if (*end || o->abnormal < 0 || o->abnormal > 1) {
                 fprintf(stderr, "mama phantom: --abnormal must be within 0..1, not '%s'\n", val);
+                return 2;
+            }
+        } else if (strcmp(a, "--voi") == 0) {
+            NEED_VALUE;
+            if (strcmp(val, "linear") == 0) o->voi_sigmoid = 0;
+            else if (strcmp(val, "sigmoid") == 0) o->voi_sigmoid = 1;
+            else {
+                fprintf(stderr, "mama phantom: --voi: '%s' is not linear or sigmoid\n", val);
                 return 2;
             }
         } else if (strcmp(a, "--layout") == 0) {
@@ -306,7 +316,7 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
             .mono1 = o->mono1,
             .window_center = wc,
             .window_width = ww,
-            .voi_lut_function = "LINEAR",
+            .voi_lut_function = o->voi_sigmoid ? "SIGMOID" : "LINEAR",
             .pixel_spacing_mm = spacing,
             .body_part_thickness_mm = 40 + (st.index % 30),
             .compression_force_n = 80 + (st.index % 50),

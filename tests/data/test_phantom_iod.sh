@@ -20,7 +20,7 @@ for ts in explicit implicit deflate rle jpegll jpegls j2k; do
     # shellcheck disable=SC2086
     "$MAMA" phantom --out "$T/$ts" --size 256x208 --count 1 --seed 21 --tsyntax $ts --quiet --abnormal 1 $extra
 done
-"$MAMA" phantom --out "$T/mono1" --size 256x208 --count 1 --seed 22 --mono1 --bits 14 --quiet
+"$MAMA" phantom --out "$T/mono1" --size 256x208 --count 1 --seed 22 --mono1 --bits 14 --voi sigmoid --quiet
 n=0
 for f in "$T"/*/*/*.dcm; do
     n=$((n + 1))
@@ -38,5 +38,6 @@ for f in "$T"/*/*/*.dcm; do
     fi
 done
 echo "checked $n files"
+grep -q "SIGMOID" "$T/mono1"/*/LCC.dcm || { echo "FAIL --voi sigmoid not written"; fail=1; }
 [ $n -eq 54 ] || { echo "FAIL expected 54 files, found $n"; fail=1; }
 exit $fail

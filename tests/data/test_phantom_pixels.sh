@@ -39,7 +39,7 @@ n=$(ls "$T"/views/*/*.dcm | wc -l)
 [ "$n" -eq 2 ] || { echo "FAIL --views LCC,RMLO wrote $n files"; fail=1; }
 [ -f "$T"/views/A003000001/RMLO.dcm ] || { echo "FAIL RMLO.dcm missing"; fail=1; }
 # bad options: usage error (2) and a message naming the option
-for bad in "--size 12x12" "--tsyntax jpeg2001" "--extra spots" "--views LCC,XCC" "--bits 20" "--count 0"; do
+for bad in "--voi gamma" "--layout flat" "--size 12x12" "--tsyntax jpeg2001" "--extra spots" "--views LCC,XCC" "--bits 20" "--count 0"; do
     set +e
     # shellcheck disable=SC2086
     "$MAMA" phantom --out "$T/bad" $bad 2>"$T/err.txt"

@@ -27,6 +27,7 @@
 #define PECT_LEVEL 0.56f
 #define SKIN_BAND_MM 8.0
 #define NOISE_SIGMA 0.006f
+#define NOISE_TABLE 65536 /* unit Gaussian-like samples, read at a random offset per row */
 
 static const double density_threshold[5] = {0, 0.60, 0.53, 0.46, 0.39};
 
@@ -68,6 +69,7 @@ typedef struct frame {
     double s;       /* mm per pixel */
     float *img;     /* rows x cols, canonical frame */
     float *coarse;  /* gland field on the coarse grid */
+    float *noise;   /* NOISE_TABLE samples */
     int cf, cw, ch; /* coarse factor and size */
 } frame;
 
@@ -76,7 +78,7 @@ size_t ph_render_work_size(int rows, int cols) {
     int cf = (int)lround(0.6 / s);
     if (cf < 1) cf = 1;
     size_t cw = (size_t)cols / cf + 3, ch = (size_t)rows / cf + 3;
-    return ((size_t)rows * cols + cw * ch) * sizeof(float);
+    return ((size_t)rows * cols + cw * ch + NOISE_TABLE) * sizeof(float);
 }
 
 /* Fibroglandular share at (x, y) mm, 0..1. */
@@ -136,16 +138,23 @@ static void build_coarse(frame *fr, const ph_study *st, const ph_breast *b, int 
 static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, const ph_view *v) {
     const int mlo = v->mlo;
     const float s = (float)fr->s;
-    const float a = (float)(mlo ? b->depth_mlo_mm : b->depth_cc_mm), inv_a = 1.0f / a, inv_a2 = inv_a * inv_a;
+    const float a = (float)(mlo ? b->depth_mlo_mm : b->depth_cc_mm);
+    const uint32_t outline_seed = (uint32_t)ph_hash3(st->seed, (uint64_t)st->index, 200 + v->side * 2 + v->mlo);
     const float yn = (float)(mlo ? b->nipple_y_mlo : b->nipple_y_cc);
     const float nip_r = 4.0f;
     const float inv_cf = 1.0f / (float)fr->cf;
-    const int implant = st->implant && !v->implant_displaced;
+    const int implant = st->implant;
     const uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
     for (int i = 0; i < fr->rows; i++) {
         const float y = ((float)i + 0.5f) * s;
         const float h = (float)(mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm);
         const float vv = (y - yn) / h, v2 = vv * vv, vh = vv / h, vh2 = vh * vh;
+        /* a slightly irregular outline: the depth wobbles by a few per cent from row to
+         * row (smoothly, over centimetres), except at the nipple */
+        const float wobble = 0.035f * (2.0f * value_noise(y / 28.0, 0.5, outline_seed) - 1.0f) +
+                             0.015f * (2.0f * value_noise(y / 9.0, 0.5, outline_seed + 1) - 1.0f);
+        const float inv_a = 1.0f / (a * (1.0f + wobble * smoothstepf(3.0f, 25.0f, fabsf(y - yn))));
+        const float inv_a2 = inv_a * inv_a;
         const float pect = mlo ? (float)ph_pect_x(b, y) : -1e9f;
         const float ndy = y - yn, ndy2 = ndy * ndy;
         const int nip_row = ndy2 < nip_r * nip_r;
@@ -154,13 +163,18 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
         const int i0 = (int)ci;
         const float ty = ci - (float)i0;
         const float *c0 = fr->coarse + (size_t)i0 * fr->cw, *c1 = c0 + fr->cw;
-        const uint32_t rowseed = nseed ^ hash32((uint32_t)i * 0x9E3779B1U);
-        for (int j = 0; j < fr->cols; j++) {
+        const float *nrow = fr->noise;
+        const uint32_t noff = hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
+        /* past the outline (and the nipple) only air: no per-pixel geometry there */
+        float x_end = v2 < 1.0f ? sqrtf(1.0f - v2) / inv_a : 0.0f;
+        if (nip_row && x_end < a + nip_r) x_end = a + nip_r;
+        int j_end = (int)(x_end / s) + 2;
+        if (j_end > fr->cols) j_end = fr->cols;
+        for (int j = j_end; j < fr->cols; j++) row[j] = BG_LEVEL + 0.5f * NOISE_SIGMA * nrow[(j + noff) & (NOISE_TABLE - 1)];
+        for (int j = 0; j < j_end; j++) {
             const float x = ((float)j + 0.5f) * s;
             const float u = x * inv_a, u2 = u * u, e2 = u2 + v2;
-            uint32_t hsh = hash32((uint32_t)j ^ rowseed);
-            float noise = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
-                           (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
+            const float noise = nrow[(j + noff) & (NOISE_TABLE - 1)];
             float d = -1; /* distance to the skin, mm */
             if (e2 < 1.0f) {
                 const float e = sqrtf(e2), g2 = u2 * inv_a2 + vh2;
@@ -191,9 +205,16 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
                 tissue = tissue * (1 - w) + (PECT_LEVEL + 0.08f * gl + 0.04f * (x - pect) / (pect + 1.0f)) * w;
             }
             if (implant) {
-                const float iu = (x - 0.25f * a) / (0.32f * a), iv = (y - yn) / (0.42f * h);
+                /* silicone: a smooth, nearly white dome against the chest wall that hides
+                 * the tissue behind it; pushed back out of the field (implant displaced)
+                 * only a sliver at the chest wall remains */
+                const float cx = v->implant_displaced ? -0.30f * a : 0.12f * a;
+                const float iu = (x - cx) / (0.42f * a), iv = (y - yn) / (0.5f * h);
                 const float q = iu * iu + iv * iv;
-                if (q < 1) tissue += 0.5f * smoothstepf(1.0f, 0.8f, q);
+                if (q < 1.1f) {
+                    const float w = smoothstepf(1.0f, 0.93f, q);
+                    tissue = tissue * (1 - w) + (0.90f - 0.04f * q) * w;
+                }
             }
             float t = d * (float)(1.0 / SKIN_BAND_MM);
             t = t > 1 ? 1 : sqrtf(t);
@@ -396,6 +417,16 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
     fr.ch = v->rows / fr.cf + 3;
     fr.img = (float *)work;
     fr.coarse = fr.img + (size_t)v->rows * v->cols;
+    fr.noise = fr.coarse + (size_t)fr.cw * fr.ch;
+    {
+        /* sum of four uniform bytes, scaled to unit variance */
+        uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
+        for (int k = 0; k < NOISE_TABLE; k++) {
+            uint32_t hsh = hash32((uint32_t)k ^ nseed);
+            fr.noise[k] = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
+                           (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
+        }
+    }
 
     /* the texture is a property of the breast and the projection, not of the acquisition */
     uint32_t tex_seed = (uint32_t)ph_hash3(st->seed, (uint64_t)st->index, 100 + v->side * 2 + v->mlo);
