@@ -3,9 +3,7 @@
  * peak RSS belongs to it.
  * Legend: B batch, S input side, T tokens, C width, L depth, M MLP hidden.
  * usage: vit_bench [--threads N] [--batch B] [--iters I] [--config base|tiny]
- *        vit_bench --gemm-peak [--threads N]   (sgemm 1370 x 2304 x 768, the QKV shape)
  *        vit_bench --ops [--threads N]   (one ViT-B/14 layer at 518, op by op, x 12) */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,26 +33,6 @@ static double vit_flops(const vit_config *c, int S) {
     double Np = (double)(S / c->patch) * (S / c->patch), T = 1 + c->n_registers + Np;
     double layer = 2 * T * C * 3 * C + 4 * T * T * C + 2 * T * C * C + 4 * T * C * M;
     return 2 * Np * 3 * P * P * C + c->depth * layer;
-}
-
-static int gemm_peak(int threads) {
-    int M = 1370, N = 2304, K = 768, iters = 10;
-    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K),
-          *c = malloc(sizeof(float) * M * N);
-    for (int i = 0; i < M * K; i++) a[i] = (float)(((unsigned)i * 7919u) % 1000u) / 1000.0f - 0.5f;
-    for (int i = 0; i < N * K; i++) b[i] = (float)(((unsigned)i * 104729u) % 1000u) / 1000.0f - 0.5f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-    double best = 1e9;
-    for (int it = 0; it < iters; it++) {
-        double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        double dt = now_s() - t0;
-        if (dt < best) best = dt;
-    }
-    printf("gemm_peak threads=%d shape=%dx%dx%d best_ms=%.2f gflops=%.1f\n", threads, M, N, K,
-           best * 1e3, 2.0 * M * N * K / best / 1e9);
-    free(a); free(b); free(c);
-    return 0;
 }
 
 /* Time of each op of one ViT-B/14 block at 518 (T = 1374), best of 3, scaled to 12 layers:
@@ -104,21 +82,19 @@ static int ops_profile(void) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 1, B = 1, iters = 3, gemm = 0, ops = 0;
+    int threads = 1, B = 1, iters = 3, ops = 0;
     const char *config = "base";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
-        else if (!strcmp(argv[i], "--gemm-peak")) gemm = 1;
         else if (!strcmp(argv[i], "--ops")) ops = 1;
-        else { fprintf(stderr, "usage: %s [--threads N] [--batch B] [--iters I] [--config base|tiny] [--gemm-peak] [--ops]\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [--threads N] [--batch B] [--iters I] [--config base|tiny] [--ops]\n", argv[0]); return 2; }
     }
     if (threads < 1 || B < 1 || iters < 1) { fprintf(stderr, "bad arguments\n"); return 2; }
     mama_set_threads(threads);
     printf("openblas_config %s\n", parallel_blas_config());
-    if (gemm) return gemm_peak(threads);
     if (ops) return ops_profile();
 
     vit_config c = {.width = 768, .depth = 12, .heads = 12, .patch = 14, .image_size = 518,

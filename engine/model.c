@@ -218,8 +218,9 @@ static json_t *config_to_json(const mama_model *m) {
 static void compute_id(mama_model *m) {
     uint64_t h = 1469598103934665603ull;
     for (const char *s = m->config_json; s && *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
-#define MIX(ptr, n) do { const uint32_t *w_ = (const uint32_t *)(const void *)(ptr); \
-        for (size_t i_ = 0; i_ < (size_t)(n); i_++) { h ^= w_[i_]; h *= 1099511628211ull; } } while (0)
+#define MIX(ptr, n) do { const float *f_ = (ptr); \
+        for (size_t i_ = 0; i_ < (size_t)(n); i_++) { uint32_t w_; memcpy(&w_, f_ + i_, 4); \
+            h ^= w_; h *= 1099511628211ull; } } while (0)
     MIX(m->vit->params_memory, m->vit->num_params);
     MIX(&m->logit_scale, 1);
     for (int t = 0; t < m->n_tasks; t++) {
