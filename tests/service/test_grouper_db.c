@@ -3,6 +3,7 @@
  * out-of-order retakes, stable_age and max_wait timeouts, claiming, scoring outcomes,
  * late images, restart resume, result versions, paging of studies and of the changes
  * feed at its edges, schema version and integrity. */
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -198,6 +199,23 @@ int main(void) {
     CHECK(db_changes_since(d, 1, 1, ch, &n, &done) == DB_OK && n == 1 && ch[0].seq == 2); /* no gap */
 
     grouper_destroy(g);
+    db_close(d);
+
+    /* An index from a newer mamad is refused with a message, not migrated or damaged. */
+    char newer[320];
+    snprintf(newer, sizeof newer, "%s/newer.sqlite", dir);
+    sqlite3 *raw = NULL;
+    CHECK(sqlite3_open(newer, &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    d = NULL;
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_ERROR && d == NULL);
+    CHECK(strstr(err, "newer") != NULL);
+    /* A fresh index gets every migration; opening it again applies none. */
+    snprintf(newer, sizeof newer, "%s/fresh.sqlite", dir);
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_OK && db_schema_version(d) == DB_SCHEMA_VERSION);
+    db_close(d);
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_OK && db_schema_version(d) == DB_SCHEMA_VERSION);
     db_close(d);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
