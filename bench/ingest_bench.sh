@@ -31,10 +31,16 @@ for t in storescu storescp "$MAMAD" "$MAMA"; do
 done
 HAVE_ORTHANC=1
 command -v Orthanc >/dev/null || { HAVE_ORTHANC=0; echo "note: Orthanc not installed (apt install orthanc): skipped"; }
-[ -n "$WORK" ] || WORK=$(mktemp -d "${TMPDIR:-/tmp}/ingest_bench.XXXXXX")
+OWN_WORK=0
+[ -n "$WORK" ] || { WORK=$(mktemp -d "${TMPDIR:-/tmp}/ingest_bench.XXXXXX"); OWN_WORK=1; }
 mkdir -p "$WORK"
 SRV_PID=
-cleanup() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK/srv"; }
+cleanup() {
+    [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$WORK/srv"
+    [ $OWN_WORK = 1 ] && rm -rf "$WORK"   # a --work DIR keeps its studies for the next run
+}
 trap cleanup EXIT
 
 echo "== ingest benchmark $(date -u +%FT%TZ) on $(hostname), $(nproc) cores"
