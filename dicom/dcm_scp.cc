@@ -113,6 +113,15 @@ struct AllowEntry {
 
 }  // namespace
 
+/* Network-supplied text (AE titles, UIDs) as it may appear in a log line: control
+ * characters and non-ASCII bytes become '?', so no peer can forge log lines. */
+static std::string printable(const char *s) {
+    std::string out(s ? s : "");
+    for (char &c : out)
+        if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f) c = '?';
+    return out;
+}
+
 struct dcm_scp {
     std::string ae_title;
     std::string tmp_dir;
@@ -136,7 +145,9 @@ struct dcm_scp {
     std::atomic<unsigned long> store_seq{0};
     std::atomic<unsigned long> fail_store_nth{0};   /* fault injection, tests only */
 
-    void event(const char *ev, const char *ae, const char *host, const char *reason) {
+    void event(const char *ev, const char *raw_ae, const char *host, const char *raw_reason) {
+        std::string ae_s = printable(raw_ae), reason_s = printable(raw_reason);
+        const char *ae = ae_s.c_str(), *reason = reason_s.c_str();
         if (!strcmp(ev, "accepted") || !strcmp(ev, "released"))
             log_info(LOG_CAT_DICOM, "association %s: calling AE '%s' from %s%s%s", ev, ae, host,
                      reason && reason[0] ? ": " : "", reason ? reason : "");
@@ -431,12 +442,13 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
     }
     if (tmp[0] && unlink(tmp) != 0 && errno != ENOENT)   /* CLEANED */
         log_error(LOG_CAT_DICOM, "cannot remove temporary file %s: %s", tmp, strerror(errno));
+    std::string uid = printable(req.AffectedSOPInstanceUID), ae = printable(calling_.c_str());
     if (status == DCM_STATUS_SUCCESS)
-        log_info(LOG_CAT_DICOM, "C-STORE %s from '%s': 0x%04x success (%llu bytes)",
-                 req.AffectedSOPInstanceUID, calling_.c_str(), status, (unsigned long long)size);
+        log_info(LOG_CAT_DICOM, "C-STORE %s from '%s': 0x%04x success (%llu bytes)", uid.c_str(),
+                 ae.c_str(), status, (unsigned long long)size);
     else
-        log_warn(LOG_CAT_DICOM, "C-STORE %s from '%s': 0x%04x failure: %s", req.AffectedSOPInstanceUID,
-                 calling_.c_str(), status, why.c_str());
+        log_warn(LOG_CAT_DICOM, "C-STORE %s from '%s': 0x%04x failure: %s", uid.c_str(), ae.c_str(),
+                 status, printable(why.c_str()).c_str());
     if (cond.bad()) return cond;             /* network error: the association is gone */
     return sendSTOREResponse(info.presentationContextID, req, status);
 }
@@ -611,9 +623,11 @@ static void *listener_main(void *arg) {
                 hand_off(scp, p.fd);
             } else {
                 if (st == 0) why = "sent no complete association request within the ACSE timeout";
-                if (p.partial || st == 0)
+                if (p.partial || st == 0) {
                     log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", p.peer.c_str(), why);
-                else
+                    if (scp->handler.assoc_event)
+                        scp->handler.assoc_event(scp->handler.ctx, "rejected", "", p.peer.c_str(), why);
+                } else
                     log_debug(LOG_CAT_DICOM, "connection from %s: %s", p.peer.c_str(), why);
                 close(p.fd);
             }

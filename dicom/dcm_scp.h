@@ -51,8 +51,9 @@ typedef struct dcm_scp_handler {
      * event is one of "accepted", "rejected", "released", "aborted"; reason is a
      * sentence ("" for accepted/released), e.g. "calling AE 'X' from 10.0.0.5 is not in
      * the allow-list", "all 8 association slots are busy (local limit exceeded)",
-     * "service is shutting down", "peer aborted the association". calling_ae may be ""
-     * and peer_host is a numeric address. Called from pool threads concurrently. */
+     * "service is shutting down", "peer aborted the association", "not a DICOM
+     * association request". calling_ae is "" for a connection closed before its request
+     * was read; peer_host is a numeric address. Called from SCP threads concurrently. */
     void (*assoc_event)(void *ctx, const char *event, const char *calling_ae,
                         const char *peer_host, const char *reason);
 } dcm_scp_handler;
@@ -82,7 +83,8 @@ typedef struct dcm_scp dcm_scp;
 
 /* Starts listening in a background thread; returns once the port listens. Checks the
  * config (AE title 1..16 chars, tmp_dir writable, 1 <= max_associations <= 1000, port
- * free). Returns 0, or -1 with a message in err. Only one SCP per process is tested. */
+ * free). Returns 0, or -1 with a message in err. One SCP per process (it briefly sets
+ * DCMTK's global dcmExternalSocketHandle from its listener thread). */
 int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
                   dcm_scp **out_scp, char *err, size_t errlen);
 /* Stops: new associations are rejected ("service is shutting down"), a C-STORE in

@@ -147,6 +147,7 @@ bad_input)
     mk "$W/src/good2.dcm" $UIDR.2 --seed 2
     mk "$W/src/evil.dcm" "1.2.3/../../evil" --seed 3
     mk "$W/src/evil2.dcm" "1.2.3..4" --seed 4
+    mk "$W/src/evil3.dcm" $'1.2.3\nFORGED log line' --seed 5
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1
     expect_status() {   # expect_status WANT DESCRIPTION rawscu-args...
         local want=$1 what=$2; shift 2
@@ -168,6 +169,8 @@ bad_input)
     echo "ok: an association offering only CT Image Storage is rejected (no acceptable context)"
     expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
     expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
+    expect_status 0xC000 "UID with a newline" --file "$W/src/evil3.dcm"
+    grep -q "^FORGED" "$W/scp.err" && fail "a UID forged a log line"   # (DCMTK drops the newline)
     [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
     grep -q 'failure: .*not a valid UID' "$W/scp.err" || fail "no log line saying why the UID failed"
     # the SCP keeps serving: a good instance twice over one association (duplicate kept once)
@@ -315,6 +318,7 @@ listener)
     # the silent connections are still pending (3 s timeout): the echo did not wait for them
     [ "$(grep -c 'sent no complete association request' "$W/scp.err")" = 0 ] || fail "echo waited for the timeout"
     grep -q 'closing a connection from 127.0.0.1: not a DICOM association request' "$W/scp.err" || fail "HTTP bytes not refused"
+    grep -q '^EVENT rejected - 127.0.0.1 not a DICOM association request' "$W/scp.log" || fail "no event for the HTTP bytes"
     for _ in $(seq 100); do
         [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] && break
         sleep 0.1
