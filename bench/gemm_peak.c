@@ -16,27 +16,48 @@
 
 void openblas_set_num_threads(int num_threads);
 
+/* The machine may be shared: print its load beside the figures. */
+static void print_load(void) {
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
+        fclose(f);
+    }
+    printf("load average at start: %s", buf);
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Best GFLOP/s over repeats of C (M,N) = A (M,K) B^T (N,K) (nn.Linear layout), >= 0.6 s. */
-static double measure(int M, int N, int K, int engine) {
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best GFLOP/s over repeats of C (M,N) = A (M,K) B^T (N,K) (nn.Linear layout), >= 0.6 s;
+ * *out_cpu_gflops: the same from the smallest process CPU time of one run (on a busy
+ * machine, the 1-thread CPU figure is the core's own speed). */
+static double measure(int M, int N, int K, int engine, double *out_cpu_gflops) {
     float *a = malloc(sizeof(float) * (size_t)M * K), *b = malloc(sizeof(float) * (size_t)N * K);
     float *c = malloc(sizeof(float) * (size_t)M * N);
     for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 5) * 0.1f;
-    double best = 1e30, start = now();
+    double best = 1e30, best_cpu = 1e30, start = now();
     for (int reps = -1; reps < 3 || now() - start < 0.6; reps++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         if (engine) linear_forward(c, a, b, NULL, M, K, N);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f,
                          c, N);
-        double dt = now() - t0;
+        double dt = now() - t0, dc = cpu_now() - c0;
         if (reps >= 0 && dt < best) best = dt;
+        if (reps >= 0 && dc < best_cpu) best_cpu = dc;
     }
+    *out_cpu_gflops = 2.0 * M * N * K / best_cpu / 1e9;
     free(a);
     free(b);
     free(c);
@@ -45,6 +66,7 @@ static double measure(int M, int N, int K, int engine) {
 
 int main(int argc, char **argv) {
     int max_threads = argc > 1 ? atoi(argv[1]) : 2;
+    if (max_threads < 1 || max_threads > 64) max_threads = 2;
     static const struct {
         const char *what;
         int M, N, K;
@@ -56,20 +78,30 @@ int main(int argc, char **argv) {
         {"vit fc2  1374x768x3072", 1374, 768, 3072},
     };
     printf("openblas: %s\n", parallel_blas_config());
-    printf("GFLOP/s (best wall-clock run)\n%-26s", "shape (M x N x K)");
-    for (int t = 1; t <= max_threads; t++) printf("  blas %dthr  engine %dthr", t, t);
+    print_load();
+    /* columns 4.. (awk $4..): wall-clock GFLOP/s, blas then engine per thread count; after
+       "cpu:" the same from the best CPU time (bench/vit_bench.sh parses $4..$7) */
+    printf("GFLOP/s (best wall-clock run; after 'cpu:', from the best CPU time)\n%-26s",
+           "shape (M x N x K)");
+    for (int t = 1; t <= max_threads; t++) printf("  blas%dthr  engine%dthr", t, t);
+    printf("  cpu:");
+    for (int t = 1; t <= max_threads; t++) printf("  blas%dthr  engine%dthr", t, t);
     printf("\n");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         printf("%-26s", shapes[s].what);
-        for (int t = 1; t <= max_threads; t++) {
+        double cpu[2 * 64];
+        int nt = max_threads < 64 ? max_threads : 64;
+        for (int t = 1; t <= nt; t++) {
             mama_set_threads(t);
             openblas_set_num_threads(t);
-            double blas = measure(shapes[s].M, shapes[s].N, shapes[s].K, 0);
+            double blas = measure(shapes[s].M, shapes[s].N, shapes[s].K, 0, &cpu[2 * (t - 1)]);
             mama_set_threads(t); /* OpenBLAS back to 1 thread */
-            double eng = measure(shapes[s].M, shapes[s].N, shapes[s].K, 1);
-            printf("  %10.1f  %11.1f", blas, eng);
+            double eng = measure(shapes[s].M, shapes[s].N, shapes[s].K, 1, &cpu[2 * t - 1]);
+            printf("  %8.1f  %10.1f", blas, eng);
             fflush(stdout);
         }
+        printf("  cpu:");
+        for (int t = 1; t <= nt; t++) printf("  %8.1f  %10.1f", cpu[2 * (t - 1)], cpu[2 * t - 1]);
         printf("\n");
     }
     return 0;

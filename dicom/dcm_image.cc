@@ -230,9 +230,13 @@ std::vector<OPJ_BYTE> j2k_codestream(DcmDataset *ds, const char *path) {
     return out;
 }
 
-// Decodes one J2K/JP2 codestream into stored values (rows*cols, int32).
-std::vector<int32_t> j2k_decode(const std::vector<OPJ_BYTE> &cs, int rows, int cols,
-                                const char *path) {
+// Decodes one J2K/JP2 codestream into stored values. min_side > 0 asks for the coarsest
+// resolution level whose shorter side is still >= min_side (OpenJPEG then skips the finer
+// wavelet levels entirely); *io_rows, *io_cols: the header's size in, the decoded size
+// out; *out_log2: the reduction (0 = full size).
+std::vector<int32_t> j2k_decode(const std::vector<OPJ_BYTE> &cs, int *io_rows, int *io_cols,
+                                int min_side, int *out_log2, const char *path) {
+    int rows = *io_rows, cols = *io_cols;
     static const OPJ_BYTE jp2_magic[12] = {0, 0, 0, 0x0c, 'j', 'P', ' ', ' ', 0x0d, 0x0a, 0x87, 0x0a};
     OPJ_CODEC_FORMAT fmt = OPJ_CODEC_J2K;
     if (cs.size() >= 12 && memcmp(cs.data(), jp2_magic, 12) == 0) fmt = OPJ_CODEC_JP2;
@@ -261,6 +265,19 @@ std::vector<int32_t> j2k_decode(const std::vector<OPJ_BYTE> &cs, int rows, int c
         if (threads > 1) opj_codec_set_threads(dec, threads);
         if (!opj_read_header(st, dec, &img) || !img)
             fail("%s: JPEG 2000 header unreadable (%s)", path, err.c_str());
+        int reduce = 0;
+        if (min_side > 0) {
+            opj_codestream_info_v2_t *ci = opj_get_cstr_info(dec);
+            int levels = ci && ci->m_default_tile_info.tccp_info ? (int)ci->m_default_tile_info.tccp_info[0].numresolutions : 1;
+            if (ci) opj_destroy_cstr_info(&ci);
+            int shorter = rows < cols ? rows : cols;
+            while (reduce + 1 < levels && (shorter >> (reduce + 1)) >= min_side) reduce++;
+            if (reduce > 0 && !opj_set_decoded_resolution_factor(dec, (OPJ_UINT32)reduce))
+                fail("%s: OpenJPEG cannot reduce by %d levels (%s)", path, reduce, err.c_str());
+        }
+        rows = (rows + (1 << reduce) - 1) >> reduce;
+        cols = (cols + (1 << reduce) - 1) >> reduce;
+        *out_log2 = reduce;
         if (!opj_decode(dec, st, img) || !opj_end_decompress(dec, st))
             fail("%s: JPEG 2000 decode failed (%s)", path, err.empty() ? "truncated data?" : err.c_str());
         if (img->numcomps < 1 || !img->comps[0].data) fail("%s: JPEG 2000 image has no components", path);
@@ -269,6 +286,8 @@ std::vector<int32_t> j2k_decode(const std::vector<OPJ_BYTE> &cs, int rows, int c
         if ((int)c.w != cols || (int)c.h != rows)
             fail("%s: JPEG 2000 image is %ux%u but the header says %dx%d", path, c.w, c.h, cols, rows);
         out.assign(c.data, c.data + (size_t)rows * cols);
+        *io_rows = rows;
+        *io_cols = cols;
     } catch (...) {
         if (img) opj_image_destroy(img);
         if (st) opj_stream_destroy(st);
@@ -408,7 +427,7 @@ void map_pixels(float *out, size_t n, const pixel_format &pf, const voi_choice &
     for (size_t i = 0; i < n; i++) out[i] = table[(size_t)(get(i) - lo)];
 }
 
-void load(const char *path, dcm_image *out) {
+void load(const char *path, int min_side, dcm_image *out) {
     register_codecs();
     DcmFileFormat ff;
     // ERM_fileOnly: a DICOM Part 10 file (preamble + "DICM" + meta header) is required;
@@ -466,15 +485,18 @@ void load(const char *path, dcm_image *out) {
     out->info.bits_stored = (uint16_t)pf.bits_stored;
 
     voi_choice voi = choose_voi(ds, pf, path);
-    size_t n = (size_t)pf.rows * (size_t)pf.cols;
+    std::vector<int32_t> vals; // JPEG 2000 decodes before the output is sized
+    int out_rows = pf.rows, out_cols = pf.cols, scale_log2 = 0;
+    if (sx->how == codec::j2k)
+        vals = j2k_decode(j2k_codestream(ds, path), &out_rows, &out_cols, min_side, &scale_log2, path);
+    size_t n = (size_t)out_rows * (size_t)out_cols;
     float *pixels = static_cast<float *>(malloc(sizeof(float) * n));
-    if (!pixels) fail("%s: no memory for %dx%d pixels", path, pf.rows, pf.cols);
+    if (!pixels) fail("%s: no memory for %dx%d pixels", path, out_rows, out_cols);
     try {
         int shift = pf.high_bit + 1 - pf.bits_stored;
         uint32_t mask = pf.bits_stored >= 32 ? 0xffffffffu : ((1u << pf.bits_stored) - 1u);
         value_range r = range_of(pf);
         if (sx->how == codec::j2k) {
-            std::vector<int32_t> vals = j2k_decode(j2k_codestream(ds, path), pf.rows, pf.cols, path);
             map_pixels(pixels, n, pf, voi, [&](size_t i) {
                 int v = vals[i];
                 return v < r.lo ? r.lo : (v > r.hi ? r.hi : v);
@@ -516,8 +538,9 @@ void load(const char *path, dcm_image *out) {
         free(pixels);
         throw;
     }
-    out->rows = pf.rows;
-    out->cols = pf.cols;
+    out->rows = out_rows;
+    out->cols = out_cols;
+    out->scale_log2 = scale_log2;
     out->pixels = pixels;
     out->voi = voi.kind;
     out->window_center = voi.kind >= DCM_VOI_LINEAR ? voi.c : 0.0;
@@ -551,6 +574,11 @@ extern "C" void dcm_image_set_j2k_threads(int n) {
 }
 
 extern "C" int dcm_image_load(const char *path, dcm_image *out, char *err, size_t errlen) {
+    return dcm_image_load_scaled(path, 0, out, err, errlen);
+}
+
+extern "C" int dcm_image_load_scaled(const char *path, int min_side, dcm_image *out, char *err,
+                                     size_t errlen) {
     if (!out) {
         set_err(err, errlen, "dcm_image_load: no output");
         return -1;
@@ -561,7 +589,7 @@ extern "C" int dcm_image_load(const char *path, dcm_image *out, char *err, size_
         return -1;
     }
     try {
-        load(path, out);
+        load(path, min_side, out);
         return 0;
     } catch (const load_error &e) {
         set_err(err, errlen, e.msg.c_str());

@@ -28,6 +28,7 @@
 #include "engine/parallel.h"
 #include "engine/vmath.h"
 
+#define PAR_MIN_FLOPS 4e6 /* smaller problems run on the calling thread */
 #ifndef BQ
 #define BQ 128
 #endif
@@ -81,7 +82,7 @@ VMATH_CLONES static float online_softmax_row(float *s, int nk, float *m, float *
         memset(s, 0, (size_t)nk * sizeof(float));
         return 1.0f;
     }
-#pragma omp simd
+VMATH_SIMD
     for (int j = 0; j < nk; j++) s[j] = vexp(s[j] - m_new);
     float sum = sum_lanes(s, nk);
     float corr = *m == -INFINITY ? 0.0f : vexp(*m - m_new);
@@ -96,13 +97,13 @@ VMATH_CLONES static void prob_row(float *s, int nk, float lse) {
         memset(s, 0, (size_t)nk * sizeof(float));
         return;
     }
-#pragma omp simd
+VMATH_SIMD
     for (int j = 0; j < nk; j++) s[j] = vexp(s[j] - lse);
 }
 
 /* dS row in place over dp: ds = p (dp - d) scale. */
 VMATH_CLONES static void dscore_row(float *dp, const float *p, int nk, float d, float scale) {
-#pragma omp simd
+VMATH_SIMD
     for (int j = 0; j < nk; j++) dp[j] = p[j] * (dp[j] - d) * scale;
 }
 
@@ -112,8 +113,9 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
     const int HS = C / NH, C3 = 3 * C;
     const int nqb = (T + BQ - 1) / BQ;
     const long ntask = (long)B * NH * nqb;
+    const double flops = 4.0 * B * (double)T * T * C;
     parallel_blas_serial();
-#pragma omp parallel
+#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
     {
         float *S = malloc(sizeof(float) * (size_t)BQ * BK);
         float *acc = malloc(sizeof(float) * (size_t)BQ * HS);
@@ -175,8 +177,9 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
     const int HS = C / NH, C3 = 3 * C;
     const long ntask = (long)B * NH;
+    const double flops = 10.0 * B * (double)T * T * C;
     parallel_blas_serial();
-#pragma omp parallel
+#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
     {
         float *P = malloc(sizeof(float) * (size_t)BQ * BK);
         float *dP = malloc(sizeof(float) * (size_t)BQ * BK);

@@ -17,7 +17,7 @@
 #define CHUNK 16384
 
 VMATH_CLONES static void gelu_chunk(float *out, const float *inp, size_t n) {
-#pragma omp simd
+VMATH_SIMD
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + verf(x * INV_SQRT2));
@@ -26,7 +26,7 @@ VMATH_CLONES static void gelu_chunk(float *out, const float *inp, size_t n) {
 
 VMATH_CLONES static void gelu_backward_chunk(float *dinp, const float *dout, const float *inp,
                                              size_t n) {
-#pragma omp simd
+VMATH_SIMD
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float cdf = 0.5f * (1.0f + verf(x * INV_SQRT2));
@@ -36,7 +36,7 @@ VMATH_CLONES static void gelu_backward_chunk(float *dinp, const float *dout, con
 }
 
 VMATH_CLONES static void gelu_tanh_chunk(float *out, const float *inp, size_t n) {
-#pragma omp simd
+VMATH_SIMD
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = SQRT_2_OVER_PI * (x + GELU_TANH_K * x * x * x);
@@ -46,7 +46,7 @@ VMATH_CLONES static void gelu_tanh_chunk(float *out, const float *inp, size_t n)
 
 VMATH_CLONES static void gelu_tanh_backward_chunk(float *dinp, const float *dout,
                                                   const float *inp, size_t n) {
-#pragma omp simd
+VMATH_SIMD
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = SQRT_2_OVER_PI * (x + GELU_TANH_K * x * x * x);

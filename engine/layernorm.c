@@ -33,7 +33,7 @@ VMATH_CLONES static float row_sum(const float *x, int n, float m, int sq) {
 VMATH_CLONES static void norm_row(float *y, const float *x, const float *w, const float *b,
                                   int C, float m, float rs) {
     if (w && b) {
-#pragma omp simd
+VMATH_SIMD
         for (int i = 0; i < C; i++) y[i] = (x[i] - m) * rs * w[i] + b[i];
     } else {
         for (int i = 0; i < C; i++) y[i] = (x[i] - m) * rs * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);

@@ -463,13 +463,102 @@ static const char *const DENSITY[] = {"A", "B", "C", "D"};
 static const char *const BIRADS[] = {"0", "1", "2", "3", "4", "5", "6"};
 static const char *const MALIGNANCY[] = {"no_cancer", "cancer"};
 
+/* Finds the tower's name prefix in a checkpoint: "" / "dinov2_with_registers." / ... */
+static const char *find_prefix(const st_file *f) {
+    static const char *prefixes[] = {"", "dinov2_with_registers.", "vision.", "model."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        char probe[128];
+        snprintf(probe, sizeof probe, "%sembeddings.cls_token", prefixes[i]);
+        if (st_find(f, probe)) return prefixes[i];
+        snprintf(probe, sizeof probe, "%scls_token", prefixes[i]);
+        if (st_find(f, probe)) return prefixes[i];
+    }
+    return NULL;
+}
+
+static const st_tensor *find2(const st_file *f, const char *prefix, int meta, const char *hf_name,
+                              const char *meta_name) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", prefix, meta ? meta_name : hf_name);
+    return st_find(f, name);
+}
+
+/* The tower's config from a checkpoint's tensor shapes (config "auto"): width, depth,
+ * patch, position grid, registers, MLP ratio and LayerScale. The head count is not in the
+ * weights: it comes from config.json beside the file (num_attention_heads, and
+ * layer_norm_eps when present), else width / 64 (every DINOv2 size has 64-wide heads). */
+static mama_status infer_config(const st_file *f, const char *path, const char *prefix,
+                                vit_config *c) {
+    char probe[256];
+    snprintf(probe, sizeof probe, "%scls_token", prefix);
+    int meta = st_find(f, probe) != NULL;
+    const st_tensor *cls = find2(f, prefix, meta, "embeddings.cls_token", "cls_token");
+    const st_tensor *pw = find2(f, prefix, meta, "embeddings.patch_embeddings.projection.weight",
+                                "patch_embed.proj.weight");
+    const st_tensor *pos = find2(f, prefix, meta, "embeddings.position_embeddings", "pos_embed");
+    const st_tensor *reg = find2(f, prefix, meta, "embeddings.register_tokens", "register_tokens");
+    const st_tensor *fc1 = find2(f, prefix, meta, "encoder.layer.0.mlp.fc1.weight", "blocks.0.mlp.fc1.weight");
+    const st_tensor *ls = find2(f, prefix, meta, "encoder.layer.0.layer_scale1.lambda1", "blocks.0.ls1.gamma");
+    if (!cls || !pw || !pos || !fc1 || pw->ndim != 4 || pos->ndim != 3 || fc1->ndim != 2 || cls->ndim < 1)
+        return mama_errorf(MAMA_EFORMAT, "%s: cannot infer the tower's config (cls token, patch "
+                           "embedding, position embeddings and mlp.fc1 of layer 0 needed)", path);
+    c->width = (int)cls->shape[cls->ndim - 1];
+    c->in_chans = (int)pw->shape[1];
+    c->patch = (int)pw->shape[2];
+    int64_t npos = pos->shape[1] - 1, g = (int64_t)llround(sqrt((double)npos));
+    if (g * g != npos)
+        return mama_errorf(MAMA_EFORMAT, "%s: %lld patch positions are not a square grid", path,
+                           (long long)npos);
+    c->image_size = (int)g * c->patch;
+    c->n_registers = reg && reg->ndim == 3 ? (int)reg->shape[1] : 0;
+    c->mlp_ratio = (float)fc1->shape[0] / (float)c->width;
+    c->layerscale = ls != NULL;
+    c->ln_eps = 1e-6f;
+    c->depth = 0;
+    for (int l = 0; l < 4096; l++) {
+        snprintf(probe, sizeof probe, meta ? "blocks.%d.norm1.weight" : "encoder.layer.%d.norm1.weight", l);
+        if (!find2(f, prefix, 0, probe, probe)) break;
+        c->depth = l + 1;
+    }
+    c->heads = c->width % 64 == 0 ? c->width / 64 : 0;
+    /* config.json beside the checkpoint, as Hugging Face stores it */
+    char cfgpath[1024];
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(cfgpath, sizeof cfgpath, "%.*s/config.json", (int)(slash - path), path);
+    else snprintf(cfgpath, sizeof cfgpath, "config.json");
+    json_error_t je;
+    json_t *j = json_load_file(cfgpath, 0, &je);
+    if (j) {
+        json_t *h = json_object_get(j, "num_attention_heads");
+        if (json_is_integer(h)) c->heads = (int)json_integer_value(h);
+        json_t *e = json_object_get(j, "layer_norm_eps");
+        if (json_is_number(e)) c->ln_eps = (float)json_number_value(e);
+        json_decref(j);
+    }
+    if (c->heads <= 0)
+        return mama_errorf(MAMA_EINVAL, "%s: width %d is not a multiple of 64 and no %s gives "
+                           "num_attention_heads; put the checkpoint's config.json beside it or "
+                           "use --config", path, c->width, cfgpath);
+    return vit_config_validate(c);
+}
+
 mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     *out_model = NULL;
     mama_status rc = MAMA_OK;
     st_file *f = NULL;
+    const char *prefix = NULL;
     mama_model *m = calloc(1, sizeof *m);
     if (!m) return mama_errorf(MAMA_ENOMEM, "out of memory");
-    const char *cfgname = o->config ? o->config : (o->from_hf ? "base" : "tiny");
+    const char *cfgname = o->config ? o->config : (o->from_hf ? "auto" : "tiny");
+    if (o->from_hf) {
+        TRY(st_open(o->from_hf, &f));
+        prefix = find_prefix(f);
+        if (!prefix) {
+            rc = mama_errorf(MAMA_ENOTFOUND, "%s: no DINOv2 cls token (embeddings.cls_token or "
+                             "cls_token) found: not a Dinov2WithRegistersModel checkpoint", o->from_hf);
+            goto fail;
+        }
+    }
     vit_config vc = {.mlp_ratio = 4.0f, .ln_eps = 1e-6f, .layerscale = 1, .in_chans = 3,
                      .n_registers = 4};
     if (strcmp(cfgname, "tiny") == 0) {
@@ -481,8 +570,12 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     } else if (strcmp(cfgname, "base") == 0) {
         vc.width = 768; vc.depth = 12; vc.heads = 12; vc.patch = 14; vc.image_size = 518;
         m->embed = 512;
+    } else if (strcmp(cfgname, "auto") == 0 && o->from_hf) {
+        TRY(infer_config(f, o->from_hf, prefix, &vc));
+        m->embed = 512;
     } else {
-        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, base or micro)", cfgname);
+        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, base, micro, "
+                         "or auto with a checkpoint)", cfgname);
         goto fail;
     }
     vc.embed = m->embed;
@@ -494,21 +587,6 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     TRY(vit_create(&vc, &m->vit));
     vit_init_random(m->vit, o->seed);
     if (o->from_hf) {
-        TRY(st_open(o->from_hf, &f));
-        static const char *prefixes[] = {"", "dinov2_with_registers.", "vision.", "model."};
-        const char *prefix = NULL;
-        for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !prefix; i++) {
-            char probe[128];
-            snprintf(probe, sizeof probe, "%sembeddings.cls_token", prefixes[i]);
-            if (st_find(f, probe)) prefix = prefixes[i];
-            snprintf(probe, sizeof probe, "%scls_token", prefixes[i]);
-            if (st_find(f, probe)) prefix = prefixes[i];
-        }
-        if (!prefix) {
-            rc = mama_errorf(MAMA_ENOTFOUND, "%s: no DINOv2 cls token (embeddings.cls_token or "
-                             "cls_token) found: not a Dinov2WithRegistersModel checkpoint", o->from_hf);
-            goto fail;
-        }
         TRY(vit_load(m->vit, f, prefix, NULL));   /* projection stays random: not in DINOv2 */
         snprintf(m->source, sizeof m->source, "tower from %s; projection, prompts and heads "
                  "random (seed %llu)", o->from_hf, (unsigned long long)o->seed);

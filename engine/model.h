@@ -80,8 +80,10 @@ mama_status model_save(mama_model *m, const char *path);
 
 typedef struct model_init_opts {
     const char *config;     /* "tiny" (width 192, depth 4, 224 px: the CPU demo), "base"
-                               (768/12/518, the paper's) or "micro" (32/2/28 px, tests);
-                               NULL: base with from_hf, else tiny */
+                               (768/12/518, the paper's), "micro" (32/2/28 px, tests) or
+                               "auto" (from_hf only: sizes from the checkpoint's shapes, heads
+                               from config.json beside it or width/64);
+                               NULL: auto with from_hf, else tiny */
     const char *from_hf;    /* HF Dinov2WithRegistersModel safetensors or NULL (random tower) */
     uint64_t seed;
     const char *created;    /* ISO-8601 time to record, or NULL for now */

@@ -5,7 +5,10 @@
  * Conventions (llm.c): arguments are outputs, inputs, weights, sizes. Forward functions
  * assign their outputs. Backward functions ACCUMULATE (+=) into parameter gradients and
  * into input gradients (dinp), so a caller zeroes gradient buffers once per step.
- * Every op has a naive reference in tests/engine and (later) a CUDA twin in cuda/<op>.cu. */
+ * Every op has a naive reference in tests/engine and (later) a CUDA twin in cuda/<op>.cu.
+ * Threads: each op parallelises itself over the OpenMP pool (parallel.h: mama_set_threads);
+ * call ops from one thread, not from inside an OpenMP region of your own. Element-wise ops
+ * (gelu*, residual_scaled_forward) may run in place (out == inp / out == a). */
 #ifndef MAMA_OPS_H
 #define MAMA_OPS_H
 
@@ -30,7 +33,7 @@ void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const
                      const float *w, int N, int C, int OC);
 
 /* LayerNorm over the last dim. mean, rstd (N) are saved for backward (may be NULL in
- * inference). w, b (C). */
+ * inference). w, b (C); NULL means 1 and 0. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *w, const float *b, int N, int C, float eps);
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
@@ -58,7 +61,9 @@ void residual_scaled_backward(float *da, float *db, float *dscale, const float *
  *   qkv (B,T,3C) laid out [q | k | v], each split into NH heads of HS;
  *   key_mask (B,T) 1 = attend, 0 = padding (NULL: all keys valid);
  *   scale multiplies q.k (usually 1/sqrt(HS), times 1/(layer+1) for BioMedLM);
- *   causal: query t attends keys <= t. */
+ *   causal: query t attends keys <= t.
+ * A query row with no key to attend (all masked) gets out = 0, lse = -inf. C must be a
+ * multiple of NH (the tower checks its config; otherwise nothing is written). */
 void attention_forward(float *out, float *lse, const float *qkv, const float *key_mask,
                        int B, int T, int C, int NH, float scale, int causal);
 /* dqkv (B,T,3C) += gradient; needs the forward's out (B,T,C) and lse (B,NH,T). */

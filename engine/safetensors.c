@@ -112,7 +112,8 @@ static mama_status push_tensor(st_file *f, const st_tensor *t) {
 }
 
 static mama_status map_file(const char *path, shard *s) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block the open; it is then refused as not regular */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return mama_errorf(errno == ENOENT ? MAMA_ENOTFOUND : MAMA_EIO, "%s: cannot open: %s",
                            path, strerror(errno));
@@ -327,22 +328,20 @@ static mama_status parse_shard(st_file *f, shard *s) {
         nspans++;
     }
     qsort(spans, nspans, sizeof *spans, cmp_span);
-    for (size_t i = 1; i < nspans; i++) {
-        /* empty tensors own no bytes and cannot overlap */
+    /* sorted by begin: a non-empty span overlaps an earlier one iff it starts before the
+       end of the last non-empty span (empty tensors own no bytes); linear time */
+    const span *last = NULL;
+    for (size_t i = 0; i < nspans; i++) {
         if (spans[i].begin == spans[i].end) continue;
-        for (size_t j = i; j-- > 0;) {
-            if (spans[j].begin == spans[j].end) continue;
-            if (spans[j].end > spans[i].begin) {
-                rc = mama_errorf(MAMA_EFORMAT,
-                                 "%s: tensor '%s' [%llu, %llu] overlaps tensor '%s' [%llu, %llu]",
-                                 s->path, spans[i].name, (unsigned long long)spans[i].begin,
-                                 (unsigned long long)spans[i].end, spans[j].name,
-                                 (unsigned long long)spans[j].begin,
-                                 (unsigned long long)spans[j].end);
-                goto done;
-            }
-            break;
+        if (last && last->end > spans[i].begin) {
+            rc = mama_errorf(MAMA_EFORMAT,
+                             "%s: tensor '%s' [%llu, %llu] overlaps tensor '%s' [%llu, %llu]",
+                             s->path, spans[i].name, (unsigned long long)spans[i].begin,
+                             (unsigned long long)spans[i].end, last->name,
+                             (unsigned long long)last->begin, (unsigned long long)last->end);
+            goto done;
         }
+        last = &spans[i];
     }
     /* keep the table sorted so that st_find (bsearch) works while later shards load */
     qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_tensor_name);

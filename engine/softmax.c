@@ -11,7 +11,7 @@
 
 /* r (C) = exp(r - m); returns the sum (in 16 lanes). */
 VMATH_CLONES static float exp_shift_sum(float *r, int C, float m) {
-#pragma omp simd
+VMATH_SIMD
     for (int i = 0; i < C; i++) r[i] = vexp(r[i] - m);
     float lane[16] = {0}, s = 0.0f;
     int i = 0;

@@ -11,11 +11,13 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: mama model-init --out FILE [--config tiny|base|micro] [--from-hf DINOV2.safetensors]\n"
-        "                       [--seed S]\n"
+        "usage: mama model-init --out FILE [--config tiny|base|micro|auto]\n"
+        "                       [--from-hf DINOV2.safetensors] [--seed S]\n"
         "  tiny   width 192, depth 4, 224 px (the CPU demo; default without --from-hf)\n"
-        "  base   width 768, depth 12, 518 px (the paper's ViT-B/14; default with --from-hf)\n"
+        "  base   width 768, depth 12, 518 px (the paper's ViT-B/14)\n"
         "  micro  width 32, depth 2, 28 px (tests)\n"
+        "  auto   sizes read from the --from-hf checkpoint (default with --from-hf); heads from\n"
+        "         its config.json when beside it, else width/64 (true of every DINOv2)\n"
         "The tower comes from --from-hf (a Dinov2WithRegistersModel model.safetensors, HF or\n"
         "Meta naming) or a seeded random init; projection, prompts and heads are random and\n"
         "the file is marked untrained.\n");

@@ -11,6 +11,7 @@
 
 #include "dicom/dcm_image.h"
 #include "engine/model.h"
+#include "engine/parallel.h"
 #include "engine/preprocess.h"
 #include "engine/score.h"
 #include "tools/mama_vision.h"
@@ -19,11 +20,12 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: mama score --model MODEL.safetensors FILE.dcm...\n"
-        "       mama score --model MODEL.safetensors --study DIR\n"
+        "usage: mama score --model MODEL.safetensors [--threads N] FILE.dcm...\n"
+        "       mama score --model MODEL.safetensors [--threads N] --study DIR\n"
         "Scores the images of one study (every DICOM file directly inside DIR with --study)\n"
         "and prints JSON: per view, per breast and per study probabilities for each task of\n"
-        "the model. Make a demo model with `mama model-init --out MODEL.safetensors`.\n");
+        "the model. Make a demo model with `mama model-init --out MODEL.safetensors`.\n"
+        "--threads N: compute threads (default: every CPU).\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -63,12 +65,23 @@ static char **list_dir(const char *dir, int *out_n) {
 int mama_cmd_score(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"study", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_path = NULL, *study_dir = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:s:t:h", opts, NULL)) != -1) {
         switch (c) {
+        case 't': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "mama score: --threads wants 1..1024\n");
+                return 2;
+            }
+            mama_set_threads((int)n);
+            break;
+        }
         case 'm': model_path = optarg; break;
         case 's': study_dir = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -110,6 +123,7 @@ int mama_cmd_score(int argc, char **argv) {
     score_view_in *views = NULL;
     char (*ids)[DCM_UID_MAX] = NULL, (*view_names)[17] = NULL;
     char study_uid[DCM_UID_MAX] = "";
+    int *view_file = NULL;
     if (model_load(model_path, &m) != MAMA_OK) {
         fprintf(stderr, "mama score: %s\n", mama_last_error());
         goto done;
@@ -130,6 +144,11 @@ int mama_cmd_score(int argc, char **argv) {
     memcpy(pc.mean, m->pre.mean, sizeof pc.mean);
     memcpy(pc.std, m->pre.std, sizeof pc.std);
     int nv = 0;
+    view_file = calloc((size_t)n_paths, sizeof *view_file);   /* view -> paths index */
+    if (!view_file) {
+        fprintf(stderr, "mama score: out of memory\n");
+        goto done;
+    }
     for (int i = 0; i < n_paths; i++) {
         dcm_image img;
         char err[512];
@@ -155,6 +174,7 @@ int mama_cmd_score(int argc, char **argv) {
             dcm_image_free(&img);
             goto done;
         }
+        view_file[nv] = i;
         snprintf(ids[nv], sizeof ids[nv], "%s", img.info.sop_instance_uid);
         snprintf(view_names[nv], sizeof view_names[nv], "%s", img.info.view_position);
         views[nv] = (score_view_in){
@@ -175,7 +195,12 @@ int mama_cmd_score(int argc, char **argv) {
         goto done;
     }
     json_t *j = score_result_json(r, m);
-    if (j) json_object_set_new(j, "study_uid", json_string(study_uid));
+    if (j) {
+        json_object_set_new(j, "study_uid", json_string(study_uid));
+        json_t *vj = json_object_get(j, "views");   /* same order as views[] */
+        for (int i = 0; i < nv && i < (int)json_array_size(vj); i++)
+            json_object_set_new(json_array_get(vj, i), "file", json_string(paths[view_file[i]]));
+    }
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(j);
     if (!text) {
@@ -192,6 +217,7 @@ done:
     free(views);
     free(ids);
     free(view_names);
+    free(view_file);
     if (owned) {
         for (int i = 0; i < n_paths; i++) free(paths[i]);
         free(paths);

@@ -160,5 +160,11 @@ int main(void) {
     run_case(1, 130, 128, 2, 0, 0, 0);
     mama_set_threads(1);
     run_case(2, 67, 128, 2, 1, 1, 0);
+    /* several query and key tiles with partial edges, 3 threads (uneven task split) */
+    mama_set_threads(3);
+    run_case(2, 385, 64, 2, 0, 1, 0);
+    run_case(2, 385, 64, 2, 1, 1, 0);
+    run_case(1, 600, 64, 1, 1, 0, 0);
+    mama_set_threads(0);
     return check_done("test_attention");
 }

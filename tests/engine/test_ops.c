@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "tests/engine/check.h"
@@ -111,6 +112,41 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
     free(c.inp); free(c.w); free(c.b); free(c.out); free(c.r); free(ref);
     free(dinp); free(dw); free(db); free(dinp0); free(dw0); free(db0);
     free(rdinp); free(rdw); free(rdb); free(g);
+}
+
+/* ------------------------------------------------------------ gemm_forward */
+
+/* all transpose combinations, alpha/beta, leading dimensions larger than the rows */
+static void test_gemm(int M, int N, int K) {
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = frand(na, 1), *Bm = frand(nb, 1), *Cm = frand(nc, 1);
+            double *ref = dalloc(nc);
+            float alpha = 0.75f, beta = ta == tb ? 0.5f : 0.0f;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < ldc; j++) {
+                    size_t ci = (size_t)i * ldc + j;
+                    if (j >= N) { /* padding columns must stay untouched */
+                        ref[ci] = Cm[ci];
+                        continue;
+                    }
+                    double acc = 0;
+                    for (int k = 0; k < K; k++) {
+                        double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                        double b = tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j];
+                        acc += a * b;
+                    }
+                    ref[ci] = alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * Cm[ci]);
+                }
+            gemm_forward(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
+            char what[96];
+            snprintf(what, sizeof what, "gemm ta=%d tb=%d M=%d N=%d K=%d", ta, tb, M, N, K);
+            check_close(what, Cm, ref, nc, 3e-6 * sqrt(K + 1), 1e-5);
+            free(A); free(Bm); free(Cm); free(ref);
+        }
 }
 
 /* ------------------------------------------------------------ layernorm */
@@ -225,6 +261,17 @@ static void test_gelu(void) {
 
 /* ------------------------------------------------------------ residual */
 
+typedef struct res_ctx {
+    int N, C;
+    float *a, *b, *s, *out, *r;
+} res_ctx;
+
+static double res_loss(void *p) {
+    res_ctx *c = p;
+    residual_scaled_forward(c->out, c->a, c->b, c->s, c->N, c->C);
+    return fd_dot(c->out, c->r, (size_t)c->N * c->C);
+}
+
 static void test_residual(int N, int C) {
     size_t n = (size_t)N * C;
     float *a = frand(n, 1), *b = frand(n, 1), *s = frand(C, 1), *out = fzero(n);
@@ -249,6 +296,16 @@ static void test_residual(int N, int C) {
     check_close("residual da", da, rda, n, 1e-6, 1e-6);
     check_close("residual db", db, rdb, n, 1e-6, 1e-6);
     check_close("residual dscale", ds, rds, C, 1e-5, 1e-5);
+    /* and against finite differences */
+    res_ctx c = {N, C, a, b, s, out, r};
+    double *g = dalloc(n);
+    fd_grad(g, a, n, res_loss, &c, 1e-2f);
+    check_close("residual da vs FD", da, g, n, 1e-3, 1e-3);
+    fd_grad(g, b, n, res_loss, &c, 1e-2f);
+    check_close("residual db vs FD", db, g, n, 1e-3, 1e-3);
+    fd_grad(g, s, C, res_loss, &c, 1e-2f);
+    check_close("residual dscale vs FD", ds, g, C, 1e-3, 1e-3);
+    free(g);
     free(a); free(b); free(s); free(out); free(ref); free(ref1); free(r); free(da); free(db);
     free(ds); free(rda); free(rdb); free(rds);
 }
@@ -318,12 +375,18 @@ int main(void) {
                 test_linear(conv, shapes[s][0], shapes[s][1], shapes[s][2], bias, 1);
     /* large enough for the threaded panel split: by columns (OC), by rows (N), uneven
        panels with 3 threads, and one thread */
-    static const int big[][3] = {{130, 67, 200}, {300, 200, 20}, {257, 96, 1000}};
+    static const int big[][3] = {{130, 67, 200}, {300, 200, 20}, {257, 96, 520}};
     for (int threads = 3; threads >= 1; threads -= 2) {
         mama_set_threads(threads);
         for (int conv = 0; conv < 2; conv++)
             for (int s = 0; s < 3; s++) test_linear(conv, big[s][0], big[s][1], big[s][2], 1, 0);
     }
+    mama_set_threads(3);
+    test_gemm(7, 13, 5);
+    test_gemm(1, 1, 1);
+    test_gemm(130, 200, 67);  /* column panels, 3 threads */
+    test_gemm(300, 20, 200);  /* row panels */
+    test_gemm(5, 9, 0);       /* empty inner dimension: C = beta C */
     mama_set_threads(0);
     test_layernorm(7, 13, 0.0f);
     test_layernorm(3, 1, 0.0f);

@@ -4,6 +4,7 @@
  * never a crash: run it under ASan. */
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/dtype.h"
 #include "engine/safetensors.h"
@@ -130,6 +131,36 @@ static void test_round_trip(void) {
     /* open failures that are not format errors */
     CHECK(st_open(path_in("does_not_exist.safetensors"), &f) == MAMA_ENOTFOUND && f == NULL);
     CHECK(strstr(mama_last_error(), "does_not_exist") != NULL);
+    CHECK(st_open(dir_path, &f) == MAMA_EIO && strstr(mama_last_error(), "regular"));
+    const char *fifo = path_in("fifo.safetensors");
+    if (mkfifo(fifo, 0600) == 0) { /* must not block */
+        CHECK(st_open(fifo, &f) == MAMA_EIO && strstr(mama_last_error(), "regular"));
+    }
+    /* a failed save (no such directory) is an I/O error naming the path */
+    CHECK(st_writer_create(&w) == MAMA_OK);
+    CHECK(st_writer_add_f32(w, "x", 0, NULL, &scalar) == MAMA_OK);
+    CHECK(st_writer_save(w, path_in("no_such_dir/out.safetensors")) == MAMA_EIO);
+    CHECK(strstr(mama_last_error(), "no_such_dir/out.safetensors") != NULL);
+    st_writer_destroy(w);
+    /* saving over an existing file replaces it atomically */
+    CHECK(st_writer_create(&w) == MAMA_OK);
+    CHECK(st_writer_add_f32(w, "only", 0, NULL, &scalar) == MAMA_OK);
+    CHECK(st_writer_save(w, path2) == MAMA_OK);
+    st_writer_destroy(w);
+    CHECK(st_open(path2, &f) == MAMA_OK);
+    if (f) {
+        CHECK(st_count(f) == 1 && st_find(f, "only") != NULL);
+        st_close(f);
+    }
+    /* writer argument errors */
+    CHECK(st_writer_create(&w) == MAMA_OK);
+    int64_t negs[1] = {-1};
+    CHECK(st_writer_add_f32(w, "neg", 1, negs, &scalar) == MAMA_EINVAL);
+    CHECK(st_writer_add_f32(w, "__metadata__", 0, NULL, &scalar) == MAMA_EINVAL);
+    CHECK(st_writer_add_f32(w, "", 0, NULL, &scalar) == MAMA_EINVAL);
+    CHECK(st_writer_add_f32(w, "deep", 9, s3, &scalar) == MAMA_EINVAL);
+    CHECK(st_writer_set_metadata(w, "bad", "\xff\xfe") == MAMA_EINVAL);
+    st_writer_destroy(w);
 }
 
 static void test_sharded(void) {

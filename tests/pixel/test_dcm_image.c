@@ -352,6 +352,115 @@ static void test_bad_inputs(void) {
     CHECK(dcm_image_load(tmp_path("full.dcm"), NULL, err, sizeof err) == -1, "NULL out");
 }
 
+/* Corrupted compressed data (bytes flipped in the pixel stream) must give pixels or an
+ * error, never a crash (run under ASan/UBSan in CI). */
+static void test_corrupt(void) {
+    static uint16_t px[R * C];
+    fx_mammo(px, R, C, 12, 13, NULL);
+    fx_spec s = {.rows = R, .cols = C, .bits_stored = 12, .pixels = px};
+    fx_syntax sx[] = {FX_DEFLATE, FX_RLE, FX_JPEG_LOSSLESS_SV1, FX_JPEG_EXTENDED, FX_JPEGLS_LOSSLESS, FX_J2K_LOSSLESS};
+    uint32_t st = 12345;
+    int loaded = 0, refused = 0;
+    for (size_t k = 0; k < sizeof sx / sizeof sx[0]; k++) {
+        const char *src = tmp_path("corrupt-src.dcm"), *dst = tmp_path("corrupt.dcm");
+        if (fx_write(src, &s, sx[k]) != 0) {
+            CHECK(0, "write %s", fx_syntax_name(sx[k]));
+            continue;
+        }
+        FILE *f = fopen(src, "rb");
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        unsigned char *buf = malloc((size_t)n), *mut = malloc((size_t)n);
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+        fclose(f);
+        for (int trial = 0; trial < 25 && n > 0; trial++) {
+            memcpy(mut, buf, (size_t)n);
+            int flips = 1 + trial % 8;
+            for (int j = 0; j < flips; j++) {
+                st = st * 1103515245u + 12345u;
+                long pos = n / 2 + (long)((st >> 8) % (uint32_t)(n / 2)); /* the pixel data half */
+                st = st * 1103515245u + 12345u;
+                mut[pos] ^= (unsigned char)(1 + (st >> 16) % 255);
+            }
+            FILE *g = fopen(dst, "wb");
+            fwrite(mut, 1, (size_t)n, g);
+            fclose(g);
+            dcm_image img;
+            char err[512] = "";
+            int rc = dcm_image_load(dst, &img, err, sizeof err);
+            if (rc == 0) {
+                loaded++;
+                CHECK(img.pixels && img.rows == R && img.cols == C, "corrupt %s: bad image", fx_syntax_name(sx[k]));
+                int finite = 1;
+                for (int i = 0; i < R * C; i++) finite &= img.pixels[i] >= 0.0f && img.pixels[i] <= 1.0f;
+                CHECK(finite, "corrupt %s: values outside [0,1]", fx_syntax_name(sx[k]));
+            } else {
+                refused++;
+                CHECK(err[0] && img.pixels == NULL, "corrupt %s: error without message", fx_syntax_name(sx[k]));
+            }
+            dcm_image_free(&img);
+        }
+        free(buf);
+        free(mut);
+    }
+    printf("corrupted files: %d decoded (damage inside the entropy-coded data), %d refused\n", loaded, refused);
+    CHECK(refused > 0, "no corrupted file was refused");
+}
+
+/* JPEG 2000 at reduced resolution: the low-pass image, close to a 2x2 box average of the
+ * full decode, and close model input; other syntaxes ignore the request. */
+static void test_scaled(void) {
+    static uint16_t px[R * C];
+    fx_mammo(px, R, C, 12, 17, NULL);
+    fx_spec s = {.rows = R, .cols = C, .bits_stored = 12, .pixels = px, .has_window = 1, .wc = 2048,
+                 .ww = 4096, .voi_function = "LINEAR_EXACT"};
+    const char *j2k = tmp_path("scaled-j2k.dcm"), *rle = tmp_path("scaled-rle.dcm");
+    if (fx_write(j2k, &s, FX_J2K_LOSSLESS) || fx_write(rle, &s, FX_RLE)) {
+        CHECK(0, "scaled files");
+        return;
+    }
+    dcm_image full = {0}, half = {0}, same = {0}, big = {0};
+    char err[512];
+    CHECK(dcm_image_load(j2k, &full, err, sizeof err) == 0, "full: %s", err);
+    CHECK(dcm_image_load_scaled(j2k, 40, &half, err, sizeof err) == 0, "scaled: %s", err);
+    CHECK(dcm_image_load_scaled(rle, 40, &same, err, sizeof err) == 0, "rle scaled: %s", err);
+    CHECK(dcm_image_load_scaled(j2k, 1000, &big, err, sizeof err) == 0, "min side above the size: %s", err);
+    if (full.pixels && half.pixels && same.pixels && big.pixels) {
+        CHECK(half.rows == R / 2 && half.cols == C / 2 && half.scale_log2 == 1, "scaled %dx%d (log2 %d)", half.rows,
+              half.cols, half.scale_log2);
+        CHECK(half.info.rows == R && half.info.columns == C, "info keeps the file's size");
+        CHECK(same.rows == R && same.cols == C && same.scale_log2 == 0, "RLE ignores the request");
+        CHECK(big.rows == R && big.scale_log2 == 0, "no reduction below min_side");
+        double sum = 0;
+        for (int y = 0; y < half.rows; y++)
+            for (int x = 0; x < half.cols; x++) {
+                const float *f = full.pixels + (size_t)2 * y * C + 2 * x;
+                double box = (f[0] + f[1] + f[C] + f[C + 1]) / 4.0;
+                sum += fabs(box - half.pixels[y * half.cols + x]);
+            }
+        double mean = sum / (half.rows * half.cols);
+        printf("j2k reduced x2 vs 2x2 box of the full decode: mean abs diff %g\n", mean);
+        /* the 5/3 low-pass is sharper than a box: they differ by about the fixture's pixel
+         * noise (amplitude 0.03), not more */
+        CHECK(mean < 0.03, "reduced decode far from the box average: %g", mean);
+        prep_config cfg;
+        prep_config_default(&cfg);
+        cfg.size = 32;
+        static float a[3 * 32 * 32], b[3 * 32 * 32];
+        CHECK(prep_image_eval(a, full.pixels, full.rows, full.cols, &cfg, NULL) == MAMA_OK, "eval full");
+        CHECK(prep_image_eval(b, half.pixels, half.rows, half.cols, &cfg, NULL) == MAMA_OK, "eval half");
+        sum = 0;
+        for (int i = 0; i < 3 * 32 * 32; i++) sum += fabs(a[i] - b[i]);
+        printf("j2k reduced x2: model input mean abs diff %g\n", sum / (3 * 32 * 32));
+        CHECK(sum / (3 * 32 * 32) < 0.03, "model input from the reduced decode differs: %g", sum / (3 * 32 * 32));
+    }
+    dcm_image_free(&full);
+    dcm_image_free(&half);
+    dcm_image_free(&same);
+    dcm_image_free(&big);
+}
+
 static void *load_many(void *arg) {
     const char *path = arg;
     for (int i = 0; i < 4; i++) {
@@ -386,6 +495,8 @@ int main(void) {
     test_info();
     test_bad_inputs();
     test_threads();
+    test_corrupt();
+    test_scaled();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/dtype.h"
 #include "engine/model.h"
 #include "engine/safetensors.h"
 #include "engine/score.h"
@@ -93,6 +94,39 @@ static int rename_hf5(const char *src, const char *dst) {
     return rc;
 }
 
+/* copy of src with every F32 tensor stored as BF16 (as many hub checkpoints are) */
+static int to_bf16(const char *src, const char *dst) {
+    st_file *f = NULL;
+    st_writer *w = NULL;
+    if (st_open(src, &f) != MAMA_OK || st_writer_create(&w) != MAMA_OK) return -1;
+    for (int i = 0; i < st_count(f); i++) {
+        const st_tensor *t = st_at(f, i);
+        float *x = malloc(sizeof(float) * (size_t)t->numel);
+        uint16_t *h = malloc(sizeof(uint16_t) * (size_t)t->numel);
+        st_read_f32(f, t->name, x, t->ndim, t->shape);
+        dtype_f32_to_bf16_n(h, x, (size_t)t->numel);
+        st_writer_add(w, t->name, ST_BF16, t->ndim, t->shape, h);
+        free(x);
+        free(h);
+    }
+    int rc = st_writer_save(w, dst) == MAMA_OK ? 0 : -1;
+    st_writer_destroy(w);
+    st_close(f);
+    return rc;
+}
+
+static int copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[65536];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
+    return rc;
+}
+
 static void expect_load_error(const char *path, mama_status want, const char *needle) {
     mama_model *m = NULL;
     mama_status rc = model_load(path, &m);
@@ -162,6 +196,45 @@ int main(void) {
             EXPECT(memcmp(a->vit->params_memory, c5->vit->params_memory, tower) == 0,
                    "HF hub and transformers-5 naming load different towers");
         model_free(c5);
+        /* a BF16 checkpoint loads as the BF16-rounded tower */
+        EXPECT(to_bf16(hf, bad) == 0, "bf16 copy");
+        model_init_opts o16 = {.config = "micro", .from_hf = bad, .seed = 1};
+        EXPECT(model_init(&o16, &c5) == MAMA_OK, "from-hf BF16: %s", mama_last_error());
+        if (a && c5) {
+            size_t n = tower / 4, off = 0;
+            for (size_t i = 0; i < n; i++) {
+                float want = dtype_bf16_to_f32(dtype_f32_to_bf16(a->vit->params_memory[i]));
+                if (c5->vit->params_memory[i] != want) { off++; }
+            }
+            EXPECT(off == 0, "BF16 tower: %zu of %zu values differ from the rounded F32 ones", off, n);
+        }
+        model_free(c5);
+        /* config "auto": inferred from the shapes; heads from config.json beside the file */
+        model_init_opts oa = {.from_hf = hf, .seed = 1};
+        EXPECT(model_init(&oa, &c5) == MAMA_EINVAL && c5 == NULL, "auto without heads accepted");
+        printf("  expected error: %s\n", mama_last_error());
+        char cj[300], cp[300];
+        snprintf(cj, sizeof cj, "%s/config.json", dir);
+        snprintf(cp, sizeof cp, "%s/meta_copy.safetensors", dir);
+        FILE *fc = fopen(cj, "w");
+        if (fc) { fputs("{\"num_attention_heads\": 4, \"layer_norm_eps\": 1e-06}\n", fc); fclose(fc); }
+        EXPECT(copy_file(meta, cp) == 0, "copy");
+        model_init_opts oa2 = {.from_hf = cp, .seed = 1};
+        EXPECT(model_init(&oa2, &c5) == MAMA_OK, "auto config: %s", mama_last_error());
+        if (c5 && a) {
+            const vit_config *x = &c5->vit->cfg, *y = &a->vit->cfg;
+            EXPECT(x->width == y->width && x->depth == y->depth && x->heads == y->heads &&
+                   x->patch == y->patch && x->image_size == y->image_size &&
+                   x->n_registers == y->n_registers && x->mlp_ratio == y->mlp_ratio &&
+                   x->layerscale == 1 && x->ln_eps == y->ln_eps,
+                   "auto config %d/%d/%d/%d/%d/%d differs from micro", x->width, x->depth,
+                   x->heads, x->patch, x->image_size, x->n_registers);
+            EXPECT(memcmp(c5->vit->params_memory, a->vit->params_memory, tower) == 0,
+                   "auto-config tower differs");
+        }
+        model_free(c5);
+        unlink(cj);
+        unlink(cp);
         if (a && b) {
             EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
             EXPECT(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,

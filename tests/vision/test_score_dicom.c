@@ -123,6 +123,8 @@ static void check_study(mama_model *m, const char *dir, json_t *j) {
                    strcmp(json_string_value(json_object_get(v, "view")), files[i] + 1) == 0,
                    "%s: laterality/view %s/%s", path, json_string_value(json_object_get(v, "laterality")),
                    json_string_value(json_object_get(v, "view")));
+            const char *file = json_string_value(json_object_get(v, "file"));
+            EXPECT(file && strcmp(file, path) == 0, "%s: JSON file is %s", path, file ? file : "(none)");
             for (int t = 0; t < m->n_tasks; t++)
                 for (int k = 0; k < m->tasks[t].n_classes; k++) {
                     double got = jprob(json_object_get(v, "tasks"), m->tasks[t].name, m->tasks[t].classes[k]);
