@@ -1,0 +1,88 @@
+/* config.h: mamad's configuration. One static table (config.c) names every setting with
+ * its type, default, bounds and help; parsing of the file and of `--set key=value`,
+ * validation, `--help` and docs/configuration.md all come from it. One struct, passed
+ * explicitly; no globals. */
+#ifndef MAMA_CONFIG_H
+#define MAMA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_STR_MAX 512
+#define CONFIG_MAX_ALLOW 64
+#define CONFIG_MAX_TOKENS 32
+
+typedef enum config_role { CONFIG_ROLE_READ = 1, CONFIG_ROLE_ADMIN = 2 } config_role;
+
+typedef struct config_allow {
+    char calling_ae[17];
+    char host[64];
+} config_allow;
+
+typedef struct config_token {
+    char token[128];
+    config_role role;
+} config_token;
+
+typedef struct mamad_config {
+    /* [dicom] */
+    char dicom_ae_title[17];
+    char dicom_bind[CONFIG_STR_MAX];
+    int64_t dicom_port;
+    int64_t dicom_max_associations;
+    int64_t dicom_acse_timeout_s;
+    int64_t dicom_dimse_timeout_s;
+    int64_t dicom_max_pdu;
+    char dicom_allow[CONFIG_STR_MAX * 2];
+    /* [storage] */
+    char storage_dir[CONFIG_STR_MAX];
+    char storage_index[CONFIG_STR_MAX];
+    /* [rest] */
+    int64_t rest_enabled;
+    char rest_bind[CONFIG_STR_MAX];
+    int64_t rest_port;
+    int64_t rest_threads;
+    int64_t rest_max_body;
+    char rest_token_file[CONFIG_STR_MAX];
+    char rest_token_env[64];
+    /* [grouper] */
+    int64_t grouper_stable_age_ms;
+    int64_t grouper_max_wait_ms;
+    int64_t grouper_tick_ms;
+    /* [scoring] */
+    char scoring_model[CONFIG_STR_MAX];
+    int64_t scoring_workers;
+    int64_t scoring_max_attempts;
+    /* [log] */
+    char log_level[16];
+    char log_categories[64];
+    int64_t log_syslog;
+
+    /* Derived by config_finish (not settable directly). */
+    config_allow allow[CONFIG_MAX_ALLOW];
+    int n_allow;
+    config_token tokens[CONFIG_MAX_TOKENS];
+    int n_tokens;
+} mamad_config;
+
+/* Fills every setting with its default. */
+void config_defaults(mamad_config *cfg);
+/* Sets one setting from text ("dicom.port", "11112"). 0, or -1 with a message. */
+int config_set(mamad_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* Reads a `key = value` file with [section] headers (# and ; comments). */
+int config_load_file(mamad_config *cfg, const char *path, char *err, size_t errlen);
+/* Cross-field validation and derived values: parses the allow-list, reads the REST tokens
+ * from rest.token_file and the environment variable named by rest.token_env. */
+int config_finish(mamad_config *cfg, char *err, size_t errlen);
+/* Resolves a bearer token to its role; 0 when unknown. Constant-time per token. */
+int config_token_role(const mamad_config *cfg, const char *token);
+
+/* Log category mask of a list like "dicom,http" or "all"; 0 when the list is invalid. */
+unsigned config_categories_mask(const char *list);
+
+/* The settings as help text (for --help) or as the Markdown of docs/configuration.md. */
+void config_print_help(FILE *out);
+void config_print_markdown(FILE *out);
+
+#endif

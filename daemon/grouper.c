@@ -1,0 +1,371 @@
+/* grouper.c: the study state machine (see grouper.h).
+ *
+ * Design notes
+ * ------------
+ *                 grouper_add_instance (first instance)
+ *                              |
+ *                              v
+ *   +-------------------- receiving ------------------+
+ *   | grouper_add_instance:    | grouper_tick:        |
+ *   | four views present       | stable_age or        |
+ *   v                          | max_wait passed      |
+ * complete                     v                      |
+ *   |                      timed_out                  |
+ *   +-------- enqueue() -------+                      |
+ *                 v                                   |
+ *               queued <---------------------------+  |
+ *                 | worker: db_study_claim_next     |  |
+ *                 v                                 |  |
+ *              scoring --grouper_score_failed-------+ (attempts left; also grouper_resume
+ *                 |              \                     after a crash)
+ *   grouper_scored|               \--> failed (attempts used up)
+ *                 v
+ *               scored
+ *
+ * Late images: grouper_add_instance on a scored or failed study sends it back to
+ * receiving (new deadlines), or straight to complete -> queued when the four views are
+ * there; the next scoring writes a new result version. An image arriving while scoring
+ * sets rescore_pending, and grouper_scored then re-queues instead of finishing. A
+ * queued, complete or timed_out study just gains the image. grouper_rescore (admin)
+ * re-queues a scored/failed/queued study.
+ *
+ * Invariants: every transition is one committed transaction together with its change
+ * row; complete and timed_out are transient (enqueue runs in the same transaction), and
+ * grouper_resume re-queues any left by an older version. Deadlines are absolute times in
+ * the row, so the timer needs no memory of its own.
+ */
+#include "daemon/grouper.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "daemon/grouper_view.h"
+
+struct grouper {
+    db *index;
+    grouper_config cfg;
+    void (*notify)(void *);
+    void *notify_ctx;
+    pthread_t timer;
+    int timer_running;
+    int stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+int64_t grouper_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int grouper_create(db *index, const grouper_config *cfg, void (*notify)(void *), void *notify_ctx,
+                   grouper **out_grouper) {
+    grouper *g = calloc(1, sizeof *g);
+    if (!g) return -1;
+    g->index = index;
+    g->cfg = *cfg;
+    if (g->cfg.tick_ms <= 0) g->cfg.tick_ms = 100;
+    g->notify = notify;
+    g->notify_ctx = notify_ctx;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    *out_grouper = g;
+    return 0;
+}
+
+void grouper_set_notify(grouper *g, void (*notify)(void *), void *notify_ctx) {
+    g->notify = notify;
+    g->notify_ctx = notify_ctx;
+}
+
+void grouper_destroy(grouper *g) {
+    if (!g) return;
+    grouper_timer_stop(g);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
+
+/* Describes the missing views into buf ("" when complete); returns the number filled. */
+static int views_filled(db *index, const char *uid, char *missing, size_t n, db_rc *out_rc) {
+    db_instance *list = NULL;
+    int count = 0, idx[GROUPER_N_VIEWS];
+    *out_rc = db_study_instances(index, uid, &list, &count);
+    if (*out_rc != DB_OK) return 0;
+    int filled = grouper_view_select(list, count, idx);
+    free(list);
+    missing[0] = '\0';
+    for (int v = 0; v < GROUPER_N_VIEWS; v++) {
+        if (idx[v] >= 0) continue;
+        size_t len = strlen(missing);
+        snprintf(missing + len, n - len, "%s%s", len ? " " : "", grouper_view_keys[v]);
+    }
+    return filled;
+}
+
+/* complete | timed_out -> queued, within the caller's transaction. */
+static db_rc enqueue(grouper *g, db_study *s, int64_t now) {
+    s->state = DB_STATE_QUEUED;
+    s->state_at = now;
+    return db_study_update(g->index, s);
+}
+
+static db_rc set_state(grouper *g, db_study *s, db_state st, int64_t now) {
+    s->state = st;
+    s->state_at = now;
+    return db_study_update(g->index, s);
+}
+
+db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
+                           int64_t size, int64_t now) {
+    grouper_view v;
+    grouper_view_classify(info, &v);
+    db_instance in;
+    memset(&in, 0, sizeof in);
+    snprintf(in.sop_uid, sizeof in.sop_uid, "%s", info->sop_instance_uid);
+    snprintf(in.study_uid, sizeof in.study_uid, "%s", info->study_uid);
+    snprintf(in.series_uid, sizeof in.series_uid, "%s", info->series_uid);
+    snprintf(in.sop_class, sizeof in.sop_class, "%s", info->sop_class_uid);
+    snprintf(in.view_key, sizeof in.view_key, "%s", v.key);
+    snprintf(in.laterality, sizeof in.laterality, "%s", v.laterality);
+    snprintf(in.view, sizeof in.view, "%s", v.view);
+    snprintf(in.modifiers, sizeof in.modifiers, "%s", info->view_modifiers);
+    snprintf(in.presentation_intent, sizeof in.presentation_intent, "%s",
+             v.for_processing ? "FOR PROCESSING" : "FOR PRESENTATION");
+    snprintf(in.acq_datetime, sizeof in.acq_datetime, "%s", info->acquisition_datetime);
+    snprintf(in.path, sizeof in.path, "%s", path);
+    in.size = size;
+    in.received_at = now;
+
+    db_rc rc = db_tx_begin(g->index);
+    if (rc != DB_OK) return rc;
+    int queued = 0;
+    rc = db_instance_add(g->index, &in);
+    if (rc == DB_DUPLICATE) {
+        /* The counter update is the only change: keep it. */
+        db_rc c = db_tx_commit(g->index);
+        return c == DB_OK ? DB_DUPLICATE : c;
+    }
+    if (rc != DB_OK) goto rollback;
+
+    db_study s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.uid, sizeof s.uid, "%s", info->study_uid);
+    snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
+    snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
+    s.state = DB_STATE_RECEIVING;
+    s.first_at = s.last_at = s.state_at = now;
+    s.stable_deadline = now + g->cfg.stable_age_ms;
+    s.max_deadline = now + g->cfg.max_wait_ms;
+    int created = 0;
+    if ((rc = db_study_ensure(g->index, &s, &created)) != DB_OK) goto rollback;
+    if ((rc = db_study_get(g->index, info->study_uid, &s)) != DB_OK) goto rollback;
+    if (!created) {
+        s.last_at = now;
+        s.stable_deadline = now + g->cfg.stable_age_ms;
+        if (!s.patient_id[0]) snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
+        if (!s.accession[0]) snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
+    }
+    char missing[64];
+    int filled = views_filled(g->index, s.uid, missing, sizeof missing, &rc);
+    if (rc != DB_OK) goto rollback;
+    s.complete = filled == GROUPER_N_VIEWS;
+
+    switch (s.state) {
+    case DB_STATE_SCORED:
+    case DB_STATE_FAILED:
+        /* A late image: collect again, then score a new result version. */
+        s.attempts = 0;
+        s.max_deadline = now + g->cfg.max_wait_ms;
+        snprintf(s.reason, sizeof s.reason, "late image after %s", db_state_name(s.state));
+        if ((rc = set_state(g, &s, DB_STATE_RECEIVING, now)) != DB_OK) goto rollback;
+        /* fall through */
+    case DB_STATE_RECEIVING:
+        if (s.complete) {
+            if ((rc = set_state(g, &s, DB_STATE_COMPLETE, now)) != DB_OK) goto rollback;
+            if ((rc = enqueue(g, &s, now)) != DB_OK) goto rollback;
+            queued = 1;
+        } else if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
+        break;
+    case DB_STATE_SCORING:
+        s.rescore_pending = 1;
+        if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
+        break;
+    default: /* complete, timed_out, queued: the image joins the queued study */
+        if (s.complete) s.reason[0] = '\0';
+        if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
+        break;
+    }
+    rc = db_tx_commit(g->index);
+    if (rc == DB_OK && queued && g->notify) g->notify(g->notify_ctx);
+    return rc;
+rollback:
+    db_tx_rollback(g->index);
+    return rc;
+}
+
+db_rc grouper_tick(grouper *g, int64_t now) {
+    char uids[32][65];
+    int n = 0, queued = 0;
+    db_rc rc = db_studies_due(g->index, now, uids, 32, &n);
+    for (int i = 0; rc == DB_OK && i < n; i++) {
+        if ((rc = db_tx_begin(g->index)) != DB_OK) break;
+        db_study s;
+        rc = db_study_get(g->index, uids[i], &s);
+        if (rc == DB_OK && s.state == DB_STATE_RECEIVING &&
+            (s.stable_deadline <= now || s.max_deadline <= now)) {
+            char missing[64];
+            views_filled(g->index, s.uid, missing, sizeof missing, &rc);
+            if (rc == DB_OK) {
+                snprintf(s.reason, sizeof s.reason, "%s passed with views missing: %s",
+                         s.stable_deadline <= now ? "stable_age" : "max_wait", missing);
+                rc = set_state(g, &s, DB_STATE_TIMED_OUT, now);
+            }
+            if (rc == DB_OK) rc = enqueue(g, &s, now);
+            if (rc == DB_OK) {
+                queued++;
+                log_info(LOG_CAT_MAIN, "study %s timed out (%s)", s.uid, s.reason);
+            }
+        }
+        if (rc == DB_OK) rc = db_tx_commit(g->index);
+        else db_tx_rollback(g->index);
+    }
+    if (queued && g->notify) g->notify(g->notify_ctx);
+    return rc;
+}
+
+db_rc grouper_resume(grouper *g, int64_t now) {
+    static const db_state from[] = {DB_STATE_COMPLETE, DB_STATE_TIMED_OUT, DB_STATE_SCORING};
+    int resumed = 0;
+    db_rc rc = DB_OK;
+    for (size_t k = 0; k < sizeof from / sizeof from[0] && rc == DB_OK; k++) {
+        for (;;) {
+            char uids[64][65];
+            int n = 0;
+            if ((rc = db_studies_in_state(g->index, from[k], uids, 64, &n)) != DB_OK || n == 0) break;
+            for (int i = 0; i < n && rc == DB_OK; i++) {
+                db_study s;
+                if ((rc = db_tx_begin(g->index)) != DB_OK) break;
+                if ((rc = db_study_get(g->index, uids[i], &s)) == DB_OK) {
+                    if (from[k] == DB_STATE_SCORING)
+                        snprintf(s.reason, sizeof s.reason, "scoring interrupted by a restart");
+                    rc = enqueue(g, &s, now);
+                }
+                if (rc == DB_OK) rc = db_tx_commit(g->index);
+                else db_tx_rollback(g->index);
+                resumed++;
+            }
+            if (rc != DB_OK) break;
+        }
+    }
+    if (resumed) log_info(LOG_CAT_MAIN, "resumed %d studies into the queue", resumed);
+    if (rc == DB_OK) rc = grouper_tick(g, now);
+    if (resumed && g->notify) g->notify(g->notify_ctx);
+    return rc;
+}
+
+static db_rc finish(grouper *g, const char *uid, int ok, const char *reason, int64_t now) {
+    db_rc rc = db_tx_begin(g->index);
+    if (rc != DB_OK) return rc;
+    db_study s;
+    int queued = 0;
+    if ((rc = db_study_get(g->index, uid, &s)) != DB_OK) goto rollback;
+    if (s.state != DB_STATE_SCORING) goto commit; /* e.g. resumed meanwhile: leave it */
+    if (ok) {
+        s.reason[0] = '\0';
+        rc = set_state(g, &s, DB_STATE_SCORED, now);
+        if (rc == DB_OK && s.rescore_pending) {
+            s.rescore_pending = 0;
+            s.attempts = 0;
+            snprintf(s.reason, sizeof s.reason, "images arrived while scoring");
+            rc = enqueue(g, &s, now);
+            queued = 1;
+        }
+    } else {
+        snprintf(s.reason, sizeof s.reason, "%s", reason ? reason : "scoring failed");
+        if (s.attempts < g->cfg.max_attempts) {
+            rc = enqueue(g, &s, now);
+            queued = 1;
+        } else {
+            rc = set_state(g, &s, DB_STATE_FAILED, now);
+        }
+    }
+    if (rc != DB_OK) goto rollback;
+commit:
+    rc = db_tx_commit(g->index);
+    if (rc == DB_OK && queued && g->notify) g->notify(g->notify_ctx);
+    return rc;
+rollback:
+    db_tx_rollback(g->index);
+    return rc;
+}
+
+db_rc grouper_scored(grouper *g, const char *uid, int64_t now) { return finish(g, uid, 1, NULL, now); }
+
+db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int64_t now) {
+    return finish(g, uid, 0, reason, now);
+}
+
+db_rc grouper_rescore(grouper *g, const char *uid, int64_t now) {
+    db_rc rc = db_tx_begin(g->index);
+    if (rc != DB_OK) return rc;
+    db_study s;
+    if ((rc = db_study_get(g->index, uid, &s)) != DB_OK) goto rollback;
+    if (s.state == DB_STATE_RECEIVING || s.state == DB_STATE_SCORING) {
+        db_tx_rollback(g->index);
+        return DB_DUPLICATE;
+    }
+    s.attempts = 0;
+    snprintf(s.reason, sizeof s.reason, "rescore requested");
+    if (s.state == DB_STATE_QUEUED) rc = db_study_update(g->index, &s);
+    else rc = enqueue(g, &s, now);
+    if (rc != DB_OK) goto rollback;
+    rc = db_tx_commit(g->index);
+    if (rc == DB_OK && g->notify) g->notify(g->notify_ctx);
+    return rc;
+rollback:
+    db_tx_rollback(g->index);
+    return rc;
+}
+
+static void *timer_main(void *arg) {
+    grouper *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)g->cfg.tick_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        if (g->stopping) break;
+        pthread_mutex_unlock(&g->mu);
+        db_rc rc = grouper_tick(g, grouper_now_ms());
+        if (rc != DB_OK) log_error(LOG_CAT_DB, "grouper timer: %s", db_errmsg(g->index));
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+int grouper_timer_start(grouper *g) {
+    g->stopping = 0;
+    if (pthread_create(&g->timer, NULL, timer_main, g) != 0) return -1;
+    g->timer_running = 1;
+    return 0;
+}
+
+void grouper_timer_stop(grouper *g) {
+    if (!g->timer_running) return;
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->timer, NULL);
+    g->timer_running = 0;
+}

@@ -1,0 +1,252 @@
+/* main.c: mamad start-up and shutdown. Order: config -> logging -> index (writer and
+ * reader connections) -> storage -> grouper (resume + timer) -> scoring workers -> REST
+ * -> DICOM SCP; then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
+ * and lets in-flight stores finish, then REST, workers, timer, and the index closes. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/grouper.h"
+#include "daemon/metrics.h"
+#include "daemon/rest.h"
+#include "daemon/scorer.h"
+#include "daemon/store.h"
+#include "daemon/worker.h"
+#include "db/db.h"
+#include "dicom/dcm_scp.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: mamad [-c FILE] [--set key=value]... [-v] [--check] [--config-doc]\n\n"
+            "mamad receives mammography studies over DICOM, stores and groups them, and\n"
+            "serves them over REST (see docs/configuration.md and docs/openapi.yaml).\n\n"
+            "  -c, --config FILE   read settings from FILE (key = value, [sections])\n"
+            "  --set KEY=VALUE     override one setting (repeatable, applied after the file)\n"
+            "  -v, --verbose       log.level = debug\n"
+            "  --check             validate the configuration and exit\n"
+            "  --config-doc        print docs/configuration.md (from the settings table)\n"
+            "  -h, --help          this text      --version  the version\n\nsettings:\n");
+    config_print_help(out);
+}
+
+/* Parses the command line into cfg. Returns -1 to exit 2 (usage), 1 to exit 0, 0 to run. */
+static int parse_args(int argc, char **argv, mamad_config *cfg, int *out_check) {
+    char err[600];
+    const char *config_path = NULL;
+    /* The file first, then the overrides, whatever their order on the command line. */
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            config_path = argv[++i];
+        else if (!strcmp(argv[i], "--set")) i++;
+    }
+    if (config_path && config_load_file(cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "mamad: %s\n", err);
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mamad: %s needs a file\n", a);
+                return -1;
+            }
+            i++;
+        } else if (!strcmp(a, "--set")) {
+            if (i + 1 >= argc || !strchr(argv[i + 1], '=')) {
+                fprintf(stderr, "mamad: --set needs KEY=VALUE\n");
+                return -1;
+            }
+            char kv[1200];
+            snprintf(kv, sizeof kv, "%s", argv[++i]);
+            char *eq = strchr(kv, '=');
+            *eq = '\0';
+            if (config_set(cfg, kv, eq + 1, err, sizeof err) != 0) {
+                fprintf(stderr, "mamad: --set %s\n", err);
+                return -1;
+            }
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            snprintf(cfg->log_level, sizeof cfg->log_level, "debug");
+        } else if (!strcmp(a, "--check")) {
+            *out_check = 1;
+        } else if (!strcmp(a, "--config-doc")) {
+            config_print_markdown(stdout);
+            return 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--version")) {
+            printf("mamad %s\n", MAMA_VERSION);
+            return 1;
+        } else {
+            fprintf(stderr, "mamad: unknown argument '%s' (see mamad --help)\n", a);
+            return -1;
+        }
+    }
+    if (config_finish(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "mamad: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_db_fail(const char *what, db *d) { log_error(LOG_CAT_DB, "%s: %s", what, db_errmsg(d)); }
+
+int main(int argc, char **argv) {
+    static mamad_config cfg;
+    config_defaults(&cfg);
+    int check = 0;
+    int prc = parse_args(argc, argv, &cfg, &check);
+    if (prc < 0) return 2;
+    if (prc > 0) return 0;
+    log_level lvl = LOG_LVL_INFO;
+    log_parse_level(cfg.log_level, &lvl);
+    log_init(lvl, config_categories_mask(cfg.log_categories), (int)cfg.log_syslog, "mamad");
+    if (check) {
+        printf("configuration ok: DICOM %s@%s:%d, %d allow-list entr%s, REST %s:%d with %d token(s)\n",
+               cfg.dicom_ae_title, cfg.dicom_bind, (int)cfg.dicom_port, cfg.n_allow,
+               cfg.n_allow == 1 ? "y" : "ies", cfg.rest_bind, (int)cfg.rest_port, cfg.n_tokens);
+        return 0;
+    }
+
+    /* Signals are taken synchronously by sigwait below; every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int exit_code = 1;
+    char err[600];
+    db *writer = NULL, *reader = NULL;
+    store *st = NULL;
+    grouper *g = NULL;
+    worker_pool *workers = NULL;
+    rest *api = NULL;
+    dcm_scp *scp = NULL;
+    scorer *model = NULL;
+    static metrics m;
+    dcm_allow_entry allow[CONFIG_MAX_ALLOW];
+
+    if (store_create(cfg.storage_dir, NULL, NULL, &m, &st, err, sizeof err) != 0) {
+        log_error(LOG_CAT_MAIN, "%s", err);
+        goto out;
+    }
+    if (db_open(cfg.storage_index, &writer, err, sizeof err) != DB_OK ||
+        db_open(cfg.storage_index, &reader, err, sizeof err) != DB_OK) {
+        log_error(LOG_CAT_DB, "%s", err);
+        goto out;
+    }
+    log_info(LOG_CAT_DB, "index %s open (schema version %d, WAL, synchronous=FULL)",
+             cfg.storage_index, db_schema_version(writer));
+    store_destroy(st);
+    st = NULL;
+
+    grouper_config gc = {.stable_age_ms = cfg.grouper_stable_age_ms,
+                         .max_wait_ms = cfg.grouper_max_wait_ms,
+                         .max_attempts = (int)cfg.scoring_max_attempts,
+                         .tick_ms = (int)cfg.grouper_tick_ms};
+    /* The worker pool exists before the grouper notifies it; without a model it has no
+     * threads and studies wait in queued. */
+    worker_scorer scorer_if;
+    const worker_scorer *scorer = NULL;
+    if (cfg.scoring_model[0]) {
+        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0) {
+            log_error(LOG_CAT_ENGINE, "%s", err);
+            goto out;
+        }
+        scorer_if = scorer_interface(model);
+        scorer = &scorer_if;
+        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s)", cfg.scoring_model,
+                 scorer_model_id(model), (int)cfg.scoring_workers);
+    } else {
+        log_info(LOG_CAT_ENGINE, "no model is loaded (scoring.model is empty): complete studies wait in queued");
+    }
+    if (grouper_create(writer, &gc, NULL, NULL, &g) != 0) goto out;
+    if (worker_pool_start(writer, g, &m, scorer, (int)cfg.scoring_workers, &workers) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the scoring workers");
+        goto out;
+    }
+    grouper_set_notify(g, worker_pool_wake, workers);
+    if (store_create(cfg.storage_dir, g, writer, &m, &st, err, sizeof err) != 0) {
+        log_error(LOG_CAT_MAIN, "%s", err);
+        goto out;
+    }
+    store_clean_tmp(st);
+    if (grouper_resume(g, grouper_now_ms()) != DB_OK) {
+        log_db_fail("resuming studies", writer);
+        goto out;
+    }
+    if (grouper_timer_start(g) != 0) goto out;
+
+    if (cfg.rest_enabled && cfg.n_tokens == 0) {
+        log_error(LOG_CAT_HTTP, "REST is DISABLED: no token configured (set rest.token_file or the "
+                  "environment variable %s; there are no default tokens)",
+                  cfg.rest_token_env[0] ? cfg.rest_token_env : "named by rest.token_env");
+    } else if (cfg.rest_enabled) {
+        rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
+                       .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
+                       .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
+                       .started_at = grouper_now_ms()};
+        if (rest_start(&rc, &api, err, sizeof err) != 0) {
+            log_error(LOG_CAT_HTTP, "%s", err);
+            goto out;
+        }
+        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%d token(s))", cfg.rest_bind,
+                 rest_port(api), cfg.n_tokens);
+    }
+
+    for (int i = 0; i < cfg.n_allow; i++) {
+        snprintf(allow[i].calling_ae, sizeof allow[i].calling_ae, "%s", cfg.allow[i].calling_ae);
+        snprintf(allow[i].host, sizeof allow[i].host, "%s", cfg.allow[i].host);
+    }
+    if (cfg.n_allow == 0)
+        log_warn(LOG_CAT_DICOM, "dicom.allow is empty: every association will be rejected");
+    dcm_scp_config sc = {.ae_title = cfg.dicom_ae_title, .bind_address = cfg.dicom_bind,
+                         .port = (uint16_t)cfg.dicom_port,
+                         .max_associations = (int)cfg.dicom_max_associations,
+                         .acse_timeout_s = (int)cfg.dicom_acse_timeout_s,
+                         .dimse_timeout_s = (int)cfg.dicom_dimse_timeout_s,
+                         .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
+                         .max_pdu = (uint64_t)cfg.dicom_max_pdu};
+    dcm_scp_handler h = store_handler(st);
+    if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
+        log_error(LOG_CAT_DICOM, "%s", err);
+        goto out;
+    }
+    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s",
+             MAMA_VERSION, cfg.dicom_ae_title, (int)dcm_scp_port(scp), api ? rest_port(api) : 0,
+             cfg.storage_dir);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            log_info(LOG_CAT_MAIN, "SIGHUP ignored (restart mamad to apply a new configuration)");
+            continue;
+        }
+        log_info(LOG_CAT_MAIN, "%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    exit_code = 0;
+out:
+    if (scp) dcm_scp_stop(scp);           /* stops accepting; in-flight stores finish */
+    if (api) rest_stop(api);
+    if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
+    if (workers) worker_pool_stop(workers);
+    if (g) grouper_destroy(g);
+    store_destroy(st);
+    scorer_close(model);
+    db_close(reader);
+    db_close(writer);
+    log_info(LOG_CAT_MAIN, "mamad stopped%s", exit_code ? " after an error" : "");
+    log_shutdown();
+    return exit_code;
+}

@@ -1,0 +1,38 @@
+/* rest.h: the REST API server (libmicrohttpd + jansson). The routes are one table in
+ * routes.c; this module owns the listener, authentication, body limits and the single
+ * JSON error shape. */
+#ifndef MAMA_REST_H
+#define MAMA_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "daemon/grouper.h"
+#include "daemon/metrics.h"
+#include "daemon/worker.h"
+#include "db/db.h"
+
+typedef struct rest_ctx {
+    db *index;                /* a reader connection of its own (WAL: beside the writer) */
+    db *writer;               /* the writer connection, for admin actions */
+    grouper *g;
+    worker_pool *workers;
+    metrics *m;
+    const mamad_config *cfg;
+    const char *model_id;     /* NULL or "" when no model is loaded */
+    /* Optional, wired by the integrator: reloads the model; 0 ok, -1 + err. */
+    int (*reload_model)(void *ctx, char *err, size_t errlen);
+    void *reload_ctx;
+    int64_t started_at;
+} rest_ctx;
+
+typedef struct rest rest;
+
+/* Starts the listener on cfg->rest_bind:rest_port. 0, or -1 with a message. */
+int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen);
+void rest_stop(rest *r);
+/* The port bound (the ephemeral one when rest.port is 0). */
+int rest_port(const rest *r);
+
+#endif

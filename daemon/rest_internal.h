@@ -1,0 +1,75 @@
+/* rest_internal.h: what the route handlers (routes.c) share with the server (rest.c):
+ * the request/response records, the route table type and the error table. */
+#ifndef MAMA_REST_INTERNAL_H
+#define MAMA_REST_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "daemon/rest.h"
+
+typedef enum rest_err {
+    REST_ERR_UNAUTHORIZED,
+    REST_ERR_FORBIDDEN,
+    REST_ERR_NOT_FOUND,
+    REST_ERR_METHOD,
+    REST_ERR_BAD_PARAM,
+    REST_ERR_BAD_UID,
+    REST_ERR_STUDY_NOT_FOUND,
+    REST_ERR_BODY_TOO_LARGE,
+    REST_ERR_BUSY,
+    REST_ERR_NO_MODEL,
+    REST_ERR_INTERNAL,
+    REST_ERR_COUNT
+} rest_err;
+
+typedef struct rest_error_info {
+    const char *code;     /* the "code" of the JSON error */
+    int http_status;
+    const char *message;  /* default message when the caller gives none */
+} rest_error_info;
+
+/* The one error table (docs/openapi.yaml lists the same codes). */
+extern const rest_error_info rest_errors[REST_ERR_COUNT];
+
+typedef struct rest_request {
+    struct MHD_Connection *conn;
+    const rest_ctx *ctx;
+    const char *method;
+    const char *path;
+    char param[128];          /* the {uid} path segment when the route has one */
+    const char *body;
+    size_t body_len;
+    int role;                 /* CONFIG_ROLE_* of the bearer token, 0 when none */
+} rest_request;
+
+typedef struct rest_response {
+    int status;
+    char *body;               /* malloc'ed; freed by the server */
+    const char *content_type;
+    char allow[64];           /* Allow header for 405 */
+    int www_auth;             /* add WWW-Authenticate: Bearer */
+} rest_response;
+
+typedef void (*rest_handler)(const rest_request *req, rest_response *resp);
+
+typedef struct rest_route {
+    const char *method;
+    const char *pattern;      /* "/api/v1/studies/{uid}": {x} matches one segment */
+    int min_role;             /* 0 = no token needed, CONFIG_ROLE_READ, CONFIG_ROLE_ADMIN */
+    rest_handler handler;
+    const char *summary;
+} rest_route;
+
+extern const rest_route rest_routes[];
+extern const int rest_n_routes;
+
+/* Fills resp with the JSON error (message printf-style; NULL for the default). */
+void rest_error(rest_response *resp, rest_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Serializes (and decrefs) obj as the JSON body with the given status. */
+void rest_json(rest_response *resp, int status, json_t *obj);
+/* A query parameter, or NULL. */
+const char *rest_query(const rest_request *req, const char *name);
+
+#endif

@@ -1,0 +1,131 @@
+/* scorer.c: see scorer.h. */
+#include "daemon/scorer.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "dicom/dcm_image.h"
+#include "engine/model.h"
+#include "engine/preprocess.h"
+#include "engine/score.h"
+
+struct scorer {
+    char path[512];
+    pthread_mutex_t mu;     /* one scoring (or swap) at a time */
+    mama_model *model;
+    char model_id[64];
+};
+
+int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen) {
+    scorer *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(s->path, sizeof s->path, "%s", model_path);
+    pthread_mutex_init(&s->mu, NULL);
+    if (model_load(model_path, &s->model) != MAMA_OK) {
+        snprintf(err, errlen, "scoring.model %s: %s", model_path, mama_last_error());
+        scorer_close(s);
+        return -1;
+    }
+    snprintf(s->model_id, sizeof s->model_id, "%s", s->model->id);
+    *out_scorer = s;
+    return 0;
+}
+
+void scorer_close(scorer *s) {
+    if (!s) return;
+    model_free(s->model);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+const char *scorer_model_id(const scorer *s) { return s->model_id; }
+
+int scorer_reload(void *ctx, char *err, size_t errlen) {
+    scorer *s = ctx;
+    mama_model *fresh = NULL;
+    if (model_load(s->path, &fresh) != MAMA_OK) {
+        snprintf(err, errlen, "%s: %s (the previous model stays loaded)", s->path, mama_last_error());
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    mama_model *old = s->model;
+    s->model = fresh;
+    snprintf(s->model_id, sizeof s->model_id, "%s", fresh->id);
+    pthread_mutex_unlock(&s->mu);
+    model_free(old);
+    log_info(LOG_CAT_ENGINE, "model %s reloaded (id %s)", s->path, s->model_id);
+    return 0;
+}
+
+static int score(void *ctx, const worker_job *job, char **out_json, char *err, size_t errlen) {
+    scorer *s = ctx;
+    int rc = -1;
+    *out_json = NULL;
+    pthread_mutex_lock(&s->mu);
+    mama_model *m = s->model;
+    const int S = m->pre.image_size;
+    const size_t per = (size_t)3 * S * S;
+    float *inputs = malloc(sizeof(float) * per * (size_t)job->n_views);
+    score_view_in views[4];
+    char lat[4], view[4][8];
+    score_result *r = NULL;
+    if (!inputs) {
+        snprintf(err, errlen, "out of memory for %d views of %dx%d", job->n_views, S, S);
+        goto out;
+    }
+    prep_config pc;
+    prep_config_default(&pc);
+    pc.size = S;
+    memcpy(pc.mean, m->pre.mean, sizeof pc.mean);
+    memcpy(pc.std, m->pre.std, sizeof pc.std);
+    for (int i = 0; i < job->n_views; i++) {
+        dcm_image img;
+        char e[400];
+        if (dcm_image_load(job->views[i].path, &img, e, sizeof e) != 0) {
+            snprintf(err, errlen, "%s: %s", job->views[i].sop_uid, e);
+            goto out;
+        }
+        mama_status st = prep_image_eval(inputs + per * (size_t)i, img.pixels, img.rows, img.cols, &pc, NULL);
+        dcm_image_free(&img);
+        if (st != MAMA_OK) {
+            snprintf(err, errlen, "%s: preprocessing: %s", job->views[i].sop_uid, mama_last_error());
+            goto out;
+        }
+        lat[i] = job->views[i].key[0];                    /* "L-CC" -> 'L' */
+        snprintf(view[i], sizeof view[i], "%s", job->views[i].key + 2);
+        views[i] = (score_view_in){.pixels = inputs + per * (size_t)i, .laterality = lat[i],
+                                   .view = view[i], .id = job->views[i].sop_uid};
+    }
+    if (score_study(m, views, job->n_views, &r) != MAMA_OK) {
+        snprintf(err, errlen, "scoring: %s", mama_last_error());
+        goto out;
+    }
+    json_t *j = score_result_json(r, m);
+    if (j) {
+        json_object_set_new(j, "complete", json_boolean(job->complete));
+        *out_json = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
+    if (!*out_json) {
+        snprintf(err, errlen, "out of memory writing the result");
+        goto out;
+    }
+    rc = 0;
+out:
+    pthread_mutex_unlock(&s->mu);
+    score_result_free(r);
+    free(inputs);
+    return rc;
+}
+
+worker_scorer scorer_interface(scorer *s) {
+    worker_scorer w = {.ctx = s, .model_id = s->model_id, .score = score};
+    return w;
+}

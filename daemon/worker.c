@@ -1,0 +1,155 @@
+/* worker.c: see worker.h. */
+#include "daemon/worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/grouper_view.h"
+
+struct worker_pool {
+    db *index;
+    grouper *g;
+    metrics *m;
+    worker_scorer scorer;
+    int active;
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;
+    unsigned wake_seq;
+};
+
+db_rc worker_job_load(db *index, const char *study_uid, worker_job *out_job) {
+    memset(out_job, 0, sizeof *out_job);
+    snprintf(out_job->study_uid, sizeof out_job->study_uid, "%s", study_uid);
+    db_instance *list = NULL;
+    int n = 0, idx[GROUPER_N_VIEWS];
+    db_rc rc = db_study_instances(index, study_uid, &list, &n);
+    if (rc != DB_OK) return rc;
+    int filled = grouper_view_select(list, n, idx);
+    out_job->complete = filled == GROUPER_N_VIEWS;
+    for (int v = 0; v < GROUPER_N_VIEWS; v++) {
+        if (idx[v] < 0) continue;
+        worker_view *w = &out_job->views[out_job->n_views++];
+        snprintf(w->key, sizeof w->key, "%s", grouper_view_keys[v]);
+        snprintf(w->sop_uid, sizeof w->sop_uid, "%s", list[idx[v]].sop_uid);
+        snprintf(w->path, sizeof w->path, "%s", list[idx[v]].path);
+    }
+    free(list);
+    return DB_OK;
+}
+
+static void run_one(worker_pool *p, const db_study *s) {
+    worker_job job;
+    char err[512] = "";
+    char *json = NULL;
+    int64_t t0 = grouper_now_ms();
+    db_rc rc = worker_job_load(p->index, s->uid, &job);
+    int ok = rc == DB_OK && job.n_views > 0;
+    if (rc != DB_OK) snprintf(err, sizeof err, "index: %s", db_errmsg(p->index));
+    else if (job.n_views == 0) snprintf(err, sizeof err, "no scorable view (no 2D L/R CC/MLO image)");
+    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, err, sizeof err) != 0) ok = 0;
+    int64_t t1 = grouper_now_ms();
+    if (ok) {
+        char timings[96];
+        snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
+        int version = 0;
+        rc = db_result_add(p->index, s->uid, p->scorer.model_id, json, timings, t1, &version);
+        if (rc != DB_OK) {
+            ok = 0;
+            snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
+        }
+    }
+    free(json);
+    if (ok) {
+        atomic_fetch_add(&p->m->scoring_ok, 1);
+        metrics_observe_latency(p->m, t1 - t0);
+        rc = grouper_scored(p->g, s->uid, t1);
+    } else {
+        atomic_fetch_add(&p->m->scoring_failed, 1);
+        log_warn(LOG_CAT_ENGINE, "scoring study %s failed (attempt %d): %s", s->uid, s->attempts, err);
+        rc = grouper_score_failed(p->g, s->uid, err, t1);
+    }
+    if (rc != DB_OK) log_error(LOG_CAT_DB, "recording the outcome of %s: %s", s->uid, db_errmsg(p->index));
+}
+
+static void *worker_main(void *arg) {
+    worker_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int stop = p->stopping;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        db_study s;
+        db_rc rc = db_study_claim_next(p->index, grouper_now_ms(), &s);
+        if (rc == DB_OK) {
+            run_one(p, &s);
+            continue;
+        }
+        if (rc != DB_NOTFOUND) log_error(LOG_CAT_DB, "claiming a study: %s", db_errmsg(p->index));
+        pthread_mutex_lock(&p->mu);
+        unsigned seen = p->wake_seq;
+        while (!p->stopping && seen == p->wake_seq) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0) break;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+int worker_pool_start(db *index, grouper *g, metrics *m, const worker_scorer *scorer,
+                      int n_threads, worker_pool **out_pool) {
+    worker_pool *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->index = index;
+    p->g = g;
+    p->m = m;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (scorer && scorer->score && n_threads > 0) {
+        p->scorer = *scorer;
+        p->active = 1;
+        p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+        if (!p->threads) goto fail;
+        for (int i = 0; i < n_threads; i++) {
+            if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) goto fail;
+            p->n_threads++;
+        }
+    }
+    *out_pool = p;
+    return 0;
+fail:
+    worker_pool_stop(p);
+    return -1;
+}
+
+void worker_pool_wake(void *pool) {
+    worker_pool *p = pool;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->wake_seq++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void worker_pool_stop(worker_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+int worker_pool_active(const worker_pool *p) { return p && p->active; }

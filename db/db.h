@@ -1,0 +1,173 @@
+/* db.h: the mamad index in SQLite (WAL). One db handle is one connection with its own
+ * prepared statements and a (recursive) mutex, so a handle may be shared by threads; the
+ * daemon opens one handle for writers (stores, grouper, workers) and one for the REST
+ * readers, which WAL lets run beside the writer.
+ *
+ * Every function returns a db_rc; on DB_ERROR the handle's last message (db_errmsg) says
+ * what failed. Times are milliseconds since the Unix epoch (int64). Strings passed in are
+ * copied by SQLite; strings returned in structs are owned by the struct (fixed arrays) or
+ * by the caller where the comment says so.
+ *
+ * Transactions: db_tx_begin starts BEGIN IMMEDIATE and holds the handle's mutex until
+ * db_tx_commit / db_tx_rollback, so several calls form one atomic unit (the store path
+ * inserts the instance, updates its study and appends changes in one commit). Calls made
+ * outside a transaction run in their own implicit one. Commits use synchronous=FULL: in
+ * WAL mode NORMAL may lose the last commits on power loss, and a commit here acknowledges
+ * a C-STORE. */
+#ifndef MAMA_DB_H
+#define MAMA_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum db_rc {
+    DB_OK = 0,
+    DB_DUPLICATE = 1,  /* db_instance_add: the SOP Instance UID is already indexed */
+    DB_NOTFOUND = 2,   /* no such study / no queued study / no result */
+    DB_ERROR = -1,     /* SQLite error; see db_errmsg */
+    DB_FULL = -2,      /* SQLITE_FULL / disk I/O error: out of space */
+} db_rc;
+
+typedef struct db db;
+
+/* The current schema version (PRAGMA user_version after db_open). */
+#define DB_SCHEMA_VERSION 1
+
+db_rc db_open(const char *path, db **out_db, char *err, size_t errlen);
+void db_close(db *d);
+const char *db_errmsg(const db *d);
+int db_schema_version(db *d);
+
+db_rc db_tx_begin(db *d);
+db_rc db_tx_commit(db *d);
+void db_tx_rollback(db *d);
+
+/* ---- instances */
+typedef struct db_instance {
+    char sop_uid[65];
+    char study_uid[65];
+    char series_uid[65];
+    char sop_class[65];
+    char view_key[8];          /* "L-CC", "R-MLO", or "" when not one of the four views */
+    char laterality[3];
+    char view[17];
+    char modifiers[140];
+    char presentation_intent[17];
+    char acq_datetime[27];
+    char path[512];
+    int64_t size;
+    char sha256[65];           /* optional, "" when not computed */
+    int64_t received_at;
+} db_instance;
+
+/* Inserts one instance row. DB_DUPLICATE (and nothing written) when the SOP Instance UID
+ * is already indexed; then the duplicates counter is incremented. */
+db_rc db_instance_add(db *d, const db_instance *inst);
+db_rc db_instance_exists(db *d, const char *sop_uid, int *out_exists);
+/* All instances of a study, oldest received first; *out_list is malloc'ed, caller frees. */
+db_rc db_study_instances(db *d, const char *study_uid, db_instance **out_list, int *out_n);
+
+/* ---- studies */
+typedef enum db_state {
+    DB_STATE_RECEIVING = 0,
+    DB_STATE_COMPLETE,
+    DB_STATE_TIMED_OUT,
+    DB_STATE_QUEUED,
+    DB_STATE_SCORING,
+    DB_STATE_SCORED,
+    DB_STATE_FAILED,
+    DB_STATE_COUNT
+} db_state;
+
+const char *db_state_name(db_state s);
+int db_state_parse(const char *text, db_state *out_state);  /* 0 ok, -1 unknown */
+
+typedef struct db_study {
+    int64_t id;                /* creation order; paging cursor */
+    char uid[65];
+    db_state state;
+    char patient_id[65];
+    char accession[65];
+    int64_t first_at, last_at; /* first / last instance received */
+    int64_t stable_deadline;   /* last_at + stable_age: receiving -> timed_out */
+    int64_t max_deadline;      /* first_at + max_wait: receiving -> timed_out */
+    int64_t state_at;          /* when the state last changed */
+    int attempts;              /* scoring attempts */
+    int complete;              /* 1 when the four views are present */
+    int rescore_pending;       /* new images arrived while scoring */
+    char reason[256];          /* why timed_out / failed / requeued */
+    int result_version;        /* latest result version, 0 = none */
+    int n_instances;
+} db_study;
+
+db_rc db_study_get(db *d, const char *uid, db_study *out_study);
+/* Creates the study row when missing (state receiving); never changes an existing one. */
+db_rc db_study_ensure(db *d, const db_study *init, int *out_created);
+/* Writes every mutable field of s (state, times, deadlines, flags, reason) and, when the
+ * state differs from the stored one, appends a change row of type "state:<name>". */
+db_rc db_study_update(db *d, const db_study *s);
+/* Sets the state (and reason) and appends a change. DB_NOTFOUND when no such study. */
+db_rc db_study_set_state(db *d, const char *uid, db_state state, const char *reason,
+                         int64_t now);
+/* Studies newest first. state < 0: any state. before_id <= 0: from the newest. Fetches at
+ * most limit rows into out (caller's array of limit entries); *out_more is 1 when older
+ * rows exist beyond the page. */
+db_rc db_studies_list(db *d, int state, int64_t before_id, int limit, db_study *out,
+                      int *out_n, int *out_more);
+/* Atomically moves the oldest queued study to scoring (attempts + 1). DB_NOTFOUND when
+ * none is queued. */
+db_rc db_study_claim_next(db *d, int64_t now, db_study *out_study);
+/* Receiving studies whose stable or max deadline is <= now, up to max; uids copied. */
+db_rc db_studies_due(db *d, int64_t now, char (*out_uids)[65], int max, int *out_n);
+/* Studies in the given state (oldest first), up to max. */
+db_rc db_studies_in_state(db *d, db_state state, char (*out_uids)[65], int max, int *out_n);
+db_rc db_study_count_by_state(db *d, int64_t out_counts[DB_STATE_COUNT]);
+
+/* ---- results */
+typedef struct db_result {
+    int version;
+    char model_id[128];
+    char *json;                /* malloc'ed, freed by db_result_free */
+    char *timings_json;        /* malloc'ed */
+    int64_t created_at;
+} db_result;
+
+/* Appends the next result version of a study (returned in *out_version) and records it
+ * as the study's latest. */
+db_rc db_result_add(db *d, const char *study_uid, const char *model_id, const char *json,
+                    const char *timings_json, int64_t now, int *out_version);
+/* All result versions, oldest first; *out_list malloc'ed; free with db_results_free. */
+db_rc db_results_list(db *d, const char *study_uid, db_result **out_list, int *out_n);
+void db_results_free(db_result *list, int n);
+
+/* ---- changes: a monotonic 64-bit log of study events */
+typedef struct db_change {
+    int64_t seq;
+    char type[32];
+    char study_uid[65];
+    int64_t at;
+} db_change;
+
+db_rc db_change_add(db *d, const char *type, const char *study_uid, int64_t at);
+/* Rows with seq > since in order, up to limit (fetches limit + 1): *out_done is 1 when no
+ * more rows follow the page. out has room for limit entries. */
+db_rc db_changes_since(db *d, int64_t since, int limit, db_change *out, int *out_n,
+                       int *out_done);
+db_rc db_changes_last(db *d, int64_t *out_seq);  /* 0 when the log is empty */
+
+/* ---- counters (metrics that must survive restarts) */
+db_rc db_counter_add(db *d, const char *name, int64_t delta);
+db_rc db_counter_get(db *d, const char *name, int64_t *out_value);
+db_rc db_instance_totals(db *d, int64_t *out_count, int64_t *out_bytes);
+
+/* Runs PRAGMA integrity_check; *out_ok = 1 when it answers "ok". */
+db_rc db_integrity_check(db *d, int *out_ok);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

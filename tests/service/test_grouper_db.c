@@ -1,0 +1,224 @@
+/* test_grouper_db.c: the study state machine (daemon/grouper.c) on a real SQLite index
+ * in a temporary directory, with a controlled clock: completeness at once, duplicates,
+ * out-of-order retakes, stable_age and max_wait timeouts, claiming, scoring outcomes,
+ * late images, restart resume, result versions, paging of studies and of the changes
+ * feed at its edges, schema version and integrity. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "daemon/grouper.h"
+#include "daemon/grouper_view.h"
+#include "daemon/worker.h"
+#include "tests/service/check.h"
+
+#define MG_PRES "1.2.840.10008.5.1.4.1.1.1.2"
+
+static char dir[] = "/tmp/mamad-grouper-XXXXXX";
+static char path[300];
+
+static dcm_instance_info mk(const char *study, const char *sop, const char *lat, const char *pos,
+                            const char *acq) {
+    dcm_instance_info i;
+    memset(&i, 0, sizeof i);
+    snprintf(i.study_uid, sizeof i.study_uid, "%s", study);
+    snprintf(i.series_uid, sizeof i.series_uid, "%s.1", study);
+    snprintf(i.sop_instance_uid, sizeof i.sop_instance_uid, "%s", sop);
+    snprintf(i.sop_class_uid, sizeof i.sop_class_uid, MG_PRES);
+    snprintf(i.image_laterality, sizeof i.image_laterality, "%s", lat);
+    snprintf(i.view_position, sizeof i.view_position, "%s", pos);
+    snprintf(i.acquisition_datetime, sizeof i.acquisition_datetime, "%s", acq);
+    snprintf(i.presentation_intent, sizeof i.presentation_intent, "FOR PRESENTATION");
+    snprintf(i.patient_id, sizeof i.patient_id, "P1");
+    return i;
+}
+
+static db_rc add(grouper *g, dcm_instance_info i, int64_t now) {
+    return grouper_add_instance(g, &i, "/x.dcm", 100, now);
+}
+
+static db_state state_of(db *d, const char *uid) {
+    db_study s;
+    if (db_study_get(d, uid, &s) != DB_OK) return DB_STATE_COUNT;
+    return s.state;
+}
+
+static int has_change(db *d, const char *type, const char *uid) {
+    db_change ch[256];
+    int n = 0, done = 0;
+    db_changes_since(d, 0, 256, ch, &n, &done);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ch[i].type, type) && !strcmp(ch[i].study_uid, uid)) return 1;
+    return 0;
+}
+
+int main(void) {
+    char err[300];
+    if (!mkdtemp(dir)) return 1;
+    snprintf(path, sizeof path, "%s/index.sqlite", dir);
+    db *d = NULL;
+    CHECK(db_open(path, &d, err, sizeof err) == DB_OK);
+    if (!d) CHECK_DONE();
+    CHECK(db_schema_version(d) == DB_SCHEMA_VERSION);
+    grouper_config gc = {.stable_age_ms = 1000, .max_wait_ms = 5000, .max_attempts = 2, .tick_ms = 50};
+    grouper *g = NULL;
+    CHECK(grouper_create(d, &gc, NULL, NULL, &g) == 0);
+    int64_t t = 1700000000000;
+
+    /* A four-view study, out of order, with a duplicate and a retake: complete -> queued
+     * at the fourth view, no waiting. */
+    const char *A = "1.2.3.1";
+    CHECK(add(g, mk(A, "1.2.3.1.4", "R", "MLO", "20240101100400"), t) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_RECEIVING);
+    CHECK(add(g, mk(A, "1.2.3.1.1", "L", "CC", "20240101100100"), t + 10) == DB_OK);
+    CHECK(add(g, mk(A, "1.2.3.1.1", "L", "CC", "20240101100100"), t + 20) == DB_DUPLICATE);
+    CHECK(add(g, mk(A, "1.2.3.1.9", "L", "CC", "20240101100900"), t + 30) == DB_OK); /* retake */
+    CHECK(add(g, mk(A, "1.2.3.1.2", "L", "MLO", "20240101100200"), t + 40) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_RECEIVING);
+    CHECK(add(g, mk(A, "1.2.3.1.3", "R", "CC", "20240101100300"), t + 50) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_QUEUED);
+    CHECK(has_change(d, "NewStudy", A) && has_change(d, "StudyComplete", A) &&
+          has_change(d, "StudyQueued", A));
+    int64_t dups = 0;
+    CHECK(db_counter_get(d, "duplicates", &dups) == DB_OK && dups == 1);
+    worker_job job;
+    CHECK(worker_job_load(d, A, &job) == DB_OK);
+    CHECK(job.complete == 1 && job.n_views == 4);
+    CHECK_STR(job.views[0].key, "L-CC");
+    CHECK_STR(job.views[0].sop_uid, "1.2.3.1.9"); /* the retake */
+    db_study s;
+    CHECK(db_study_get(d, A, &s) == DB_OK && s.complete == 1 && s.n_instances == 5);
+
+    /* Three views: receiving until stable_age, then timed_out -> queued, incomplete. */
+    const char *B = "1.2.3.2";
+    CHECK(add(g, mk(B, "1.2.3.2.1", "L", "CC", "1"), t) == DB_OK);
+    CHECK(add(g, mk(B, "1.2.3.2.2", "L", "MLO", "1"), t + 100) == DB_OK);
+    CHECK(add(g, mk(B, "1.2.3.2.3", "R", "CC", "1"), t + 200) == DB_OK);
+    CHECK(grouper_tick(g, t + 1100) == DB_OK);
+    CHECK(state_of(d, B) == DB_STATE_RECEIVING);
+    CHECK(grouper_tick(g, t + 1200) == DB_OK);
+    CHECK(state_of(d, B) == DB_STATE_QUEUED);
+    CHECK(has_change(d, "StudyTimedOut", B));
+    CHECK(db_study_get(d, B, &s) == DB_OK && s.complete == 0 && strstr(s.reason, "R-MLO") &&
+          strstr(s.reason, "stable_age"));
+
+    /* max_wait bounds a trickling study: non-view images keep it fresh, still it times out. */
+    const char *C = "1.2.3.3";
+    for (int i = 0; i < 8; i++) {
+        char sop[32];
+        snprintf(sop, sizeof sop, "1.2.3.3.%d", i + 1);
+        CHECK(add(g, mk(C, sop, "L", "ML", "1"), t + i * 800) == DB_OK);
+        CHECK(grouper_tick(g, t + i * 800 + 1) == DB_OK);
+    }
+    CHECK(state_of(d, C) == DB_STATE_QUEUED);
+    CHECK(db_study_get(d, C, &s) == DB_OK && strstr(s.reason, "max_wait"));
+
+    /* Claiming: oldest queued first, atomically; then none left. */
+    db_study c1, c2, c3, c4;
+    CHECK(db_study_claim_next(d, t + 9000, &c1) == DB_OK);
+    CHECK_STR(c1.uid, A);
+    CHECK(c1.state == DB_STATE_SCORING && c1.attempts == 1);
+    CHECK(db_study_claim_next(d, t + 9000, &c2) == DB_OK);
+    CHECK_STR(c2.uid, B);
+    CHECK(db_study_claim_next(d, t + 9000, &c3) == DB_OK);
+    CHECK_STR(c3.uid, C);
+    CHECK(db_study_claim_next(d, t + 9000, &c4) == DB_NOTFOUND);
+
+    /* A: an image arrives while scoring -> scored, then re-queued; result versions 1, 2. */
+    CHECK(add(g, mk(A, "1.2.3.1.10", "R", "CC", "20240101101000"), t + 9100) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_SCORING);
+    int ver = 0;
+    CHECK(db_result_add(d, A, "m1", "{\"score\":0.5}", "{}", t + 9200, &ver) == DB_OK && ver == 1);
+    CHECK(grouper_scored(g, A, t + 9200) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_QUEUED);
+    CHECK(db_study_claim_next(d, t + 9300, &c1) == DB_OK);
+    CHECK(db_result_add(d, A, "m1", "{\"score\":0.6}", "{}", t + 9400, &ver) == DB_OK && ver == 2);
+    CHECK(grouper_scored(g, A, t + 9400) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_SCORED);
+    CHECK(db_study_get(d, A, &s) == DB_OK && s.result_version == 2);
+    /* A late image after scoring re-queues at once (the study is complete). */
+    CHECK(add(g, mk(A, "1.2.3.1.11", "L", "MLO", "20240101101100"), t + 9500) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_QUEUED);
+    db_result *res = NULL;
+    int nres = 0;
+    CHECK(db_results_list(d, A, &res, &nres) == DB_OK && nres == 2);
+    if (nres == 2) CHECK(res[1].version == 2 && strstr(res[1].json, "0.6"));
+    db_results_free(res, nres);
+
+    /* B: failures are retried max_attempts times, then failed. */
+    CHECK(grouper_score_failed(g, B, "engine error", t + 9600) == DB_OK);
+    CHECK(state_of(d, B) == DB_STATE_QUEUED);
+    CHECK(db_study_claim_next(d, t + 9700, &c1) == DB_OK); /* A (older id) */
+    CHECK_STR(c1.uid, A);
+    CHECK(db_study_claim_next(d, t + 9700, &c2) == DB_OK);
+    CHECK_STR(c2.uid, B);
+    CHECK(c2.attempts == 2);
+    CHECK(grouper_score_failed(g, B, "engine error", t + 9800) == DB_OK);
+    CHECK(state_of(d, B) == DB_STATE_FAILED);
+    CHECK(db_study_get(d, B, &s) == DB_OK && strstr(s.reason, "engine error"));
+    /* Admin rescore: failed -> queued; a scoring study cannot be rescored. */
+    CHECK(grouper_rescore(g, B, t + 9900) == DB_OK && state_of(d, B) == DB_STATE_QUEUED);
+    CHECK(grouper_rescore(g, A, t + 9900) == DB_DUPLICATE);
+    CHECK(grouper_rescore(g, "9.9.9", t + 9900) == DB_NOTFOUND);
+
+    /* Restart: A was left scoring; a new process resumes it into the queue. */
+    grouper_destroy(g);
+    db_close(d);
+    d = NULL;
+    CHECK(db_open(path, &d, err, sizeof err) == DB_OK);
+    if (!d) CHECK_DONE();
+    CHECK(db_schema_version(d) == DB_SCHEMA_VERSION);
+    CHECK(grouper_create(d, &gc, NULL, NULL, &g) == 0);
+    CHECK(state_of(d, A) == DB_STATE_SCORING);
+    CHECK(grouper_resume(g, t + 10000) == DB_OK);
+    CHECK(state_of(d, A) == DB_STATE_QUEUED);
+    int ok = 0;
+    CHECK(db_integrity_check(d, &ok) == DB_OK && ok == 1);
+
+    /* Studies: newest first, paged by id, filtered by state. */
+    db_study page[2];
+    int n = 0, more = 0;
+    CHECK(db_studies_list(d, -1, 0, 2, page, &n, &more) == DB_OK && n == 2 && more == 1);
+    CHECK_STR(page[0].uid, C);
+    CHECK_STR(page[1].uid, B);
+    CHECK(db_studies_list(d, -1, page[1].id, 2, page, &n, &more) == DB_OK && n == 1 && more == 0);
+    CHECK_STR(page[0].uid, A);
+    CHECK(db_studies_list(d, DB_STATE_QUEUED, 0, 2, page, &n, &more) == DB_OK && n == 2);
+    CHECK(db_studies_list(d, DB_STATE_SCORED, 0, 2, page, &n, &more) == DB_OK && n == 0 && more == 0);
+
+    /* The changes feed at its edges. */
+    int64_t last = 0;
+    CHECK(db_changes_last(d, &last) == DB_OK && last > 5);
+    db_change ch[8];
+    int done = 0;
+    CHECK(db_changes_since(d, last, 5, ch, &n, &done) == DB_OK && n == 0 && done == 1); /* empty */
+    CHECK(db_changes_since(d, last - 3, 3, ch, &n, &done) == DB_OK && n == 3 && done == 1); /* exact */
+    CHECK(n == 3 && ch[2].seq == last);
+    CHECK(db_changes_since(d, last - 4, 3, ch, &n, &done) == DB_OK && n == 3 && done == 0);
+    CHECK(db_changes_since(d, 0, 1, ch, &n, &done) == DB_OK && n == 1 && done == 0 && ch[0].seq == 1);
+    CHECK(db_changes_since(d, 1, 1, ch, &n, &done) == DB_OK && n == 1 && ch[0].seq == 2); /* no gap */
+
+    grouper_destroy(g);
+    db_close(d);
+
+    /* An index from a newer mamad is refused with a message, not migrated or damaged. */
+    char newer[320];
+    snprintf(newer, sizeof newer, "%s/newer.sqlite", dir);
+    sqlite3 *raw = NULL;
+    CHECK(sqlite3_open(newer, &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    d = NULL;
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_ERROR && d == NULL);
+    CHECK(strstr(err, "newer") != NULL);
+    /* A fresh index gets every migration; opening it again applies none. */
+    snprintf(newer, sizeof newer, "%s/fresh.sqlite", dir);
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_OK && db_schema_version(d) == DB_SCHEMA_VERSION);
+    db_close(d);
+    CHECK(db_open(newer, &d, err, sizeof err) == DB_OK && db_schema_version(d) == DB_SCHEMA_VERSION);
+    db_close(d);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    CHECK_DONE();
+}
