@@ -27,8 +27,8 @@ static const cfg_entry table[] = {
     {"dicom.ae_title", T_STR, F(dicom_ae_title), "MAMAD", 0, 0,
      "Called AE title the SCP answers to (1-16 characters); associations to another title are rejected."},
     {"dicom.bind", T_STR, F(dicom_bind), "127.0.0.1", 0, 0,
-     "Address the DICOM listener should bind to. DCMTK 3.6.7 cannot bind one address: it "
-     "listens on all interfaces and says so in the log; dicom.allow guards access."},
+     "IPv4 address or host name the DICOM listener binds to (empty: all interfaces); "
+     "dicom.allow still decides who may store."},
     {"dicom.port", T_INT, F(dicom_port), "11112", 0, 65535,
      "DICOM listener TCP port (0: a free ephemeral port, logged at start; for tests)."},
     {"dicom.max_associations", T_INT, F(dicom_max_associations), "8", 1, 256,
