@@ -34,8 +34,11 @@ public:
 
 private:
     int drain();
+    void start_writeback();
     int fd_;
     int err_ = 0;
+    uint64_t on_disk_ = 0;      /* bytes written to fd_ so far */
+    uint64_t kicked_ = 0;       /* bytes whose writeback has been started */
     uint64_t bytes_ = 0;
     size_t used_ = 0;
     unsigned char *buf_ = nullptr;
