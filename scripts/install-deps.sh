@@ -7,7 +7,7 @@ pkgs=(
   libdcmtk-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev
   libopenjp2-7-dev libpng-dev
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
-  dcmtk dicom3tools curl sqlite3                                   # real clients for the tests
+  dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
