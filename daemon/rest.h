@@ -21,6 +21,7 @@ typedef struct rest_ctx {
     metrics *m;
     const mamad_config *cfg;
     const char *model_id;     /* NULL or "" when no model is loaded */
+    const int *model_untrained; /* NULL, or 1 while the loaded model is marked untrained */
     /* Optional, wired by the integrator: reloads the model; 0 ok, -1 + err. */
     int (*reload_model)(void *ctx, char *err, size_t errlen);
     void *reload_ctx;

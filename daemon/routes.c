@@ -82,10 +82,11 @@ static void h_health(const rest_request *req, rest_response *resp) {
     snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
     int storage_ok = access(tmp, W_OK) == 0;
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:b,s:{s:b,s:s},s:I,s:s,s:I}", "status",
+        "{s:s,s:s,s:s,s:b,s:{s:b,s:b,s:s},s:I,s:s,s:I}", "status",
         db_ok && storage_ok ? "ok" : "degraded", "database", db_ok ? "ok" : db_errmsg(c->index),
         "storage", storage_ok ? "ok" : "the storage directory is not writable",
-        "ready", db_ok && storage_ok, "model", "loaded", model, "message",
+        "ready", db_ok && storage_ok, "model", "loaded", model, "untrained",
+        model && c->model_untrained && *c->model_untrained, "message",
         model ? c->model_id
               : "no model is loaded: complete studies wait in queued (set scoring.model)",
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,

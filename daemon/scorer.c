@@ -18,6 +18,7 @@ struct scorer {
     pthread_mutex_t mu;     /* one scoring (or swap) at a time */
     mama_model *model;
     char model_id[64];
+    int untrained;          /* the loaded model's provenance says untrained */
 };
 
 int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen) {
@@ -34,6 +35,7 @@ int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t e
         return -1;
     }
     snprintf(s->model_id, sizeof s->model_id, "%s", s->model->id);
+    s->untrained = s->model->untrained;
     *out_scorer = s;
     return 0;
 }
@@ -46,6 +48,7 @@ void scorer_close(scorer *s) {
 }
 
 const char *scorer_model_id(const scorer *s) { return s->model_id; }
+const int *scorer_model_untrained(const scorer *s) { return &s->untrained; }
 
 int scorer_reload(void *ctx, char *err, size_t errlen) {
     scorer *s = ctx;
@@ -58,6 +61,7 @@ int scorer_reload(void *ctx, char *err, size_t errlen) {
     mama_model *old = s->model;
     s->model = fresh;
     snprintf(s->model_id, sizeof s->model_id, "%s", fresh->id);
+    s->untrained = fresh->untrained;
     pthread_mutex_unlock(&s->mu);
     model_free(old);
     log_info(LOG_CAT_ENGINE, "model %s reloaded (id %s)", s->path, s->model_id);

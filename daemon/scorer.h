@@ -20,5 +20,7 @@ worker_scorer scorer_interface(scorer *s);
 /* Reloads the model file (rest_ctx.reload_model). */
 int scorer_reload(void *s, char *err, size_t errlen);
 const char *scorer_model_id(const scorer *s);
+/* Points at a flag, kept current across reloads: 1 while the model is marked untrained. */
+const int *scorer_model_untrained(const scorer *s);
 
 #endif

@@ -431,6 +431,7 @@ def scoring(work, daemons):
     daemons.append(d.start())
     st, h = d.get("/api/v1/health", token=None)
     check(h["model"]["loaded"] is True, "health: model loaded (%s)" % h["model"]["message"])
+    check(h["model"]["untrained"] is True, "health: an untrained (model-init) model says so")
     st, doc = d.get("/api/v1/models")
     check(len(doc["models"]) == 1 and doc["models"][0]["id"] == h["model"]["message"], "models lists it")
     sd = phantom(work + "/ph", "--count", "1", "--seed", "19", "--extra", "retake")[0]
