@@ -5,7 +5,7 @@
  *
  * Forward on AVX2 + FMA with HS a multiple of 16 (forward_avx2): per (batch, head, chunk of
  *   about 256 queries), OpenMP over all three, K and V of the head packed contiguously, then
- *   per 6 query rows: S (6,T) = (scale Q) K^T and O = softmax(S) V in register-blocked FMA
+ *   per 6 query rows: S (6,T) = Q (scale K)^T and O = softmax(S) V in register-blocked FMA
  *   kernels; the whole score row is there, so a plain softmax (no rescaling). The block of
  *   the score matrix is 6 x T.
  * Otherwise, per (batch, head, query block), OpenMP over all three:
@@ -150,7 +150,7 @@ __attribute__((target("avx2,fma"))) static float exp_sum_avx2(float *s, int n, f
 #endif
 
 /* S (MR, ldS), the first 16 np columns = Qp (MR,HS) Kp^T, Kp packed in np panels of 16
- * keys: Kp[(p HS + d) 16 + c] = K[16 p + c][d] (zero past T). */
+ * keys: Kp[(p HS + d) 16 + c] = scale K[16 p + c][d] (zero past T). */
 __attribute__((target("avx2,fma"))) static void qk_rows(float *S, int ldS, const float *Qp,
                                                         const float *Kp, int HS, int np) {
     for (int p = 0; p < np; p++) {
@@ -175,31 +175,42 @@ __attribute__((target("avx2,fma"))) static void qk_rows(float *S, int ldS, const
     }
 }
 
-/* O (MR,HS) = diag(inv) P (MR,ldP; first nk columns) Vp (nk,HS); HS a multiple of 16. */
+/* O (MR,HS) = diag(inv) P (MR,ldP; first nk columns) V (nk,HS); HS a multiple of 16, V packed
+ * in HS/16 panels of 16 columns: Vp[(p T + k) 16 + c] = V[k][16 p + c]. Keys
+ * in chunks of KC so that the MR P rows of a chunk stay in L1 across the column panels. */
+#define KC 256
 __attribute__((target("avx2,fma"))) static void pv_rows(float *O, const float *P, int ldP,
-                                                        const float *Vp, int HS, int nk,
-                                                        const float *inv) {
-    for (int c0 = 0; c0 < HS; c0 += 16) {
-        __m256 c[MR][2];
-        UNROLL_MR
-        for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
-        for (int k = 0; k < nk; k++) {
-            const float *v = Vp + (size_t)k * HS + c0;
-            __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8);
+                                                        const float *Vp, int T, int HS,
+                                                        int nk, const float *inv) {
+    for (int k0 = 0; k0 < nk; k0 += KC) {
+        int k1 = nk - k0 < KC ? nk : k0 + KC;
+        for (int c0 = 0; c0 < HS; c0 += 16) {
+            __m256 c[MR][2];
             UNROLL_MR
-        for (int r = 0; r < MR; r++) {
-                __m256 a = _mm256_broadcast_ss(P + (size_t)r * ldP + k);
-                c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
-                c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+            for (int r = 0; r < MR; r++) {
+                c[r][0] = k0 ? _mm256_loadu_ps(O + r * HS + c0) : _mm256_setzero_ps();
+                c[r][1] = k0 ? _mm256_loadu_ps(O + r * HS + c0 + 8) : _mm256_setzero_ps();
+            }
+            for (int k = k0; k < k1; k++) {
+                const float *v = Vp + ((size_t)(c0 / 16) * T + k) * 16;
+                __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8);
+                UNROLL_MR
+                for (int r = 0; r < MR; r++) {
+                    __m256 a = _mm256_broadcast_ss(P + (size_t)r * ldP + k);
+                    c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+                    c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+                }
+            }
+            UNROLL_MR
+            for (int r = 0; r < MR; r++) {
+                __m256 s = _mm256_set1_ps(k1 == nk ? inv[r] : 1.0f);
+                _mm256_storeu_ps(O + r * HS + c0, _mm256_mul_ps(c[r][0], s));
+                _mm256_storeu_ps(O + r * HS + c0 + 8, _mm256_mul_ps(c[r][1], s));
             }
         }
-        UNROLL_MR
-        for (int r = 0; r < MR; r++) {
-            __m256 s = _mm256_set1_ps(inv[r]);
-            _mm256_storeu_ps(O + r * HS + c0, _mm256_mul_ps(c[r][0], s));
-            _mm256_storeu_ps(O + r * HS + c0 + 8, _mm256_mul_ps(c[r][1], s));
-        }
     }
+    if (nk <= 0)
+        for (int i = 0; i < MR * HS; i++) O[i] = 0.0f;
 }
 
 static int have_avx2_fma(void) {
@@ -292,14 +303,16 @@ static void forward_avx2(float *out, float *lse, const float *qkv, const float *
             const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
             const float *km = key_mask ? key_mask + (size_t)b * T : NULL;
             if (packed != bh) {
-                for (int j = 0; j < ldS; j++) {
+                memset(Kp + (size_t)(np - 1) * HS * 16, 0, sizeof(float) * (size_t)HS * 16);
+                for (int j = 0; j < T; j++) {
                     float *kp = Kp + ((size_t)(j / 16) * HS) * 16 + j % 16;
                     const float *k = base + C + (size_t)j * C3;
-                    for (int d = 0; d < HS; d++) kp[d * 16] = j < T ? k[d] : 0.0f;
+                    for (int d = 0; d < HS; d++) kp[d * 16] = scale * k[d];
                 }
                 for (int j = 0; j < T; j++)
-                    memcpy(Vp + (size_t)j * HS, base + 2 * (size_t)C + (size_t)j * C3,
-                           sizeof(float) * (size_t)HS);
+                    for (int p = 0; p < HS / 16; p++)
+                        memcpy(Vp + ((size_t)p * T + j) * 16,
+                               base + 2 * (size_t)C + (size_t)j * C3 + p * 16, sizeof(float) * 16);
                 packed = bh;
             }
             int q0 = (int)(task % nqc) * qc, q1 = q0 + qc < T ? q0 + qc : T;
@@ -307,9 +320,9 @@ static void forward_avx2(float *out, float *lse, const float *qkv, const float *
                 int mr = q1 - g < MR ? q1 - g : MR;
                 int kend = causal ? g + mr : T;
                 float inv[MR];
-                for (int r = 0; r < MR; r++)
-                    for (int d = 0; d < HS; d++)
-                        Qp[r * HS + d] = r < mr ? scale * base[(size_t)(g + r) * C3 + d] : 0.0f;
+                for (int r = 0; r < mr; r++)
+                    memcpy(Qp + r * HS, base + (size_t)(g + r) * C3, sizeof(float) * (size_t)HS);
+                memset(Qp + mr * HS, 0, sizeof(float) * (size_t)(MR - mr) * HS);
                 qk_rows(S, ldS, Qp, Kp, HS, (kend + 15) / 16);
                 for (int r = 0; r < MR; r++) {
                     float *s = S + (size_t)r * ldS;
@@ -326,7 +339,7 @@ static void forward_avx2(float *out, float *lse, const float *qkv, const float *
                     if (r < mr && lse)
                         lse[((size_t)b * NH + h) * T + g + r] = l > 0.0f ? mx + logf(l) : -INFINITY;
                 }
-                pv_rows(Ot, S, ldS, Vp, HS, kend, inv);
+                pv_rows(Ot, S, ldS, Vp, T, HS, kend, inv);
                 for (int r = 0; r < mr; r++)
                     memcpy(out + ((size_t)b * T + g + r) * C + (size_t)h * HS, Ot + r * HS,
                            sizeof(float) * (size_t)HS);
