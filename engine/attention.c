@@ -277,6 +277,12 @@ VMATH_SIMD
  * K and V of the head packed once, then per MR query rows: all their scores (MR x T: the
  * block of the score matrix), plain softmax (the whole row is there: no rescaling), P V. */
 #define QC 256
+#ifndef PF
+#define PF 8 /* rows ahead: the head's K and V rows lie 3C floats apart, beyond the prefetcher */
+#endif
+static void prefetch_row(const float *x, int n) {
+    for (int i = 0; i < n; i += 16) __builtin_prefetch(x + i);
+}
 static void forward_avx2(float *out, float *lse, const float *qkv, const float *key_mask,
                          int B, int T, int C, int NH, float scale, int causal) {
     const int HS = C / NH, C3 = 3 * C;
@@ -307,12 +313,15 @@ static void forward_avx2(float *out, float *lse, const float *qkv, const float *
                 for (int j = 0; j < T; j++) {
                     float *kp = Kp + ((size_t)(j / 16) * HS) * 16 + j % 16;
                     const float *k = base + C + (size_t)j * C3;
+                    if (j + PF < T) prefetch_row(k + (size_t)PF * C3, HS);
                     for (int d = 0; d < HS; d++) kp[d * 16] = scale * k[d];
                 }
-                for (int j = 0; j < T; j++)
+                for (int j = 0; j < T; j++) {
+                    if (j + PF < T) prefetch_row(base + 2 * (size_t)C + (size_t)(j + PF) * C3, HS);
                     for (int p = 0; p < HS / 16; p++)
                         memcpy(Vp + ((size_t)p * T + j) * 16,
                                base + 2 * (size_t)C + (size_t)j * C3 + p * 16, sizeof(float) * 16);
+                }
                 packed = bh;
             }
             int q0 = (int)(task % nqc) * qc, q1 = q0 + qc < T ? q0 + qc : T;
