@@ -14,13 +14,9 @@
 #include "engine/ops.h"
 
 mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg) {
-    json_error_t err;
-    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
-        return mama_errorf(MAMA_EFORMAT, "BERT config: not a JSON object (line %d: %s)",
-                           err.line, err.text);
-    }
+    json_t *root = NULL;
+    mama_status rc = hf_config_parse(json_text, "BERT", &root);
+    if (rc) return rc;
     bert_config c = {0};
     c.vocab_size = hf_config_int(root, "vocab_size", 0);
     c.max_position = hf_config_int(root, "max_position_embeddings", 512);
@@ -36,7 +32,6 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
                      : json_is_integer(pad) ? (int)json_integer_value(pad) : -1;
     json_t *act = json_object_get(root, "hidden_act");
     json_t *pet = json_object_get(root, "position_embedding_type");
-    mama_status rc = MAMA_OK;
     if (json_is_string(act) && strcmp(json_string_value(act), "gelu"))
         rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: hidden_act '%s' is not supported "
                          "(only gelu, the exact erf GELU)", json_string_value(act));

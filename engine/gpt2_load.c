@@ -16,13 +16,9 @@
 /* ---------------------------------------------------------------- config */
 
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg) {
-    json_error_t err;
-    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
-        return mama_errorf(MAMA_EFORMAT, "GPT-2 config: not a JSON object (line %d: %s)",
-                           err.line, err.text);
-    }
+    json_t *root = NULL;
+    mama_status rc = hf_config_parse(json_text, "GPT-2", &root);
+    if (rc) return rc;
     gpt2_config c = {0};
     c.vocab_size = hf_config_int(root, "vocab_size", 0);
     c.n_positions = hf_config_int(root, "n_positions", 0);
@@ -36,7 +32,6 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     c.scale_attn_by_inverse_layer_idx =
         json_is_true(json_object_get(root, "scale_attn_by_inverse_layer_idx"));
     json_t *act = json_object_get(root, "activation_function");
-    mama_status rc = MAMA_OK;
     if (json_is_string(act) && strcmp(json_string_value(act), "gelu_new") &&
         strcmp(json_string_value(act), "gelu_pytorch_tanh"))
         rc = mama_errorf(MAMA_EUNSUPPORTED, "GPT-2 config: activation_function '%s' is not "

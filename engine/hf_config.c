@@ -39,6 +39,18 @@ mama_status hf_config_read(const char *weights_path, const char *config_path,
     return MAMA_OK;
 }
 
+mama_status hf_config_parse(const char *json_text, const char *family, json_t **out_root) {
+    json_error_t err;
+    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
+    if (!root || !json_is_object(root)) {
+        if (root) json_decref(root);
+        return mama_errorf(MAMA_EFORMAT, "%s config: not a JSON object (line %d: %s)", family,
+                           err.line, err.text);
+    }
+    *out_root = root;
+    return MAMA_OK;
+}
+
 int hf_config_int(json_t *root, const char *key, int dflt) {
     json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) return dflt;

@@ -19,6 +19,10 @@ extern "C" {
 mama_status hf_config_read(const char *weights_path, const char *config_path,
                            char **out_text);
 
+/* Parses config text (NULL: empty) into *out_root, a JSON object the caller frees with
+ * json_decref. MAMA_EFORMAT "<family> config: not a JSON object (line N: ...)". */
+mama_status hf_config_parse(const char *json_text, const char *family, json_t **out_root);
+
 /* Integer field `key` of a parsed config: dflt when absent or null, -1 (invalid) when
  * not an integer in 0..INT_MAX. */
 int hf_config_int(json_t *root, const char *key, int dflt);
