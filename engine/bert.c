@@ -24,7 +24,8 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
     c.hidden = hf_config_int(root, "hidden_size", 0);
     c.n_layer = hf_config_int(root, "num_hidden_layers", 0);
     c.n_head = hf_config_int(root, "num_attention_heads", 0);
-    c.intermediate = hf_config_int(root, "intermediate_size", 4 * c.hidden);
+    long long f4 = 4ll * c.hidden;   /* HF's default; no int overflow for a huge hidden_size */
+    c.intermediate = hf_config_int(root, "intermediate_size", f4 > 0x7fffffff ? -1 : (int)f4);
     json_t *eps = json_object_get(root, "layer_norm_eps");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
     json_t *pad = json_object_get(root, "pad_token_id");
