@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "dicom/dcm_image.h"
+#include "daemon/view_input.h"
 #include "engine/model.h"
-#include "engine/preprocess.h"
 #include "engine/score.h"
 
 struct scorer {
@@ -84,22 +83,10 @@ static int score(void *ctx, const worker_job *job, char **out_json, char *err, s
         snprintf(err, errlen, "out of memory for %d views of %dx%d", job->n_views, S, S);
         goto out;
     }
-    prep_config pc;
-    prep_config_default(&pc);
-    pc.size = S;
-    memcpy(pc.mean, m->pre.mean, sizeof pc.mean);
-    memcpy(pc.std, m->pre.std, sizeof pc.std);
     for (int i = 0; i < job->n_views; i++) {
-        dcm_image img;
         char e[400];
-        if (dcm_image_load(job->views[i].path, &img, e, sizeof e) != 0) {
+        if (view_input_load(m, job->views[i].path, inputs + per * (size_t)i, NULL, e, sizeof e) != 0) {
             snprintf(err, errlen, "%s: %s", job->views[i].sop_uid, e);
-            goto out;
-        }
-        mama_status st = prep_image_eval(inputs + per * (size_t)i, img.pixels, img.rows, img.cols, &pc, NULL);
-        dcm_image_free(&img);
-        if (st != MAMA_OK) {
-            snprintf(err, errlen, "%s: preprocessing: %s", job->views[i].sop_uid, mama_last_error());
             goto out;
         }
         lat[i] = job->views[i].key[0];                    /* "L-CC" -> 'L' */

@@ -13,31 +13,19 @@
 #include "engine/hf_config.h"
 #include "engine/ops.h"
 
-/* Integer field, dflt when absent, -1 (invalid) when not an int-sized integer. */
-static int json_int(json_t *root, const char *key, int dflt) {
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return dflt;
-    if (!json_is_integer(v)) return -1;
-    json_int_t x = json_integer_value(v);
-    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
-}
-
 mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg) {
-    json_error_t err;
-    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
-        return mama_errorf(MAMA_EFORMAT, "BERT config: not a JSON object (line %d: %s)",
-                           err.line, err.text);
-    }
+    json_t *root = NULL;
+    mama_status rc = hf_config_parse(json_text, "BERT", &root);
+    if (rc) return rc;
     bert_config c = {0};
-    c.vocab_size = json_int(root, "vocab_size", 0);
-    c.max_position = json_int(root, "max_position_embeddings", 512);
-    c.type_vocab_size = json_int(root, "type_vocab_size", 2);
-    c.hidden = json_int(root, "hidden_size", 0);
-    c.n_layer = json_int(root, "num_hidden_layers", 0);
-    c.n_head = json_int(root, "num_attention_heads", 0);
-    c.intermediate = json_int(root, "intermediate_size", 4 * c.hidden);
+    c.vocab_size = hf_config_int(root, "vocab_size", 0);
+    c.max_position = hf_config_int(root, "max_position_embeddings", 512);
+    c.type_vocab_size = hf_config_int(root, "type_vocab_size", 2);
+    c.hidden = hf_config_int(root, "hidden_size", 0);
+    c.n_layer = hf_config_int(root, "num_hidden_layers", 0);
+    c.n_head = hf_config_int(root, "num_attention_heads", 0);
+    long long f4 = 4ll * c.hidden;   /* HF's default; no int overflow for a huge hidden_size */
+    c.intermediate = hf_config_int(root, "intermediate_size", f4 > 0x7fffffff ? -1 : (int)f4);
     json_t *eps = json_object_get(root, "layer_norm_eps");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
     json_t *pad = json_object_get(root, "pad_token_id");
@@ -45,7 +33,6 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
                      : json_is_integer(pad) ? (int)json_integer_value(pad) : -1;
     json_t *act = json_object_get(root, "hidden_act");
     json_t *pet = json_object_get(root, "position_embedding_type");
-    mama_status rc = MAMA_OK;
     if (json_is_string(act) && strcmp(json_string_value(act), "gelu"))
         rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: hidden_act '%s' is not supported "
                          "(only gelu, the exact erf GELU)", json_string_value(act));
@@ -120,17 +107,6 @@ void bert_destroy(bert_model *m) {
     free(m);
 }
 
-static mama_status read_param(const st_file *f, const char *prefix, const char *name,
-                              float *dst, int ndim, int64_t d0, int64_t d1) {
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", prefix, name);
-    if (!st_find(f, full))
-        return mama_errorf(MAMA_ENOTFOUND, "BERT weights: tensor '%s' missing (is this a "
-                           "BERT-family checkpoint matching config.json?)", full);
-    int64_t shape[2] = {d0, d1};
-    return st_read_f32(f, full, dst, ndim, shape);
-}
-
 mama_status bert_load_weights(bert_model *m, const st_file *f) {
     const char *pre = NULL;
     if (st_find(f, "embeddings.word_embeddings.weight")) pre = "";
@@ -143,14 +119,14 @@ mama_status bert_load_weights(bert_model *m, const st_file *f) {
     bert_params *p = &m->params;
     int64_t C = c->hidden, F = c->intermediate, L = c->n_layer;
     mama_status rc;
-    if ((rc = read_param(f, pre, "embeddings.word_embeddings.weight", p->word, 2,
+    if ((rc = hf_read_tensor(f, "BERT", pre, "embeddings.word_embeddings.weight", p->word, 2,
                          c->vocab_size, C)) ||
-        (rc = read_param(f, pre, "embeddings.position_embeddings.weight", p->pos, 2,
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.position_embeddings.weight", p->pos, 2,
                          c->max_position, C)) ||
-        (rc = read_param(f, pre, "embeddings.token_type_embeddings.weight", p->type, 2,
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.token_type_embeddings.weight", p->type, 2,
                          c->type_vocab_size, C)) ||
-        (rc = read_param(f, pre, "embeddings.LayerNorm.weight", p->emb_lnw, 1, C, 0)) ||
-        (rc = read_param(f, pre, "embeddings.LayerNorm.bias", p->emb_lnb, 1, C, 0)))
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.LayerNorm.weight", p->emb_lnw, 1, C, 0)) ||
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.LayerNorm.bias", p->emb_lnb, 1, C, 0)))
         return rc;
     static const char *const qkv[3] = {"query", "key", "value"};
     for (int64_t l = 0; l < L; l++) {
@@ -158,7 +134,8 @@ mama_status bert_load_weights(bert_model *m, const st_file *f) {
 #define RD(suffix, dst, nd, a, b)                                                  \
     do {                                                                           \
         snprintf(n, sizeof n, "encoder.layer.%d.%s", (int)l, suffix);              \
-        if ((rc = read_param(f, pre, n, dst, nd, a, b))) return rc;                \
+        if ((rc = hf_read_tensor(f, "BERT", pre, n, dst, nd, a, b)))               \
+            return rc;                                                             \
     } while (0)
         for (int k = 0; k < 3; k++) {
             char s[64];

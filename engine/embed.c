@@ -22,13 +22,6 @@ static const int clin_req[C_N] = {1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 static const char *col(csv_reader *r, const int *idx, int k) { return idx[k] < 0 ? "" : csv_field(r, idx[k]); }
 
-static mama_status check_width(csv_reader *r, int nf, int header_n) {
-    if (nf != header_n)
-        return mama_errorf(MAMA_EFORMAT, "%s:%d: %d fields, the header has %d", csv_name(r), csv_line(r), nf,
-                           header_n);
-    return MAMA_OK;
-}
-
 static mama_status need(csv_reader *r, const char *name, const char *value) {
     if (!value[0])
         return mama_errorf(MAMA_EFORMAT, "%s:%d: column '%s' is empty", csv_name(r), csv_line(r), name);
@@ -89,67 +82,11 @@ static mama_status clin_row(embed_table *t, csv_reader *r, const int *idx, repor
     return MAMA_OK;
 }
 
-/* Reads every data row of one table through row_fn into a growing array. */
-typedef mama_status (*row_fn)(embed_table *t, csv_reader *r, const int *idx, void *dst);
-
-static mama_status read_table(embed_table *t, const char *path, const char *const *names, const int *req, int ncols,
-                              size_t elem, row_fn fn, void **out_arr, int **out_lines, int *out_n, table_mode mode,
-                              table_issues *issues) {
-    csv_reader *r = NULL;
-    int idx[16];
-    char *arr = NULL;
-    int *lines = NULL;
-    int n = 0, cap = 0;
-    mama_status rc = csv_open(path, &r);
-    if (rc) return rc;
-    if ((rc = csv_header(r, names, req, ncols, idx))) goto done;
-    int header_n = csv_nfields(r);
-    for (;;) {
-        int nf;
-        rc = csv_next(r, &nf);
-        if (rc == MAMA_ENOTFOUND) {
-            rc = MAMA_OK;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            char *a = realloc(arr, (size_t)cap * elem);
-            int *l = realloc(lines, (size_t)cap * sizeof *l);
-            if (a) arr = a;
-            if (l) lines = l;
-            if (!a || !l) {
-                rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-                goto done;
-            }
-        }
-        void *dst = arr + (size_t)n * elem;
-        memset(dst, 0, elem);
-        if (rc == MAMA_OK) rc = check_width(r, nf, header_n);
-        if (rc == MAMA_OK) rc = fn(t, r, idx, dst);
-        if (rc == MAMA_OK) {
-            lines[n++] = csv_line(r);
-            continue;
-        }
-        if ((rc = table_row_failed(mode, issues, rc))) goto done;
-    }
-done:
-    csv_close(r);
-    if (rc) {
-        free(arr);
-        free(lines);
-        return rc;
-    }
-    *out_arr = arr;
-    *out_lines = lines;
-    *out_n = n;
-    return MAMA_OK;
+static mama_status meta_fn(void *ctx, csv_reader *r, const int *idx, void *dst) {
+    return meta_row(ctx, r, idx, dst);
 }
-
-static mama_status meta_fn(embed_table *t, csv_reader *r, const int *idx, void *dst) {
-    return meta_row(t, r, idx, dst);
-}
-static mama_status clin_fn(embed_table *t, csv_reader *r, const int *idx, void *dst) {
-    return clin_row(t, r, idx, dst);
+static mama_status clin_fn(void *ctx, csv_reader *r, const int *idx, void *dst) {
+    return clin_row(ctx, r, idx, dst);
 }
 
 typedef struct keyed {
@@ -172,16 +109,16 @@ mama_status embed_load(const char *metadata_csv, const char *clinical_csv, table
     if (metadata_csv) {
         void *arr;
         int *lines;
-        rc = read_table(t, metadata_csv, meta_cols, meta_req, M_N, sizeof(embed_image), meta_fn, &arr, &lines,
-                        &t->nimages, mode, issues);
+        rc = table_read_csv(metadata_csv, meta_cols, meta_req, M_N, sizeof(embed_image), meta_fn, t, mode, issues,
+                            &arr, &lines, &t->nimages);
         if (rc) goto fail;
         t->images = arr;
         free(lines); /* each image keeps its line */
     }
     if (clinical_csv) {
         void *arr;
-        rc = read_table(t, clinical_csv, clin_cols, clin_req, C_N, sizeof(report_clinical_row), clin_fn, &arr,
-                        &t->row_line, &t->nrows, mode, issues);
+        rc = table_read_csv(clinical_csv, clin_cols, clin_req, C_N, sizeof(report_clinical_row), clin_fn, t, mode,
+                            issues, &arr, &t->row_line, &t->nrows);
         if (rc) goto fail;
         t->rows = arr;
         /* sort by exam, keeping file order inside an exam (report_choose_row breaks ties

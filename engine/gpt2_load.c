@@ -15,37 +15,23 @@
 
 /* ---------------------------------------------------------------- config */
 
-/* Integer field, dflt when absent, -1 (invalid) when not an int-sized integer. */
-static int json_int(json_t *root, const char *key, int dflt) {
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return dflt;
-    if (!json_is_integer(v)) return -1;
-    json_int_t x = json_integer_value(v);
-    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
-}
-
 mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg) {
-    json_error_t err;
-    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
-        return mama_errorf(MAMA_EFORMAT, "GPT-2 config: not a JSON object (line %d: %s)",
-                           err.line, err.text);
-    }
+    json_t *root = NULL;
+    mama_status rc = hf_config_parse(json_text, "GPT-2", &root);
+    if (rc) return rc;
     gpt2_config c = {0};
-    c.vocab_size = json_int(root, "vocab_size", 0);
-    c.n_positions = json_int(root, "n_positions", 0);
-    c.n_embd = json_int(root, "n_embd", 0);
-    c.n_layer = json_int(root, "n_layer", 0);
-    c.n_head = json_int(root, "n_head", 0);
+    c.vocab_size = hf_config_int(root, "vocab_size", 0);
+    c.n_positions = hf_config_int(root, "n_positions", 0);
+    c.n_embd = hf_config_int(root, "n_embd", 0);
+    c.n_layer = hf_config_int(root, "n_layer", 0);
+    c.n_head = hf_config_int(root, "n_head", 0);
     long long f4 = 4ll * c.n_embd;
-    c.n_inner = json_int(root, "n_inner", f4 > (1 << 20) ? -1 : (int)f4);
+    c.n_inner = hf_config_int(root, "n_inner", f4 > (1 << 20) ? -1 : (int)f4);
     json_t *eps = json_object_get(root, "layer_norm_epsilon");
     c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-5f;
     c.scale_attn_by_inverse_layer_idx =
         json_is_true(json_object_get(root, "scale_attn_by_inverse_layer_idx"));
     json_t *act = json_object_get(root, "activation_function");
-    mama_status rc = MAMA_OK;
     if (json_is_string(act) && strcmp(json_string_value(act), "gelu_new") &&
         strcmp(json_string_value(act), "gelu_pytorch_tanh"))
         rc = mama_errorf(MAMA_EUNSUPPORTED, "GPT-2 config: activation_function '%s' is not "
@@ -80,17 +66,6 @@ static const char *detect_prefix(const st_file *f) {
     return NULL;
 }
 
-static mama_status read_param(const st_file *f, const char *prefix, const char *name,
-                              float *dst, int ndim, int64_t d0, int64_t d1) {
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", prefix, name);
-    if (!st_find(f, full))
-        return mama_errorf(MAMA_ENOTFOUND, "GPT-2 weights: tensor '%s' missing (is this a "
-                           "GPT-2-family checkpoint matching config.json?)", full);
-    int64_t shape[2] = {d0, d1};
-    return st_read_f32(f, full, dst, ndim, shape);
-}
-
 mama_status gpt2_load_weights(gpt2_model *m, const st_file *f) {
     const gpt2_config *c = &m->cfg;
     const char *pre = detect_prefix(f);
@@ -104,9 +79,9 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f) {
     const st_tensor *wte = st_find(f, wname);
     mama_status rc;
     if (wte->ndim == 2 && wte->shape[0] == c->vocab_size && wte->shape[1] == C) {
-        rc = read_param(f, pre, "wte.weight", p->wte, 2, c->vocab_size, C);
+        rc = hf_read_tensor(f, "GPT-2", pre, "wte.weight", p->wte, 2, c->vocab_size, C);
     } else {
-        rc = read_param(f, pre, "wte.weight", p->wte, 2, c->base_vocab, C);
+        rc = hf_read_tensor(f, "GPT-2", pre, "wte.weight", p->wte, 2, c->base_vocab, C);
         if (rc == MAMA_OK && c->vocab_size > c->base_vocab) {
             /* Added special tokens start at the mean of the checkpoint's embeddings. */
             double *mean = calloc((size_t)C, sizeof(double));
@@ -120,13 +95,15 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f) {
         }
     }
     if (rc != MAMA_OK) return rc;
-    if ((rc = read_param(f, pre, "wpe.weight", p->wpe, 2, c->n_positions, C))) return rc;
+    if ((rc = hf_read_tensor(f, "GPT-2", pre, "wpe.weight", p->wpe, 2, c->n_positions, C)))
+        return rc;
     for (int64_t l = 0; l < L; l++) {
         char n[160];
 #define RD(suffix, dst, nd, a, b)                                              \
     do {                                                                       \
         snprintf(n, sizeof n, "h.%d.%s", (int)l, suffix);                      \
-        if ((rc = read_param(f, pre, n, dst, nd, a, b))) return rc;            \
+        if ((rc = hf_read_tensor(f, "GPT-2", pre, n, dst, nd, a, b)))          \
+            return rc;                                                         \
     } while (0)
         RD("ln_1.weight", p->ln1w + l * C, 1, C, 0);
         RD("ln_1.bias", p->ln1b + l * C, 1, C, 0);
@@ -142,8 +119,8 @@ mama_status gpt2_load_weights(gpt2_model *m, const st_file *f) {
         RD("mlp.c_proj.bias", p->fcprojb + l * C, 1, C, 0);
 #undef RD
     }
-    if ((rc = read_param(f, pre, "ln_f.weight", p->lnfw, 1, C, 0))) return rc;
-    if ((rc = read_param(f, pre, "ln_f.bias", p->lnfb, 1, C, 0))) return rc;
+    if ((rc = hf_read_tensor(f, "GPT-2", pre, "ln_f.weight", p->lnfw, 1, C, 0))) return rc;
+    if ((rc = hf_read_tensor(f, "GPT-2", pre, "ln_f.bias", p->lnfb, 1, C, 0))) return rc;
     return MAMA_OK;
 }
 

@@ -1,4 +1,4 @@
-/* hf_config.c: reads a Hugging Face config.json (see hf_config.h). */
+/* hf_config.c: reads a Hugging Face checkpoint's config.json and tensors (see hf_config.h). */
 #include "engine/hf_config.h"
 
 #include <stdio.h>
@@ -37,4 +37,35 @@ mama_status hf_config_read(const char *weights_path, const char *config_path,
     buf[n] = 0;
     *out_text = buf;
     return MAMA_OK;
+}
+
+mama_status hf_config_parse(const char *json_text, const char *family, json_t **out_root) {
+    json_error_t err;
+    json_t *root = json_loads(json_text ? json_text : "", 0, &err);
+    if (!root || !json_is_object(root)) {
+        if (root) json_decref(root);
+        return mama_errorf(MAMA_EFORMAT, "%s config: not a JSON object (line %d: %s)", family,
+                           err.line, err.text);
+    }
+    *out_root = root;
+    return MAMA_OK;
+}
+
+int hf_config_int(json_t *root, const char *key, int dflt) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return dflt;
+    if (!json_is_integer(v)) return -1;
+    json_int_t x = json_integer_value(v);
+    return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
+}
+
+mama_status hf_read_tensor(const st_file *f, const char *family, const char *prefix,
+                           const char *name, float *dst, int ndim, int64_t d0, int64_t d1) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    if (!st_find(f, full))
+        return mama_errorf(MAMA_ENOTFOUND, "%s weights: tensor '%s' missing (is this a "
+                           "%s-family checkpoint matching config.json?)", family, full, family);
+    int64_t shape[2] = {d0, d1};
+    return st_read_f32(f, full, dst, ndim, shape);
 }

@@ -18,9 +18,8 @@ enum { F_ACC, F_SIDE, F_KIND, F_SIZE, F_DIST, F_P, F_MAL, F_BIRADS, F_CCX, F_CCY
 static const char *const find_cols[F_N] = {"acc_anon", "side", "kind", "size_mm", "dist_nipple_mm", "p_malignant",
                                            "malignant", "birads", "cc_x", "cc_y", "mlo_x", "mlo_y", "radius_px"};
 
-typedef mama_status (*row_fn)(phantom_truth *t, csv_reader *r, const int *idx, void *dst);
-
-static mama_status image_row(phantom_truth *t, csv_reader *r, const int *idx, void *dst) {
+static mama_status image_row(void *ctx, csv_reader *r, const int *idx, void *dst) {
+    phantom_truth *t = ctx;
     phantom_image *im = dst;
     const char *f = csv_name(r);
     int line = csv_line(r);
@@ -63,7 +62,8 @@ static mama_status image_row(phantom_truth *t, csv_reader *r, const int *idx, vo
     return MAMA_OK;
 }
 
-static mama_status finding_row(phantom_truth *t, csv_reader *r, const int *idx, void *dst) {
+static mama_status finding_row(void *ctx, csv_reader *r, const int *idx, void *dst) {
+    phantom_truth *t = ctx;
     phantom_finding *fd = dst;
     const char *f = csv_name(r);
     int line = csv_line(r);
@@ -95,54 +95,6 @@ static mama_status finding_row(phantom_truth *t, csv_reader *r, const int *idx, 
     return MAMA_OK;
 }
 
-static mama_status read_rows(phantom_truth *t, const char *path, const char *const *names, int ncols, size_t elem,
-                             row_fn fn, void **out_arr, int *out_n, table_mode mode, table_issues *issues) {
-    csv_reader *r = NULL;
-    int idx[I_N];
-    char *arr = NULL;
-    int n = 0, cap = 0;
-    mama_status rc = csv_open(path, &r);
-    if (rc) return rc;
-    if ((rc = csv_header(r, names, NULL, ncols, idx))) goto done;
-    int header_n = csv_nfields(r);
-    for (;;) {
-        int nf;
-        rc = csv_next(r, &nf);
-        if (rc == MAMA_ENOTFOUND) {
-            rc = MAMA_OK;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            char *a = realloc(arr, (size_t)cap * elem);
-            if (!a) {
-                rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-                goto done;
-            }
-            arr = a;
-        }
-        void *dst = arr + (size_t)n * elem;
-        memset(dst, 0, elem);
-        if (rc == MAMA_OK && nf != header_n)
-            rc = mama_errorf(MAMA_EFORMAT, "%s:%d: %d fields, the header has %d", path, csv_line(r), nf, header_n);
-        if (rc == MAMA_OK) rc = fn(t, r, idx, dst);
-        if (rc == MAMA_OK) {
-            n++;
-            continue;
-        }
-        if ((rc = table_row_failed(mode, issues, rc))) goto done;
-    }
-done:
-    csv_close(r);
-    if (rc) {
-        free(arr);
-        return rc;
-    }
-    *out_arr = arr;
-    *out_n = n;
-    return MAMA_OK;
-}
-
 mama_status phantom_truth_load(const char *dir, table_mode mode, phantom_truth **out_truth, table_issues *issues) {
     *out_truth = NULL;
     phantom_truth *t = calloc(1, sizeof *t);
@@ -150,11 +102,13 @@ mama_status phantom_truth_load(const char *dir, table_mode mode, phantom_truth *
     char path[4096];
     void *arr;
     snprintf(path, sizeof path, "%s/manifest.csv", dir);
-    mama_status rc = read_rows(t, path, img_cols, I_N, sizeof(phantom_image), image_row, &arr, &t->nimages, mode, issues);
+    mama_status rc = table_read_csv(path, img_cols, NULL, I_N, sizeof(phantom_image), image_row, t, mode, issues,
+                                    &arr, NULL, &t->nimages);
     if (rc) goto fail;
     t->images = arr;
     snprintf(path, sizeof path, "%s/phantom_findings.csv", dir);
-    rc = read_rows(t, path, find_cols, F_N, sizeof(phantom_finding), finding_row, &arr, &t->nfindings, mode, issues);
+    rc = table_read_csv(path, find_cols, NULL, F_N, sizeof(phantom_finding), finding_row, t, mode, issues, &arr, NULL,
+                        &t->nfindings);
     if (rc) goto fail;
     t->findings = arr;
     *out_truth = t;

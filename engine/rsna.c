@@ -15,7 +15,9 @@ static const char *const cols[R_N] = {"patient_id", "image_id", "laterality", "v
                                       "difficult_negative_case"};
 static const int req[R_N] = {1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-static mama_status row(rsna_table *t, csv_reader *r, const int *idx, rsna_image *im) {
+static mama_status row(void *ctx, csv_reader *r, const int *idx, void *dst) {
+    rsna_table *t = ctx;
+    rsna_image *im = dst;
     const char *f = csv_name(r);
     int line = csv_line(r);
 #define COL(k) (idx[k] < 0 ? "" : csv_field(r, idx[k]))
@@ -50,42 +52,11 @@ static mama_status row(rsna_table *t, csv_reader *r, const int *idx, rsna_image 
 mama_status rsna_load(const char *train_csv, table_mode mode, rsna_table **out_table, table_issues *issues) {
     *out_table = NULL;
     rsna_table *t = calloc(1, sizeof *t);
-    csv_reader *r = NULL;
-    int idx[R_N], cap = 0;
     if (!t) return mama_errorf(MAMA_ENOMEM, "out of memory");
-    mama_status rc = csv_open(train_csv, &r);
-    if (rc) goto done;
-    if ((rc = csv_header(r, cols, req, R_N, idx))) goto done;
-    int header_n = csv_nfields(r);
-    for (;;) {
-        int nf;
-        rc = csv_next(r, &nf);
-        if (rc == MAMA_ENOTFOUND) {
-            rc = MAMA_OK;
-            break;
-        }
-        if (t->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            rsna_image *a = realloc(t->images, (size_t)cap * sizeof *a);
-            if (!a) {
-                rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", train_csv);
-                goto done;
-            }
-            t->images = a;
-        }
-        rsna_image *im = &t->images[t->n];
-        memset(im, 0, sizeof *im);
-        if (rc == MAMA_OK && nf != header_n)
-            rc = mama_errorf(MAMA_EFORMAT, "%s:%d: %d fields, the header has %d", train_csv, csv_line(r), nf, header_n);
-        if (rc == MAMA_OK) rc = row(t, r, idx, im);
-        if (rc == MAMA_OK) {
-            t->n++;
-            continue;
-        }
-        if ((rc = table_row_failed(mode, issues, rc))) goto done;
-    }
-done:
-    csv_close(r);
+    void *arr = NULL;
+    mama_status rc = table_read_csv(train_csv, cols, req, R_N, sizeof(rsna_image), row, t, mode, issues, &arr, NULL,
+                                    &t->n);
+    t->images = arr;
     if (rc) {
         rsna_free(t);
         return rc;

@@ -134,3 +134,60 @@ mama_status table_parse_bool(const char *file, int line, const char *col, const 
     }
     return mama_errorf(MAMA_EFORMAT, "%s:%d: column '%s': '%s' is not True/False or 1/0", file, line, col, text);
 }
+
+mama_status table_read_csv(const char *path, const char *const *names, const int *required, int ncols,
+                           size_t elem, table_row_fn fn, void *ctx, table_mode mode, table_issues *issues,
+                           void **out_rows, int **out_lines, int *out_n) {
+    if (ncols > TABLE_MAX_COLS)
+        return mama_errorf(MAMA_EINVAL, "%s: %d columns requested, at most %d", path, ncols, TABLE_MAX_COLS);
+    csv_reader *r = NULL;
+    int idx[TABLE_MAX_COLS];
+    char *arr = NULL;
+    int *lines = NULL;
+    int n = 0, cap = 0;
+    mama_status rc = csv_open(path, &r);
+    if (rc) return rc;
+    if ((rc = csv_header(r, names, required, ncols, idx))) goto done;
+    int header_n = csv_nfields(r);
+    for (;;) {
+        int nf;
+        rc = csv_next(r, &nf);
+        if (rc == MAMA_ENOTFOUND) {
+            rc = MAMA_OK;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            char *a = realloc(arr, (size_t)cap * elem);
+            if (a) arr = a;
+            int *l = out_lines ? realloc(lines, (size_t)cap * sizeof *l) : NULL;
+            if (l) lines = l;
+            if (!a || (out_lines && !l)) {
+                rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
+                goto done;
+            }
+        }
+        void *dst = arr + (size_t)n * elem;
+        memset(dst, 0, elem);
+        if (rc == MAMA_OK && nf != header_n)
+            rc = mama_errorf(MAMA_EFORMAT, "%s:%d: %d fields, the header has %d", path, csv_line(r), nf, header_n);
+        if (rc == MAMA_OK) rc = fn(ctx, r, idx, dst);
+        if (rc == MAMA_OK) {
+            if (lines) lines[n] = csv_line(r);
+            n++;
+            continue;
+        }
+        if ((rc = table_row_failed(mode, issues, rc))) goto done;
+    }
+done:
+    csv_close(r);
+    if (rc) {
+        free(arr);
+        free(lines);
+        return rc;
+    }
+    *out_rows = arr;
+    if (out_lines) *out_lines = lines;
+    *out_n = n;
+    return MAMA_OK;
+}

@@ -1,6 +1,7 @@
 /* table.h: what the data set readers (embed.c, rsna.c, mias.c, phantom_truth.c) share:
- * strict or lenient handling of malformed rows, the list of rows set aside, a string
- * pool for the fields they keep, and field parsers with messages naming file:line.
+ * reading a CSV table row by row into an array, strict or lenient handling of malformed
+ * rows, the list of rows set aside, a string pool for the fields they keep, and field
+ * parsers with messages naming file:line.
  *
  * Strict mode: the first malformed row fails the load with MAMA_EFORMAT and its
  * "file:line: reason". Lenient mode: malformed rows are left out, but every one is
@@ -10,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "engine/csv.h"
 #include "engine/status.h"
 
 #ifdef __cplusplus
@@ -33,6 +35,23 @@ mama_status table_issues_add_last(table_issues *is);
  * in is and returns MAMA_OK (MAMA_ENOMEM is always returned). is may be NULL in strict
  * mode; in lenient mode a NULL is is an error (nothing may be dropped unseen). */
 mama_status table_row_failed(table_mode mode, table_issues *is, mama_status rc);
+
+/* Parses the current record of r into dst (elem bytes, zeroed): idx[k] is the column of
+ * the k-th requested name, or -1 when an optional column is absent. ctx: the caller's. */
+typedef mama_status (*table_row_fn)(void *ctx, csv_reader *r, const int *idx, void *dst);
+
+#define TABLE_MAX_COLS 32
+
+/* Reads the CSV table at path: its header (names, required, ncols as csv_header; ncols
+ * at most TABLE_MAX_COLS), then every data row through fn into a growing array of
+ * elem-byte rows. A malformed record, a row whose field count differs from the header's
+ * ("file:line: N fields, the header has M") or a row fn refuses goes to table_row_failed:
+ * strict mode fails the load, lenient mode leaves the row out and records it in issues.
+ * On MAMA_OK: *out_rows (malloc'd; NULL when there are no rows), *out_n, and when
+ * out_lines is not NULL *out_lines (malloc'd: the first file line of each row). */
+mama_status table_read_csv(const char *path, const char *const *names, const int *required, int ncols,
+                           size_t elem, table_row_fn fn, void *ctx, table_mode mode, table_issues *issues,
+                           void **out_rows, int **out_lines, int *out_n);
 
 /* String pool: copies live until table_pool_free. */
 typedef struct table_pool {

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dicom/dcm_image.h"
+#include "daemon/view_input.h"
 #include "engine/model.h"
 #include "engine/parallel.h"
-#include "engine/preprocess.h"
 #include "engine/score.h"
 #include "tools/mama_vision.h"
 
@@ -138,11 +137,6 @@ int mama_cmd_score(int argc, char **argv) {
         fprintf(stderr, "mama score: out of memory for %d views of %dx%d\n", n_paths, S, S);
         goto done;
     }
-    prep_config pc;
-    prep_config_default(&pc);
-    pc.size = S;
-    memcpy(pc.mean, m->pre.mean, sizeof pc.mean);
-    memcpy(pc.std, m->pre.std, sizeof pc.std);
     int nv = 0;
     view_file = calloc((size_t)n_paths, sizeof *view_file);   /* view -> paths index */
     if (!view_file) {
@@ -150,9 +144,10 @@ int mama_cmd_score(int argc, char **argv) {
         goto done;
     }
     for (int i = 0; i < n_paths; i++) {
-        dcm_image img;
+        dcm_instance_info info;
         char err[512];
-        if (dcm_image_load(paths[i], &img, err, sizeof err) != 0) {
+        int rc = view_input_load(m, paths[i], inputs + per * nv, &info, err, sizeof err);
+        if (rc == VIEW_INPUT_ERR_READ) {
             if (study_dir) {   /* a directory may hold other files: say so and go on */
                 fprintf(stderr, "mama score: skipping %s: %s\n", paths[i], err);
                 continue;
@@ -160,31 +155,27 @@ int mama_cmd_score(int argc, char **argv) {
             fprintf(stderr, "mama score: %s\n", err);
             goto done;
         }
-        if (!study_uid[0]) {
-            snprintf(study_uid, sizeof study_uid, "%s", img.info.study_uid);
-        } else if (strcmp(study_uid, img.info.study_uid) != 0) {
-            fprintf(stderr, "mama score: %s belongs to study %s, not %s: score one study at a "
-                    "time\n", paths[i], img.info.study_uid, study_uid);
-            dcm_image_free(&img);
+        if (rc != 0) {
+            fprintf(stderr, "mama score: %s: %s\n", paths[i], err);
             goto done;
         }
-        mama_status rc = prep_image_eval(inputs + per * nv, img.pixels, img.rows, img.cols, &pc, NULL);
-        if (rc != MAMA_OK) {
-            fprintf(stderr, "mama score: %s: preprocessing: %s\n", paths[i], mama_last_error());
-            dcm_image_free(&img);
+        if (!study_uid[0]) {
+            snprintf(study_uid, sizeof study_uid, "%s", info.study_uid);
+        } else if (strcmp(study_uid, info.study_uid) != 0) {
+            fprintf(stderr, "mama score: %s belongs to study %s, not %s: score one study at a "
+                    "time\n", paths[i], info.study_uid, study_uid);
             goto done;
         }
         view_file[nv] = i;
-        snprintf(ids[nv], sizeof ids[nv], "%s", img.info.sop_instance_uid);
-        snprintf(view_names[nv], sizeof view_names[nv], "%s", img.info.view_position);
+        snprintf(ids[nv], sizeof ids[nv], "%s", info.sop_instance_uid);
+        snprintf(view_names[nv], sizeof view_names[nv], "%s", info.view_position);
         views[nv] = (score_view_in){
             .pixels = inputs + per * nv,
-            .laterality = img.info.image_laterality[0],
+            .laterality = info.image_laterality[0],
             .view = view_names[nv],
             .id = ids[nv],
         };
         nv++;
-        dcm_image_free(&img);
     }
     if (!nv) {
         fprintf(stderr, "mama score: no readable DICOM image among %d files\n", n_paths);

@@ -9,18 +9,7 @@
 #include <dirent.h>
 
 #include "dicom/dcm_writer.h"
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "tests/check.h"
 
 static int count_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -45,9 +34,9 @@ int main(void) {
     };
     char path[256], err[DCM_WRITER_ERR_MAX];
     snprintf(path, sizeof path, "%s/ok.dcm", dir);
-    CHECK(dcm_write_mg(path, &ok, DCM_TS_EXPLICIT_LE, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(dcm_write_mg(path, &ok, DCM_TS_EXPLICIT_LE, err, sizeof err) == 0, "%s", err);
     struct stat before, after;
-    CHECK(stat(path, &before) == 0 && before.st_size > R * C * 2, "file not written");
+    CHECK_MSG(stat(path, &before) == 0 && before.st_size > R * C * 2, "file not written");
 
     struct {
         const char *what, *want;
@@ -73,28 +62,28 @@ int main(void) {
     bad[6].img.pixels = NULL;
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         err[0] = 0;
-        CHECK(dcm_write_mg(path, &bad[k].img, bad[k].ts, err, sizeof err) == -1, "%s accepted", bad[k].what);
-        CHECK(strstr(err, bad[k].want) != NULL, "%s: message '%s'", bad[k].what, err);
+        CHECK_MSG(dcm_write_mg(path, &bad[k].img, bad[k].ts, err, sizeof err) == -1, "%s accepted", bad[k].what);
+        CHECK_MSG(strstr(err, bad[k].want) != NULL, "%s: message '%s'", bad[k].what, err);
     }
-    CHECK(stat(path, &after) == 0 && after.st_size == before.st_size && after.st_mtime == before.st_mtime,
-          "the existing file changed");
+    CHECK_MSG(stat(path, &after) == 0 && after.st_size == before.st_size && after.st_mtime == before.st_mtime,
+              "the existing file changed");
     snprintf(path, sizeof path, "%s/missing/dir/x.dcm", dir);
-    CHECK(dcm_write_mg(path, &ok, DCM_TS_EXPLICIT_LE, err, sizeof err) == -1 && strstr(err, "cannot write"), "%s",
-          err);
-    CHECK(count_entries(dir) == 1, "%d entries left in %s (temporaries?)", count_entries(dir), dir);
+    CHECK_MSG(dcm_write_mg(path, &ok, DCM_TS_EXPLICIT_LE, err, sizeof err) == -1 && strstr(err, "cannot write"), "%s",
+              err);
+    CHECK_MSG(count_entries(dir) == 1, "%d entries left in %s (temporaries?)", count_entries(dir), dir);
 
     /* names round-trip */
     for (int t = 0; t < DCM_TS_COUNT; t++) {
         dcm_tsyntax back;
-        CHECK(dcm_tsyntax_parse(dcm_tsyntax_name((dcm_tsyntax)t), &back) == 0 && back == (dcm_tsyntax)t, "%d", t);
-        CHECK(strncmp(dcm_tsyntax_uid((dcm_tsyntax)t), "1.2.840.10008.1.2", 17) == 0, "%d", t);
+        CHECK_MSG(dcm_tsyntax_parse(dcm_tsyntax_name((dcm_tsyntax)t), &back) == 0 && back == (dcm_tsyntax)t, "%d", t);
+        CHECK_MSG(strncmp(dcm_tsyntax_uid((dcm_tsyntax)t), "1.2.840.10008.1.2", 17) == 0, "%d", t);
     }
     dcm_tsyntax dummy;
-    CHECK(dcm_tsyntax_parse("jpeg2000", &dummy) == -1, "unknown name accepted");
+    CHECK_MSG(dcm_tsyntax_parse("jpeg2000", &dummy) == -1, "unknown name accepted");
     snprintf(path, sizeof path, "%s/ok.dcm", dir);
     unlink(path);
     rmdir(dir);
-    if (failures) fprintf(stderr, "%d failures\n", failures);
+    if (check_failures) fprintf(stderr, "%d check_failures\n", check_failures);
     else printf("ok\n");
-    return failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

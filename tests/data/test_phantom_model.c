@@ -12,18 +12,7 @@
 #include <string.h>
 
 #include "tools/phantom/phantom.h"
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "tests/check.h"
 
 static const double ROWS_MM = 3328 * 0.07;
 
@@ -32,9 +21,9 @@ static void test_determinism(void) {
     ph_case_draw(&a, 42, 7, ROWS_MM, 0.5);
     ph_case_draw(&b, 42, 7, ROWS_MM, 0.5);
     ph_case_draw(&c, 42, 8, ROWS_MM, 0.5);
-    CHECK(memcmp(&a, &b, sizeof a) == 0, "same seed and index gave different studies");
-    CHECK(strcmp(a.study_uid, c.study_uid) != 0 && strcmp(a.patient_id, c.patient_id) != 0, "studies 7 and 8 share ids");
-    CHECK(strncmp(a.study_uid, "2.25.", 5) == 0 && strlen(a.study_uid) <= 64, "UID %s", a.study_uid);
+    CHECK_MSG(memcmp(&a, &b, sizeof a) == 0, "same seed and index gave different studies");
+    CHECK_MSG(strcmp(a.study_uid, c.study_uid) != 0 && strcmp(a.patient_id, c.patient_id) != 0, "studies 7 and 8 share ids");
+    CHECK_MSG(strncmp(a.study_uid, "2.25.", 5) == 0 && strlen(a.study_uid) <= 64, "UID %s", a.study_uid);
 }
 
 static void test_truth_model(void) {
@@ -77,29 +66,29 @@ static void test_truth_model(void) {
                     double x, y;
                     ph_finding_pos(b, f, mlo, &x, &y);
                     double e = ph_breast_e(b, mlo, x, y);
-                    CHECK(e < 0.9, "study %d finding outside the breast (e %.2f)", i, e);
-                    if (mlo) CHECK(x > ph_pect_x(b, y), "study %d finding in the pectoral muscle", i);
+                    CHECK_MSG(e < 0.9, "study %d finding outside the breast (e %.2f)", i, e);
+                    if (mlo) CHECK_MSG(x > ph_pect_x(b, y), "study %d finding in the pectoral muscle", i);
                     double nx = mlo ? b->depth_mlo_mm : b->depth_cc_mm, ny = mlo ? b->nipple_y_mlo : b->nipple_y_cc;
                     double gap = fabs(hypot(x - nx, y - ny) - f->dist_mm);
                     if (gap > max_gap) max_gap = gap;
                 }
             }
-            CHECK(b->malignant == any_m, "breast label differs from its findings");
+            CHECK_MSG(b->malignant == any_m, "breast label differs from its findings");
         }
     }
-    CHECK(max_gap < 1e-9, "distance from the nipple differs by %g mm", max_gap);
+    CHECK_MSG(max_gap < 1e-9, "distance from the nipple differs by %g mm", max_gap);
     double fa = dens[1] / (double)N, fb = dens[2] / (double)N, fc = dens[3] / (double)N, fd = dens[4] / (double)N;
-    CHECK(fabs(fa - 0.10) < 0.02 && fabs(fb - 0.42) < 0.02 && fabs(fc - 0.38) < 0.02 && fabs(fd - 0.10) < 0.02,
-          "density mix %.3f %.3f %.3f %.3f", fa, fb, fc, fd);
+    CHECK_MSG(fabs(fa - 0.10) < 0.02 && fabs(fb - 0.42) < 0.02 && fabs(fc - 0.38) < 0.02 && fabs(fd - 0.10) < 0.02,
+              "density mix %.3f %.3f %.3f %.3f", fa, fb, fc, fd);
     double p_spic = spic_m / (double)spic_n, p_rc = rc_m / (double)rc_n;
     double p_fine = fine_m / (double)fine_n, p_bc = benign_calc_m / (double)benign_calc_n;
     printf("malignant: spiculated %.2f (%d), round circumscribed %.2f (%d), fine calcs %.2f (%d), "
            "round/coarse calcs %.2f (%d), all %.2f (%d)\n",
            p_spic, spic_n, p_rc, rc_n, p_fine, fine_n, p_bc, benign_calc_n, total_m / (double)total_f, total_f);
-    CHECK(p_spic > 0.6 && p_spic < 0.97, "spiculated masses malignant %.2f", p_spic);
-    CHECK(p_rc > 0.005 && p_rc < 0.15, "round circumscribed masses malignant %.2f", p_rc);
-    CHECK(p_fine > 0.5 && p_fine < 0.97, "fine pleomorphic/linear calcifications malignant %.2f", p_fine);
-    CHECK(p_bc < 0.1, "round/coarse calcifications malignant %.2f", p_bc);
+    CHECK_MSG(p_spic > 0.6 && p_spic < 0.97, "spiculated masses malignant %.2f", p_spic);
+    CHECK_MSG(p_rc > 0.005 && p_rc < 0.15, "round circumscribed masses malignant %.2f", p_rc);
+    CHECK_MSG(p_fine > 0.5 && p_fine < 0.97, "fine pleomorphic/linear calcifications malignant %.2f", p_fine);
+    CHECK_MSG(p_bc < 0.1, "round/coarse calcifications malignant %.2f", p_bc);
 }
 
 static double disc_mean(const uint16_t *px, int rows, int cols, double cx, double cy, double r0, double r1) {
@@ -135,25 +124,25 @@ static void test_render(void) {
             for (int mlo = 0; mlo < 2; mlo++) {
                 ph_view v = {.side = side, .mlo = mlo, .rows = rows, .cols = cols, .bits = 12, .noise_seed = 5};
                 ph_mark m[PH_MAX_FINDINGS];
-                CHECK(ph_render(&st, &v, px, work, m) == 0, "render");
+                CHECK_MSG(ph_render(&st, &v, px, work, m) == 0, "render");
                 double in = disc_mean(px, rows, cols, m[0].x, m[0].y, 0, 0.4 * m[0].r);
                 double ring = disc_mean(px, rows, cols, m[0].x, m[0].y, 1.8 * m[0].r, 2.6 * m[0].r);
-                CHECK(in > ring + 0.05 * 4095, "study %d %s %s: mass not at its mark (inside %.0f, ring %.0f)", i,
-                      side ? "R" : "L", mlo ? "MLO" : "CC", in, ring);
+                CHECK_MSG(in > ring + 0.05 * 4095, "study %d %s %s: mass not at its mark (inside %.0f, ring %.0f)", i,
+                          side ? "R" : "L", mlo ? "MLO" : "CC", in, ring);
                 /* the chest wall is on the left for L, on the right for R: the breast side is brighter */
                 double lsum = 0, rsum = 0;
                 for (int y = 0; y < rows; y++)
                     for (int x = 0; x < cols; x++) *(x < cols / 2 ? &lsum : &rsum) += px[(size_t)y * cols + x];
-                CHECK(side ? rsum > lsum : lsum > rsum, "%s image: breast on the wrong side", side ? "R" : "L");
+                CHECK_MSG(side ? rsum > lsum : lsum > rsum, "%s image: breast on the wrong side", side ? "R" : "L");
                 v.mono1 = 1;
                 ph_render(&st, &v, inv, work, NULL);
                 int exact = 1;
                 for (size_t k = 0; k < (size_t)rows * cols; k++) exact &= inv[k] == 4095 - px[k];
-                CHECK(exact, "MONOCHROME1 is not the inversion");
+                CHECK_MSG(exact, "MONOCHROME1 is not the inversion");
             }
         }
     }
-    CHECK(found[0] && found[1], "no suitable mass found (left %d right %d)", found[0], found[1]);
+    CHECK_MSG(found[0] && found[1], "no suitable mass found (left %d right %d)", found[0], found[1]);
     /* density: the same breast, denser tissue -> brighter */
     ph_study st;
     ph_case_draw(&st, 9, 0, rows * s, 0.0);
@@ -170,7 +159,7 @@ static void test_render(void) {
                 n++;
             }
         double mean = sum / n;
-        CHECK(mean > prev + 20, "density %c mean %.0f not above %.0f", 'A' + d - 1, mean, prev);
+        CHECK_MSG(mean > prev + 20, "density %c mean %.0f not above %.0f", 'A' + d - 1, mean, prev);
         prev = mean;
     }
     free(px);
@@ -182,7 +171,7 @@ int main(void) {
     test_determinism();
     test_truth_model();
     test_render();
-    if (failures) fprintf(stderr, "%d failures\n", failures);
+    if (check_failures) fprintf(stderr, "%d check_failures\n", check_failures);
     else printf("ok\n");
-    return failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

@@ -9,7 +9,7 @@
 
 #include "engine/ops.h"
 #include "engine/parallel.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 #include "tests/engine/fd.h"
 
 static unsigned long long rng = 777;

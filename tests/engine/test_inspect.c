@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 
 #include "engine/safetensors.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 #include "tests/engine/st_util.h"
 
 /* Runs cmd, captures stdout+stderr into out; returns the exit status. */

@@ -8,7 +8,7 @@
 #include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/parallel.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 #include "tests/engine/fd.h"
 
 static unsigned long long rng = 12345;

@@ -8,7 +8,7 @@
 
 #include "engine/dtype.h"
 #include "engine/safetensors.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 #include "tests/engine/st_util.h"
 
 static char dir_path[512];

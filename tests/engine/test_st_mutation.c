@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "engine/safetensors.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 #include "tests/engine/st_util.h"
 
 static unsigned long long rng = 2024;

@@ -7,7 +7,7 @@
 #include "engine/arena.h"
 #include "engine/dtype.h"
 #include "engine/tensor.h"
-#include "tests/engine/check.h"
+#include "tests/check.h"
 
 static float bits_f(uint32_t u) {
     float f;

@@ -11,20 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "dicom/dcm_image.h"
 #include "engine/preprocess.h"
 #include "pixel_fixture.h"
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
 
 enum { R = 120, C = 96 };
 
@@ -54,9 +48,9 @@ static void test_syntaxes(void) {
     fx_spec s12 = {.rows = R, .cols = C, .bits_stored = 12, .pixels = px};
     fx_spec s8 = {.rows = R, .cols = C, .bits_stored = 8, .pixels = px8};
     dcm_image ref = {0}, ref8 = {0};
-    CHECK(fx_write(tmp_path("ref.dcm"), &s12, FX_EXPLICIT_LE) == 0, "write ref");
-    CHECK(fx_write(tmp_path("ref8.dcm"), &s8, FX_EXPLICIT_LE) == 0, "write ref8");
-    CHECK(load(tmp_path("ref.dcm"), &ref) == 0 && load(tmp_path("ref8.dcm"), &ref8) == 0, "load refs");
+    CHECK_MSG(fx_write(tmp_path("ref.dcm"), &s12, FX_EXPLICIT_LE) == 0, "write ref");
+    CHECK_MSG(fx_write(tmp_path("ref8.dcm"), &s8, FX_EXPLICIT_LE) == 0, "write ref8");
+    CHECK_MSG(load(tmp_path("ref.dcm"), &ref) == 0 && load(tmp_path("ref8.dcm"), &ref8) == 0, "load refs");
     if (!ref.pixels || !ref8.pixels) return;
     /* the reference itself is right: min-max of the stored values */
     int smin = 4096, smax = -1;
@@ -67,8 +61,8 @@ static void test_syntaxes(void) {
     double worst = 0.0;
     for (int i = 0; i < R * C; i++)
         worst = fmax(worst, fabs(ref.pixels[i] - (double)(px[i] - smin) / (smax - smin)));
-    CHECK(worst < 1e-6, "explicit LE vs stored values: %g", worst);
-    CHECK(ref.voi == DCM_VOI_MINMAX && ref.rows == R && ref.cols == C, "ref shape/voi");
+    CHECK_MSG(worst < 1e-6, "explicit LE vs stored values: %g", worst);
+    CHECK_MSG(ref.voi == DCM_VOI_MINMAX && ref.rows == R && ref.cols == C, "ref shape/voi");
 
     struct { fx_syntax sx; int eight; double max_tol, mean_tol; } cases[] = {
         {FX_IMPLICIT_LE, 0, 0, 0}, {FX_EXPLICIT_BE, 0, 0, 0}, {FX_DEFLATE, 0, 0, 0},
@@ -84,20 +78,20 @@ static void test_syntaxes(void) {
         snprintf(name, sizeof name, "%s%s.dcm", fx_syntax_name(cases[k].sx), cases[k].eight ? "-8" : "");
         const char *p = tmp_path(name);
         if (fx_write(p, cases[k].eight ? &s8 : &s12, cases[k].sx) != 0) {
-            CHECK(0, "cannot write %s", name);
+            CHECK_MSG(0, "cannot write %s", name);
             continue;
         }
         dcm_image img = {0};
         if (load(p, &img) != 0) {
-            CHECK(0, "cannot load %s", name);
+            CHECK_MSG(0, "cannot load %s", name);
             continue;
         }
         double mx, mean;
         diff(&img, cases[k].eight ? &ref8 : &ref, &mx, &mean);
         printf("%-24s max diff %.6f mean %.6f\n", name, mx, mean);
-        CHECK(mx <= cases[k].max_tol && mean <= cases[k].mean_tol,
-              "%s: max diff %g (tol %g), mean %g (tol %g)", name, mx, cases[k].max_tol, mean,
-              cases[k].mean_tol);
+        CHECK_MSG(mx <= cases[k].max_tol && mean <= cases[k].mean_tol,
+                  "%s: max diff %g (tol %g), mean %g (tol %g)", name, mx, cases[k].max_tol, mean,
+                  cases[k].mean_tol);
         dcm_image_free(&img);
     }
     /* a JPEG 2000 file from a third-party encoder (GDCM), when the tool is installed */
@@ -109,12 +103,12 @@ static void test_syntaxes(void) {
         if (system(cmd) == 0 && load(tmp_path("gdcm-j2k.dcm"), &img) == 0) {
             double mx, mean;
             diff(&img, &ref, &mx, &mean);
-            CHECK(mx == 0.0, "gdcmconv --j2k: max diff %g", mx);
-            CHECK(!strcmp(img.info.transfer_syntax_uid, "1.2.840.10008.1.2.4.90"), "gdcm ts %s",
-                  img.info.transfer_syntax_uid);
+            CHECK_MSG(mx == 0.0, "gdcmconv --j2k: max diff %g", mx);
+            CHECK_MSG(!strcmp(img.info.transfer_syntax_uid, "1.2.840.10008.1.2.4.90"), "gdcm ts %s",
+                      img.info.transfer_syntax_uid);
             dcm_image_free(&img);
         } else {
-            CHECK(0, "gdcmconv --j2k file not decoded");
+            CHECK_MSG(0, "gdcmconv --j2k file not decoded");
         }
     } else {
         printf("gdcmconv not installed: third-party JPEG 2000 check skipped\n");
@@ -154,7 +148,7 @@ static void test_voi(void) {
                 const char *p = tmp_path("voi.dcm");
                 dcm_image img = {0};
                 if (fx_write(p, &s, FX_EXPLICIT_LE) || load(p, &img)) {
-                    CHECK(0, "voi file %d/%d", f, rescale);
+                    CHECK_MSG(0, "voi file %d/%d", f, rescale);
                     continue;
                 }
                 double worst = 0.0;
@@ -164,10 +158,10 @@ static void test_voi(void) {
                     if (mono1) v = 1.0 - v;
                     worst = fmax(worst, fabs(v - img.pixels[i]));
                 }
-                CHECK(worst < 1e-6, "window fn %s rescale %d mono1 %d: max err %g", fns[f] ? fns[f] : "(none)",
-                      rescale, mono1, worst);
-                CHECK(img.voi == (f == 0 ? DCM_VOI_LINEAR : (dcm_voi_kind)(DCM_VOI_LINEAR + f - 1)), "voi kind %d", img.voi);
-                CHECK(img.inverted == mono1, "inverted flag");
+                CHECK_MSG(worst < 1e-6, "window fn %s rescale %d mono1 %d: max err %g", fns[f] ? fns[f] : "(none)",
+                          rescale, mono1, worst);
+                CHECK_MSG(img.voi == (f == 0 ? DCM_VOI_LINEAR : (dcm_voi_kind)(DCM_VOI_LINEAR + f - 1)), "voi kind %d", img.voi);
+                CHECK_MSG(img.inverted == mono1, "inverted flag");
                 dcm_image_free(&img);
             }
     /* VOI LUT Sequence: a gamma-like table over part of the range, clamped outside */
@@ -184,11 +178,11 @@ static void test_voi(void) {
             idx = idx < 0 ? 0 : idx >= n ? n - 1 : idx;
             worst = fmax(worst, fabs(lut[idx] / 4095.0 - img.pixels[i]));
         }
-        CHECK(worst < 1e-6, "VOI LUT: max err %g", worst);
-        CHECK(img.voi == DCM_VOI_LUT, "voi kind %d", img.voi);
+        CHECK_MSG(worst < 1e-6, "VOI LUT: max err %g", worst);
+        CHECK_MSG(img.voi == DCM_VOI_LUT, "voi kind %d", img.voi);
         dcm_image_free(&img);
     } else {
-        CHECK(0, "VOI LUT file");
+        CHECK_MSG(0, "VOI LUT file");
     }
     /* signed pixels, min-max */
     static uint16_t sp[N * N];
@@ -197,10 +191,10 @@ static void test_voi(void) {
     if (fx_write(tmp_path("signed.dcm"), &ss, FX_EXPLICIT_LE) == 0 && load(tmp_path("signed.dcm"), &img) == 0) {
         double worst = 0.0;
         for (int i = 0; i < N * N; i++) worst = fmax(worst, fabs(i / 4095.0 - img.pixels[i]));
-        CHECK(worst < 1e-6, "signed min-max: max err %g", worst);
+        CHECK_MSG(worst < 1e-6, "signed min-max: max err %g", worst);
         dcm_image_free(&img);
     } else {
-        CHECK(0, "signed file");
+        CHECK_MSG(0, "signed file");
     }
     /* the exported window function against the naive one, sampled densely */
     double worst = 0.0;
@@ -209,7 +203,7 @@ static void test_voi(void) {
         worst = fmax(worst, fabs(dcm_window_apply(x, 120, 77, DCM_VOI_LINEAR_EXACT) - naive_window(x, 120, 77, "LINEAR_EXACT")));
         worst = fmax(worst, fabs(dcm_window_apply(x, 120, 77, DCM_VOI_SIGMOID) - naive_window(x, 120, 77, "SIGMOID")));
     }
-    CHECK(worst < 1e-12, "dcm_window_apply vs naive: %g", worst);
+    CHECK_MSG(worst < 1e-12, "dcm_window_apply vs naive: %g", worst);
 }
 
 /* MONOCHROME1 with inverted stored values and a mirrored window gives the same input. */
@@ -234,20 +228,20 @@ static void test_mono1_mono2(void) {
         dcm_image a = {0}, b = {0};
         if (fx_write(tmp_path("m2.dcm"), &s2, FX_RLE) || fx_write(tmp_path("m1.dcm"), &s1, FX_J2K_LOSSLESS) ||
             load(tmp_path("m2.dcm"), &a) || load(tmp_path("m1.dcm"), &b)) {
-            CHECK(0, "mono case %zu files", k);
+            CHECK_MSG(0, "mono case %zu files", k);
             dcm_image_free(&a);
             dcm_image_free(&b);
             continue;
         }
         float *ia = malloc(sizeof(float) * 3 * 64 * 64), *ib = malloc(sizeof(float) * 3 * 64 * 64);
         prep_box ba, bb;
-        CHECK(prep_image_eval(ia, a.pixels, R, C, &cfg, &ba) == MAMA_OK, "eval a");
-        CHECK(prep_image_eval(ib, b.pixels, R, C, &cfg, &bb) == MAMA_OK, "eval b");
+        CHECK_MSG(prep_image_eval(ia, a.pixels, R, C, &cfg, &ba) == MAMA_OK, "eval a");
+        CHECK_MSG(prep_image_eval(ib, b.pixels, R, C, &cfg, &bb) == MAMA_OK, "eval b");
         double worst = 0.0;
         for (int i = 0; i < 3 * 64 * 64; i++) worst = fmax(worst, fabs(ia[i] - ib[i]));
-        CHECK(worst < 1e-5, "MONO1 vs MONO2 (%s): model input max diff %g", cases[k].fn ? cases[k].fn : "min-max", worst);
-        CHECK(ba.y0 == bb.y0 && ba.x0 == bb.x0 && ba.h == bb.h && ba.w == bb.w, "same crop box");
-        CHECK(b.inverted == 1 && a.inverted == 0, "inverted flags");
+        CHECK_MSG(worst < 1e-5, "MONO1 vs MONO2 (%s): model input max diff %g", cases[k].fn ? cases[k].fn : "min-max", worst);
+        CHECK_MSG(ba.y0 == bb.y0 && ba.x0 == bb.x0 && ba.h == bb.h && ba.w == bb.w, "same crop box");
+        CHECK_MSG(b.inverted == 1 && a.inverted == 0, "inverted flags");
         free(ia);
         free(ib);
         dcm_image_free(&a);
@@ -261,23 +255,23 @@ static void test_info(void) {
     fx_spec s = {.rows = 32, .cols = 32, .bits_stored = 12, .pixels = px, .laterality = "R", .view = "MLO"};
     dcm_image img = {0};
     if (fx_write(tmp_path("info.dcm"), &s, FX_JPEGLS_LOSSLESS) || load(tmp_path("info.dcm"), &img)) {
-        CHECK(0, "info file");
+        CHECK_MSG(0, "info file");
         return;
     }
     const dcm_instance_info *in = &img.info;
-    CHECK(!strcmp(in->image_laterality, "R"), "laterality '%s'", in->image_laterality);
-    CHECK(!strcmp(in->view_position, "MLO"), "view '%s'", in->view_position);
-    CHECK(!strcmp(in->view_code, "R-10226"), "view code '%s'", in->view_code);
-    CHECK(!strcmp(in->modality, "MG"), "modality '%s'", in->modality);
-    CHECK(!strcmp(in->patient_id, "PX001") && !strcmp(in->accession_number, "ACC0001"), "ids");
-    CHECK(!strcmp(in->patient_age, "057Y"), "age '%s'", in->patient_age);
-    CHECK(!strcmp(in->acquisition_datetime, "20260101101500"), "acq '%s'", in->acquisition_datetime);
-    CHECK(!strcmp(in->presentation_intent, "FOR PRESENTATION"), "intent '%s'", in->presentation_intent);
-    CHECK(!strcmp(in->transfer_syntax_uid, "1.2.840.10008.1.2.4.80"), "ts '%s'", in->transfer_syntax_uid);
-    CHECK(!strcmp(in->sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "sop class '%s'", in->sop_class_uid);
-    CHECK(in->rows == 32 && in->columns == 32 && in->bits_stored == 12, "dims");
-    CHECK(!strcmp(in->photometric, "MONOCHROME2"), "photometric");
-    CHECK(strlen(in->study_uid) > 10 && strlen(in->sop_instance_uid) > 10, "uids");
+    CHECK_MSG(!strcmp(in->image_laterality, "R"), "laterality '%s'", in->image_laterality);
+    CHECK_MSG(!strcmp(in->view_position, "MLO"), "view '%s'", in->view_position);
+    CHECK_MSG(!strcmp(in->view_code, "R-10226"), "view code '%s'", in->view_code);
+    CHECK_MSG(!strcmp(in->modality, "MG"), "modality '%s'", in->modality);
+    CHECK_MSG(!strcmp(in->patient_id, "PX001") && !strcmp(in->accession_number, "ACC0001"), "ids");
+    CHECK_MSG(!strcmp(in->patient_age, "057Y"), "age '%s'", in->patient_age);
+    CHECK_MSG(!strcmp(in->acquisition_datetime, "20260101101500"), "acq '%s'", in->acquisition_datetime);
+    CHECK_MSG(!strcmp(in->presentation_intent, "FOR PRESENTATION"), "intent '%s'", in->presentation_intent);
+    CHECK_MSG(!strcmp(in->transfer_syntax_uid, "1.2.840.10008.1.2.4.80"), "ts '%s'", in->transfer_syntax_uid);
+    CHECK_MSG(!strcmp(in->sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "sop class '%s'", in->sop_class_uid);
+    CHECK_MSG(in->rows == 32 && in->columns == 32 && in->bits_stored == 12, "dims");
+    CHECK_MSG(!strcmp(in->photometric, "MONOCHROME2"), "photometric");
+    CHECK_MSG(strlen(in->study_uid) > 10 && strlen(in->sop_instance_uid) > 10, "uids");
     dcm_image_free(&img);
 }
 
@@ -286,9 +280,9 @@ static void expect_error(const char *path, const char *needle) {
     memset(&img, 0x5a, sizeof img);
     char err[512] = "";
     int rc = dcm_image_load(path, &img, err, sizeof err);
-    CHECK(rc == -1, "%s: expected an error", path);
-    CHECK(img.pixels == NULL && img.rows == 0, "%s: output not emptied", path);
-    CHECK(strstr(err, needle) != NULL, "%s: message '%s' lacks '%s'", path, err, needle);
+    CHECK_MSG(rc == -1, "%s: expected an error", path);
+    CHECK_MSG(img.pixels == NULL && img.rows == 0, "%s: output not emptied", path);
+    CHECK_MSG(strstr(err, needle) != NULL, "%s: message '%s' lacks '%s'", path, err, needle);
     dcm_image_free(&img);
 }
 
@@ -319,37 +313,37 @@ static void test_bad_inputs(void) {
     expect_error(tmp_path("text.dcm"), "not a readable DICOM file");
     fclose(fopen(tmp_path("empty.dcm"), "w"));
     expect_error(tmp_path("empty.dcm"), "not a readable DICOM file");
-    CHECK(fx_write(tmp_path("full.dcm"), &s, FX_EXPLICIT_LE) == 0, "full");
+    CHECK_MSG(fx_write(tmp_path("full.dcm"), &s, FX_EXPLICIT_LE) == 0, "full");
     truncate_copy(tmp_path("full.dcm"), tmp_path("trunc.dcm"), 0.6);
     expect_error(tmp_path("trunc.dcm"), "trunc.dcm");
-    CHECK(fx_write(tmp_path("full-j2k.dcm"), &s, FX_J2K_LOSSLESS) == 0, "full j2k");
+    CHECK_MSG(fx_write(tmp_path("full-j2k.dcm"), &s, FX_J2K_LOSSLESS) == 0, "full j2k");
     truncate_copy(tmp_path("full-j2k.dcm"), tmp_path("trunc-j2k.dcm"), 0.7);
     expect_error(tmp_path("trunc-j2k.dcm"), "trunc-j2k.dcm");
-    CHECK(fx_write(tmp_path("full-rle.dcm"), &s, FX_RLE) == 0, "full rle");
+    CHECK_MSG(fx_write(tmp_path("full-rle.dcm"), &s, FX_RLE) == 0, "full rle");
     truncate_copy(tmp_path("full-rle.dcm"), tmp_path("trunc-rle.dcm"), 0.7);
     expect_error(tmp_path("trunc-rle.dcm"), "trunc-rle.dcm");
-    CHECK(fx_write(tmp_path("mpeg2.dcm"), &s, FX_MPEG2) == 0, "mpeg2");
+    CHECK_MSG(fx_write(tmp_path("mpeg2.dcm"), &s, FX_MPEG2) == 0, "mpeg2");
     expect_error(tmp_path("mpeg2.dcm"), "unsupported transfer syntax 1.2.840.10008.1.2.4.100");
     fx_spec nop = s;
     nop.no_pixels = 1;
-    CHECK(fx_write(tmp_path("nopix.dcm"), &nop, FX_EXPLICIT_LE) == 0, "nopix");
+    CHECK_MSG(fx_write(tmp_path("nopix.dcm"), &nop, FX_EXPLICIT_LE) == 0, "nopix");
     expect_error(tmp_path("nopix.dcm"), "no pixel data");
     fx_spec mf = s;
     mf.frames = 3;
-    CHECK(fx_write(tmp_path("multi.dcm"), &mf, FX_EXPLICIT_LE) == 0, "multi");
+    CHECK_MSG(fx_write(tmp_path("multi.dcm"), &mf, FX_EXPLICIT_LE) == 0, "multi");
     expect_error(tmp_path("multi.dcm"), "multi-frame");
     fx_spec b17 = s;
     b17.bits_stored = 17;
     b17.bits_alloc = 16;
-    CHECK(fx_write(tmp_path("b17.dcm"), &b17, FX_EXPLICIT_LE) == 0, "b17");
+    CHECK_MSG(fx_write(tmp_path("b17.dcm"), &b17, FX_EXPLICIT_LE) == 0, "b17");
     expect_error(tmp_path("b17.dcm"), "more than 16 bits");
     fx_spec rgb = s;
     rgb.photometric = "PALETTE COLOR";
-    CHECK(fx_write(tmp_path("pal.dcm"), &rgb, FX_EXPLICIT_LE) == 0, "palette");
+    CHECK_MSG(fx_write(tmp_path("pal.dcm"), &rgb, FX_EXPLICIT_LE) == 0, "palette");
     expect_error(tmp_path("pal.dcm"), "only MONOCHROME1/2");
     char err[64];
-    CHECK(dcm_image_load(NULL, &(dcm_image){0}, err, sizeof err) == -1, "NULL path");
-    CHECK(dcm_image_load(tmp_path("full.dcm"), NULL, err, sizeof err) == -1, "NULL out");
+    CHECK_MSG(dcm_image_load(NULL, &(dcm_image){0}, err, sizeof err) == -1, "NULL path");
+    CHECK_MSG(dcm_image_load(tmp_path("full.dcm"), NULL, err, sizeof err) == -1, "NULL out");
 }
 
 /* Corrupted compressed data (bytes flipped in the pixel stream) must give pixels or an
@@ -364,7 +358,7 @@ static void test_corrupt(void) {
     for (size_t k = 0; k < sizeof sx / sizeof sx[0]; k++) {
         const char *src = tmp_path("corrupt-src.dcm"), *dst = tmp_path("corrupt.dcm");
         if (fx_write(src, &s, sx[k]) != 0) {
-            CHECK(0, "write %s", fx_syntax_name(sx[k]));
+            CHECK_MSG(0, "write %s", fx_syntax_name(sx[k]));
             continue;
         }
         FILE *f = fopen(src, "rb");
@@ -391,13 +385,13 @@ static void test_corrupt(void) {
             int rc = dcm_image_load(dst, &img, err, sizeof err);
             if (rc == 0) {
                 loaded++;
-                CHECK(img.pixels && img.rows == R && img.cols == C, "corrupt %s: bad image", fx_syntax_name(sx[k]));
+                CHECK_MSG(img.pixels && img.rows == R && img.cols == C, "corrupt %s: bad image", fx_syntax_name(sx[k]));
                 int finite = 1;
                 for (int i = 0; i < R * C; i++) finite &= img.pixels[i] >= 0.0f && img.pixels[i] <= 1.0f;
-                CHECK(finite, "corrupt %s: values outside [0,1]", fx_syntax_name(sx[k]));
+                CHECK_MSG(finite, "corrupt %s: values outside [0,1]", fx_syntax_name(sx[k]));
             } else {
                 refused++;
-                CHECK(err[0] && img.pixels == NULL, "corrupt %s: error without message", fx_syntax_name(sx[k]));
+                CHECK_MSG(err[0] && img.pixels == NULL, "corrupt %s: error without message", fx_syntax_name(sx[k]));
             }
             dcm_image_free(&img);
         }
@@ -405,7 +399,7 @@ static void test_corrupt(void) {
         free(mut);
     }
     printf("corrupted files: %d decoded (damage inside the entropy-coded data), %d refused\n", loaded, refused);
-    CHECK(refused > 0, "no corrupted file was refused");
+    CHECK_MSG(refused > 0, "no corrupted file was refused");
 }
 
 /* JPEG 2000 at reduced resolution: the low-pass image, close to a 2x2 box average of the
@@ -417,21 +411,21 @@ static void test_scaled(void) {
                  .ww = 4096, .voi_function = "LINEAR_EXACT"};
     const char *j2k = tmp_path("scaled-j2k.dcm"), *rle = tmp_path("scaled-rle.dcm");
     if (fx_write(j2k, &s, FX_J2K_LOSSLESS) || fx_write(rle, &s, FX_RLE)) {
-        CHECK(0, "scaled files");
+        CHECK_MSG(0, "scaled files");
         return;
     }
     dcm_image full = {0}, half = {0}, same = {0}, big = {0};
     char err[512];
-    CHECK(dcm_image_load(j2k, &full, err, sizeof err) == 0, "full: %s", err);
-    CHECK(dcm_image_load_scaled(j2k, 40, &half, err, sizeof err) == 0, "scaled: %s", err);
-    CHECK(dcm_image_load_scaled(rle, 40, &same, err, sizeof err) == 0, "rle scaled: %s", err);
-    CHECK(dcm_image_load_scaled(j2k, 1000, &big, err, sizeof err) == 0, "min side above the size: %s", err);
+    CHECK_MSG(dcm_image_load(j2k, &full, err, sizeof err) == 0, "full: %s", err);
+    CHECK_MSG(dcm_image_load_scaled(j2k, 40, &half, err, sizeof err) == 0, "scaled: %s", err);
+    CHECK_MSG(dcm_image_load_scaled(rle, 40, &same, err, sizeof err) == 0, "rle scaled: %s", err);
+    CHECK_MSG(dcm_image_load_scaled(j2k, 1000, &big, err, sizeof err) == 0, "min side above the size: %s", err);
     if (full.pixels && half.pixels && same.pixels && big.pixels) {
-        CHECK(half.rows == R / 2 && half.cols == C / 2 && half.scale_log2 == 1, "scaled %dx%d (log2 %d)", half.rows,
-              half.cols, half.scale_log2);
-        CHECK(half.info.rows == R && half.info.columns == C, "info keeps the file's size");
-        CHECK(same.rows == R && same.cols == C && same.scale_log2 == 0, "RLE ignores the request");
-        CHECK(big.rows == R && big.scale_log2 == 0, "no reduction below min_side");
+        CHECK_MSG(half.rows == R / 2 && half.cols == C / 2 && half.scale_log2 == 1, "scaled %dx%d (log2 %d)", half.rows,
+                  half.cols, half.scale_log2);
+        CHECK_MSG(half.info.rows == R && half.info.columns == C, "info keeps the file's size");
+        CHECK_MSG(same.rows == R && same.cols == C && same.scale_log2 == 0, "RLE ignores the request");
+        CHECK_MSG(big.rows == R && big.scale_log2 == 0, "no reduction below min_side");
         double sum = 0;
         for (int y = 0; y < half.rows; y++)
             for (int x = 0; x < half.cols; x++) {
@@ -443,17 +437,17 @@ static void test_scaled(void) {
         printf("j2k reduced x2 vs 2x2 box of the full decode: mean abs diff %g\n", mean);
         /* the 5/3 low-pass is sharper than a box: they differ by about the fixture's pixel
          * noise (amplitude 0.03), not more */
-        CHECK(mean < 0.03, "reduced decode far from the box average: %g", mean);
+        CHECK_MSG(mean < 0.03, "reduced decode far from the box average: %g", mean);
         prep_config cfg;
         prep_config_default(&cfg);
         cfg.size = 32;
         static float a[3 * 32 * 32], b[3 * 32 * 32];
-        CHECK(prep_image_eval(a, full.pixels, full.rows, full.cols, &cfg, NULL) == MAMA_OK, "eval full");
-        CHECK(prep_image_eval(b, half.pixels, half.rows, half.cols, &cfg, NULL) == MAMA_OK, "eval half");
+        CHECK_MSG(prep_image_eval(a, full.pixels, full.rows, full.cols, &cfg, NULL) == MAMA_OK, "eval full");
+        CHECK_MSG(prep_image_eval(b, half.pixels, half.rows, half.cols, &cfg, NULL) == MAMA_OK, "eval half");
         sum = 0;
         for (int i = 0; i < 3 * 32 * 32; i++) sum += fabs(a[i] - b[i]);
         printf("j2k reduced x2: model input mean abs diff %g\n", sum / (3 * 32 * 32));
-        CHECK(sum / (3 * 32 * 32) < 0.03, "model input from the reduced decode differs: %g", sum / (3 * 32 * 32));
+        CHECK_MSG(sum / (3 * 32 * 32) < 0.03, "model input from the reduced decode differs: %g", sum / (3 * 32 * 32));
     }
     dcm_image_free(&full);
     dcm_image_free(&half);
@@ -479,7 +473,7 @@ static void test_threads(void) {
     for (int i = 0; i < 4; i++) {
         void *r = NULL;
         pthread_join(th[i], &r);
-        CHECK(r == NULL, "thread %d failed to load %s", i, files[i]);
+        CHECK_MSG(r == NULL, "thread %d failed to load %s", i, files[i]);
     }
 }
 

@@ -13,20 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "engine/image_io.h"
 #include "engine/prepcache.h"
 #include "pixel_fixture.h"
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
 
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -40,15 +34,15 @@ static void test_png_pgm(void) {
     for (int i = 0; i < H * W; i++) img[i] = (float)((i * 7919) % 1000) / 999.0f;
     for (int bits = 8; bits <= 16; bits += 8) {
         const char *p = tmp_path(bits == 8 ? "g8.png" : "g16.png");
-        CHECK(image_io_save_png(p, img, H, W, bits) == MAMA_OK, "save %d: %s", bits, mama_last_error());
+        CHECK_MSG(image_io_save_png(p, img, H, W, bits) == MAMA_OK, "save %d: %s", bits, mama_last_error());
         float *back = NULL;
         int h = 0, w = 0;
-        CHECK(image_io_load_gray(p, &back, &h, &w) == MAMA_OK, "load %d: %s", bits, mama_last_error());
+        CHECK_MSG(image_io_load_gray(p, &back, &h, &w) == MAMA_OK, "load %d: %s", bits, mama_last_error());
         if (!back) continue;
-        CHECK(h == H && w == W, "size %dx%d", h, w);
+        CHECK_MSG(h == H && w == W, "size %dx%d", h, w);
         double q = bits == 8 ? 255.0 : 65535.0, e = 0;
         for (int i = 0; i < H * W; i++) e = fmax(e, fabs(back[i] - round(img[i] * q) / q));
-        CHECK(e < 1e-6, "%d-bit round trip: %g", bits, e);
+        CHECK_MSG(e < 1e-6, "%d-bit round trip: %g", bits, e);
         free(back);
     }
     /* PGM: binary 8 and 16 bit, ASCII, with a comment; values / maxval */
@@ -60,9 +54,9 @@ static void test_png_pgm(void) {
     write_bytes(tmp_path("a.pgm"), buf, sizeof p5 - 1 + 6);
     float *px = NULL;
     int h, w;
-    CHECK(image_io_load_gray(tmp_path("a.pgm"), &px, &h, &w) == MAMA_OK && h == 2 && w == 3, "P5 8-bit");
+    CHECK_MSG(image_io_load_gray(tmp_path("a.pgm"), &px, &h, &w) == MAMA_OK && h == 2 && w == 3, "P5 8-bit");
     if (px) {
-        for (int i = 0; i < 6; i++) CHECK(fabsf(px[i] - d5[i] / 255.0f) < 1e-7f, "P5 value %d", i);
+        for (int i = 0; i < 6; i++) CHECK_MSG(fabsf(px[i] - d5[i] / 255.0f) < 1e-7f, "P5 value %d", i);
         free(px);
     }
     const char p16[] = "P5 2 1 1000\n";
@@ -70,15 +64,15 @@ static void test_png_pgm(void) {
     memcpy(buf, p16, sizeof p16 - 1);
     memcpy(buf + sizeof p16 - 1, d16, 4);
     write_bytes(tmp_path("b.pgm"), buf, sizeof p16 - 1 + 4);
-    CHECK(image_io_load_gray(tmp_path("b.pgm"), &px, &h, &w) == MAMA_OK && h == 1 && w == 2, "P5 16-bit");
+    CHECK_MSG(image_io_load_gray(tmp_path("b.pgm"), &px, &h, &w) == MAMA_OK && h == 1 && w == 2, "P5 16-bit");
     if (px) {
-        CHECK(fabsf(px[0] - 0.5f) < 1e-6f && fabsf(px[1] - 1.0f) < 1e-6f, "P5 16 values %g %g", px[0], px[1]);
+        CHECK_MSG(fabsf(px[0] - 0.5f) < 1e-6f && fabsf(px[1] - 1.0f) < 1e-6f, "P5 16 values %g %g", px[0], px[1]);
         free(px);
     }
     write_bytes(tmp_path("c.pgm"), "P2\n2 2\n10\n0 5\n10 2\n", 20);
-    CHECK(image_io_load_gray(tmp_path("c.pgm"), &px, &h, &w) == MAMA_OK && h == 2 && w == 2, "P2");
+    CHECK_MSG(image_io_load_gray(tmp_path("c.pgm"), &px, &h, &w) == MAMA_OK && h == 2 && w == 2, "P2");
     if (px) {
-        CHECK(fabsf(px[1] - 0.5f) < 1e-6f && fabsf(px[3] - 0.2f) < 1e-6f, "P2 values");
+        CHECK_MSG(fabsf(px[1] - 0.5f) < 1e-6f && fabsf(px[3] - 0.2f) < 1e-6f, "P2 values");
         free(px);
     }
     /* bad files: errors with the path, nothing allocated */
@@ -90,8 +84,8 @@ static void test_png_pgm(void) {
         write_bytes(tmp_path(bad[i][0]), bad[i][1], strlen(bad[i][1]));
         px = (float *)1;
         mama_status rc = image_io_load_gray(tmp_path(bad[i][0]), &px, &h, &w);
-        CHECK(rc == MAMA_EFORMAT && px == NULL, "%s: rc %d", bad[i][0], rc);
-        CHECK(strstr(mama_last_error(), bad[i][0]) != NULL, "message names the file: %s", mama_last_error());
+        CHECK_MSG(rc == MAMA_EFORMAT && px == NULL, "%s: rc %d", bad[i][0], rc);
+        CHECK_MSG(strstr(mama_last_error(), bad[i][0]) != NULL, "message names the file: %s", mama_last_error());
     }
     /* a truncated PNG */
     FILE *f = fopen(tmp_path("g16.png"), "rb");
@@ -99,9 +93,9 @@ static void test_png_pgm(void) {
     size_t n = fread(pngbuf, 1, sizeof pngbuf, f);
     fclose(f);
     write_bytes(tmp_path("cut.png"), pngbuf, n / 2);
-    CHECK(image_io_load_gray(tmp_path("cut.png"), &px, &h, &w) == MAMA_EFORMAT && px == NULL, "cut png: %s",
-          mama_last_error());
-    CHECK(image_io_load_gray(tmp_path("missing.png"), &px, &h, &w) == MAMA_EIO, "missing file");
+    CHECK_MSG(image_io_load_gray(tmp_path("cut.png"), &px, &h, &w) == MAMA_EFORMAT && px == NULL, "cut png: %s",
+              mama_last_error());
+    CHECK_MSG(image_io_load_gray(tmp_path("missing.png"), &px, &h, &w) == MAMA_EIO, "missing file");
 }
 
 static int loads = 0;
@@ -128,7 +122,7 @@ static void test_cache(void) {
     fx_mammo(px, H, W, 12, 9, NULL);
     for (int i = 0; i < H * W; i++) img[i] = px[i] / 4095.0f;
     const char *src = tmp_path("mammo.png");
-    CHECK(image_io_save_png(src, img, H, W, 16) == MAMA_OK, "save source");
+    CHECK_MSG(image_io_save_png(src, img, H, W, 16) == MAMA_OK, "save source");
     prepcache_config cfg;
     prepcache_config_default(&cfg, tmp_path("cache"));
     cfg.max_side = 100;
@@ -137,34 +131,34 @@ static void test_cache(void) {
     int ah, aw, bh, bw;
     prep_box box;
     prepcache_result res;
-    CHECK(prepcache_get(&cfg, src, png_loader, NULL, &a, &ah, &aw, &box, &res) == MAMA_OK, "first: %s",
-          mama_last_error());
-    CHECK(res == PREPCACHE_MISS && loads == 1, "first is a miss (res %d loads %d)", res, loads);
-    CHECK((ah == 100 || aw == 100) && ah <= 100 && aw <= 100, "downsized to %dx%d", ah, aw);
-    CHECK(fabs((double)ah / aw - (double)box.h / box.w) < 0.02, "aspect kept: %dx%d box %dx%d", ah, aw, box.h, box.w);
-    CHECK(box.h < H && box.w < W, "cropped box %dx%d", box.h, box.w);
+    CHECK_MSG(prepcache_get(&cfg, src, png_loader, NULL, &a, &ah, &aw, &box, &res) == MAMA_OK, "first: %s",
+              mama_last_error());
+    CHECK_MSG(res == PREPCACHE_MISS && loads == 1, "first is a miss (res %d loads %d)", res, loads);
+    CHECK_MSG((ah == 100 || aw == 100) && ah <= 100 && aw <= 100, "downsized to %dx%d", ah, aw);
+    CHECK_MSG(fabs((double)ah / aw - (double)box.h / box.w) < 0.02, "aspect kept: %dx%d box %dx%d", ah, aw, box.h, box.w);
+    CHECK_MSG(box.h < H && box.w < W, "cropped box %dx%d", box.h, box.w);
     /* the cached image is what the pipeline computes, up to 16-bit quantisation */
     if (a) {
         float *ref = malloc(sizeof(float) * ah * aw), *src_back = NULL;
         int sh, sw;
-        CHECK(image_io_load_gray(src, &src_back, &sh, &sw) == MAMA_OK, "reload");
+        CHECK_MSG(image_io_load_gray(src, &src_back, &sh, &sw) == MAMA_OK, "reload");
         prep_box rb;
-        CHECK(prep_crop_resize(ref, ah, aw, src_back, sh, sw, 1, &rb) == MAMA_OK, "ref");
+        CHECK_MSG(prep_crop_resize(ref, ah, aw, src_back, sh, sw, 1, &rb) == MAMA_OK, "ref");
         double e = 0;
         for (int i = 0; i < ah * aw; i++) e = fmax(e, fabs(ref[i] - a[i]));
-        CHECK(e < 1.0 / 65535.0, "cache vs pipeline: %g", e);
+        CHECK_MSG(e < 1.0 / 65535.0, "cache vs pipeline: %g", e);
         free(ref);
         free(src_back);
     }
-    CHECK(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK, "second");
-    CHECK(res == PREPCACHE_HIT && loads == 1, "second is a hit (res %d loads %d)", res, loads);
-    CHECK(a && b && ah == bh && aw == bw && memcmp(a, b, sizeof(float) * ah * aw) == 0, "hit = miss output");
+    CHECK_MSG(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK, "second");
+    CHECK_MSG(res == PREPCACHE_HIT && loads == 1, "second is a hit (res %d loads %d)", res, loads);
+    CHECK_MSG(a && b && ah == bh && aw == bw && memcmp(a, b, sizeof(float) * ah * aw) == 0, "hit = miss output");
     free(b);
     b = NULL;
     char entry[1024];
-    CHECK(prepcache_entry_path(&cfg, src, entry, sizeof entry) == MAMA_OK, "entry path");
+    CHECK_MSG(prepcache_entry_path(&cfg, src, entry, sizeof entry) == MAMA_OK, "entry path");
     struct stat st;
-    CHECK(stat(entry, &st) == 0 && st.st_size == 64 + 2 * ah * aw, "entry size %ld", (long)st.st_size);
+    CHECK_MSG(stat(entry, &st) == 0 && st.st_size == 64 + 2 * ah * aw, "entry size %ld", (long)st.st_size);
     /* corruptions: payload bit flip, truncation, bad magic, trailing bytes */
     for (int kind = 0; kind < 4; kind++) {
         FILE *f = fopen(entry, "r+b");
@@ -178,36 +172,36 @@ static void test_cache(void) {
             fputc(0, f);
         }
         fclose(f);
-        if (kind == 1) CHECK(truncate(entry, st.st_size / 2) == 0, "truncate");
+        if (kind == 1) CHECK_MSG(truncate(entry, st.st_size / 2) == 0, "truncate");
         int before = loads;
-        CHECK(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK, "after corruption");
-        CHECK(res == PREPCACHE_REBUILT && loads == before + 1, "corruption %d rebuilt (res %d)", kind, res);
-        CHECK(b && a && memcmp(a, b, sizeof(float) * ah * aw) == 0, "rebuilt = original");
+        CHECK_MSG(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK, "after corruption");
+        CHECK_MSG(res == PREPCACHE_REBUILT && loads == before + 1, "corruption %d rebuilt (res %d)", kind, res);
+        CHECK_MSG(b && a && memcmp(a, b, sizeof(float) * ah * aw) == 0, "rebuilt = original");
         free(b);
         b = NULL;
     }
     /* changing the source (mtime) or the parameters gives a new entry */
     struct timespec ts[2] = {{0, UTIME_OMIT}, {1700000000, 5}};
-    CHECK(utimensat(AT_FDCWD, src, ts, 0) == 0, "touch");
-    CHECK(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK && res == PREPCACHE_MISS,
-          "mtime change: miss (res %d)", res);
+    CHECK_MSG(utimensat(AT_FDCWD, src, ts, 0) == 0, "touch");
+    CHECK_MSG(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK && res == PREPCACHE_MISS,
+              "mtime change: miss (res %d)", res);
     free(b);
     cfg.max_side = 64;
-    CHECK(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK && res == PREPCACHE_MISS &&
+    CHECK_MSG(prepcache_get(&cfg, src, png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_OK && res == PREPCACHE_MISS &&
               bh <= 64 && bw <= 64,
-          "max_side change: miss");
+              "max_side change: miss");
     free(b);
     /* loader errors pass through and write nothing */
     write_bytes(tmp_path("bad.png"), "not an image", 12);
     b = (float *)1;
-    CHECK(prepcache_get(&cfg, tmp_path("bad.png"), png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_EFORMAT &&
+    CHECK_MSG(prepcache_get(&cfg, tmp_path("bad.png"), png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_EFORMAT &&
               b == NULL,
-          "loader error");
-    CHECK(prepcache_entry_path(&cfg, tmp_path("bad.png"), entry, sizeof entry) == MAMA_OK && access(entry, F_OK) != 0,
-          "no entry for a failed load");
-    CHECK(prepcache_get(&cfg, tmp_path("nope.png"), png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_ENOTFOUND,
-          "missing source");
-    CHECK(count_tmp_files(cfg.dir) == 0, "no temporary files left");
+              "loader error");
+    CHECK_MSG(prepcache_entry_path(&cfg, tmp_path("bad.png"), entry, sizeof entry) == MAMA_OK && access(entry, F_OK) != 0,
+              "no entry for a failed load");
+    CHECK_MSG(prepcache_get(&cfg, tmp_path("nope.png"), png_loader, NULL, &b, &bh, &bw, NULL, &res) == MAMA_ENOTFOUND,
+              "missing source");
+    CHECK_MSG(count_tmp_files(cfg.dir) == 0, "no temporary files left");
     free(a);
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "engine/image_io.h"
 #include "engine/preprocess.h"
 
@@ -33,12 +33,12 @@ int main(void) {
         float *img = NULL;
         int H, W;
         if (image_io_load_gray(path, &img, &H, &W) != MAMA_OK) {
-            CHECK(0, "%s", mama_last_error());
+            CHECK_MSG(0, "%s", mama_last_error());
             continue;
         }
         float t = prep_otsu_threshold(img, H, W);
         prep_box b;
-        CHECK(prep_breast_box(&b, img, H, W, t) == MAMA_OK, "%s: box", ref);
+        CHECK_MSG(prep_breast_box(&b, img, H, W, t) == MAMA_OK, "%s: box", ref);
         double row = H - y; /* Info.txt: origin at the bottom-left corner */
         int in = x >= b.x0 && x < b.x0 + b.w && row >= b.y0 && row < b.y0 + b.h;
         if (!in)
@@ -70,10 +70,10 @@ int main(void) {
            films, inside, mean_dropped, worst_bg_dropped, mean_area);
     /* Otsu misses the faint fat at the skin line on some films, and a breast that fills
      * the film keeps its background corners: thresholds, not perfection. */
-    CHECK(films >= 100, "only %d films read", films);
-    CHECK(inside >= 0.98 * films, "abnormality inside the crop on %d of %d films", inside, films);
-    CHECK(mean_dropped > 0.7, "mean fraction of background outside the crop %.3f", mean_dropped);
-    CHECK(low <= 0.05 * films, "%d films keep more than 60%% of their background", low);
-    CHECK(mean_area < 0.6, "crops keep %.3f of the film on average", mean_area);
+    CHECK_MSG(films >= 100, "only %d films read", films);
+    CHECK_MSG(inside >= 0.98 * films, "abnormality inside the crop on %d of %d films", inside, films);
+    CHECK_MSG(mean_dropped > 0.7, "mean fraction of background outside the crop %.3f", mean_dropped);
+    CHECK_MSG(low <= 0.05 * films, "%d films keep more than 60%% of their background", low);
+    CHECK_MSG(mean_area < 0.6, "crops keep %.3f of the film on average", mean_area);
     return check_done("test_mias_crop");
 }

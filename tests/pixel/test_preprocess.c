@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "engine/preprocess.h"
 #include "pixel_fixture.h"
 
@@ -54,12 +54,12 @@ static void test_otsu(void) {
             img[i] = img[i] < 0 ? 0 : img[i] > 1 ? 1 : img[i];
         }
         float t = prep_otsu_threshold(img, 1, N), tn = naive_otsu(img, N);
-        CHECK(fabsf(t - tn) < 1e-7f, "trial %d: otsu %g naive %g", trial, t, tn);
-        CHECK(t > m0 && t < m1, "threshold %g between the modes %g %g", t, m0, m1);
+        CHECK_MSG(fabsf(t - tn) < 1e-7f, "trial %d: otsu %g naive %g", trial, t, tn);
+        CHECK_MSG(t > m0 && t < m1, "threshold %g between the modes %g %g", t, m0, m1);
     }
     float flat[100];
     for (int i = 0; i < 100; i++) flat[i] = 0.3f;
-    CHECK(prep_otsu_threshold(flat, 10, 10) == 1.0f, "constant image: t = 1");
+    CHECK_MSG(prep_otsu_threshold(flat, 10, 10) == 1.0f, "constant image: t = 1");
 }
 
 /* ---- components: naive label propagation (min index) against the BFS version */
@@ -119,15 +119,15 @@ static void test_components(void) {
             fg[i] = img[i] >= 0.5f;
         }
         prep_box a, b;
-        CHECK(prep_breast_box(&a, img, H, W, 0.5f) == MAMA_OK, "box");
+        CHECK_MSG(prep_breast_box(&a, img, H, W, 0.5f) == MAMA_OK, "box");
         naive_largest_box(fg, H, W, &b);
-        CHECK(a.y0 == b.y0 && a.x0 == b.x0 && a.h == b.h && a.w == b.w,
-              "trial %d: box (%d,%d,%d,%d) naive (%d,%d,%d,%d)", trial, a.y0, a.x0, a.h, a.w, b.y0,
-              b.x0, b.h, b.w);
+        CHECK_MSG(a.y0 == b.y0 && a.x0 == b.x0 && a.h == b.h && a.w == b.w,
+                  "trial %d: box (%d,%d,%d,%d) naive (%d,%d,%d,%d)", trial, a.y0, a.x0, a.h, a.w, b.y0,
+                  b.x0, b.h, b.w);
     }
     for (int i = 0; i < H * W; i++) img[i] = 0.2f;
     prep_box a;
-    CHECK(prep_breast_box(&a, img, H, W, 0.5f) == MAMA_OK && a.h == H && a.w == W, "empty: whole image");
+    CHECK_MSG(prep_breast_box(&a, img, H, W, 0.5f) == MAMA_OK && a.h == H && a.w == W, "empty: whole image");
 }
 
 /* ---- the breast box on the synthetic mammogram keeps the breast and drops the label */
@@ -140,12 +140,12 @@ static void test_breast_crop(void) {
     for (int i = 0; i < H * W; i++) img[i] = px[i] / 4095.0f;
     prep_box box;
     float t = prep_otsu_threshold(img, H, W);
-    CHECK(prep_breast_box(&box, img, H, W, t) == MAMA_OK, "box");
-    CHECK(abs(box.y0 - truth[0]) <= 2 && abs(box.x0 - truth[1]) <= 2 && abs(box.h - truth[2]) <= 4 &&
+    CHECK_MSG(prep_breast_box(&box, img, H, W, t) == MAMA_OK, "box");
+    CHECK_MSG(abs(box.y0 - truth[0]) <= 2 && abs(box.x0 - truth[1]) <= 2 && abs(box.h - truth[2]) <= 4 &&
               abs(box.w - truth[3]) <= 4,
-          "box (%d,%d,%d,%d) vs breast (%d,%d,%d,%d)", box.y0, box.x0, box.h, box.w, truth[0], truth[1],
-          truth[2], truth[3]);
-    CHECK(box.x0 + box.w < W - 2 - H / 12, "the label (top right) is outside the crop");
+              "box (%d,%d,%d,%d) vs breast (%d,%d,%d,%d)", box.y0, box.x0, box.h, box.w, truth[0], truth[1],
+              truth[2], truth[3]);
+    CHECK_MSG(box.x0 + box.w < W - 2 - H / 12, "the label (top right) is outside the crop");
 }
 
 /* ---- resize */
@@ -173,33 +173,33 @@ static void test_resize(void) {
     const char *root = getenv("MAMA_SOURCE_ROOT");
     snprintf(path, sizeof path, "%s/tests/pixel/ref/resize_ref.bin", root ? root : ".");
     FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "cannot open %s", path);
+    CHECK_MSG(f != NULL, "cannot open %s", path);
     if (f) {
         char magic[8];
         int32_t ncases = 0;
-        CHECK(fread(magic, 1, 8, f) == 8 && !memcmp(magic, "MAMARSZ1", 8), "magic");
-        CHECK(fread(&ncases, 4, 1, f) == 1 && ncases > 0 && ncases < 100, "ncases");
+        CHECK_MSG(fread(magic, 1, 8, f) == 8 && !memcmp(magic, "MAMARSZ1", 8), "magic");
+        CHECK_MSG(fread(&ncases, 4, 1, f) == 1 && ncases > 0 && ncases < 100, "ncases");
         for (int c = 0; c < ncases; c++) {
             int32_t d[4];
             if (fread(d, 4, 4, f) != 4) {
-                CHECK(0, "case %d header", c);
+                CHECK_MSG(0, "case %d header", c);
                 break;
             }
             int H = d[0], W = d[1], OH = d[2], OW = d[3];
             float *in = malloc(sizeof(float) * H * W), *want = malloc(sizeof(float) * OH * OW),
                   *got = malloc(sizeof(float) * OH * OW);
             double *naive = malloc(sizeof(double) * OH * OW);
-            CHECK(fread(in, 4, (size_t)H * W, f) == (size_t)H * W && fread(want, 4, (size_t)OH * OW, f) == (size_t)OH * OW,
-                  "case %d data", c);
-            CHECK(prep_resize(got, OH, OW, in, W, (prep_box){0, 0, H, W}) == MAMA_OK, "resize");
+            CHECK_MSG(fread(in, 4, (size_t)H * W, f) == (size_t)H * W && fread(want, 4, (size_t)OH * OW, f) == (size_t)OH * OW,
+                      "case %d data", c);
+            CHECK_MSG(prep_resize(got, OH, OW, in, W, (prep_box){0, 0, H, W}) == MAMA_OK, "resize");
             naive_resize(naive, OH, OW, in, W, (prep_box){0, 0, H, W});
             double e_torch = 0, e_naive = 0;
             for (int i = 0; i < OH * OW; i++) {
                 e_torch = fmax(e_torch, fabs(got[i] - want[i]));
                 e_naive = fmax(e_naive, fabs(got[i] - naive[i]));
             }
-            CHECK(e_torch < 2e-6, "%dx%d -> %dx%d: max err vs PyTorch %g", H, W, OH, OW, e_torch);
-            CHECK(e_naive < 2e-6, "%dx%d -> %dx%d: max err vs naive %g", H, W, OH, OW, e_naive);
+            CHECK_MSG(e_torch < 2e-6, "%dx%d -> %dx%d: max err vs PyTorch %g", H, W, OH, OW, e_torch);
+            CHECK_MSG(e_naive < 2e-6, "%dx%d -> %dx%d: max err vs naive %g", H, W, OH, OW, e_naive);
             free(in);
             free(want);
             free(got);
@@ -214,12 +214,12 @@ static void test_resize(void) {
     prep_box b = {7, 11, 31, 23};
     float got[13 * 40];
     double naive[13 * 40];
-    CHECK(prep_resize(got, 13, 40, big, W, b) == MAMA_OK, "box resize");
+    CHECK_MSG(prep_resize(got, 13, 40, big, W, b) == MAMA_OK, "box resize");
     naive_resize(naive, 13, 40, big, W, b);
     double e = 0;
     for (int i = 0; i < 13 * 40; i++) e = fmax(e, fabs(got[i] - naive[i]));
-    CHECK(e < 2e-6, "box resize vs naive: %g", e);
-    CHECK(prep_resize(got, 0, 4, big, W, b) == MAMA_EINVAL, "bad size refused");
+    CHECK_MSG(e < 2e-6, "box resize vs naive: %g", e);
+    CHECK_MSG(prep_resize(got, 0, 4, big, W, b) == MAMA_EINVAL, "bad size refused");
 }
 
 static void test_model_input(void) {
@@ -228,7 +228,7 @@ static void test_model_input(void) {
     prep_to_model_input(out, img, 2, mean, std);
     for (int c = 0; c < 3; c++)
         for (int i = 0; i < 4; i++)
-            CHECK(fabsf(out[c * 4 + i] - (img[i] - mean[c]) / std[c]) < 1e-6f, "c %d i %d", c, i);
+            CHECK_MSG(fabsf(out[c * 4 + i] - (img[i] - mean[c]) / std[c]) < 1e-6f, "c %d i %d", c, i);
 }
 
 /* ---- augmentations */
@@ -253,11 +253,11 @@ static void test_jitter_blur(void) {
         }
         double e = 0;
         for (int i = 0; i < N; i++) e = fmax(e, fabs(out[i] - ref[i]));
-        CHECK(e < 1e-6, "jitter order %d: %g", order, e);
+        CHECK_MSG(e < 1e-6, "jitter order %d: %g", order, e);
     }
     for (int k = 1; k <= 7; k += 2) {
         float sigma = 0.3f + 0.25f * k;
-        CHECK(prep_blur(out, in, H, W, k, sigma) == MAMA_OK, "blur");
+        CHECK_MSG(prep_blur(out, in, H, W, k, sigma) == MAMA_OK, "blur");
         int r = k / 2;
         double kern[7], tot = 0, e = 0;
         for (int i = 0; i < k; i++) tot += kern[i] = exp(-0.5 * ((i - r) / sigma) * ((i - r) / sigma));
@@ -273,9 +273,9 @@ static void test_jitter_blur(void) {
                     }
                 e = fmax(e, fabs(acc - out[y * W + x]));
             }
-        CHECK(e < 1e-5, "blur k %d sigma %g vs naive: %g", k, sigma, e);
+        CHECK_MSG(e < 1e-5, "blur k %d sigma %g vs naive: %g", k, sigma, e);
     }
-    CHECK(prep_blur(out, in, H, W, 4, 1.0f) == MAMA_EINVAL, "even kernel refused");
+    CHECK_MSG(prep_blur(out, in, H, W, 4, 1.0f) == MAMA_EINVAL, "even kernel refused");
 }
 
 static void test_rrc(void) {
@@ -288,8 +288,8 @@ static void test_rrc(void) {
     for (int i = 0; i < 2000; i++) {
         prep_box b;
         prep_rrc_params(&b, H, W, &aug, &rng);
-        CHECK(b.y0 >= 0 && b.x0 >= 0 && b.h >= 1 && b.w >= 1 && b.y0 + b.h <= H && b.x0 + b.w <= W,
-              "box (%d,%d,%d,%d) out of the image", b.y0, b.x0, b.h, b.w);
+        CHECK_MSG(b.y0 >= 0 && b.x0 >= 0 && b.h >= 1 && b.w >= 1 && b.y0 + b.h <= H && b.x0 + b.w <= W,
+                  "box (%d,%d,%d,%d) out of the image", b.y0, b.x0, b.h, b.w);
         double frac = (double)b.h * b.w / (H * W), ratio = (double)b.w / b.h;
         if (frac > 0.99 && b.h == H) {
             fallback++;
@@ -298,11 +298,11 @@ static void test_rrc(void) {
         min_frac = fmin(min_frac, frac);
         max_frac = fmax(max_frac, frac);
         /* rounding of w and h to integers moves ratio and area a little */
-        CHECK(ratio > 0.75 * 0.97 && ratio < 4.0 / 3.0 * 1.03, "ratio %g", ratio);
-        CHECK(frac > 0.1 * 0.95 && frac <= 1.0, "area fraction %g", frac);
+        CHECK_MSG(ratio > 0.75 * 0.97 && ratio < 4.0 / 3.0 * 1.03, "ratio %g", ratio);
+        CHECK_MSG(frac > 0.1 * 0.95 && frac <= 1.0, "area fraction %g", frac);
     }
-    CHECK(min_frac < 0.12 && max_frac > 0.8, "area fractions span the range: %g..%g", min_frac, max_frac);
-    CHECK(fallback < 200, "fallback used %d times", fallback);
+    CHECK_MSG(min_frac < 0.12 && max_frac > 0.8, "area fractions span the range: %g..%g", min_frac, max_frac);
+    CHECK_MSG(fallback < 200, "fallback used %d times", fallback);
 }
 
 static void test_train_determinism(void) {
@@ -322,17 +322,17 @@ static void test_train_determinism(void) {
     mama_rng_seed(&r2, 7);
     mama_rng_seed(&r3, 8);
     mama_rng_seed(&r0, 7);
-    CHECK(prep_image_train(a, img, H, W, &cfg, &aug, &r1) == MAMA_OK, "train a");
-    CHECK(prep_image_train(b, img, H, W, &cfg, &aug, &r2) == MAMA_OK, "train b");
-    CHECK(memcmp(a, b, sizeof a) == 0, "same seed, same output");
-    CHECK(memcmp(&r1, &r2, sizeof r1) == 0 && memcmp(&r1, &r0, sizeof r1) != 0, "rng advanced identically");
+    CHECK_MSG(prep_image_train(a, img, H, W, &cfg, &aug, &r1) == MAMA_OK, "train a");
+    CHECK_MSG(prep_image_train(b, img, H, W, &cfg, &aug, &r2) == MAMA_OK, "train b");
+    CHECK_MSG(memcmp(a, b, sizeof a) == 0, "same seed, same output");
+    CHECK_MSG(memcmp(&r1, &r2, sizeof r1) == 0 && memcmp(&r1, &r0, sizeof r1) != 0, "rng advanced identically");
     int differ = 0;
     for (int k = 0; k < 5 && !differ; k++) {
-        CHECK(prep_image_train(b, img, H, W, &cfg, &aug, &r3) == MAMA_OK, "train c");
+        CHECK_MSG(prep_image_train(b, img, H, W, &cfg, &aug, &r3) == MAMA_OK, "train c");
         differ = memcmp(a, b, sizeof a) != 0;
     }
-    CHECK(differ, "other seeds give other outputs");
-    for (int i = 0; i < 3 * S * S; i++) CHECK(a[i] >= -1.0f - 1e-6f && a[i] <= 1.0f + 1e-6f, "range %g", a[i]);
+    CHECK_MSG(differ, "other seeds give other outputs");
+    for (int i = 0; i < 3 * S * S; i++) CHECK_MSG(a[i] >= -1.0f - 1e-6f && a[i] <= 1.0f + 1e-6f, "range %g", a[i]);
     /* with every augmentation off and the full box, training = evaluation */
     prep_aug_config off = aug;
     off.p_hflip = off.p_vflip = off.p_jitter = off.p_blur = 0;
@@ -340,27 +340,27 @@ static void test_train_determinism(void) {
     off.ratio_min = 0.01f;
     off.ratio_max = 100.0f;
     prep_box box;
-    CHECK(prep_image_eval(e, img, H, W, &cfg, &box) == MAMA_OK, "eval");
-    CHECK(prep_image_train(a, img, H, W, &cfg, &off, &r1) == MAMA_OK, "train off");
+    CHECK_MSG(prep_image_eval(e, img, H, W, &cfg, &box) == MAMA_OK, "eval");
+    CHECK_MSG(prep_image_train(a, img, H, W, &cfg, &off, &r1) == MAMA_OK, "train off");
     double err = 0;
     for (int i = 0; i < 3 * S * S; i++) err = fmax(err, fabs(a[i] - e[i]));
-    CHECK(err < 1e-6, "augmentations off: train vs eval %g", err);
+    CHECK_MSG(err < 1e-6, "augmentations off: train vs eval %g", err);
     /* forced flips mirror the eval output */
     prep_aug_config flip = off;
     flip.p_hflip = 1.0f;
     flip.p_vflip = 1.0f;
-    CHECK(prep_image_train(a, img, H, W, &cfg, &flip, &r1) == MAMA_OK, "train flip");
+    CHECK_MSG(prep_image_train(a, img, H, W, &cfg, &flip, &r1) == MAMA_OK, "train flip");
     err = 0;
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++)
                 err = fmax(err, fabs(a[(c * S + y) * S + x] - e[(c * S + S - 1 - y) * S + S - 1 - x]));
-    CHECK(err < 1e-6, "flips: %g", err);
+    CHECK_MSG(err < 1e-6, "flips: %g", err);
     /* forced jitter changes the image but keeps [0,1] gray -> [-1,1] */
     prep_aug_config jit = off;
     jit.p_jitter = 1.0f;
-    CHECK(prep_image_train(a, img, H, W, &cfg, &jit, &r1) == MAMA_OK, "train jitter");
-    CHECK(memcmp(a, e, sizeof a) != 0, "jitter changed the image");
+    CHECK_MSG(prep_image_train(a, img, H, W, &cfg, &jit, &r1) == MAMA_OK, "train jitter");
+    CHECK_MSG(memcmp(a, e, sizeof a) != 0, "jitter changed the image");
 }
 
 int main(void) {

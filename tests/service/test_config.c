@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 #include "daemon/config.h"
-#include "tests/service/check.h"
+#include "tests/check.h"
 
 static char tmpdir[] = "/tmp/mamad-config-XXXXXX";
 

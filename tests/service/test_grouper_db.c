@@ -10,7 +10,7 @@
 #include "daemon/grouper.h"
 #include "daemon/grouper_view.h"
 #include "daemon/worker.h"
-#include "tests/service/check.h"
+#include "tests/check.h"
 
 #define MG_PRES "1.2.840.10008.5.1.4.1.1.1.2"
 

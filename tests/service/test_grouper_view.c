@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "daemon/grouper_view.h"
-#include "tests/service/check.h"
+#include "tests/check.h"
 
 #define MG_PRES "1.2.840.10008.5.1.4.1.1.1.2"
 #define MG_PROC "1.2.840.10008.5.1.4.1.1.1.2.1"

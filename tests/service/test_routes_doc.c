@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "daemon/rest_internal.h"
-#include "tests/service/check.h"
+#include "tests/check.h"
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");

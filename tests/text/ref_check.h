@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/safetensors.h"
+#include "engine/text_pool.h"
 
 /* Path of a reference file under $MAMA_SOURCE_ROOT/tests/text/ref (or ./tests/...). */
 static inline void ref_path(char *out, size_t n, const char *file) {
@@ -69,6 +70,29 @@ static inline int ref_compare_floor(const char *what, const float *got, const fl
 static inline int ref_compare(const char *what, const float *got, const float *want,
                               size_t n, double tol) {
     return ref_compare_floor(what, got, want, n, tol, 0.0);
+}
+
+/* Sentence features at the sep tokens against the dump's out.sep_pos (S) and
+ * out.sentence (S, C): hidden (B, T, C) from the tower, ids and mask (B, T) its inputs.
+ * Returns the number of failed comparisons. */
+static inline int ref_check_sep_features(const st_file *f, const float *hidden, const int *ids,
+                                         const float *mask, int sep_id, int B, int T, int C,
+                                         double tol) {
+    int fails = 0;
+    int *pos = malloc(sizeof(int) * (size_t)B * T);
+    int64_t S_want = 0;
+    int *wpos = ref_i32(f, "out.sep_pos", &S_want);
+    int S = text_sep_positions(pos, ids, mask, sep_id, B, T);
+    if (S != S_want || memcmp(pos, wpos, sizeof(int) * (size_t)S)) {
+        printf("sep positions differ: %d vs %lld\n", S, (long long)S_want);
+        fails++;
+    }
+    float *sent = malloc(sizeof(float) * (size_t)(S ? S : 1) * C);
+    float *ws = ref_f32(f, "out.sentence", NULL);
+    text_gather_rows_forward(sent, hidden, pos, S, C);
+    fails += ref_compare("sentence features (sep tokens)", sent, ws, (size_t)S * C, tol);
+    free(pos); free(wpos); free(sent); free(ws);
+    return fails;
 }
 
 #endif

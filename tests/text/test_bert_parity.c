@@ -106,19 +106,7 @@ int main(int argc, char **argv) {
     fails += ref_compare("masked mean pooled", pooled, wp, (size_t)B * C, TOL);
     if (st_find(f, "out.sentence")) {   /* sentence features at the sep tokens */
         int sep_id = atoi(st_metadata(f, "sep_id"));
-        int *pos = malloc(sizeof(int) * (size_t)B * T);
-        int64_t S_want = 0;
-        int *wpos = ref_i32(f, "out.sep_pos", &S_want);
-        int S = text_sep_positions(pos, ids, mask, sep_id, B, T);
-        if (S != S_want || memcmp(pos, wpos, sizeof(int) * (size_t)S)) {
-            printf("sep positions differ: %d vs %lld\n", S, (long long)S_want);
-            fails++;
-        }
-        float *sent = malloc(sizeof(float) * (size_t)(S ? S : 1) * C);
-        float *ws = ref_f32(f, "out.sentence", NULL);
-        text_gather_rows_forward(sent, m->hidden, pos, S, C);
-        fails += ref_compare("sentence features (sep tokens)", sent, ws, (size_t)S * C, TOL);
-        free(pos); free(wpos); free(sent); free(ws);
+        fails += ref_check_sep_features(f, m->hidden, ids, mask, sep_id, B, T, C, TOL);
     }
     if (st_find(f, "out.cls")) {
         float *wc = ref_f32(f, "out.cls", NULL);

@@ -72,18 +72,7 @@ int main(int argc, char **argv) {
     if (text_mean_pool_forward(pooled, m->acts.lnf, mask, B, T, C)) return 1;
     fails += ref_compare("masked mean pooled", pooled, wp, (size_t)B * C, TOL);
 
-    int *pos = malloc(sizeof(int) * (size_t)B * T);
-    int64_t S_want = 0;
-    int *wpos = ref_i32(f, "out.sep_pos", &S_want);
-    int S = text_sep_positions(pos, ids, mask, sep_id, B, T);
-    if (S != S_want || memcmp(pos, wpos, sizeof(int) * (size_t)S)) {
-        printf("sep positions differ: %d vs %lld\n", S, (long long)S_want);
-        fails++;
-    }
-    float *sent = malloc(sizeof(float) * (size_t)(S ? S : 1) * C);
-    float *ws = ref_f32(f, "out.sentence", NULL);
-    text_gather_rows_forward(sent, m->acts.lnf, pos, S, C);
-    fails += ref_compare("sentence features (sep tokens)", sent, ws, (size_t)S * C, TOL);
+    fails += ref_check_sep_features(f, m->acts.lnf, ids, mask, sep_id, B, T, C, TOL);
 
     const st_tensor *pw = st_find(f, "proj.weight");
     int E = (int)pw->shape[0];
@@ -150,7 +139,7 @@ int main(int argc, char **argv) {
         free(imask);
     }
     free(ids); free(mask); free(want); free(got); free(wsel); free(pooled); free(wp);
-    free(pos); free(wpos); free(sent); free(ws); free(w); free(b); free(proj); free(wproj);
+    free(w); free(b); free(proj); free(wproj);
     gpt2_destroy(m);
     st_close(f);
     printf("%s: %s\n", argv[1], fails ? "FAILED" : "passed");

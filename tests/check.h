@@ -1,10 +1,14 @@
-/* check.h: minimal assertions for the engine tests: count failures, print where, exit 1. */
+/* check.h: the assertions of the C unit tests. A failed CHECK prints the expression with
+ * file and line and is counted; the test's main returns check_done(name) (or ends with
+ * CHECK_DONE()), which is non-zero when any check failed. Also: float-vs-reference
+ * comparison with a tolerance and deterministic test data. */
 #ifndef MAMA_TEST_CHECK_H
 #define MAMA_TEST_CHECK_H
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int check_failures;
 
@@ -16,12 +20,24 @@ static int check_failures;
         }                                                                                 \
     } while (0)
 
+/* CHECK with a printf-style explanation. */
 #define CHECK_MSG(cond, ...)                                                              \
     do {                                                                                  \
         if (!(cond)) {                                                                    \
             fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
             fprintf(stderr, __VA_ARGS__);                                                 \
             fputc('\n', stderr);                                                          \
+            check_failures++;                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* Two C strings are equal; prints both when not. */
+#define CHECK_STR(a, b)                                                                   \
+    do {                                                                                  \
+        const char *a_ = (a), *b_ = (b);                                                  \
+        if (strcmp(a_, b_) != 0) {                                                        \
+            fprintf(stderr, "%s:%d: CHECK_STR failed: %s = \"%s\", expected \"%s\"\n",     \
+                    __FILE__, __LINE__, #a, a_, b_);                                      \
             check_failures++;                                                             \
         }                                                                                 \
     } while (0)
@@ -61,6 +77,7 @@ static inline void test_fill(float *x, size_t n, unsigned long long *state, floa
     for (size_t i = 0; i < n; i++) x[i] = amp * test_rand(state);
 }
 
+/* main's result: 1 when any check failed (with a count on stderr), else 0. */
 static inline int check_done(const char *name) {
     if (check_failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
@@ -69,5 +86,13 @@ static inline int check_done(const char *name) {
     printf("%s: all checks passed\n", name);
     return 0;
 }
+
+/* The same at the end of a main without a test name. */
+#define CHECK_DONE()                                                                      \
+    do {                                                                                  \
+        if (check_failures) fprintf(stderr, "%d check(s) failed\n", check_failures);      \
+        else printf("all checks passed\n");                                               \
+        return check_failures ? 1 : 0;                                                    \
+    } while (0)
 
 #endif
