@@ -46,7 +46,7 @@ static int int_param(const rest_request *req, rest_response *resp, const char *n
 }
 
 static int check_uid(const rest_request *req, rest_response *resp) {
-    if (store_uid_valid(req->param)) return 1;
+    if (dcm_uid_valid(req->param)) return 1;
     rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID (1-64 digits and dots, "
                "no empty components or leading zeros)", req->param);
     return 0;

@@ -50,28 +50,9 @@ static uint32_t fnv1a(const char *s) {
     return h;
 }
 
-int store_uid_valid(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64) return 0;
-    int comp_len = 0;
-    for (size_t i = 0; i <= n; i++) {
-        char c = s[i];
-        if (c == '.' || c == '\0') {
-            if (comp_len == 0) return 0;                       /* empty component */
-            if (comp_len > 1 && s[i - (size_t)comp_len] == '0') return 0; /* leading zero */
-            comp_len = 0;
-        } else if (c >= '0' && c <= '9') {
-            comp_len++;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int store_final_path(const char *dir, const char *study_uid, const char *sop_uid, char *out,
                      size_t n) {
-    if (!store_uid_valid(study_uid) || !store_uid_valid(sop_uid)) return -1;
+    if (!dcm_uid_valid(study_uid) || !dcm_uid_valid(sop_uid)) return -1;
     int len = snprintf(out, n, "%s/%02x/%s/%s.dcm", dir, fnv1a(study_uid) & 0xff, study_uid,
                        sop_uid);
     return (len < 0 || (size_t)len >= n) ? -1 : 0;

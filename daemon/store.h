@@ -26,6 +26,5 @@ dcm_scp_handler store_handler(store *s);
  * UID is not a valid DICOM UID (so it can never contain a path character). */
 int store_final_path(const char *dir, const char *study_uid, const char *sop_uid, char *out,
                      size_t n);
-int store_uid_valid(const char *s);
 
 #endif
