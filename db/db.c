@@ -368,9 +368,8 @@ db_rc db_study_get(db *d, const char *uid, db_study *out_study) {
     return r;
 }
 
-db_rc db_study_ensure(db *d, const db_study *in, int *out_created) {
-    lock(d);
-    sqlite3_stmt *s = stmt(d, S_STUDY_INSERT);
+/* Parameters ?1..?9, shared by S_STUDY_INSERT and S_STUDY_UPDATE. */
+static void bind_study_columns(sqlite3_stmt *s, const db_study *in) {
     bind_text(s, 1, in->uid);
     sqlite3_bind_int(s, 2, (int)in->state);
     bind_text(s, 3, in->patient_id);
@@ -380,6 +379,12 @@ db_rc db_study_ensure(db *d, const db_study *in, int *out_created) {
     sqlite3_bind_int64(s, 7, in->stable_deadline);
     sqlite3_bind_int64(s, 8, in->max_deadline);
     sqlite3_bind_int64(s, 9, in->state_at);
+}
+
+db_rc db_study_ensure(db *d, const db_study *in, int *out_created) {
+    lock(d);
+    sqlite3_stmt *s = stmt(d, S_STUDY_INSERT);
+    bind_study_columns(s, in);
     int rc = sqlite3_step(s);
     db_rc r = DB_OK;
     if (rc != SQLITE_DONE) r = fail(d, rc);
@@ -402,15 +407,7 @@ db_rc db_study_update(db *d, const db_study *in) {
     db_rc r = db_study_get(d, in->uid, &old);
     if (r != DB_OK) goto out;
     sqlite3_stmt *s = stmt(d, S_STUDY_UPDATE);
-    bind_text(s, 1, in->uid);
-    sqlite3_bind_int(s, 2, (int)in->state);
-    bind_text(s, 3, in->patient_id);
-    bind_text(s, 4, in->accession);
-    sqlite3_bind_int64(s, 5, in->first_at);
-    sqlite3_bind_int64(s, 6, in->last_at);
-    sqlite3_bind_int64(s, 7, in->stable_deadline);
-    sqlite3_bind_int64(s, 8, in->max_deadline);
-    sqlite3_bind_int64(s, 9, in->state_at);
+    bind_study_columns(s, in);
     sqlite3_bind_int(s, 10, in->attempts);
     sqlite3_bind_int(s, 11, in->complete);
     sqlite3_bind_int(s, 12, in->rescore_pending);
