@@ -15,23 +15,7 @@
 
 #include "engine/ops.h"
 #include "engine/parallel.h"
-
-/* The machine may be shared: print its load beside the figures. */
-static void print_load(void) {
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
-        fclose(f);
-    }
-    printf("load average at start: %s", buf);
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench/bench_util.h"
 
 static void naive(float *out, const float *qkv, int T, int C, int NH, float scale) {
     int HS = C / NH, C3 = 3 * C;
@@ -75,12 +59,6 @@ static void untiled_sgemm(float *out, float *S, const float *qkv, int T, int C, 
     }
 }
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double max_diff(const float *a, const float *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
@@ -106,7 +84,7 @@ int main(int argc, char **argv) {
         qkv[i] = (float)((double)(s >> 40) / (1 << 24) * 4.0 - 2.0);
     }
     double gflop = 4.0 * T * (double)T * C / 1e9;
-    print_load();
+    bench_print_load();
     printf("openblas: %s\nattention B=1 T=%d C=%d NH=%d: %.2f GFLOP per call\n",
            parallel_blas_config(), T, C, NH, gflop);
     for (int thr = 1; thr <= 2; thr++) {
@@ -115,24 +93,24 @@ int main(int argc, char **argv) {
            time of the 1-thread runs is the fairer figure */
         double tt = 1e30, tn = 1e30, ts = 1e30, ct = 1e30, cn = 1e30, cs = 1e30;
         for (int r = 0; r < reps; r++) {
-            double t0 = now(), c0 = cpu_now();
+            double t0 = bench_now(), c0 = bench_cpu_now();
             attention_forward(o1, lse, qkv, NULL, 1, T, C, NH, scale, 0);
-            double t1 = now(), c1 = cpu_now();
+            double t1 = bench_now(), c1 = bench_cpu_now();
             tt = fmin(tt, t1 - t0);
             ct = fmin(ct, c1 - c0);
             if (tiled_only) continue;
             untiled_sgemm(o3, S, qkv, T, C, NH, scale);
-            ts = fmin(ts, now() - t1);
-            cs = fmin(cs, cpu_now() - c1);
+            ts = fmin(ts, bench_now() - t1);
+            cs = fmin(cs, bench_cpu_now() - c1);
         }
         printf("threads %d: tiled          %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                tt * 1e3, gflop / tt, ct * 1e3);
         {
             /* the flash backward once (10 T^2 C flops: it recomputes the score tiles) */
             float *dq = calloc(nqkv, 4);
-            double t0 = now(), c0 = cpu_now();
+            double t0 = bench_now(), c0 = bench_cpu_now();
             attention_backward(dq, o1, qkv, o1, lse, NULL, 1, T, C, NH, scale, 0);
-            double tb = now() - t0, cb = cpu_now() - c0;
+            double tb = bench_now() - t0, cb = bench_cpu_now() - c0;
             printf("threads %d: tiled backward %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                    tb * 1e3, 2.5 * gflop / tb, cb * 1e3);
             free(dq);
@@ -141,10 +119,10 @@ int main(int argc, char **argv) {
         printf("threads %d: untiled sgemm  %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                ts * 1e3, gflop / ts, cs * 1e3);
         for (int r = 0; r < (reps < 2 ? reps : 2); r++) {
-            double t0 = now(), c0 = cpu_now();
+            double t0 = bench_now(), c0 = bench_cpu_now();
             naive(o2, qkv, T, C, NH, scale);
-            tn = fmin(tn, now() - t0);
-            cn = fmin(cn, cpu_now() - c0);
+            tn = fmin(tn, bench_now() - t0);
+            cn = fmin(cn, bench_cpu_now() - c0);
         }
         printf("threads %d: naive loop     %8.2f ms wall (%5.1f GFLOP/s), %8.2f ms CPU\n", thr,
                tn * 1e3, gflop / tn, cn * 1e3);

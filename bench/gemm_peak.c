@@ -13,31 +13,9 @@
 
 #include "engine/ops.h"
 #include "engine/parallel.h"
+#include "bench/bench_util.h"
 
 void openblas_set_num_threads(int num_threads);
-
-/* The machine may be shared: print its load beside the figures. */
-static void print_load(void) {
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
-        fclose(f);
-    }
-    printf("load average at start: %s", buf);
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Best GFLOP/s over repeats of C (M,N) = A (M,K) B^T (N,K) (nn.Linear layout), >= 0.6 s;
  * *out_cpu_gflops: the same from the smallest process CPU time of one run (on a busy
@@ -47,13 +25,13 @@ static double measure(int M, int N, int K, int engine, double *out_cpu_gflops) {
     float *c = malloc(sizeof(float) * (size_t)M * N);
     for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)N * K; i++) b[i] = (float)(i % 5) * 0.1f;
-    double best = 1e30, best_cpu = 1e30, start = now();
-    for (int reps = -1; reps < 3 || now() - start < 0.6; reps++) {
-        double t0 = now(), c0 = cpu_now();
+    double best = 1e30, best_cpu = 1e30, start = bench_now();
+    for (int reps = -1; reps < 3 || bench_now() - start < 0.6; reps++) {
+        double t0 = bench_now(), c0 = bench_cpu_now();
         if (engine) linear_forward(c, a, b, NULL, M, K, N);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f,
                          c, N);
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
         if (reps >= 0 && dt < best) best = dt;
         if (reps >= 0 && dc < best_cpu) best_cpu = dc;
     }
@@ -78,7 +56,7 @@ int main(int argc, char **argv) {
         {"vit fc2  1374x768x3072", 1374, 768, 3072},
     };
     printf("openblas: %s\n", parallel_blas_config());
-    print_load();
+    bench_print_load();
     /* columns 4.. (awk $4..): wall-clock GFLOP/s, blas then engine per thread count; after
        "cpu:" the same from the best CPU time (bench/vit_bench.sh parses $4..$7) */
     printf("GFLOP/s (best wall-clock run; after 'cpu:', from the best CPU time)\n%-26s",

@@ -10,14 +10,9 @@
 
 #include "dicom/dcm_image.h"
 #include "engine/preprocess.h"
+#include "bench/bench_util.h"
 
 char *openblas_get_config(void);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv) {
     int reps = 3, size = PREP_DEFAULT_SIZE, first = 1, min_side = 0;
@@ -48,17 +43,17 @@ int main(int argc, char **argv) {
         for (int i = first; i < argc; i++) {
             dcm_image img;
             char err[512];
-            double t0 = now();
+            double t0 = bench_now();
             if (dcm_image_load_scaled(argv[i], min_side, &img, err, sizeof err) != 0) {
                 fprintf(stderr, "%s\n", err);
                 return 1;
             }
-            double t1 = now();
+            double t1 = bench_now();
             if (prep_image_eval(out, img.pixels, img.rows, img.cols, &cfg, NULL) != MAMA_OK) {
                 fprintf(stderr, "%s\n", mama_last_error());
                 return 1;
             }
-            double t2 = now();
+            double t2 = bench_now();
             if (t1 - t0 + t2 - t1 < best_dec[i - first] + best_pre[i - first]) {
                 best_dec[i - first] = t1 - t0;
                 best_pre[i - first] = t2 - t1;

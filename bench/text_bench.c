@@ -16,12 +16,7 @@
 #include "engine/gpt2.h"
 #include "engine/parallel.h"
 #include "engine/text_pool.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench/bench_util.h"
 
 int main(int argc, char **argv) {
     if (argc < 6) {
@@ -73,13 +68,13 @@ int main(int argc, char **argv) {
         }
     double best = 1e30, total = 0.0;
     for (int it = -1; it < iters; it++) {
-        double t0 = now();
+        double t0 = bench_now();
         mama_status rc = is_gpt2 ? gpt2_forward(g, ids, mask, B, T)
                                  : bert_forward(bm, ids, NULL, mask, B, T);
         if (rc == MAMA_OK)
             rc = text_mean_pool_forward(pooled, is_gpt2 ? g->acts.lnf : bm->hidden, mask, B, T, C);
         if (rc) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (it < 0) continue;
         total += dt;
         if (dt < best) best = dt;

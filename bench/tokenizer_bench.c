@@ -11,12 +11,7 @@
 #include "engine/bpe.h"
 #include "engine/report.h"
 #include "engine/wordpiece.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench/bench_util.h"
 
 int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: %s tokenizer.json vocab.txt N texts_out\n", argv[0]); return 2; }
@@ -62,21 +57,21 @@ int main(int argc, char **argv) {
     long tokens = 0;
     /* BPE: first pass warms the word cache as a long-running trainer would have it. */
     for (int i = 0; i < n; i++) bpe_encode_caption(bpe, texts[i], 144, ids, am, NULL);
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < n; i++) {
         int k = 0;
         bpe_encode_caption(bpe, texts[i], 144, ids, am, &k);
         tokens += k;
     }
-    double t_bpe = now() - t0;
+    double t_bpe = bench_now() - t0;
     long wtokens = 0;
-    t0 = now();
+    t0 = bench_now();
     for (int i = 0; i < n; i++) {
         int k = 0;
         wordpiece_encode_padded(wp, texts[i], 144, ids, am, tt, &k);
         wtokens += k;
     }
-    double t_wp = now() - t0;
+    double t_wp = bench_now() - t0;
     printf("reports %d, %.0f bytes each, %.1f BPE tokens, %.1f WordPiece tokens each\n", n,
            (double)bytes / n, (double)tokens / n, (double)wtokens / n);
     printf("C bpe_caption      %.1f reports/s  (%.2f us/report)\n", n / t_bpe, 1e6 * t_bpe / n);

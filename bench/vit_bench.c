@@ -13,12 +13,7 @@
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "engine/vit.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench/bench_util.h"
 
 static double peak_rss_mb(void) {
     struct rusage ru;
@@ -55,7 +50,7 @@ static int ops_profile(void) {
     for (int op = 0; op < 8; op++) {
         best[op] = 1e9;
         for (int rep = 0; rep < 3; rep++) {
-            double t0 = now_s();
+            double t0 = bench_now();
             switch (op) {
             case 0: linear_forward(y, x, w, b, T, C, 3 * C); break;
             case 1: attention_forward(y, lse, qkv, NULL, 1, T, C, NH, 0.125f, 0); break;
@@ -68,7 +63,7 @@ static int ops_profile(void) {
             case 7: residual_scaled_forward(y, x, x, g, (size_t)T, C);
                     residual_scaled_forward(y, x, x, g, (size_t)T, C); break;
             }
-            double dt = now_s() - t0;
+            double dt = bench_now() - t0;
             if (dt < best[op]) best[op] = dt;
         }
         total += best[op];
@@ -111,9 +106,9 @@ int main(int argc, char **argv) {
     if (vit_forward(m, x, B, S, S, 0) != MAMA_OK) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
     double best = 1e9, sum = 0;
     for (int it = 0; it < iters; it++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         vit_forward(m, x, B, S, S, 0);
-        double dt = now_s() - t0;
+        double dt = bench_now() - t0;
         sum += dt;
         if (dt < best) best = dt;
     }
