@@ -23,6 +23,8 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer, AddedToken
 from transformers import BertModel, GPT2Config, GPT2Model
 
+from report_phrases import DENS, FIND, IMP, OVR  # beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REF = os.path.join(ROOT, 'tests', 'text', 'ref')
 T = 144
@@ -31,20 +33,6 @@ META = ('Procedure reported: MG Screening Bilateral. Reason for procedure: scree
         'Patient info: This patient is unknown, unknown, and of unknown age. '
         'Image info: This is an unknown full-field digital mammogram of the unknown breast '
         'with unknown view.')
-DENS = ['The breast tissue is almost entirely fat.',
-        'The breast tissue has scattered fibroglandular densities.',
-        'The breast tissue is heterogeneously dense. This may lower the sensitivity of mammography.',
-        'The breast tissue is extremely dense. This may lower the sensitivity of mammography.']
-FIND = ['additional imaging evaluation is needed', 'there is no evidence of malignancy',
-        'there are benign findings', 'there is a probably benign finding',
-        'there is a suspicious abnormality',
-        'there is an abnormality highly suggestive of malignancy',
-        'there is a known biopsy-proven malignancy']
-IMP = ['Incomplete, additional imaging evaluation is needed', 'Negative', 'Benign',
-       'Probably benign', 'Suspicious abnormality', 'Highly suggestive of malignancy',
-       'Known biopsy-proven malignancy']
-OVR = ['Incomplete', 'Negative', 'Benign', 'Probably benign', 'Suspicious',
-       'Highly suggestive of malignancy', 'Known malignancy']
 
 
 def birads(k):

@@ -19,6 +19,8 @@ import shutil
 
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers, AddedToken
 
+from report_phrases import DENS, FIND, IMP, OVR  # beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, 'tests', 'text', 'ref')
 
@@ -27,20 +29,6 @@ RACES = ['Caucasian or White', 'African American  or Black', 'Asian', 'unknown',
 ETHS = ['Non-Hispanic or Latino', 'Hispanic or Latino', 'unknown']
 DESCS = ['MG Screening Bilateral', 'MG Diagnostic Left', 'MG Diagnostic Right',
          'MG Screening Bilateral w/ CAD', 'MG Diagnostic Bilateral']
-DENS = ['The breast tissue is almost entirely fat.',
-        'The breast tissue has scattered fibroglandular densities.',
-        'The breast tissue is heterogeneously dense. This may lower the sensitivity of mammography.',
-        'The breast tissue is extremely dense. This may lower the sensitivity of mammography.']
-FIND = ['additional imaging evaluation is needed', 'there is no evidence of malignancy',
-        'there are benign findings', 'there is a probably benign finding',
-        'there is a suspicious abnormality',
-        'there is an abnormality highly suggestive of malignancy',
-        'there is a known biopsy-proven malignancy']
-IMP = ['Incomplete, additional imaging evaluation is needed', 'Negative', 'Benign',
-       'Probably benign', 'Suspicious abnormality', 'Highly suggestive of malignancy',
-       'Known biopsy-proven malignancy']
-OVR = ['Incomplete', 'Negative', 'Benign', 'Probably benign', 'Suspicious',
-       'Highly suggestive of malignancy', 'Known malignancy']
 EXTRA = ['There is an irregular mass with spiculated margins and high density.',
          'There is an oval mass with circumscribed margins.',
          'There are fine pleomorphic calcifications in a segmental distribution.',
