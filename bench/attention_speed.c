@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/ops.h"
-#include "engine/parallel.h"
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
 #include "bench/bench_util.h"
 
 static void naive(float *out, const float *qkv, int T, int C, int NH, float scale) {

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "engine/ops.h"
-#include "engine/parallel.h"
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
 #include "bench/bench_util.h"
 
 void openblas_set_num_threads(int num_threads);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "dicom/dcm_image.h"
-#include "engine/preprocess.h"
+#include "engine/vision/preprocess.h"
 #include "bench/bench_util.h"
 
 char *openblas_get_config(void);

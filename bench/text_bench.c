@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/bert.h"
-#include "engine/gpt2.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
+#include "engine/text/bert.h"
+#include "engine/text/gpt2.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
 #include "bench/bench_util.h"
 
 int main(int argc, char **argv) {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/bpe.h"
-#include "engine/report.h"
-#include "engine/wordpiece.h"
+#include "engine/text/bpe.h"
+#include "engine/text/report.h"
+#include "engine/text/wordpiece.h"
 #include "bench/bench_util.h"
 
 int main(int argc, char **argv) {

@@ -10,9 +10,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "engine/ops.h"
-#include "engine/parallel.h"
-#include "engine/vit.h"
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
+#include "engine/vision/vit.h"
 #include "bench/bench_util.h"
 
 static double peak_rss_mb(void) {

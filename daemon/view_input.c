@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "dicom/dcm_image.h"
-#include "engine/preprocess.h"
-#include "engine/status.h"
+#include "engine/vision/preprocess.h"
+#include "engine/core/status.h"
 
 int view_input_load(const mama_model *m, const char *path, float *out_pixels,
                     dcm_instance_info *out_info, char *err, size_t errlen) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/safetensors.h"
+#include "engine/core/safetensors.h"
 
 #define MODEL_FORMAT "mama-model"
 #define MODEL_VERSION 1

@@ -25,8 +25,8 @@
 
 #include <stdint.h>
 
-#include "engine/status.h"
-#include "engine/vit.h"
+#include "engine/core/status.h"
+#include "engine/vision/vit.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "engine/model.h"
-#include "engine/status.h"
+#include "engine/core/status.h"
 
 #ifdef __cplusplus
 extern "C" {

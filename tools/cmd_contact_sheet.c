@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/image_io.h"
-#include "engine/preprocess.h"
+#include "engine/vision/image_io.h"
+#include "engine/vision/preprocess.h"
 #include "tools/image_source.h"
 
 #define SHEET_COLS 4

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "dicom/dcm_writer.h"
-#include "engine/mias.h"
+#include "engine/data/mias.h"
 #include "tools/mama.h"
 #include "tools/phantom/phantom.h"
 

@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "engine/safetensors.h"
+#include "engine/core/safetensors.h"
 #include "tools/mama.h"
 
 int cmd_inspect(int argc, char **argv);

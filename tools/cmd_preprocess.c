@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/image_io.h"
-#include "engine/preprocess.h"
+#include "engine/vision/image_io.h"
+#include "engine/vision/preprocess.h"
 #include "tools/image_source.h"
 
 static void usage(FILE *out) {

@@ -10,12 +10,12 @@
 
 #include <jansson.h>
 
-#include "engine/bert.h"
-#include "engine/gpt2.h"
-#include "engine/hf_config.h"
-#include "engine/prompts.h"
-#include "engine/safetensors.h"
-#include "engine/text_tower.h"
+#include "engine/text/bert.h"
+#include "engine/text/gpt2.h"
+#include "engine/core/hf_config.h"
+#include "engine/text/prompts.h"
+#include "engine/core/safetensors.h"
+#include "engine/text/text_tower.h"
 #include "tools/mama.h"
 
 int cmd_prompts(int argc, char **argv);

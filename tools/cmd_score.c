@@ -11,7 +11,7 @@
 
 #include "daemon/view_input.h"
 #include "engine/model.h"
-#include "engine/parallel.h"
+#include "engine/core/parallel.h"
 #include "engine/score.h"
 #include "tools/mama_vision.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dicom/dcm_image.h"
-#include "engine/image_io.h"
+#include "engine/vision/image_io.h"
 
 static int looks_like_dicom(const char *path) {
     FILE *f = fopen(path, "rb");

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "dicom/dcm_instance.h"
-#include "engine/status.h"
+#include "engine/core/status.h"
 
 /* Loads path: out_pixels (H,W) malloc'd, caller frees. out_info (may be NULL) receives
  * the DICOM key tags (zeroed for PNG/PGM); out_is_dicom (may be NULL) tells which. On

@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/csv.h"
-#include "engine/embed.h"
-#include "engine/mias.h"
-#include "engine/phantom_truth.h"
-#include "engine/rsna.h"
-#include "engine/split.h"
+#include "engine/data/csv.h"
+#include "engine/data/embed_dataset.h"
+#include "engine/data/mias.h"
+#include "engine/data/phantom_truth.h"
+#include "engine/data/rsna.h"
+#include "engine/data/split.h"
 #include "tests/check.h"
 
 /* ------------------------------------------------------------------ csv */
@@ -173,28 +173,28 @@ static void test_tables(const char *dir) {
 
     /* EMBED: every image gets a clinical row of its side, and its report states the
      * generated density and the breast's BI-RADS category */
-    embed_table *et;
-    CHECK_MSG(embed_load(meta, clin, TABLE_STRICT, &et, NULL) == MAMA_OK, "%s", mama_last_error());
+    embed_dataset_table *et;
+    CHECK_MSG(embed_dataset_load(meta, clin, TABLE_STRICT, &et, NULL) == MAMA_OK, "%s", mama_last_error());
     if (!et) return;
     CHECK_MSG(et->nimages == pt->nimages, "%d metadata rows, %d manifest rows", et->nimages, pt->nimages);
     static const char *dens_text[] = {"almost entirely fat", "scattered fibroglandular densities",
                                       "heterogeneously dense", "extremely dense"};
     int checked = 0, cancers = 0;
     for (int i = 0; i < et->nimages; i++) {
-        const embed_image *im = &et->images[i];
+        const embed_dataset_image *im = &et->images[i];
         const phantom_image *p = by_path(pt, im->dicom_path);
         CHECK_MSG(p != NULL, "metadata path %s not in the manifest", im->dicom_path);
         if (!p) continue;
         CHECK_MSG(p->laterality == im->laterality && strcmp(p->view, im->view) == 0, "%s: side/view differ",
                   im->dicom_path);
         int row;
-        CHECK_MSG(embed_image_row(et, i, &row) == MAMA_OK, "%s", mama_last_error());
+        CHECK_MSG(embed_dataset_image_row(et, i, &row) == MAMA_OK, "%s", mama_last_error());
         const report_clinical_row *cr = &et->rows[row];
         CHECK_MSG(cr->side == im->laterality, "%s: chosen row has side %c", im->dicom_path, cr->side);
         CHECK_MSG(cr->tissueden == p->density - 'A' + 1, "%s: tissueden %d, density %c", im->dicom_path, cr->tissueden,
                   p->density);
         char *text = NULL;
-        CHECK_MSG(embed_image_report(et, i, NULL, &text) == MAMA_OK, "%s", mama_last_error());
+        CHECK_MSG(embed_dataset_image_report(et, i, NULL, &text) == MAMA_OK, "%s", mama_last_error());
         if (text) {
             char want[64];
             snprintf(want, sizeof want, "BI-RADS Category %d", p->birads);
@@ -289,14 +289,14 @@ static void test_tables(const char *dir) {
     write_variant(clin, bad_clin, 3,
                   "PH1,A1,20200101,MG Screening Bilateral,7,N,L,,,,,,,Asian,Non-Hispanic or Latino,50.0",
                   "PH2,A2,20200101,desc,2,N,L,,,,,,,\"unterminated\n");
-    embed_table *bt = NULL;
-    mama_status rc = embed_load(NULL, bad_clin, TABLE_STRICT, &bt, NULL);
+    embed_dataset_table *bt = NULL;
+    mama_status rc = embed_dataset_load(NULL, bad_clin, TABLE_STRICT, &bt, NULL);
     CHECK_MSG(rc == MAMA_EFORMAT && bt == NULL, "strict load of a bad table: %s", mama_status_name(rc));
     CHECK_MSG(strstr(mama_last_error(), "embed_clinical.csv:3: column 'tissueden': '7'") != NULL, "message: %s",
               mama_last_error());
     table_issues is;
     table_issues_init(&is);
-    rc = embed_load(NULL, bad_clin, TABLE_LENIENT, &bt, &is);
+    rc = embed_dataset_load(NULL, bad_clin, TABLE_LENIENT, &bt, &is);
     CHECK_MSG(rc == MAMA_OK && bt, "lenient: %s", mama_last_error());
     CHECK_MSG(is.count == 2, "lenient: %d issues", is.count);
     if (is.count == 2) {
@@ -304,9 +304,9 @@ static void test_tables(const char *dir) {
         CHECK_MSG(strstr(is.msg[1], "never closed") != NULL, "%s", is.msg[1]);
     }
     if (bt) CHECK_MSG(bt->nrows == et->nrows - 1, "lenient kept %d of %d rows", bt->nrows, et->nrows);
-    embed_free(bt);
+    embed_dataset_free(bt);
     table_issues_free(&is);
-    CHECK_MSG(embed_load(NULL, bad_clin, TABLE_LENIENT, &bt, NULL) == MAMA_EINVAL, "lenient without an issue list");
+    CHECK_MSG(embed_dataset_load(NULL, bad_clin, TABLE_LENIENT, &bt, NULL) == MAMA_EINVAL, "lenient without an issue list");
     /* metadata: a row with a field too many (line 4), laterality X (line 6) */
     write_variant(meta, bad_meta, 4, "a,b,c,d,e,f,g,h,i,j,k,l,m,EXTRA", NULL);
     char tmp2[4300];
@@ -314,19 +314,19 @@ static void test_tables(const char *dir) {
     write_variant(bad_meta, tmp2, 6, "PH9,A9,20200101,d,s,2D,X,CC,,p.dcm,1.2,1.3,1.4", NULL);
     rename(tmp2, bad_meta);
     table_issues_init(&is);
-    CHECK_MSG(embed_load(bad_meta, NULL, TABLE_LENIENT, &bt, &is) == MAMA_OK, "%s", mama_last_error());
+    CHECK_MSG(embed_dataset_load(bad_meta, NULL, TABLE_LENIENT, &bt, &is) == MAMA_OK, "%s", mama_last_error());
     CHECK_MSG(is.count == 2 && strstr(is.msg[0], "embed_metadata.csv:4: 14 fields, the header has 13") &&
               strstr(is.msg[1], "embed_metadata.csv:6: column 'ImageLateralityFinal': 'X'"),
               "%d issues: %s / %s", is.count, is.count > 0 ? is.msg[0] : "", is.count > 1 ? is.msg[1] : "");
     if (bt) CHECK_MSG(bt->nimages == et->nimages - 2, "%d of %d", bt->nimages, et->nimages);
-    embed_free(bt);
+    embed_dataset_free(bt);
     table_issues_free(&is);
     /* a missing required column */
     write_variant(clin, bad_clin, 1,
                   "empi_anon,acc_anon,study_date_anon,desc,tissueden,assessment,side,massshape,massmargin,massdens,"
                   "calcfind,calcdistri,path_severity,RACE_DESC,ETHNIC_GROUP_DESC,age_at_study",
                   NULL);
-    CHECK_MSG(embed_load(NULL, bad_clin, TABLE_STRICT, &bt, NULL) == MAMA_EFORMAT &&
+    CHECK_MSG(embed_dataset_load(NULL, bad_clin, TABLE_STRICT, &bt, NULL) == MAMA_EFORMAT &&
               strstr(mama_last_error(), "embed_clinical.csv:1: no column 'asses'"),
               "%s", mama_last_error());
     /* RSNA: BIRADS 4 is not an RSNA value (line 2), cancer empty (line 5) */
@@ -364,7 +364,7 @@ static void test_tables(const char *dir) {
     unlink(dst_find);
     rmdir(tmpdir);
     (void)cancers;
-    embed_free(et);
+    embed_dataset_free(et);
     phantom_truth_free(pt);
 }
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops.h"
-#include "engine/parallel.h"
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
 #include "tests/check.h"
 #include "tests/engine/fd.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "engine/safetensors.h"
+#include "engine/core/safetensors.h"
 #include "tests/check.h"
 #include "tests/engine/st_util.h"
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gemm.h"
-#include "engine/ops.h"
-#include "engine/parallel.h"
+#include "engine/ops/gemm.h"
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
 #include "tests/check.h"
 #include "tests/engine/fd.h"
 
@@ -30,7 +30,7 @@ static void check_accum(const char *what, const float *got, const float *pre, co
     free(diff);
 }
 
-/* ------------------------------------------------------------ linear and conv1d */
+/* ------------------------------------------------------------ linear and linear_in_out */
 
 typedef struct lin_ctx {
     int conv, N, C, OC;
@@ -39,14 +39,14 @@ typedef struct lin_ctx {
 
 static double lin_loss(void *p) {
     lin_ctx *c = p;
-    if (c->conv) conv1d_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
+    if (c->conv) linear_in_out_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
     else linear_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
     return fd_dot(c->out, c->r, (size_t)c->N * c->OC);
 }
 
 static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
     char what[128];
-    const char *nm = conv ? "conv1d" : "linear";
+    const char *nm = conv ? "linear_in_out" : "linear";
     size_t nin = (size_t)N * C, nw = (size_t)C * OC, nout = (size_t)N * OC;
     lin_ctx c = {conv, N, C, OC, frand(nin, 1), frand(nw, 1), with_bias ? frand(OC, 1) : NULL,
                  fzero(nout), frand(nout, 1)};
@@ -72,7 +72,7 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
     memcpy(dinp0, dinp, nin * 4);
     memcpy(dw0, dw, nw * 4);
     memcpy(db0, db, OC * 4);
-    if (conv) conv1d_backward(dinp, dw, with_bias ? db : NULL, c.r, c.inp, c.w, N, C, OC);
+    if (conv) linear_in_out_backward(dinp, dw, with_bias ? db : NULL, c.r, c.inp, c.w, N, C, OC);
     else linear_backward(dinp, dw, with_bias ? db : NULL, c.r, c.inp, c.w, N, C, OC);
     double *rdinp = dalloc(nin), *rdw = dalloc(nw), *rdb = dalloc(OC);
     for (int n = 0; n < N; n++)
@@ -106,7 +106,7 @@ static void test_linear(int conv, int N, int C, int OC, int with_bias, int fd) {
         check_accum(what, dw, dw0, g, nw, 2e-3, 2e-3);
     }
     /* NULL outputs are skipped */
-    if (conv) conv1d_backward(NULL, NULL, NULL, c.r, c.inp, c.w, N, C, OC);
+    if (conv) linear_in_out_backward(NULL, NULL, NULL, c.r, c.inp, c.w, N, C, OC);
     else linear_backward(NULL, NULL, NULL, c.r, c.inp, c.w, N, C, OC);
 
     free(c.inp); free(c.w); free(c.b); free(c.out); free(c.r); free(ref);

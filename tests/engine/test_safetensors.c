@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/dtype.h"
-#include "engine/safetensors.h"
+#include "engine/core/dtype.h"
+#include "engine/core/safetensors.h"
 #include "tests/check.h"
 #include "tests/engine/st_util.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/safetensors.h"
+#include "engine/core/safetensors.h"
 #include "tests/check.h"
 #include "tests/engine/st_util.h"
 

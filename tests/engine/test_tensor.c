@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/arena.h"
-#include "engine/dtype.h"
-#include "engine/tensor.h"
+#include "engine/core/arena.h"
+#include "engine/core/dtype.h"
+#include "engine/core/tensor.h"
 #include "tests/check.h"
 
 static float bits_f(uint32_t u) {

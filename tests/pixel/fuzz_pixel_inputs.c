@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "dicom/dcm_image.h"
-#include "engine/image_io.h"
+#include "engine/vision/image_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
 
 #include "tests/check.h"
 #include "dicom/dcm_image.h"
-#include "engine/preprocess.h"
+#include "engine/vision/preprocess.h"
 #include "pixel_fixture.h"
 
 static char dir[256];

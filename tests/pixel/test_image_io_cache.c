@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "tests/check.h"
-#include "engine/image_io.h"
-#include "engine/prepcache.h"
+#include "engine/vision/image_io.h"
+#include "engine/vision/prepcache.h"
 #include "pixel_fixture.h"
 
 static char dir[256];

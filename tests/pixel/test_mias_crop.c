@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "tests/check.h"
-#include "engine/image_io.h"
-#include "engine/preprocess.h"
+#include "engine/vision/image_io.h"
+#include "engine/vision/preprocess.h"
 
 int main(void) {
     const char *shared = getenv("MAMA_SHARED_DIR");

@@ -12,9 +12,9 @@
 
 #include "tests/check.h"
 #include "dicom/dcm_image.h"
-#include "engine/image_io.h"
-#include "engine/prepcache.h"
-#include "engine/preprocess.h"
+#include "engine/vision/image_io.h"
+#include "engine/vision/prepcache.h"
+#include "engine/vision/preprocess.h"
 #include "tools/image_source.h"
 
 static char dir[256], mama[1024];

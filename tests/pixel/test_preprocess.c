@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tests/check.h"
-#include "engine/preprocess.h"
+#include "engine/vision/preprocess.h"
 #include "pixel_fixture.h"
 
 static uint64_t lcg = 88172645463325252ULL;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/safetensors.h"
-#include "engine/text_pool.h"
+#include "engine/core/safetensors.h"
+#include "engine/text/text_pool.h"
 
 /* Path of a reference file under $MAMA_SOURCE_ROOT/tests/text/ref (or ./tests/...). */
 static inline void ref_path(char *out, size_t n, const char *file) {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/bert.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
+#include "engine/text/bert.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
 
 enum { B = 2, T = 6, C = 8 };
 static int ids[B * T], types[B * T];

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/bert.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
-#include "engine/text_tower.h"
+#include "engine/text/bert.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
+#include "engine/text/text_tower.h"
 #include "ref_check.h"
 
 #define TOL 1e-4

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gpt2.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
+#include "engine/text/gpt2.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
 
 enum { BASEV = 20, NADD = 3, B = 2, T = 7 };
 static const int SEP = BASEV + 1;

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gpt2.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
-#include "engine/text_tower.h"
+#include "engine/text/gpt2.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
+#include "engine/text/text_tower.h"
 #include "ref_check.h"
 
 #define TOL 1e-4

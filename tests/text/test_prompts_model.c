@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "engine/model.h"
-#include "engine/rng.h"
-#include "engine/safetensors.h"
+#include "engine/core/rng.h"
+#include "engine/core/safetensors.h"
 
 static int failures;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)

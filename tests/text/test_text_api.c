@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/bert.h"
-#include "engine/gpt2.h"
-#include "engine/parallel.h"
-#include "engine/text_pool.h"
+#include "engine/text/bert.h"
+#include "engine/text/gpt2.h"
+#include "engine/core/parallel.h"
+#include "engine/text/text_pool.h"
 #include "ref_check.h"
 
 static int fails;

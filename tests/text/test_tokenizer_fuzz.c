@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/bpe.h"
-#include "engine/rng.h"
-#include "engine/unicode.h"
-#include "engine/wordpiece.h"
+#include "engine/text/bpe.h"
+#include "engine/core/rng.h"
+#include "engine/text/unicode.h"
+#include "engine/text/wordpiece.h"
 
 static int failures;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/dtype.h"
+#include "engine/core/dtype.h"
 #include "engine/model.h"
-#include "engine/safetensors.h"
+#include "engine/core/safetensors.h"
 #include "engine/score.h"
 
 static int fails;

@@ -25,8 +25,8 @@
 
 #include "dicom/dcm_image.h"
 #include "engine/model.h"
-#include "engine/preprocess.h"
-#include "engine/vit.h"
+#include "engine/vision/preprocess.h"
+#include "engine/vision/vit.h"
 
 static int fails;
 #define EXPECT(cond, ...) do { if (!(cond)) { fails++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \

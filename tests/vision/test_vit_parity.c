@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/safetensors.h"
-#include "engine/vit.h"
+#include "engine/core/safetensors.h"
+#include "engine/vision/vit.h"
 
 static const double RTOL = 1e-4, ATOL = 1e-5;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """dinov2_ref.py: reference outputs of Hugging Face's Dinov2WithRegistersModel for the C
-image tower (engine/vit.c) parity tests.
+image tower (engine/vision/vit.c) parity tests.
 
 Writes, for a random-weight config:
   <out>/<name>_hf.safetensors    weights in HF hub naming ("vision." prefix) + vision_proj.weight

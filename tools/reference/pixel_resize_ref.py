@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """pixel_resize_ref.py: reference outputs of PyTorch's antialiased bilinear resize
 (F.interpolate(mode="bilinear", align_corners=False, antialias=True)), the filter that
-engine/preprocess.c's prep_resize claims to match. Writes tests/pixel/ref/resize_ref.bin:
+engine/vision/preprocess.c's prep_resize claims to match. Writes tests/pixel/ref/resize_ref.bin:
 
   "MAMARSZ1", int32 ncases, then per case: int32 H, W, OH, OW, float32 input (H*W),
   float32 output (OH*OW), all little endian.

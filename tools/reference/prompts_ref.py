@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""prompts_ref.py: references for `mama prompts` and engine/prompts.c.
+"""prompts_ref.py: references for `mama prompts` and engine/text/prompts.c.
 
-The class prompt texts are written here independently of engine/report.c, from
+The class prompt texts are written here independently of engine/text/report.c, from
 docs/reports.md (stored-model form: no image at hand). For them this script writes
 tests/text/ref/prompts_ref.safetensors with
   bpe.<task>.ids (K,144) I32       HF tokenizers MaMA caption ids (bpe_tokenizer.json + specials)

@@ -1,6 +1,6 @@
 """The report sentences of MAMA_METHOD.md section 4, shared by the reference scripts.
 
-Written from the method text, independently of engine/report.c, so that the committed
+Written from the method text, independently of engine/text/report.c, so that the committed
 references check the C report builder rather than repeat it.
 """
 

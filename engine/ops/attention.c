@@ -1,0 +1,505 @@
+/* attention.c: fused multi-head attention on a packed qkv buffer, tiled flash style.
+ * Legend: B batch, T sequence length, C model width, NH heads, HS head size (C = NH * HS),
+ *   BQ query rows per block, BK keys per block (128 x 256: the fastest of 32..256 x 128..512
+ *   measured at T = 1374, HS = 64 on this machine; bench/attention_speed.c).
+ *
+ * Forward on AVX2 + FMA with HS a multiple of 16 (forward_avx2): per (batch, head, chunk of
+ *   about 256 queries), OpenMP over all three, K and V of the head packed contiguously, then
+ *   per 6 query rows: S (6,T) = Q (scale K)^T and O = softmax(S) V in register-blocked FMA
+ *   kernels; the whole score row is there, so a plain softmax (no rescaling). The block of
+ *   the score matrix is 6 x T.
+ * Otherwise, per (batch, head, query block), OpenMP over all three:
+ *   for each key block: S (BQ,BK) = scale * Q_blk K_blk^T      (sgemm, lda = 3C)
+ *                       mask; online softmax: running row max m and sum l, the
+ *                       accumulator rescaled by exp(m_old - m_new)
+ *                       acc (BQ,HS) += P V_blk                  (sgemm)
+ *   out = acc / l, lse = m + log l.
+ * Only one (BQ,BK) tile of the T x T score matrix exists per thread at a time.
+ * Backward (FlashAttention-2), per (batch, head), OpenMP over both: tiles of P are
+ * recomputed from lse; dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o O)) scale,
+ * dQ += dS K, dK += dS^T Q. A (batch, head) owns its columns of dqkv, so no two threads
+ * ever write the same element.
+ * A query row whose keys are all masked gets out = 0 and lse = -inf (and no gradient).
+ * Inside the OpenMP regions sgemm runs single-threaded (parallel.h). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math") /* vmath.h: vectorise the exp loops */
+#endif
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ops/ops.h"
+#include "engine/core/parallel.h"
+#include "engine/ops/vmath.h"
+
+#define PAR_MIN_FLOPS 4e6 /* smaller problems run on the calling thread */
+#ifndef BQ
+#define BQ 128
+#endif
+#ifndef BK
+#define BK 256
+#endif
+
+
+/* Masks one score row s (nk) in place: keys k0.. whose key_mask is 0, or (causal) beyond
+ * query position q. km (T of this batch) may be NULL. */
+static void mask_row(float *s, int nk, const float *km, int k0, int causal, int q) {
+    if (km)
+        for (int j = 0; j < nk; j++)
+            if (km[k0 + j] == 0.0f) s[j] = -INFINITY;
+    if (causal)
+        for (int j = q - k0 + 1; j < nk; j++)
+            if (j >= 0) s[j] = -INFINITY;
+}
+
+/* Sum of s (n) in 16 independent lanes: vectorises without reassociation flags. */
+VMATH_CLONES static float sum_lanes(const float *s, int n) {
+    float lane[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) lane[k] += s[j + k];
+    float sum = 0.0f;
+    for (; j < n; j++) sum += s[j];
+    for (int k = 0; k < 16; k++) sum += lane[k];
+    return sum;
+}
+
+/* Max of s (n) in 16 lanes (-inf for n = 0), vectorisable like sum_lanes. */
+VMATH_CLONES static float max_lanes(const float *s, int n) {
+    float lane[16];
+    for (int k = 0; k < 16; k++) lane[k] = -INFINITY;
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) lane[k] = s[j + k] > lane[k] ? s[j + k] : lane[k];
+    float mx = -INFINITY;
+    for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int k = 0; k < 16; k++) mx = lane[k] > mx ? lane[k] : mx;
+    return mx;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_ROWS 1
+
+/* exp of 8 lanes, the vexp polynomial (vmath.h) with FMA: 0 below -87.3 (and for -inf). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+    const __m256 shifter = _mm256_set1_ps(12582912.0f);
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 fn = _mm256_sub_ps(_mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), shifter),
+                              shifter);
+    __m256 r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i n = _mm256_add_epi32(_mm256_cvtps_epi32(fn), _mm256_set1_epi32(127));
+    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
+}
+
+/* Max of s (n), -inf for n = 0. */
+__attribute__((target("avx2,fma"))) static float max_avx2(const float *s, int n) {
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(s + j));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(s + j + 8));
+    }
+    float lane[8];
+    _mm256_storeu_ps(lane, _mm256_max_ps(m0, m1));
+    float mx = -INFINITY;
+    for (int k = 0; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
+    for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    return mx;
+}
+
+/* s (n) = exp(s - shift) in place; returns the sum. */
+__attribute__((target("avx2,fma"))) static float exp_sum_avx2(float *s, int n, float shift) {
+    const __m256 sh = _mm256_set1_ps(shift);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), sh));
+        __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), sh));
+        _mm256_storeu_ps(s + j, e0);
+        _mm256_storeu_ps(s + j + 8, e1);
+        a0 = _mm256_add_ps(a0, e0);
+        a1 = _mm256_add_ps(a1, e1);
+    }
+    float lane[8];
+    _mm256_storeu_ps(lane, _mm256_add_ps(a0, a1));
+    float sum = 0.0f;
+    for (; j < n; j++) sum += (s[j] = vexp(s[j] - shift));
+    for (int k = 0; k < 8; k++) sum += lane[k];
+    return sum;
+}
+
+/* Register-blocked kernels of the AVX2 forward: MR query rows at a time, 16 columns per
+ * ymm pair, 12 accumulators. */
+#define MR 6
+#if defined(__clang__)
+#define UNROLL_MR _Pragma("unroll")
+#else
+#define UNROLL_MR _Pragma("GCC unroll 6")
+#endif
+
+/* S (MR, ldS), the first 16 np columns = Qp (MR,HS) Kp^T, Kp packed in np panels of 16
+ * keys: Kp[(p HS + d) 16 + c] = scale K[16 p + c][d] (zero past T). */
+__attribute__((target("avx2,fma"))) static void qk_rows(float *S, int ldS, const float *Qp,
+                                                        const float *Kp, int HS, int np) {
+    for (int p = 0; p < np; p++) {
+        const float *kp = Kp + (size_t)p * HS * 16;
+        __m256 c[MR][2];
+        UNROLL_MR
+        for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+        for (int d = 0; d < HS; d++) {
+            __m256 b0 = _mm256_loadu_ps(kp + d * 16), b1 = _mm256_loadu_ps(kp + d * 16 + 8);
+            UNROLL_MR
+        for (int r = 0; r < MR; r++) {
+                __m256 a = _mm256_broadcast_ss(Qp + r * HS + d);
+                c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+                c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+            }
+        }
+        UNROLL_MR
+        for (int r = 0; r < MR; r++) {
+            _mm256_storeu_ps(S + (size_t)r * ldS + p * 16, c[r][0]);
+            _mm256_storeu_ps(S + (size_t)r * ldS + p * 16 + 8, c[r][1]);
+        }
+    }
+}
+
+/* O (MR,HS) = diag(inv) P (MR,ldP; first nk columns) V (nk,HS); HS a multiple of 16, V packed
+ * in HS/16 panels of 16 columns: Vp[(p T + k) 16 + c] = V[k][16 p + c]. Keys
+ * in chunks of KC so that the MR P rows of a chunk stay in L1 across the column panels. */
+#define KC 256
+__attribute__((target("avx2,fma"))) static void pv_rows(float *O, const float *P, int ldP,
+                                                        const float *Vp, int T, int HS,
+                                                        int nk, const float *inv) {
+    for (int k0 = 0; k0 < nk; k0 += KC) {
+        int k1 = nk - k0 < KC ? nk : k0 + KC;
+        for (int c0 = 0; c0 < HS; c0 += 16) {
+            __m256 c[MR][2];
+            UNROLL_MR
+            for (int r = 0; r < MR; r++) {
+                c[r][0] = k0 ? _mm256_loadu_ps(O + r * HS + c0) : _mm256_setzero_ps();
+                c[r][1] = k0 ? _mm256_loadu_ps(O + r * HS + c0 + 8) : _mm256_setzero_ps();
+            }
+            for (int k = k0; k < k1; k++) {
+                const float *v = Vp + ((size_t)(c0 / 16) * T + k) * 16;
+                __m256 b0 = _mm256_loadu_ps(v), b1 = _mm256_loadu_ps(v + 8);
+                UNROLL_MR
+                for (int r = 0; r < MR; r++) {
+                    __m256 a = _mm256_broadcast_ss(P + (size_t)r * ldP + k);
+                    c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+                    c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+                }
+            }
+            UNROLL_MR
+            for (int r = 0; r < MR; r++) {
+                __m256 s = _mm256_set1_ps(k1 == nk ? inv[r] : 1.0f);
+                _mm256_storeu_ps(O + r * HS + c0, _mm256_mul_ps(c[r][0], s));
+                _mm256_storeu_ps(O + r * HS + c0 + 8, _mm256_mul_ps(c[r][1], s));
+            }
+        }
+    }
+    if (nk <= 0)
+        for (int i = 0; i < MR * HS; i++) O[i] = 0.0f;
+}
+
+static int have_avx2_fma(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+#define HAVE_AVX2_ROWS 0
+#endif
+
+static float row_max(const float *s, int n) {
+#if HAVE_AVX2_ROWS
+    if (have_avx2_fma()) return max_avx2(s, n);
+#endif
+    return max_lanes(s, n);
+}
+
+/* Portable exp_sum: s = exp(s - shift), returns the sum. */
+VMATH_CLONES static float exp_sum_lanes(float *s, int n, float shift) {
+VMATH_SIMD
+    for (int j = 0; j < n; j++) s[j] = vexp(s[j] - shift);
+    return sum_lanes(s, n);
+}
+
+static float exp_sum(float *s, int n, float shift) {
+#if HAVE_AVX2_ROWS
+    if (have_avx2_fma()) return exp_sum_avx2(s, n, shift);
+#endif
+    return exp_sum_lanes(s, n, shift);
+}
+
+/* One score row s (nk): update the running max *m and sum *l, turn s into exp(s - m_new);
+ * returns the factor the row's accumulator must be multiplied by. */
+static float online_softmax_row(float *s, int nk, float *m, float *l) {
+    float mx = row_max(s, nk);
+    float m_new = mx > *m ? mx : *m;
+    if (m_new == -INFINITY) { /* every key so far masked */
+        memset(s, 0, (size_t)nk * sizeof(float));
+        return 1.0f;
+    }
+    float sum = exp_sum(s, nk, m_new);
+    float corr = *m == -INFINITY ? 0.0f : vexp(*m - m_new);
+    *l = *l * corr + sum;
+    *m = m_new;
+    return corr;
+}
+
+/* P row from scores: p = exp(s - lse) (0 where masked or lse = -inf). */
+static void prob_row(float *s, int nk, float lse) {
+    if (lse == -INFINITY) {
+        memset(s, 0, (size_t)nk * sizeof(float));
+        return;
+    }
+    exp_sum(s, nk, lse);
+}
+
+/* dS row in place over dp: ds = p (dp - d) scale. */
+VMATH_CLONES static void dscore_row(float *dp, const float *p, int nk, float d, float scale) {
+VMATH_SIMD
+    for (int j = 0; j < nk; j++) dp[j] = p[j] * (dp[j] - d) * scale;
+}
+
+#if HAVE_AVX2_ROWS
+/* The forward on AVX2 + FMA, HS a multiple of 16: per (batch, head, chunk of QC query rows),
+ * K and V of the head packed once, then per MR query rows: all their scores (MR x T: the
+ * block of the score matrix), plain softmax (the whole row is there: no rescaling), P V. */
+#define QC 256
+#ifndef PF
+#define PF 8 /* rows ahead: the head's K and V rows lie 3C floats apart, beyond the prefetcher */
+#endif
+static void prefetch_row(const float *x, int n) {
+    for (int i = 0; i < n; i += 16) __builtin_prefetch(x + i);
+}
+static void forward_avx2(float *out, float *lse, const float *qkv, const float *key_mask,
+                         int B, int T, int C, int NH, float scale, int causal) {
+    const int HS = C / NH, C3 = 3 * C;
+    const int np = (T + 15) / 16, ldS = np * 16;
+    const int nqc = (T + QC - 1) / QC;
+    const int qc = ((T + nqc - 1) / nqc + MR - 1) / MR * MR; /* even chunks, MR rows each */
+    const long ntask = (long)B * NH * nqc;
+    const double flops = 4.0 * B * (double)T * T * C;
+    parallel_blas_serial();
+#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+    {
+        float *S = malloc(sizeof(float) * (size_t)MR * ldS);
+        float *Kp = malloc(sizeof(float) * (size_t)ldS * HS);
+        float *Vp = malloc(sizeof(float) * (size_t)T * HS);
+        float *Qp = malloc(sizeof(float) * (size_t)MR * HS);
+        float *Ot = malloc(sizeof(float) * (size_t)MR * HS);
+        int ok = S && Kp && Vp && Qp && Ot;
+        long packed = -1; /* (b, h) whose K and V are in Kp, Vp */
+#pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < ntask; task++) {
+            if (!ok) continue;
+            long bh = task / nqc;
+            int h = (int)(bh % NH), b = (int)(bh / NH);
+            const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+            const float *km = key_mask ? key_mask + (size_t)b * T : NULL;
+            if (packed != bh) {
+                memset(Kp + (size_t)(np - 1) * HS * 16, 0, sizeof(float) * (size_t)HS * 16);
+                for (int j = 0; j < T; j++) {
+                    float *kp = Kp + ((size_t)(j / 16) * HS) * 16 + j % 16;
+                    const float *k = base + C + (size_t)j * C3;
+                    if (j + PF < T) prefetch_row(k + (size_t)PF * C3, HS);
+                    for (int d = 0; d < HS; d++) kp[d * 16] = scale * k[d];
+                }
+                for (int j = 0; j < T; j++) {
+                    if (j + PF < T) prefetch_row(base + 2 * (size_t)C + (size_t)(j + PF) * C3, HS);
+                    for (int p = 0; p < HS / 16; p++)
+                        memcpy(Vp + ((size_t)p * T + j) * 16,
+                               base + 2 * (size_t)C + (size_t)j * C3 + p * 16, sizeof(float) * 16);
+                }
+                packed = bh;
+            }
+            int q0 = (int)(task % nqc) * qc, q1 = q0 + qc < T ? q0 + qc : T;
+            for (int g = q0; g < q1; g += MR) {
+                int mr = q1 - g < MR ? q1 - g : MR;
+                int kend = causal ? g + mr : T;
+                float inv[MR];
+                for (int r = 0; r < mr; r++)
+                    memcpy(Qp + r * HS, base + (size_t)(g + r) * C3, sizeof(float) * (size_t)HS);
+                memset(Qp + mr * HS, 0, sizeof(float) * (size_t)(MR - mr) * HS);
+                qk_rows(S, ldS, Qp, Kp, HS, (kend + 15) / 16);
+                for (int r = 0; r < MR; r++) {
+                    float *s = S + (size_t)r * ldS;
+                    float mx = -INFINITY, l = 0.0f;
+                    if (r < mr) {
+                        if (km || causal) mask_row(s, kend, km, 0, causal, g + r);
+                        mx = max_avx2(s, kend);
+                    }
+                    if (mx == -INFINITY)
+                        memset(s, 0, sizeof(float) * (size_t)kend);
+                    else
+                        l = exp_sum_avx2(s, kend, mx);
+                    inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
+                    if (r < mr && lse)
+                        lse[((size_t)b * NH + h) * T + g + r] = l > 0.0f ? mx + logf(l) : -INFINITY;
+                }
+                pv_rows(Ot, S, ldS, Vp, T, HS, kend, inv);
+                for (int r = 0; r < mr; r++)
+                    memcpy(out + ((size_t)b * T + g + r) * C + (size_t)h * HS, Ot + r * HS,
+                           sizeof(float) * (size_t)HS);
+            }
+        }
+        free(S);
+        free(Kp);
+        free(Vp);
+        free(Qp);
+        free(Ot);
+    }
+}
+#endif
+
+void attention_forward(float *out, float *lse, const float *qkv, const float *key_mask, int B,
+                       int T, int C, int NH, float scale, int causal) {
+    if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
+    const int HS = C / NH, C3 = 3 * C;
+#if HAVE_AVX2_ROWS
+    if (HS % 16 == 0 && have_avx2_fma()) {
+        forward_avx2(out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
+        return;
+    }
+#endif
+    const int nqb = (T + BQ - 1) / BQ;
+    const long ntask = (long)B * NH * nqb;
+    const double flops = 4.0 * B * (double)T * T * C;
+    parallel_blas_serial();
+#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+    {
+        float *S = malloc(sizeof(float) * (size_t)BQ * BK);
+        float *acc = malloc(sizeof(float) * (size_t)BQ * HS);
+        float m[BQ], l[BQ];
+        int ok = S && acc;
+#pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < ntask; task++) {
+            if (!ok) continue;
+            int qb = (int)(task % nqb);
+            int h = (int)(task / nqb % NH);
+            int b = (int)(task / nqb / NH);
+            int q0 = qb * BQ, nq = T - q0 < BQ ? T - q0 : BQ;
+            const float *base = qkv + (size_t)b * T * C3;
+            const float *Q = base + (size_t)q0 * C3 + (size_t)h * HS;
+            const float *K = base + C + (size_t)h * HS;
+            const float *V = base + 2 * (size_t)C + (size_t)h * HS;
+            const float *km = key_mask ? key_mask + (size_t)b * T : NULL;
+            for (int i = 0; i < nq; i++) {
+                m[i] = -INFINITY;
+                l[i] = 0.0f;
+            }
+            memset(acc, 0, sizeof(float) * (size_t)nq * HS);
+            int kend = causal ? q0 + nq : T;
+            for (int k0 = 0; k0 < kend; k0 += BK) {
+                int nk = kend - k0 < BK ? kend - k0 : BK;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, Q, C3,
+                            K + (size_t)k0 * C3, C3, 0.0f, S, BK);
+                int need_causal = causal && k0 + nk - 1 > q0;
+                for (int i = 0; i < nq; i++) {
+                    float *s = S + (size_t)i * BK;
+                    if (km || need_causal) mask_row(s, nk, km, k0, need_causal, q0 + i);
+                    float corr = online_softmax_row(s, nk, &m[i], &l[i]);
+                    if (corr != 1.0f) {
+                        float *a = acc + (size_t)i * HS;
+                        for (int d = 0; d < HS; d++) a[d] *= corr;
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, S, BK,
+                            V + (size_t)k0 * C3, C3, 1.0f, acc, HS);
+            }
+            for (int i = 0; i < nq; i++) {
+                float *o = out + ((size_t)b * T + q0 + i) * C + (size_t)h * HS;
+                const float *a = acc + (size_t)i * HS;
+                float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+                for (int d = 0; d < HS; d++) o[d] = a[d] * inv;
+                if (lse)
+                    lse[((size_t)b * NH + h) * T + q0 + i] =
+                        l[i] > 0.0f ? m[i] + logf(l[i]) : -INFINITY;
+            }
+        }
+        free(S);
+        free(acc);
+    }
+}
+
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                        const float *lse, const float *key_mask, int B, int T, int C, int NH,
+                        float scale, int causal) {
+    if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
+    const int HS = C / NH, C3 = 3 * C;
+    const long ntask = (long)B * NH;
+    const double flops = 10.0 * B * (double)T * T * C;
+    parallel_blas_serial();
+#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+    {
+        float *P = malloc(sizeof(float) * (size_t)BQ * BK);
+        float *dP = malloc(sizeof(float) * (size_t)BQ * BK);
+        float *D = malloc(sizeof(float) * (size_t)T);
+        int ok = P && dP && D;
+#pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < ntask; task++) {
+            if (!ok) continue;
+            int h = (int)(task % NH), b = (int)(task / NH);
+            const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+            float *dbase = dqkv + (size_t)b * T * C3 + (size_t)h * HS;
+            const float *dO = dout + (size_t)b * T * C + (size_t)h * HS;
+            const float *O = out + (size_t)b * T * C + (size_t)h * HS;
+            const float *L = lse + ((size_t)b * NH + h) * T;
+            const float *km = key_mask ? key_mask + (size_t)b * T : NULL;
+            for (int t = 0; t < T; t++) {
+                float s = 0.0f;
+                for (int d = 0; d < HS; d++) s += dO[(size_t)t * C + d] * O[(size_t)t * C + d];
+                D[t] = s;
+            }
+            for (int q0 = 0; q0 < T; q0 += BQ) {
+                int nq = T - q0 < BQ ? T - q0 : BQ;
+                const float *Q = base + (size_t)q0 * C3;
+                float *dQ = dbase + (size_t)q0 * C3;
+                const float *dOb = dO + (size_t)q0 * C;
+                int kend = causal ? q0 + nq : T;
+                for (int k0 = 0; k0 < kend; k0 += BK) {
+                    int nk = kend - k0 < BK ? kend - k0 : BK;
+                    const float *K = base + C + (size_t)k0 * C3;
+                    const float *V = base + 2 * (size_t)C + (size_t)k0 * C3;
+                    float *dK = dbase + C + (size_t)k0 * C3;
+                    float *dV = dbase + 2 * (size_t)C + (size_t)k0 * C3;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, scale, Q,
+                                C3, K, C3, 0.0f, P, BK);
+                    int need_causal = causal && k0 + nk - 1 > q0;
+                    for (int i = 0; i < nq; i++) {
+                        float *p = P + (size_t)i * BK;
+                        if (km || need_causal) mask_row(p, nk, km, k0, need_causal, q0 + i);
+                        prob_row(p, nk, L[q0 + i]);
+                    }
+                    /* dV (nk,HS) += P^T (nk,nq) dO (nq,HS) */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, HS, nq, 1.0f, P, BK,
+                                dOb, C, 1.0f, dV, C3);
+                    /* dP (nq,nk) = dO (nq,HS) V^T (HS,nk) */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, HS, 1.0f, dOb, C,
+                                V, C3, 0.0f, dP, BK);
+                    for (int i = 0; i < nq; i++)
+                        dscore_row(dP + (size_t)i * BK, P + (size_t)i * BK, nk, D[q0 + i], scale);
+                    /* dQ (nq,HS) += dS (nq,nk) K (nk,HS); dK (nk,HS) += dS^T Q (nq,HS) */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, HS, nk, 1.0f, dP,
+                                BK, K, C3, 1.0f, dQ, C3);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, HS, nq, 1.0f, dP, BK,
+                                Q, C3, 1.0f, dK, C3);
+                }
+            }
+        }
+        free(P);
+        free(dP);
+        free(D);
+    }
+}

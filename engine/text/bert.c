@@ -1,0 +1,389 @@
+/* bert.c: BERT-family encoder forward (see bert.h for the legend).
+ * Post-LN block: x = LN1(x + attn.output.dense(attn(qkv(x)))); x = LN2(x + out(gelu(fc(x)))).
+ * The query/key/value weights are packed at load time into one (3C,C) matrix so that one
+ * GEMM produces the [q|k|v] layout attention_forward expects. */
+#include "engine/text/bert.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/core/hf_config.h"
+#include "engine/ops/ops.h"
+
+mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg) {
+    json_t *root = NULL;
+    mama_status rc = hf_config_parse(json_text, "BERT", &root);
+    if (rc) return rc;
+    bert_config c = {0};
+    c.vocab_size = hf_config_int(root, "vocab_size", 0);
+    c.max_position = hf_config_int(root, "max_position_embeddings", 512);
+    c.type_vocab_size = hf_config_int(root, "type_vocab_size", 2);
+    c.hidden = hf_config_int(root, "hidden_size", 0);
+    c.n_layer = hf_config_int(root, "num_hidden_layers", 0);
+    c.n_head = hf_config_int(root, "num_attention_heads", 0);
+    long long f4 = 4ll * c.hidden;   /* HF's default; no int overflow for a huge hidden_size */
+    c.intermediate = hf_config_int(root, "intermediate_size", f4 > 0x7fffffff ? -1 : (int)f4);
+    json_t *eps = json_object_get(root, "layer_norm_eps");
+    c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
+    json_t *pad = json_object_get(root, "pad_token_id");
+    c.pad_token_id = !pad ? 0 /* HF BertConfig's default */
+                     : json_is_integer(pad) ? (int)json_integer_value(pad) : -1;
+    json_t *act = json_object_get(root, "hidden_act");
+    json_t *pet = json_object_get(root, "position_embedding_type");
+    if (json_is_string(act) && strcmp(json_string_value(act), "gelu"))
+        rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: hidden_act '%s' is not supported "
+                         "(only gelu, the exact erf GELU)", json_string_value(act));
+    else if (json_is_string(pet) && strcmp(json_string_value(pet), "absolute"))
+        rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: position_embedding_type '%s' is not "
+                         "supported (only absolute)", json_string_value(pet));
+    json_decref(root);
+    if (rc) return rc;
+    if (c.vocab_size <= 0 || c.max_position <= 0 || c.type_vocab_size <= 0 || c.hidden <= 0 ||
+        c.n_layer <= 0 || c.n_head <= 0 || c.hidden % c.n_head || c.intermediate <= 0 ||
+        !(c.ln_eps > 0.0f))
+        return mama_errorf(MAMA_EINVAL, "BERT config: need positive vocab_size, hidden_size, "
+                           "num_hidden_layers, num_attention_heads (dividing hidden_size), "
+                           "intermediate_size (got %d, %d, %d, %d, %d)", c.vocab_size,
+                           c.hidden, c.n_layer, c.n_head, c.intermediate);
+    *out_cfg = c;
+    return MAMA_OK;
+}
+
+/* Points p into base (NULL: only count) in the fixed order; returns the float count. */
+static size_t point_params(bert_params *p, float *base, const bert_config *c) {
+    size_t V = c->vocab_size, P = c->max_position, TV = c->type_vocab_size, C = c->hidden,
+           L = c->n_layer, F = c->intermediate;
+    size_t sizes[17] = {V * C, P * C, TV * C, C, C, L * 3 * C * C, L * 3 * C, L * C * C,
+                        L * C, L * C, L * C, L * F * C, L * F, L * C * F, L * C, L * C, L * C};
+    float **ptrs[17] = {&p->word, &p->pos, &p->type, &p->emb_lnw, &p->emb_lnb, &p->qkvw,
+                        &p->qkvb, &p->attow, &p->attob, &p->ln1w, &p->ln1b, &p->fcw,
+                        &p->fcb, &p->projw, &p->projb, &p->ln2w, &p->ln2b};
+    size_t total = 0;
+    for (int i = 0; i < 17; i++) {
+        if (base) *ptrs[i] = base + total;
+        total += sizes[i];
+    }
+    return total;
+}
+
+mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
+    const bert_config *c = cfg;
+    if (c->vocab_size > (1 << 24) || c->hidden > 65536 || c->n_layer > 1024 ||
+        c->max_position > (1 << 20) || c->intermediate > (1 << 20) ||
+        c->type_vocab_size > 4096)
+        return mama_errorf(MAMA_EINVAL, "bert_create: config out of range (V %d <= 2^24, "
+                           "C %d <= 65536, L %d <= 1024, P %d and F %d <= 2^20)",
+                           c->vocab_size, c->hidden, c->n_layer, c->max_position,
+                           c->intermediate);
+    if (c->hidden <= 0 || c->n_head <= 0 || c->hidden % c->n_head || c->n_layer <= 0 ||
+        c->vocab_size <= 0 || c->max_position <= 0 || c->type_vocab_size <= 0 ||
+        c->intermediate <= 0)
+        return mama_errorf(MAMA_EINVAL, "bert_create: invalid config");
+    bert_model *m = calloc(1, sizeof *m);
+    if (!m) return mama_errorf(MAMA_ENOMEM, "bert_create: out of memory");
+    m->cfg = *c;
+    size_t total = point_params(&m->params, NULL, c);
+    m->params_memory = calloc(total, sizeof(float));
+    if (!m->params_memory) {
+        free(m);
+        return mama_errorf(MAMA_ENOMEM, "bert_create: cannot allocate %zu parameters", total);
+    }
+    m->num_params = total;
+    point_params(&m->params, m->params_memory, c);
+    *out_model = m;
+    return MAMA_OK;
+}
+
+void bert_destroy(bert_model *m) {
+    if (!m) return;
+    free(m->params_memory);
+    free(m->grads_memory);
+    free(m->acts_memory);
+    free(m->grad_scratch);
+    free(m->ids);
+    free(m);
+}
+
+mama_status bert_load_weights(bert_model *m, const st_file *f) {
+    const char *pre = NULL;
+    if (st_find(f, "embeddings.word_embeddings.weight")) pre = "";
+    else if (st_find(f, "bert.embeddings.word_embeddings.weight")) pre = "bert.";
+    else if (st_find(f, "text.bert.embeddings.word_embeddings.weight")) pre = "text.bert.";
+    if (!pre)
+        return mama_errorf(MAMA_ENOTFOUND, "BERT weights: no embeddings.word_embeddings.weight "
+                           "(tried prefixes '' and 'bert.'); not a BERT-family checkpoint");
+    const bert_config *c = &m->cfg;
+    bert_params *p = &m->params;
+    int64_t C = c->hidden, F = c->intermediate, L = c->n_layer;
+    mama_status rc;
+    if ((rc = hf_read_tensor(f, "BERT", pre, "embeddings.word_embeddings.weight", p->word, 2,
+                         c->vocab_size, C)) ||
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.position_embeddings.weight", p->pos, 2,
+                         c->max_position, C)) ||
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.token_type_embeddings.weight", p->type, 2,
+                         c->type_vocab_size, C)) ||
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.LayerNorm.weight", p->emb_lnw, 1, C, 0)) ||
+        (rc = hf_read_tensor(f, "BERT", pre, "embeddings.LayerNorm.bias", p->emb_lnb, 1, C, 0)))
+        return rc;
+    static const char *const qkv[3] = {"query", "key", "value"};
+    for (int64_t l = 0; l < L; l++) {
+        char n[192];
+#define RD(suffix, dst, nd, a, b)                                                  \
+    do {                                                                           \
+        snprintf(n, sizeof n, "encoder.layer.%d.%s", (int)l, suffix);              \
+        if ((rc = hf_read_tensor(f, "BERT", pre, n, dst, nd, a, b)))               \
+            return rc;                                                             \
+    } while (0)
+        for (int k = 0; k < 3; k++) {
+            char s[64];
+            snprintf(s, sizeof s, "attention.self.%s.weight", qkv[k]);
+            RD(s, p->qkvw + (l * 3 + k) * C * C, 2, C, C);
+            snprintf(s, sizeof s, "attention.self.%s.bias", qkv[k]);
+            RD(s, p->qkvb + (l * 3 + k) * C, 1, C, 0);
+        }
+        RD("attention.output.dense.weight", p->attow + l * C * C, 2, C, C);
+        RD("attention.output.dense.bias", p->attob + l * C, 1, C, 0);
+        RD("attention.output.LayerNorm.weight", p->ln1w + l * C, 1, C, 0);
+        RD("attention.output.LayerNorm.bias", p->ln1b + l * C, 1, C, 0);
+        RD("intermediate.dense.weight", p->fcw + l * F * C, 2, F, C);
+        RD("intermediate.dense.bias", p->fcb + l * F, 1, F, 0);
+        RD("output.dense.weight", p->projw + l * C * F, 2, C, F);
+        RD("output.dense.bias", p->projb + l * C, 1, C, 0);
+        RD("output.LayerNorm.weight", p->ln2w + l * C, 1, C, 0);
+        RD("output.LayerNorm.bias", p->ln2b + l * C, 1, C, 0);
+#undef RD
+    }
+    return MAMA_OK;
+}
+
+mama_status bert_load_hf(const char *weights_path, const char *config_path,
+                         bert_model **out_model) {
+    char *json = NULL;
+    mama_status rc = hf_config_read(weights_path, config_path, &json);
+    if (rc) return rc;
+    bert_config cfg;
+    rc = bert_config_from_hf_json(json, &cfg);
+    free(json);
+    if (rc) return rc;
+    st_file *f = NULL;
+    if ((rc = st_open(weights_path, &f))) return rc;
+    bert_model *m = NULL;
+    rc = bert_create(&cfg, &m);
+    if (rc == MAMA_OK) rc = bert_load_weights(m, f);
+    st_close(f);
+    if (rc) { bert_destroy(m); return rc; }
+    *out_model = m;
+    return MAMA_OK;
+}
+
+/* Activation arena for N tokens: L slots in training mode, one in inference. */
+static mama_status ensure_acts(bert_model *m, size_t N) {
+    if (m->acts_memory && N <= m->capacity) return MAMA_OK;
+    const bert_config *c = &m->cfg;
+    size_t C = c->hidden, F = c->intermediate, NH = c->n_head;
+    size_t L = m->train ? (size_t)c->n_layer : 1;
+    bert_acts *a = &m->acts;
+    struct { float **p; size_t n; } tab[] = {
+        {&a->emb_sum, N * C}, {&a->emb_mean, N}, {&a->emb_rstd, N},
+        {&a->x, (L + 1) * N * C}, {&a->qkv, L * N * 3 * C}, {&a->atty, L * N * C},
+        {&a->att_lse, L * N * NH}, {&a->res1, L * N * C}, {&a->ln1, L * N * C},
+        {&a->ln1_mean, L * N}, {&a->ln1_rstd, L * N}, {&a->fch, L * N * F},
+        {&a->fch_gelu, L * N * F}, {&a->res2, L * N * C}, {&a->ln2_mean, L * N},
+        {&a->ln2_rstd, L * N}, {&a->mask, N},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) total += tab[i].n;
+    free(m->acts_memory);
+    free(m->ids);
+    free(m->grad_scratch);
+    m->grad_scratch = NULL;
+    m->acts_memory = malloc(total * sizeof(float));
+    m->ids = malloc(2 * N * sizeof(int));
+    if (!m->acts_memory || !m->ids) {
+        free(m->acts_memory); free(m->ids);
+        m->acts_memory = NULL; m->ids = NULL; m->capacity = 0;
+        return mama_errorf(MAMA_ENOMEM, "BERT forward: cannot allocate activations for %zu "
+                           "tokens (%zu floats); use a smaller batch", N, total);
+    }
+    float *p = m->acts_memory;
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) { *tab[i].p = p; p += tab[i].n; }
+    m->capacity = N;
+    return MAMA_OK;
+}
+
+mama_status bert_set_train(bert_model *m, int on) {
+    if (!!on == m->train) return MAMA_OK;
+    m->train = !!on;
+    free(m->acts_memory);
+    free(m->ids);
+    free(m->grad_scratch);
+    m->acts_memory = NULL;
+    m->ids = NULL;
+    m->grad_scratch = NULL;
+    m->capacity = 0;
+    m->B = m->T = 0;
+    m->hidden = NULL;
+    if (on && !m->grads_memory) {
+        m->grads_memory = calloc(m->num_params, sizeof(float));
+        if (!m->grads_memory) {
+            m->train = 0;
+            return mama_errorf(MAMA_ENOMEM, "bert_set_train: cannot allocate %zu gradients",
+                               m->num_params);
+        }
+        point_params(&m->grads, m->grads_memory, &m->cfg);
+    }
+    return MAMA_OK;
+}
+
+void bert_zero_grad(bert_model *m) {
+    if (m->grads_memory) memset(m->grads_memory, 0, m->num_params * sizeof(float));
+}
+
+static float attn_scale(const bert_config *c) {
+    return 1.0f / sqrtf((float)(c->hidden / c->n_head));
+}
+
+mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
+                         const float *mask, int B, int T) {
+    const bert_config *c = &m->cfg;
+    if (B <= 0 || T <= 0 || T > c->max_position)
+        return mama_errorf(MAMA_EINVAL, "BERT forward: need B > 0 and 0 < T <= %d (got B %d, "
+                           "T %d); truncate the text", c->max_position, B, T);
+    size_t N = (size_t)B * T, C = c->hidden, F = c->intermediate, NH = c->n_head;
+    for (size_t i = 0; i < N; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return mama_errorf(MAMA_EINVAL, "BERT forward: token id %d at %zu outside [0, %d)",
+                               ids[i], i, c->vocab_size);
+        if (type_ids && (type_ids[i] < 0 || type_ids[i] >= c->type_vocab_size))
+            return mama_errorf(MAMA_EINVAL, "BERT forward: token type %d at %zu outside "
+                               "[0, %d)", type_ids[i], i, c->type_vocab_size);
+    }
+    mama_status rc = ensure_acts(m, N);
+    if (rc) return rc;
+    m->B = B;
+    m->T = T;
+    const bert_params *p = &m->params;
+    bert_acts *a = &m->acts;
+    int *tids = m->ids + N;
+    for (size_t i = 0; i < N; i++) {
+        a->mask[i] = mask ? (mask[i] != 0.0f) : 1.0f;
+        m->ids[i] = ids[i];
+        tids[i] = type_ids ? type_ids[i] : 0;
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t i = (size_t)b * T + t;
+            const float *we = p->word + (size_t)ids[i] * C, *pe = p->pos + (size_t)t * C;
+            const float *te = p->type + (size_t)tids[i] * C;
+            float *o = a->emb_sum + i * C;
+            for (size_t k = 0; k < C; k++) o[k] = we[k] + pe[k] + te[k];
+        }
+    layernorm_forward(a->x, a->emb_mean, a->emb_rstd, a->emb_sum, p->emb_lnw, p->emb_lnb,
+                      (int)N, (int)C, c->ln_eps);
+    float scale = attn_scale(c);
+    for (size_t l = 0; l < (size_t)c->n_layer; l++) {
+        /* slot s: layer l in training mode; 0 in inference, where x has two rows of slots
+         * (in, out) that alternate so a layer never overwrites its own input. */
+        size_t s = m->train ? l : 0;
+        float *xin = a->x + (m->train ? l : (l & 1)) * N * C;
+        float *xout = a->x + (m->train ? l + 1 : ((l + 1) & 1)) * N * C;
+        float *qkv = a->qkv + s * N * 3 * C, *atty = a->atty + s * N * C;
+        float *res1 = a->res1 + s * N * C, *ln1 = a->ln1 + s * N * C;
+        float *fch = a->fch + s * N * F, *fchg = a->fch_gelu + s * N * F;
+        float *res2 = a->res2 + s * N * C;
+        linear_forward(qkv, xin, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, (int)N, (int)C,
+                       (int)(3 * C));
+        attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C,
+                          c->n_head, scale, 0);
+        linear_forward(res1, atty, p->attow + l * C * C, p->attob + l * C, (int)N, (int)C,
+                       (int)C);
+        residual_scaled_forward(res1, res1, xin, NULL, N, (int)C);
+        layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res1,
+                          p->ln1w + l * C, p->ln1b + l * C, (int)N, (int)C, c->ln_eps);
+        linear_forward(fch, ln1, p->fcw + l * F * C, p->fcb + l * F, (int)N, (int)C, (int)F);
+        gelu_forward(fchg, fch, N * F);
+        linear_forward(res2, fchg, p->projw + l * C * F, p->projb + l * C, (int)N, (int)F,
+                       (int)C);
+        residual_scaled_forward(res2, res2, ln1, NULL, N, (int)C);
+        layernorm_forward(xout, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
+                          p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
+    }
+    size_t last = m->train ? (size_t)c->n_layer : ((size_t)c->n_layer & 1);
+    m->hidden = a->x + last * N * C;
+    return MAMA_OK;
+}
+
+mama_status bert_backward(bert_model *m, const float *dhidden) {
+    const bert_config *c = &m->cfg;
+    if (!m->train || !m->grads_memory)
+        return mama_errorf(MAMA_EINVAL, "bert_backward: call bert_set_train(m, 1) before the "
+                           "forward pass (activations are not kept otherwise)");
+    if (!m->B)
+        return mama_errorf(MAMA_EINVAL, "bert_backward: no forward pass to go back through");
+    int B = m->B, T = m->T;
+    size_t N = (size_t)B * T, C = c->hidden, F = c->intermediate, NH = c->n_head;
+    if (!m->grad_scratch) {
+        m->grad_scratch = malloc(sizeof(float) * m->capacity * (7 * C + 2 * F));
+        if (!m->grad_scratch)
+            return mama_errorf(MAMA_ENOMEM, "bert_backward: out of memory for scratch");
+    }
+    /* dx, dres, dln1, datty (N,C); dqkv (N,3C); dh, dhg (N,F) */
+    float *dx = m->grad_scratch, *dres = dx + N * C, *dln1 = dres + N * C;
+    float *datty = dln1 + N * C, *dqkv = datty + N * C, *dh = dqkv + N * 3 * C;
+    float *dhg = dh + N * F;
+    const bert_params *p = &m->params;
+    bert_params *g = &m->grads;
+    bert_acts *a = &m->acts;
+    float scale = attn_scale(c);
+    memcpy(dx, dhidden, N * C * sizeof(float));
+    for (size_t l = (size_t)c->n_layer; l-- > 0;) {
+        float *xin = a->x + l * N * C, *qkv = a->qkv + l * N * 3 * C;
+        float *atty = a->atty + l * N * C, *res1 = a->res1 + l * N * C;
+        float *ln1 = a->ln1 + l * N * C, *fch = a->fch + l * N * F;
+        float *fchg = a->fch_gelu + l * N * F, *res2 = a->res2 + l * N * C;
+        /* LN2 over res2 = ln1 + proj(gelu(fc(ln1))) */
+        memset(dres, 0, N * C * sizeof(float));
+        layernorm_backward(dres, g->ln2w + l * C, g->ln2b + l * C, dx, res2, p->ln2w + l * C,
+                           a->ln2_mean + l * N, a->ln2_rstd + l * N, (int)N, (int)C);
+        memcpy(dln1, dres, N * C * sizeof(float));
+        memset(dhg, 0, N * F * sizeof(float));
+        linear_backward(dhg, g->projw + l * C * F, g->projb + l * C, dres, fchg,
+                        p->projw + l * C * F, (int)N, (int)F, (int)C);
+        memset(dh, 0, N * F * sizeof(float));
+        gelu_backward(dh, dhg, fch, N * F);
+        linear_backward(dln1, g->fcw + l * F * C, g->fcb + l * F, dh, ln1, p->fcw + l * F * C,
+                        (int)N, (int)C, (int)F);
+        /* LN1 over res1 = xin + dense(attn(qkv(xin))) */
+        memset(dres, 0, N * C * sizeof(float));
+        layernorm_backward(dres, g->ln1w + l * C, g->ln1b + l * C, dln1, res1, p->ln1w + l * C,
+                           a->ln1_mean + l * N, a->ln1_rstd + l * N, (int)N, (int)C);
+        memcpy(dx, dres, N * C * sizeof(float));
+        memset(datty, 0, N * C * sizeof(float));
+        linear_backward(datty, g->attow + l * C * C, g->attob + l * C, dres, atty,
+                        p->attow + l * C * C, (int)N, (int)C, (int)C);
+        memset(dqkv, 0, N * 3 * C * sizeof(float));
+        attention_backward(dqkv, datty, qkv, atty, a->att_lse + l * N * NH, a->mask, B, T,
+                           (int)C, c->n_head, scale, 0);
+        linear_backward(dx, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, dqkv, xin,
+                        p->qkvw + l * 3 * C * C, (int)N, (int)C, (int)(3 * C));
+    }
+    memset(dres, 0, N * C * sizeof(float));
+    layernorm_backward(dres, g->emb_lnw, g->emb_lnb, dx, a->emb_sum, p->emb_lnw, a->emb_mean,
+                       a->emb_rstd, (int)N, (int)C);
+    const int *tids = m->ids + N;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t i = (size_t)b * T + t;
+            const float *d = dres + i * C;
+            float *gp = g->pos + (size_t)t * C, *gt = g->type + (size_t)tids[i] * C;
+            for (size_t k = 0; k < C; k++) { gp[k] += d[k]; gt[k] += d[k]; }
+            /* the padding row gets no gradient (nn.Embedding padding_idx, as HF) */
+            if (m->ids[i] == c->pad_token_id) continue;
+            float *gw = g->word + (size_t)m->ids[i] * C;
+            for (size_t k = 0; k < C; k++) gw[k] += d[k];
+        }
+    return MAMA_OK;
+}

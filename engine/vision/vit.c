@@ -1,0 +1,240 @@
+/* vit.c: the DINOv2-with-registers image tower: parameter and activation arenas and the
+ * forward pass. Loading and saving weights live in vit_weights.c; the position-embedding
+ * resize in pos_embed.c. Legend as in vit.h: B batch, T tokens (1+R+Np), C width,
+ * NH heads, M MLP hidden, L depth, K patch pixels, Np patches, R registers, E embed. */
+#include "engine/vision/vit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ops/ops.h"
+#include "engine/ops/pos_embed.h"
+
+mama_status vit_config_validate(const vit_config *c) {
+#define CHECK(cond, ...) do { if (!(cond)) return mama_errorf(MAMA_EINVAL, __VA_ARGS__); } while (0)
+    CHECK(c->width > 0 && c->width <= 65536, "vision config: width %d out of range 1..65536", c->width);
+    CHECK(c->depth > 0 && c->depth <= 1024, "vision config: depth %d out of range 1..1024", c->depth);
+    CHECK(c->heads > 0 && c->width % c->heads == 0,
+          "vision config: heads %d must be positive and divide width %d", c->heads, c->width);
+    CHECK(c->patch > 0 && c->patch <= 1024, "vision config: patch %d out of range", c->patch);
+    CHECK(c->image_size >= c->patch && c->image_size <= 16384 && c->image_size % c->patch == 0,
+          "vision config: image_size %d must be a positive multiple of patch %d",
+          c->image_size, c->patch);
+    CHECK(c->n_registers >= 0 && c->n_registers <= 1024,
+          "vision config: n_registers %d out of range 0..1024", c->n_registers);
+    CHECK(c->mlp_ratio > 0.0f && c->mlp_ratio <= 64.0f && (int)(c->width * c->mlp_ratio) > 0,
+          "vision config: mlp_ratio %g out of range", (double)c->mlp_ratio);
+    CHECK(c->ln_eps > 0.0f && c->ln_eps < 1.0f, "vision config: ln_eps %g out of range",
+          (double)c->ln_eps);
+    CHECK(c->layerscale == 0 || c->layerscale == 1, "vision config: layerscale must be 0 or 1");
+    CHECK(c->in_chans > 0 && c->in_chans <= 16, "vision config: in_chans %d out of range",
+          c->in_chans);
+    CHECK(c->embed >= 0 && c->embed <= 65536, "vision config: embed %d out of range", c->embed);
+#undef CHECK
+    return MAMA_OK;
+}
+
+mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
+    *out_model = NULL;
+    mama_status rc = vit_config_validate(cfg);
+    if (rc != MAMA_OK) return rc;
+    vit_model *m = calloc(1, sizeof *m);
+    if (!m) return mama_errorf(MAMA_ENOMEM, "vit_create: out of memory");
+    m->cfg = *cfg;
+    size_t C = cfg->width, L = cfg->depth, R = cfg->n_registers, E = cfg->embed;
+    m->M = (int)(cfg->width * cfg->mlp_ratio);
+    m->G0 = cfg->image_size / cfg->patch;
+    m->K = cfg->in_chans * cfg->patch * cfg->patch;
+    size_t M = m->M, K = m->K, G0 = m->G0, LS = cfg->layerscale ? L * C : 0;
+    size_t sz[VIT_NUM_PARAM_TENSORS] = {
+        C * K, C, C, R * C, (1 + G0 * G0) * C,
+        L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C, LS,
+        L * C, L * C, L * M * C, L * M, L * C * M, L * C, LS,
+        C, C, E * C,
+    };
+    size_t total = 0;
+    for (int i = 0; i < VIT_NUM_PARAM_TENSORS; i++) { m->param_sizes[i] = sz[i]; total += sz[i]; }
+    m->num_params = total;
+    m->params_memory = calloc(total, sizeof(float));
+    if (!m->params_memory) {
+        free(m);
+        return mama_errorf(MAMA_ENOMEM, "vit_create: cannot allocate %zu parameters (%.1f MB)",
+                           total, total * 4.0 / 1e6);
+    }
+    float **ptrs[VIT_NUM_PARAM_TENSORS] = {
+        &m->params.patch_w, &m->params.patch_b, &m->params.cls, &m->params.reg, &m->params.pos,
+        &m->params.ln1w, &m->params.ln1b, &m->params.qkvw, &m->params.qkvb,
+        &m->params.attprojw, &m->params.attprojb, &m->params.ls1,
+        &m->params.ln2w, &m->params.ln2b, &m->params.fc1w, &m->params.fc1b,
+        &m->params.fc2w, &m->params.fc2b, &m->params.ls2,
+        &m->params.lnfw, &m->params.lnfb, &m->params.proj_w,
+    };
+    float *p = m->params_memory;
+    for (int i = 0; i < VIT_NUM_PARAM_TENSORS; i++) {
+        *ptrs[i] = sz[i] ? p : NULL;
+        p += sz[i];
+    }
+    *out_model = m;
+    return MAMA_OK;
+}
+
+void vit_free(vit_model *m) {
+    if (!m) return;
+    free(m->acts_memory);
+    free(m->params_memory);
+    free(m);
+}
+
+/* (Re)builds the activation arena for this shape. Called before the layer loop only. */
+static mama_status acts_prepare(vit_model *m, int B, int H, int W, int keep_all) {
+    int P = m->cfg.patch;
+    int Gh = H / P, Gw = W / P;
+    if (m->acts_memory && m->B == B && m->H == H && m->W == W && m->keep_all == keep_all)
+        return MAMA_OK;
+    if (B <= 0 || Gh <= 0 || Gw <= 0)
+        return mama_errorf(MAMA_EINVAL, "vit_forward: batch %d and input %dx%d (patch %d) give "
+                           "no patches", B, H, W, P);
+    size_t C = m->cfg.width, NH = m->cfg.heads, M = m->M, K = m->K, E = m->cfg.embed;
+    size_t Np = (size_t)Gh * Gw, T = 1 + (size_t)m->cfg.n_registers + Np;
+    size_t Lk = keep_all ? (size_t)m->cfg.depth : 1, BT = (size_t)B * T;
+    size_t scratch = pos_embed_scratch_floats(m->G0, Gh, Gw, (int)C);
+    size_t sz[VIT_NUM_ACT_TENSORS] = {
+        (size_t)B * Np * K + scratch, (size_t)B * Np * C, (1 + Np) * C, BT * C,
+        Lk * BT * C, Lk * BT, Lk * BT, Lk * BT * 3 * C, Lk * BT * C, Lk * B * NH * T,
+        Lk * BT * C, Lk * BT * C, Lk * BT * C, Lk * BT, Lk * BT, Lk * BT * M, Lk * BT * M,
+        Lk * BT * C, Lk * BT * C, BT * C, BT, BT, (size_t)B * C, (size_t)B * E, (size_t)B,
+    };
+    size_t total = 0;
+    for (int i = 0; i < VIT_NUM_ACT_TENSORS; i++) total += sz[i];
+    free(m->acts_memory);
+    m->acts_memory = malloc(total * sizeof(float));
+    if (!m->acts_memory) {
+        m->num_acts = 0;
+        m->B = 0;
+        return mama_errorf(MAMA_ENOMEM, "vit_forward: cannot allocate activations for batch %d "
+                           "at %dx%d (%.1f MB); use a smaller batch", B, H, W, total * 4.0 / 1e6);
+    }
+    vit_acts *a = &m->acts;
+    float **ptrs[VIT_NUM_ACT_TENSORS] = {
+        &a->cols, &a->patch_out, &a->pos_interp, &a->x0,
+        &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty, &a->att_lse,
+        &a->attproj, &a->res1, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu,
+        &a->fcproj, &a->res2, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->pooled, &a->proj,
+        &a->proj_norm,
+    };
+    float *p = m->acts_memory;
+    for (int i = 0; i < VIT_NUM_ACT_TENSORS; i++) {
+        *ptrs[i] = p;
+        p += sz[i];
+    }
+    m->num_acts = total;
+    m->B = B; m->H = H; m->W = W; m->Gh = Gh; m->Gw = Gw;
+    m->Np = (int)Np; m->T = (int)T; m->keep_all = keep_all;
+    return MAMA_OK;
+}
+
+/* cols (B*Np, K): row b*Np + gy*Gw + gx holds the patch's pixels in Conv2d weight order
+ * (channel, ky, kx), so the patch embedding is one GEMM against patch_w (C, K). */
+static void im2col(float *cols, const float *inp, int B, int Cin, int H, int W, int P,
+                   int Gh, int Gw) {
+    size_t K = (size_t)Cin * P * P;
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int gy = 0; gy < Gh; gy++)
+            for (int gx = 0; gx < Gw; gx++) {
+                float *row = cols + (((size_t)b * Gh + gy) * Gw + gx) * K;
+                for (int c = 0; c < Cin; c++)
+                    for (int ky = 0; ky < P; ky++) {
+                        const float *src = inp + (((size_t)b * Cin + c) * H + (size_t)gy * P + ky) * W
+                                         + (size_t)gx * P;
+                        memcpy(row + ((size_t)c * P + ky) * P, src, (size_t)P * sizeof(float));
+                    }
+            }
+}
+
+mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all) {
+    if (!m || !inp) return mama_errorf(MAMA_EINVAL, "vit_forward: NULL model or input");
+    if (B <= 0 || H < m->cfg.patch || W < m->cfg.patch || H > 65536 || W > 65536)
+        return mama_errorf(MAMA_EINVAL, "vit_forward: batch %d of %dx%d images: needs B >= 1 and "
+                           "sides of at least one patch (%d px)", B, H, W, m->cfg.patch);
+    size_t n_in = (size_t)B * m->cfg.in_chans * H * W;
+    for (size_t i = 0; i < n_in; i++)
+        if (!isfinite(inp[i]))
+            return mama_errorf(MAMA_ENUMERIC, "vit_forward: input pixel %zu is not finite", i);
+    mama_status rc = acts_prepare(m, B, H, W, keep_all ? 1 : 0);
+    if (rc != MAMA_OK) return rc;
+
+    const vit_config *cfg = &m->cfg;
+    const vit_params *w = &m->params;
+    vit_acts *a = &m->acts;
+    int C = cfg->width, NH = cfg->heads, M = m->M, K = m->K, R = cfg->n_registers;
+    int T = m->T, Np = m->Np, L = cfg->depth, E = cfg->embed;
+    int BT = B * T;
+    float eps = cfg->ln_eps;
+
+    /* embeddings: [CLS + pos0, registers, patches + pos] */
+    float *scratch = a->cols + (size_t)B * Np * K;
+    pos_embed_resize(a->pos_interp, scratch, w->pos, m->G0, m->Gh, m->Gw, H, W, C);
+    im2col(a->cols, inp, B, cfg->in_chans, H, W, cfg->patch, m->Gh, m->Gw);
+    linear_forward(a->patch_out, a->cols, w->patch_w, w->patch_b, B * Np, K, C);
+    #pragma omp parallel for
+    for (int b = 0; b < B; b++) {
+        float *x = a->x0 + (size_t)b * T * C;
+        for (int c = 0; c < C; c++) x[c] = w->cls[c] + a->pos_interp[c];
+        if (R > 0) memcpy(x + C, w->reg, (size_t)R * C * sizeof(float));
+        for (int p = 0; p < Np; p++) {
+            float *xt = x + (size_t)(1 + R + p) * C;
+            const float *pe = a->patch_out + ((size_t)b * Np + p) * C;
+            const float *pp = a->pos_interp + (size_t)(1 + p) * C;
+            for (int c = 0; c < C; c++) xt[c] = pe[c] + pp[c];
+        }
+    }
+
+    const float attn_scale = 1.0f / sqrtf((float)(C / NH));
+    const float *x = a->x0;
+    for (int l = 0; l < L; l++) {
+        size_t li = keep_all ? (size_t)l : 0;
+        size_t oC = li * BT * C, oT = li * BT, oM = li * BT * M;
+        float *ln1 = a->ln1 + oC, *qkv = a->qkv + li * BT * 3 * C, *atty = a->atty + oC;
+        float *lse = a->att_lse + li * (size_t)B * NH * T;
+        float *attproj = a->attproj + oC, *res1 = a->res1 + oC, *ln2 = a->ln2 + oC;
+        float *fch = a->fch + oM, *fchg = a->fch_gelu + oM, *fcproj = a->fcproj + oC;
+        float *res2 = a->res2 + oC;
+        layernorm_forward(ln1, a->ln1_mean + oT, a->ln1_rstd + oT, x,
+                          w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
+        linear_forward(qkv, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C,
+                       BT, C, 3 * C);
+        attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0);
+        linear_forward(attproj, atty, w->attprojw + (size_t)l * C * C,
+                       w->attprojb + (size_t)l * C, BT, C, C);
+        residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
+                                (size_t)BT, C);
+        layernorm_forward(ln2, a->ln2_mean + oT, a->ln2_rstd + oT, res1,
+                          w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
+        linear_forward(fch, ln2, w->fc1w + (size_t)l * M * C, w->fc1b + (size_t)l * M, BT, C, M);
+        gelu_forward(fchg, fch, (size_t)BT * M);
+        linear_forward(fcproj, fchg, w->fc2w + (size_t)l * C * M, w->fc2b + (size_t)l * C,
+                       BT, M, C);
+        residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
+                                (size_t)BT, C);
+        x = res2;
+    }
+
+    /* x (B,T,C) is the last block's output. Pool BEFORE the final LayerNorm. */
+    #pragma omp parallel for
+    for (int b = 0; b < B; b++) {
+        float *pooled = a->pooled + (size_t)b * C;
+        for (int c = 0; c < C; c++) {
+            double acc = 0.0;
+            for (int t = 0; t < T; t++) acc += x[((size_t)b * T + t) * C + c];
+            pooled[c] = (float)(acc / T);
+        }
+    }
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, w->lnfw, w->lnfb, BT, C, eps);
+    if (E > 0) {
+        linear_forward(a->proj, a->pooled, w->proj_w, NULL, B, C, E);
+        l2norm_rows(a->proj, a->proj_norm, B, E);
+    }
+    return MAMA_OK;
+}
