@@ -221,7 +221,11 @@ static void compute_id(mama_model *m) {
 #define MIX(ptr, n) do { const float *f_ = (ptr); \
         for (size_t i_ = 0; i_ < (size_t)(n); i_++) { uint32_t w_; memcpy(&w_, f_ + i_, 4); \
             h ^= w_; h *= 1099511628211ull; } } while (0)
-    MIX(m->vit->params_memory, m->vit->num_params);
+    /* entry by entry: the alignment padding between them is not part of the identity */
+    const ptable *pt = &m->vit->ptab;
+    for (int e = 0; e < pt->n; e++)
+        if (pt->e[e].numel)
+            MIX(ptable_ptr(pt, m->vit->params_memory, e), pt->e[e].numel);
     MIX(&m->logit_scale, 1);
     for (int t = 0; t < m->n_tasks; t++) {
         const model_task *k = &m->tasks[t];

@@ -3,6 +3,20 @@
 
 #include <string.h>
 
+size_t dtype_size(mama_dtype dt) { return dt == MAMA_F32 || dt == MAMA_I32 ? 4 : 2; }
+
+const char *dtype_name(mama_dtype dt) {
+    switch (dt) {
+    case MAMA_F32: return "f32";
+    case MAMA_BF16: return "bf16";
+    case MAMA_F16: return "f16";
+    case MAMA_I32: return "i32";
+    }
+    return "?";
+}
+
+int dtype_is_float(mama_dtype dt) { return dt != MAMA_I32; }
+
 static uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);

@@ -1,4 +1,5 @@
-/* dtype.h: conversions between fp32 and the 16-bit float formats (bf16, IEEE fp16).
+/* dtype.h: the engine's element types, and conversions between fp32 and the 16-bit float
+ * formats (bf16, IEEE fp16).
  * Rounding is to nearest, ties to even; NaN stays NaN (quiet), infinities saturate as the
  * formats define (fp16 overflow becomes +-inf). Raw 16-bit patterns are uint16_t. */
 #ifndef MAMA_DTYPE_H
@@ -10,6 +11,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Element types of tensor tables (ptable.h): f32 on the CPU, bf16/f16 for device copies
+ * and checkpoints, i32 for token ids kept beside the activations. */
+typedef enum mama_dtype { MAMA_F32 = 0, MAMA_BF16, MAMA_F16, MAMA_I32 } mama_dtype;
+
+size_t dtype_size(mama_dtype dt);       /* bytes per element */
+const char *dtype_name(mama_dtype dt);  /* "f32", "bf16", "f16", "i32" */
+int dtype_is_float(mama_dtype dt);
 
 float dtype_bf16_to_f32(uint16_t h);
 uint16_t dtype_f32_to_bf16(float f);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/core/hf_config.h"
+#include "engine/core/ptable.h"
 #include "engine/ops/ops.h"
 
 mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg) {
@@ -52,21 +53,17 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
     return MAMA_OK;
 }
 
-/* Points p into base (NULL: only count) in the fixed order; returns the float count. */
-static size_t point_params(bert_params *p, float *base, const bert_config *c) {
-    size_t V = c->vocab_size, P = c->max_position, TV = c->type_vocab_size, C = c->hidden,
-           L = c->n_layer, F = c->intermediate;
-    size_t sizes[17] = {V * C, P * C, TV * C, C, C, L * 3 * C * C, L * 3 * C, L * C * C,
-                        L * C, L * C, L * C, L * F * C, L * F, L * C * F, L * C, L * C, L * C};
-    float **ptrs[17] = {&p->word, &p->pos, &p->type, &p->emb_lnw, &p->emb_lnb, &p->qkvw,
-                        &p->qkvb, &p->attow, &p->attob, &p->ln1w, &p->ln1b, &p->fcw,
-                        &p->fcb, &p->projw, &p->projb, &p->ln2w, &p->ln2b};
-    size_t total = 0;
-    for (int i = 0; i < 17; i++) {
-        if (base) *ptrs[i] = base + total;
-        total += sizes[i];
-    }
-    return total;
+/* The parameters, in the order of bert_params (also the layout of the gradients). */
+static void param_table(ptable *t, const bert_config *c) {
+    int64_t V = c->vocab_size, P = c->max_position, TV = c->type_vocab_size, C = c->hidden,
+            L = c->n_layer, F = c->intermediate;
+#define P_(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(bert_params, field), \
+                                  PTABLE_SHAPE(__VA_ARGS__))
+    P_(word, V, C);  P_(pos, P, C);  P_(type, TV, C);  P_(emb_lnw, C);  P_(emb_lnb, C);
+    P_(qkvw, L, 3 * C, C);  P_(qkvb, L, 3 * C);  P_(attow, L, C, C);  P_(attob, L, C);
+    P_(ln1w, L, C);  P_(ln1b, L, C);  P_(fcw, L, F, C);  P_(fcb, L, F);
+    P_(projw, L, C, F);  P_(projb, L, C);  P_(ln2w, L, C);  P_(ln2b, L, C);
+#undef P_
 }
 
 mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
@@ -85,25 +82,32 @@ mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
     bert_model *m = calloc(1, sizeof *m);
     if (!m) return mama_errorf(MAMA_ENOMEM, "bert_create: out of memory");
     m->cfg = *c;
-    size_t total = point_params(&m->params, NULL, c);
-    m->params_memory = calloc(total, sizeof(float));
-    if (!m->params_memory) {
-        free(m);
-        return mama_errorf(MAMA_ENOMEM, "bert_create: cannot allocate %zu parameters", total);
+    ptable_init(&m->ptab);
+    ptable_init(&m->atab);
+    param_table(&m->ptab, c);
+    void *block = NULL;
+    mama_status rc = ptable_layout(&m->ptab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &block);
+    if (rc != MAMA_OK) {
+        bert_destroy(m);
+        return mama_errorf(MAMA_ENOMEM, "bert_create: cannot allocate the parameters "
+                           "(%.1f MB)", m->ptab.bytes / 1e6);
     }
-    m->num_params = total;
-    point_params(&m->params, m->params_memory, c);
+    ptable_point(&m->ptab, block, &m->params);
+    m->params_memory = block;
+    m->num_params = m->ptab.bytes / sizeof(float);
     *out_model = m;
     return MAMA_OK;
 }
 
 void bert_destroy(bert_model *m) {
     if (!m) return;
-    free(m->params_memory);
-    free(m->grads_memory);
-    free(m->acts_memory);
+    ptable_block_free(m->params_memory);
+    ptable_block_free(m->grads_memory);
+    ptable_block_free(m->acts_memory);
     free(m->grad_scratch);
-    free(m->ids);
+    ptable_free(&m->ptab);
+    ptable_free(&m->atab);
     free(m);
 }
 
@@ -179,37 +183,46 @@ mama_status bert_load_hf(const char *weights_path, const char *config_path,
     return MAMA_OK;
 }
 
-/* Activation arena for N tokens: L slots in training mode, one in inference. */
+/* Frees the activation block (and backward's scratch, sized from it). */
+static void drop_acts(bert_model *m) {
+    ptable_block_free(m->acts_memory);
+    free(m->grad_scratch);
+    m->acts_memory = NULL;
+    m->ids = NULL;
+    m->grad_scratch = NULL;
+    m->capacity = 0;
+}
+
+/* The activations for N tokens: L slots in training mode, one in inference. */
+static void act_table(ptable *t, const bert_model *m, int64_t N) {
+    const bert_config *c = &m->cfg;
+    int64_t C = c->hidden, F = c->intermediate, NH = c->n_head;
+    int64_t L = m->train ? c->n_layer : 1;
+#define A(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(bert_acts, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    A(emb_sum, N, C);  A(emb_mean, N);  A(emb_rstd, N);  A(x, L + 1, N, C);
+    A(qkv, L, N, 3 * C);  A(atty, L, N, C);  A(att_lse, L, N, NH);  A(res1, L, N, C);
+    A(ln1, L, N, C);  A(ln1_mean, L, N);  A(ln1_rstd, L, N);  A(fch, L, N, F);
+    A(fch_gelu, L, N, F);  A(res2, L, N, C);  A(ln2_mean, L, N);  A(ln2_rstd, L, N);
+    A(mask, N);
+#undef A
+    ptable_add(t, "ids", MAMA_I32, PTABLE_NO_SLOT, PTABLE_SHAPE(2, N));
+}
+
 static mama_status ensure_acts(bert_model *m, size_t N) {
     if (m->acts_memory && N <= m->capacity) return MAMA_OK;
-    const bert_config *c = &m->cfg;
-    size_t C = c->hidden, F = c->intermediate, NH = c->n_head;
-    size_t L = m->train ? (size_t)c->n_layer : 1;
-    bert_acts *a = &m->acts;
-    struct { float **p; size_t n; } tab[] = {
-        {&a->emb_sum, N * C}, {&a->emb_mean, N}, {&a->emb_rstd, N},
-        {&a->x, (L + 1) * N * C}, {&a->qkv, L * N * 3 * C}, {&a->atty, L * N * C},
-        {&a->att_lse, L * N * NH}, {&a->res1, L * N * C}, {&a->ln1, L * N * C},
-        {&a->ln1_mean, L * N}, {&a->ln1_rstd, L * N}, {&a->fch, L * N * F},
-        {&a->fch_gelu, L * N * F}, {&a->res2, L * N * C}, {&a->ln2_mean, L * N},
-        {&a->ln2_rstd, L * N}, {&a->mask, N},
-    };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) total += tab[i].n;
-    free(m->acts_memory);
-    free(m->ids);
-    free(m->grad_scratch);
-    m->grad_scratch = NULL;
-    m->acts_memory = malloc(total * sizeof(float));
-    m->ids = malloc(2 * N * sizeof(int));
-    if (!m->acts_memory || !m->ids) {
-        free(m->acts_memory); free(m->ids);
-        m->acts_memory = NULL; m->ids = NULL; m->capacity = 0;
+    drop_acts(m);
+    ptable_clear(&m->atab);
+    act_table(&m->atab, m, (int64_t)N);
+    void *block = NULL;
+    mama_status rc = ptable_layout(&m->atab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
+    if (rc != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "BERT forward: cannot allocate activations for %zu "
-                           "tokens (%zu floats); use a smaller batch", N, total);
-    }
-    float *p = m->acts_memory;
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) { *tab[i].p = p; p += tab[i].n; }
+                           "tokens (%.1f MB); use a smaller batch", N, m->atab.bytes / 1e6);
+    ptable_point(&m->atab, block, &m->acts);
+    m->acts_memory = block;
+    m->ids = ptable_ptr(&m->atab, block, ptable_find(&m->atab, "ids"));
     m->capacity = N;
     return MAMA_OK;
 }
@@ -217,23 +230,19 @@ static mama_status ensure_acts(bert_model *m, size_t N) {
 mama_status bert_set_train(bert_model *m, int on) {
     if (!!on == m->train) return MAMA_OK;
     m->train = !!on;
-    free(m->acts_memory);
-    free(m->ids);
-    free(m->grad_scratch);
-    m->acts_memory = NULL;
-    m->ids = NULL;
-    m->grad_scratch = NULL;
-    m->capacity = 0;
+    drop_acts(m);
     m->B = m->T = 0;
     m->hidden = NULL;
     if (on && !m->grads_memory) {
-        m->grads_memory = calloc(m->num_params, sizeof(float));
-        if (!m->grads_memory) {
+        /* the gradients: a second block of the parameter table */
+        void *block = NULL;
+        if (ptable_alloc(&m->ptab, &block) != MAMA_OK) {
             m->train = 0;
             return mama_errorf(MAMA_ENOMEM, "bert_set_train: cannot allocate %zu gradients",
                                m->num_params);
         }
-        point_params(&m->grads, m->grads_memory, &m->cfg);
+        ptable_point(&m->ptab, block, &m->grads);
+        m->grads_memory = block;
     }
     return MAMA_OK;
 }

@@ -14,6 +14,7 @@
 #ifndef MAMA_BERT_H
 #define MAMA_BERT_H
 
+#include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
 
@@ -64,16 +65,19 @@ typedef struct bert_acts {
 
 typedef struct bert_model {
     bert_config cfg;
+    ptable ptab;               /* parameter layout (names as the bert_params members) */
     bert_params params;
-    float *params_memory;
-    size_t num_params;
-    bert_params grads;         /* same layout, allocated by bert_set_train(m, 1) */
+    float *params_memory;      /* one block of ptab.bytes */
+    size_t num_params;         /* floats in the block (padding included) */
+    bert_params grads;         /* a second block of ptab, allocated by bert_set_train(m, 1) */
     float *grads_memory;
+    ptable atab;               /* activation layout for `capacity` tokens */
     bert_acts acts;            /* in inference mode: one slot per tensor (x: two) */
     float *acts_memory;
-    size_t capacity;           /* tokens (B*T) the arena holds */
+    size_t capacity;           /* tokens (B*T) the block holds */
     float *grad_scratch;
-    int *ids;                  /* (2,B,T): ids and token types of the last forward */
+    int *ids;                  /* (2,B,T) in the activation block: ids and token types of
+                                  the last forward */
     float *hidden;             /* (B,T,C) token features of the last forward (into acts.x) */
     int train;                 /* 1: keep every layer's activations for bert_backward */
     int B, T;
@@ -96,7 +100,7 @@ mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
 
 /* Training mode (on != 0): forwards keep every layer's activations and gradients are
  * allocated (all parameters trainable, as when fine-tuning a BERT baseline). Off (the
- * default) keeps one layer's. Switching frees the activation arena. */
+ * default) keeps one layer's. Switching frees the activation block. */
 mama_status bert_set_train(bert_model *m, int on);
 void bert_zero_grad(bert_model *m);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine/text/gpt2_impl.h"
+#include "engine/core/ptable.h"
 #include "engine/ops/ops.h"
 
 /* ---------------------------------------------------------------- memory */
@@ -36,6 +37,37 @@ static double rng_uniform(unsigned long long *s) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     return ((z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* The base weights, in the order of gpt2_params (HF names without the "h.N." split). */
+static void param_table(ptable *t, const gpt2_config *c) {
+    int64_t V = c->vocab_size, P = c->n_positions, C = c->n_embd, L = c->n_layer,
+            F = c->n_inner;
+#define P_(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(gpt2_params, field), \
+                                  PTABLE_SHAPE(__VA_ARGS__))
+    P_(wte, V, C);  P_(wpe, P, C);  P_(ln1w, L, C);  P_(ln1b, L, C);
+    P_(qkvw, L, C, 3 * C);  P_(qkvb, L, 3 * C);  P_(attprojw, L, C, C);  P_(attprojb, L, C);
+    P_(ln2w, L, C);  P_(ln2b, L, C);  P_(fcw, L, C, F);  P_(fcb, L, F);
+    P_(fcprojw, L, F, C);  P_(fcprojb, L, C);  P_(lnfw, C);  P_(lnfb, C);
+#undef P_
+}
+
+/* The adapters of the configured targets: A[t] (L,R,in), B[t] (L,out,R), per target. */
+static void lora_table(ptable *t, const gpt2_config *c, const lora_config *lc) {
+    static const char *const an[LORA_NUM_TARGETS] = {"lora.c_attn.A", "lora.attn.c_proj.A",
+                                                     "lora.c_fc.A", "lora.mlp.c_proj.A"};
+    static const char *const bn[LORA_NUM_TARGETS] = {"lora.c_attn.B", "lora.attn.c_proj.B",
+                                                     "lora.c_fc.B", "lora.mlp.c_proj.B"};
+    int64_t L = c->n_layer, R = lc->rank;
+    for (int k = 0; k < LORA_NUM_TARGETS; k++) {
+        if (!(lc->targets & (1u << k))) continue;
+        int in, out;
+        gpt2_lora_dims(c, k, &in, &out);
+        ptable_add(t, an[k], MAMA_F32, PTABLE_SLOT(gpt2_lora, A) + k * sizeof(float *),
+                   PTABLE_SHAPE(L, R, in));
+        ptable_add(t, bn[k], MAMA_F32, PTABLE_SLOT(gpt2_lora, B) + k * sizeof(float *),
+                   PTABLE_SHAPE(L, out, R));
+    }
 }
 
 mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
@@ -61,74 +93,67 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
     m->cfg = *c;
     if (lora_cfg) m->lora_cfg = *lora_cfg;
     if (m->lora_cfg.rank == 0) m->lora_cfg.targets = 0;
-
-    size_t V = c->vocab_size, P = c->n_positions, C = c->n_embd, L = c->n_layer,
-           F = c->n_inner;
-    size_t sizes[16] = {V * C, P * C, L * C, L * C, L * C * 3 * C, L * 3 * C, L * C * C,
-                        L * C, L * C, L * C, L * C * F, L * F, L * F * C, L * C, C, C};
-    float **ptrs[16] = {&m->params.wte, &m->params.wpe, &m->params.ln1w, &m->params.ln1b,
-                        &m->params.qkvw, &m->params.qkvb, &m->params.attprojw,
-                        &m->params.attprojb, &m->params.ln2w, &m->params.ln2b,
-                        &m->params.fcw, &m->params.fcb, &m->params.fcprojw,
-                        &m->params.fcprojb, &m->params.lnfw, &m->params.lnfb};
-    size_t total = 0;
-    for (int i = 0; i < 16; i++) total += sizes[i];
-    m->params_memory = calloc(total, sizeof(float));
+    ptable_init(&m->ptab);
+    ptable_init(&m->ltab);
+    ptable_init(&m->atab);
+    param_table(&m->ptab, c);
+    lora_table(&m->ltab, c, &m->lora_cfg);
+    void *pb = NULL, *lb = NULL, *gb = NULL;
+    mama_status rc = ptable_layout(&m->ptab);
+    if (rc == MAMA_OK) rc = ptable_layout(&m->ltab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &pb);
+    m->params_memory = pb;
+    /* the adapters and their gradients: two blocks of one layout */
+    if (rc == MAMA_OK && m->ltab.bytes) rc = ptable_alloc(&m->ltab, &lb);
+    m->lora_memory = lb;
+    if (rc == MAMA_OK && m->ltab.bytes) rc = ptable_alloc(&m->ltab, &gb);
+    m->lora_grad_memory = gb;
     size_t n_added = (size_t)(c->vocab_size - c->added_from);
-    m->wte_added_grad = calloc(n_added * C + 1, sizeof(float));
-    if (!m->params_memory || !m->wte_added_grad) goto fail;
-    m->num_params = total;
-    float *p = m->params_memory;
-    for (int i = 0; i < 16; i++) { *ptrs[i] = p; p += sizes[i]; }
-
-    size_t R = (size_t)m->lora_cfg.rank, nl = 0;
+    if (rc == MAMA_OK) {
+        m->wte_added_grad = calloc(n_added * c->n_embd + 1, sizeof(float));
+        if (!m->wte_added_grad) rc = MAMA_ENOMEM;
+    }
+    if (rc != MAMA_OK) {
+        gpt2_destroy(m);
+        return mama_errorf(MAMA_ENOMEM, "gpt2_create: cannot allocate the parameters "
+                           "(%zu floats)", (size_t)c->vocab_size * c->n_embd);
+    }
+    ptable_point(&m->ptab, pb, &m->params);
+    m->num_params = m->ptab.bytes / sizeof(float);
+    if (lb) {
+        ptable_point(&m->ltab, lb, &m->lora);
+        ptable_point(&m->ltab, gb, &m->lora_grad);
+        m->num_lora = m->ltab.bytes / sizeof(float);
+    }
+    size_t L = c->n_layer, R = (size_t)m->lora_cfg.rank;
+    unsigned long long s = seed;
     for (int t = 0; t < LORA_NUM_TARGETS; t++) {
-        if (!(m->lora_cfg.targets & (1u << t))) continue;
+        if (!m->lora.A[t]) continue;
         int in, out;
         gpt2_lora_dims(c, t, &in, &out);
-        nl += L * R * (size_t)(in + out);
-    }
-    if (nl) {
-        m->lora_memory = calloc(nl, sizeof(float));
-        m->lora_grad_memory = calloc(nl, sizeof(float));
-        if (!m->lora_memory || !m->lora_grad_memory) goto fail;
-        m->num_lora = nl;
-        float *a = m->lora_memory, *g = m->lora_grad_memory;
-        unsigned long long s = seed;
-        for (int t = 0; t < LORA_NUM_TARGETS; t++) {
-            if (!(m->lora_cfg.targets & (1u << t))) continue;
-            int in, out;
-            gpt2_lora_dims(c, t, &in, &out);
-            m->lora.A[t] = a; m->lora_grad.A[t] = g;
-            a += L * R * in; g += L * R * in;
-            m->lora.B[t] = a; m->lora_grad.B[t] = g;
-            a += L * R * out; g += L * R * out;
-            /* peft's default initialises A with Kaiming-uniform and B with zeros; a
-             * Gaussian of std 1/sqrt(in) plays the same role and B = 0 keeps the base. */
-            for (size_t i = 0; i < L * R * in; i++) {
-                double u1 = rng_uniform(&s), u2 = rng_uniform(&s);
-                m->lora.A[t][i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) /
-                                          sqrt((double)in));
-            }
+        /* peft's default initialises A with Kaiming-uniform and B with zeros; a
+         * Gaussian of std 1/sqrt(in) plays the same role and B = 0 keeps the base. */
+        for (size_t i = 0; i < L * R * in; i++) {
+            double u1 = rng_uniform(&s), u2 = rng_uniform(&s);
+            m->lora.A[t][i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2) /
+                                      sqrt((double)in));
         }
     }
     *out_model = m;
     return MAMA_OK;
-fail:
-    gpt2_destroy(m);
-    return mama_errorf(MAMA_ENOMEM, "gpt2_create: cannot allocate %zu parameters",
-                       total);
 }
 
 void gpt2_destroy(gpt2_model *m) {
     if (!m) return;
-    free(m->params_memory);
-    free(m->lora_memory);
-    free(m->lora_grad_memory);
+    ptable_block_free(m->params_memory);
+    ptable_block_free(m->lora_memory);
+    ptable_block_free(m->lora_grad_memory);
     free(m->wte_added_grad);
-    free(m->acts_memory);
-    free(m->acts.ids);
+    ptable_block_free(m->acts_memory);
     free(m->grad_scratch);
+    ptable_free(&m->ptab);
+    ptable_free(&m->ltab);
+    ptable_free(&m->atab);
     free(m);
 }
 
@@ -139,60 +164,57 @@ void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed) {
     m->dropout_seed = step_seed;
 }
 
+/* Frees the activation block (and backward's scratch, sized from it). */
+static void drop_acts(gpt2_model *m) {
+    ptable_block_free(m->acts_memory);
+    free(m->grad_scratch);
+    m->acts_memory = NULL;
+    m->grad_scratch = NULL;
+    m->acts_capacity = 0;
+}
+
 void gpt2_set_inference(gpt2_model *m, int on) {
     if (!!on == m->inference) return;
     m->inference = !!on;
-    free(m->acts_memory);
-    free(m->acts.ids);
-    free(m->grad_scratch);
-    m->acts_memory = NULL;
-    m->acts.ids = NULL;
-    m->grad_scratch = NULL;
-    m->acts_capacity = 0;
+    drop_acts(m);
     m->B = m->T = 0;
+}
+
+/* The activations for N tokens: L slots in training mode, one in inference. */
+static void act_table(ptable *t, const gpt2_model *m, int64_t N) {
+    const gpt2_config *c = &m->cfg;
+    int64_t C = c->n_embd, F = c->n_inner, NH = c->n_head, R = m->lora_cfg.rank;
+    int64_t L = m->inference ? 1 : c->n_layer;  /* inference reuses one layer's slot */
+    unsigned tg = m->lora_cfg.targets;
+    int64_t W = (tg && m->lora_cfg.dropout > 0.0f) ? (F > C ? F : C) : 0;
+#define A(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(gpt2_acts, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    A(encoded, N, C);  A(ln1, L, N, C);  A(ln1_mean, L, N);  A(ln1_rstd, L, N);
+    A(qkv, L, N, 3 * C);  A(atty, L, N, C);  A(att_lse, L, N, NH);  A(attproj, L, N, C);
+    A(res2, L, N, C);  A(ln2, L, N, C);  A(ln2_mean, L, N);  A(ln2_rstd, L, N);
+    A(fch, L, N, F);  A(fch_gelu, L, N, F);  A(fcproj, L, N, C);  A(res3, L, N, C);
+    A(lnf, N, C);  A(lnf_mean, N);  A(lnf_rstd, N);
+    A(lora_tmp[0], L, (tg & 1u) ? N : 0, R);  A(lora_tmp[1], L, (tg & 2u) ? N : 0, R);
+    A(lora_tmp[2], L, (tg & 4u) ? N : 0, R);  A(lora_tmp[3], L, (tg & 8u) ? N : 0, R);
+    A(mask, N);  A(lora_xdrop, N, W);
+#undef A
+    ptable_add(t, "ids", MAMA_I32, PTABLE_SLOT(gpt2_acts, ids), PTABLE_SHAPE(N));
 }
 
 static mama_status ensure_acts(gpt2_model *m, int B, int T) {
     size_t N = (size_t)B * T;
     if (m->acts_memory && N <= m->acts_capacity) return MAMA_OK;
-    const gpt2_config *c = &m->cfg;
-    size_t C = c->n_embd, F = c->n_inner, NH = c->n_head;
-    size_t L = m->inference ? 1 : (size_t)c->n_layer;  /* inference reuses one layer's slot */
-    size_t R = (size_t)m->lora_cfg.rank;
-    gpt2_acts *a = &m->acts;
-    struct { float **p; size_t n; } tab[] = {
-        {&a->encoded, N * C}, {&a->ln1, L * N * C}, {&a->ln1_mean, L * N},
-        {&a->ln1_rstd, L * N}, {&a->qkv, L * N * 3 * C}, {&a->atty, L * N * C},
-        {&a->att_lse, L * N * NH}, {&a->attproj, L * N * C}, {&a->res2, L * N * C},
-        {&a->ln2, L * N * C}, {&a->ln2_mean, L * N}, {&a->ln2_rstd, L * N},
-        {&a->fch, L * N * F}, {&a->fch_gelu, L * N * F}, {&a->fcproj, L * N * C},
-        {&a->res3, L * N * C}, {&a->lnf, N * C}, {&a->lnf_mean, N}, {&a->lnf_rstd, N},
-        {&a->lora_tmp[0], (m->lora_cfg.targets & 1u) ? L * N * R : 0},
-        {&a->lora_tmp[1], (m->lora_cfg.targets & 2u) ? L * N * R : 0},
-        {&a->lora_tmp[2], (m->lora_cfg.targets & 4u) ? L * N * R : 0},
-        {&a->lora_tmp[3], (m->lora_cfg.targets & 8u) ? L * N * R : 0},
-        {&a->mask, N},
-        {&a->lora_xdrop, (m->lora_cfg.targets && m->lora_cfg.dropout > 0.0f) ? N * (F > C ? F : C) : 0},
-    };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) total += tab[i].n;
-    free(m->acts_memory);
-    free(a->ids);
-    free(m->grad_scratch);
-    m->grad_scratch = NULL;
-    a->ids = malloc(N * sizeof(int));
-    m->acts_memory = malloc(total * sizeof(float));
-    if (!m->acts_memory || !a->ids) {
-        free(m->acts_memory); free(a->ids);
-        m->acts_memory = NULL; a->ids = NULL; m->acts_capacity = 0;
+    drop_acts(m);
+    ptable_clear(&m->atab);
+    act_table(&m->atab, m, (int64_t)N);
+    void *block = NULL;
+    mama_status rc = ptable_layout(&m->atab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
+    if (rc != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "GPT-2: cannot allocate activations for %zu tokens "
-                           "(%zu floats); use a smaller batch", N, total);
-    }
-    float *p = m->acts_memory;
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
-        *tab[i].p = tab[i].n ? p : NULL;
-        p += tab[i].n;
-    }
+                           "(%.1f MB); use a smaller batch", N, m->atab.bytes / 1e6);
+    ptable_point(&m->atab, block, &m->acts);
+    m->acts_memory = block;
     m->acts_capacity = N;
     return MAMA_OK;
 }

@@ -9,12 +9,13 @@
  * (in,out); attn.bias / attn.masked_bias buffers and lm_head are ignored. Token features
  * are the hidden states after ln_f. Base weights are frozen; trainable are the LoRA A/B
  * and the embeddings of the added special tokens (MAMA_METHOD.md section 2, Fix).
- * llm.c style: one allocation for parameters, one for trainable gradients, one arena for
- * activations; forward saves what backward needs; backward accumulates into gradients. */
+ * llm.c style: one block for parameters, one for trainable gradients, one for
+ * activations, each laid out by a ptable; forward saves what backward needs; backward accumulates into gradients. */
 #ifndef MAMA_GPT2_H
 #define MAMA_GPT2_H
 
 #include "engine/text/lora.h"
+#include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
 
@@ -85,17 +86,20 @@ typedef struct gpt2_acts {
 typedef struct gpt2_model {
     gpt2_config cfg;
     lora_config lora_cfg;      /* rank 0 = no adapters */
+    ptable ptab;               /* base weight layout (names as the gpt2_params members) */
     gpt2_params params;
-    float *params_memory;
-    size_t num_params;
+    float *params_memory;      /* one block of ptab.bytes */
+    size_t num_params;         /* floats in the block (padding included) */
+    ptable ltab;               /* LoRA layout: one table, two blocks */
     gpt2_lora lora;            /* adapter weights */
     gpt2_lora lora_grad;       /* their gradients */
     float *lora_memory, *lora_grad_memory;
-    size_t num_lora;
+    size_t num_lora;           /* floats in each LoRA block (padding included) */
     float *wte_added_grad;     /* (V - added_from, C) gradient of the added embeddings */
+    ptable atab;               /* activation layout for acts_capacity tokens */
     gpt2_acts acts;
     float *acts_memory;
-    size_t acts_capacity;      /* tokens (B*T) the arena holds */
+    size_t acts_capacity;      /* tokens (B*T) the block holds */
     float *grad_scratch;       /* backward's activation gradients */
     int B, T;                  /* shapes of the last forward */
     int inference;             /* 1: keep one layer's activations only (no backward) */
@@ -144,7 +148,7 @@ mama_status gpt2_load_hf(const char *weights_path, const char *config_path,
 
 /* Forward: ids (B,T) in [0,V), mask (B,T) 1 real / 0 padding (NULL: all real), causal
  * attention with the key mask, positions 0..T-1 (right padding). Token features are in
- * m->acts.lnf (B,T,C) afterwards. Grows the activation arena when B*T exceeds it. */
+ * m->acts.lnf (B,T,C) afterwards. Grows the activation block when B*T exceeds it. */
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T);
 
 /* Training mode for LoRA dropout: with on != 0 the following forwards drop adapter inputs
@@ -154,7 +158,7 @@ void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed);
 
 /* Inference mode (on != 0) keeps one layer's activations instead of L (about L times
  * less memory; gpt2_backward then refuses); training mode (0, the default) keeps all.
- * Switching frees the activation arena. */
+ * Switching frees the activation block. */
 void gpt2_set_inference(gpt2_model *m, int on);
 
 /* Zeroes the trainable gradients (LoRA, added embeddings). */

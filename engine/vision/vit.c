@@ -1,15 +1,17 @@
-/* vit.c: the DINOv2-with-registers image tower: parameter and activation arenas and the
+/* vit.c: the DINOv2-with-registers image tower: parameter and activation tables and the
  * forward pass. Loading and saving weights live in vit_weights.c; the position-embedding
  * resize in pos_embed.c. Legend as in vit.h: B batch, T tokens (1+R+Np), C width,
  * NH heads, M MLP hidden, L depth, K patch pixels, Np patches, R registers, E embed. */
 #include "engine/vision/vit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/ops/ops.h"
 #include "engine/ops/pos_embed.h"
+#include "engine/core/ptable.h"
 
 mama_status vit_config_validate(const vit_config *c) {
 #define CHECK(cond, ...) do { if (!(cond)) return mama_errorf(MAMA_EINVAL, __VA_ARGS__); } while (0)
@@ -35,6 +37,23 @@ mama_status vit_config_validate(const vit_config *c) {
     return MAMA_OK;
 }
 
+/* The parameter table: every tensor of the tower, in the order of vit_params (the order
+ * is also the order of the model's identity hash, model.c). */
+static void param_table(ptable *t, const vit_model *m) {
+    const vit_config *c = &m->cfg;
+    int64_t C = c->width, L = c->depth, R = c->n_registers, E = c->embed;
+    int64_t M = m->M, K = m->K, G0 = m->G0, LS = c->layerscale ? L : 0;
+#define P(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(vit_params, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    P(patch_w, C, K);  P(patch_b, C);  P(cls, C);  P(reg, R, C);  P(pos, 1 + G0 * G0, C);
+    P(ln1w, L, C);  P(ln1b, L, C);  P(qkvw, L, 3 * C, C);  P(qkvb, L, 3 * C);
+    P(attprojw, L, C, C);  P(attprojb, L, C);  P(ls1, LS, C);
+    P(ln2w, L, C);  P(ln2b, L, C);  P(fc1w, L, M, C);  P(fc1b, L, M);
+    P(fc2w, L, C, M);  P(fc2b, L, C);  P(ls2, LS, C);
+    P(lnfw, C);  P(lnfb, C);  P(proj_w, E, C);
+#undef P
+}
+
 mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
     *out_model = NULL;
     mama_status rc = vit_config_validate(cfg);
@@ -42,51 +61,56 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
     vit_model *m = calloc(1, sizeof *m);
     if (!m) return mama_errorf(MAMA_ENOMEM, "vit_create: out of memory");
     m->cfg = *cfg;
-    size_t C = cfg->width, L = cfg->depth, R = cfg->n_registers, E = cfg->embed;
     m->M = (int)(cfg->width * cfg->mlp_ratio);
     m->G0 = cfg->image_size / cfg->patch;
     m->K = cfg->in_chans * cfg->patch * cfg->patch;
-    size_t M = m->M, K = m->K, G0 = m->G0, LS = cfg->layerscale ? L * C : 0;
-    size_t sz[VIT_NUM_PARAM_TENSORS] = {
-        C * K, C, C, R * C, (1 + G0 * G0) * C,
-        L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C, LS,
-        L * C, L * C, L * M * C, L * M, L * C * M, L * C, LS,
-        C, C, E * C,
-    };
-    size_t total = 0;
-    for (int i = 0; i < VIT_NUM_PARAM_TENSORS; i++) { m->param_sizes[i] = sz[i]; total += sz[i]; }
-    m->num_params = total;
-    m->params_memory = calloc(total, sizeof(float));
-    if (!m->params_memory) {
-        free(m);
-        return mama_errorf(MAMA_ENOMEM, "vit_create: cannot allocate %zu parameters (%.1f MB)",
-                           total, total * 4.0 / 1e6);
+    ptable_init(&m->ptab);
+    ptable_init(&m->atab);
+    param_table(&m->ptab, m);
+    void *block = NULL;
+    rc = ptable_layout(&m->ptab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &block);
+    if (rc != MAMA_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", mama_last_error());
+        vit_free(m);
+        return mama_errorf(rc, "vit_create: parameters: %s", why);
     }
-    float **ptrs[VIT_NUM_PARAM_TENSORS] = {
-        &m->params.patch_w, &m->params.patch_b, &m->params.cls, &m->params.reg, &m->params.pos,
-        &m->params.ln1w, &m->params.ln1b, &m->params.qkvw, &m->params.qkvb,
-        &m->params.attprojw, &m->params.attprojb, &m->params.ls1,
-        &m->params.ln2w, &m->params.ln2b, &m->params.fc1w, &m->params.fc1b,
-        &m->params.fc2w, &m->params.fc2b, &m->params.ls2,
-        &m->params.lnfw, &m->params.lnfb, &m->params.proj_w,
-    };
-    float *p = m->params_memory;
-    for (int i = 0; i < VIT_NUM_PARAM_TENSORS; i++) {
-        *ptrs[i] = sz[i] ? p : NULL;
-        p += sz[i];
-    }
+    ptable_point(&m->ptab, block, &m->params);
+    m->params_memory = block;
+    m->num_params = m->ptab.bytes / sizeof(float);
     *out_model = m;
     return MAMA_OK;
 }
 
 void vit_free(vit_model *m) {
     if (!m) return;
-    free(m->acts_memory);
-    free(m->params_memory);
+    ptable_block_free(m->acts_memory);
+    ptable_block_free(m->params_memory);
+    ptable_free(&m->atab);
+    ptable_free(&m->ptab);
     free(m);
 }
 
-/* (Re)builds the activation arena for this shape. Called before the layer loop only. */
+/* The activation table for this shape; Lk = L when keep_all (kept for backward) else 1. */
+static void act_table(ptable *t, const vit_model *m, int64_t B, int64_t Np, int64_t Lk,
+                      int64_t scratch) {
+    int64_t C = m->cfg.width, NH = m->cfg.heads, M = m->M, K = m->K, E = m->cfg.embed;
+    int64_t T = 1 + (int64_t)m->cfg.n_registers + Np, BT = B * T;
+#define A(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(vit_acts, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    A(cols, B * Np, K);  A(pos_scratch, scratch);  A(patch_out, B * Np, C);
+    A(pos_interp, 1 + Np, C);  A(x0, BT, C);
+    A(ln1, Lk, BT, C);  A(ln1_mean, Lk, BT);  A(ln1_rstd, Lk, BT);  A(qkv, Lk, BT, 3 * C);
+    A(atty, Lk, BT, C);  A(att_lse, Lk, B, NH, T);  A(attproj, Lk, BT, C);  A(res1, Lk, BT, C);
+    A(ln2, Lk, BT, C);  A(ln2_mean, Lk, BT);  A(ln2_rstd, Lk, BT);  A(fch, Lk, BT, M);
+    A(fch_gelu, Lk, BT, M);  A(fcproj, Lk, BT, C);  A(res2, Lk, BT, C);
+    A(lnf, BT, C);  A(lnf_mean, BT);  A(lnf_rstd, BT);  A(pooled, B, C);  A(proj, B, E);
+    A(proj_norm, B);
+#undef A
+}
+
+/* (Re)builds the activation block for this shape. Called before the layer loop only. */
 static mama_status acts_prepare(vit_model *m, int B, int H, int W, int keep_all) {
     int P = m->cfg.patch;
     int Gh = H / P, Gw = W / P;
@@ -95,42 +119,24 @@ static mama_status acts_prepare(vit_model *m, int B, int H, int W, int keep_all)
     if (B <= 0 || Gh <= 0 || Gw <= 0)
         return mama_errorf(MAMA_EINVAL, "vit_forward: batch %d and input %dx%d (patch %d) give "
                            "no patches", B, H, W, P);
-    size_t C = m->cfg.width, NH = m->cfg.heads, M = m->M, K = m->K, E = m->cfg.embed;
-    size_t Np = (size_t)Gh * Gw, T = 1 + (size_t)m->cfg.n_registers + Np;
-    size_t Lk = keep_all ? (size_t)m->cfg.depth : 1, BT = (size_t)B * T;
-    size_t scratch = pos_embed_scratch_floats(m->G0, Gh, Gw, (int)C);
-    size_t sz[VIT_NUM_ACT_TENSORS] = {
-        (size_t)B * Np * K + scratch, (size_t)B * Np * C, (1 + Np) * C, BT * C,
-        Lk * BT * C, Lk * BT, Lk * BT, Lk * BT * 3 * C, Lk * BT * C, Lk * B * NH * T,
-        Lk * BT * C, Lk * BT * C, Lk * BT * C, Lk * BT, Lk * BT, Lk * BT * M, Lk * BT * M,
-        Lk * BT * C, Lk * BT * C, BT * C, BT, BT, (size_t)B * C, (size_t)B * E, (size_t)B,
-    };
-    size_t total = 0;
-    for (int i = 0; i < VIT_NUM_ACT_TENSORS; i++) total += sz[i];
-    free(m->acts_memory);
-    m->acts_memory = malloc(total * sizeof(float));
-    if (!m->acts_memory) {
-        m->num_acts = 0;
-        m->B = 0;
+    size_t Np = (size_t)Gh * Gw;
+    size_t scratch = pos_embed_scratch_floats(m->G0, Gh, Gw, m->cfg.width);
+    ptable_block_free(m->acts_memory);
+    m->acts_memory = NULL;
+    m->B = 0;
+    ptable_clear(&m->atab);
+    act_table(&m->atab, m, B, (int64_t)Np, keep_all ? m->cfg.depth : 1, (int64_t)scratch);
+    void *block = NULL;
+    mama_status rc = ptable_layout(&m->atab);
+    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
+    if (rc != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "vit_forward: cannot allocate activations for batch %d "
-                           "at %dx%d (%.1f MB); use a smaller batch", B, H, W, total * 4.0 / 1e6);
-    }
-    vit_acts *a = &m->acts;
-    float **ptrs[VIT_NUM_ACT_TENSORS] = {
-        &a->cols, &a->patch_out, &a->pos_interp, &a->x0,
-        &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty, &a->att_lse,
-        &a->attproj, &a->res1, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu,
-        &a->fcproj, &a->res2, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->pooled, &a->proj,
-        &a->proj_norm,
-    };
-    float *p = m->acts_memory;
-    for (int i = 0; i < VIT_NUM_ACT_TENSORS; i++) {
-        *ptrs[i] = p;
-        p += sz[i];
-    }
-    m->num_acts = total;
+                           "at %dx%d (%.1f MB); use a smaller batch", B, H, W,
+                           m->atab.bytes / 1e6);
+    ptable_point(&m->atab, block, &m->acts);
+    m->acts_memory = block;
     m->B = B; m->H = H; m->W = W; m->Gh = Gh; m->Gw = Gw;
-    m->Np = (int)Np; m->T = (int)T; m->keep_all = keep_all;
+    m->Np = (int)Np; m->T = 1 + m->cfg.n_registers + (int)Np; m->keep_all = keep_all;
     return MAMA_OK;
 }
 
@@ -174,8 +180,7 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
     float eps = cfg->ln_eps;
 
     /* embeddings: [CLS + pos0, registers, patches + pos] */
-    float *scratch = a->cols + (size_t)B * Np * K;
-    pos_embed_resize(a->pos_interp, scratch, w->pos, m->G0, m->Gh, m->Gw, H, W, C);
+    pos_embed_resize(a->pos_interp, a->pos_scratch, w->pos, m->G0, m->Gh, m->Gw, H, W, C);
     im2col(a->cols, inp, B, cfg->in_chans, H, W, cfg->patch, m->Gh, m->Gw);
     linear_forward(a->patch_out, a->cols, w->patch_w, w->patch_b, B * Np, K, C);
     #pragma omp parallel for

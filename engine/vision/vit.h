@@ -6,9 +6,9 @@
  * M MLP hidden (C * mlp_ratio), L depth, K patch pixels (3*P*P), G0 trained position
  * grid side (image_size/P), E global embedding dim.
  *
- * The llm.c way: one allocation holds every parameter (vit_params is a pointer table
+ * The llm.c way: one block holds every parameter (laid out by a ptable, vit_params points
  * into it), one holds every activation (vit_acts); shapes of the activations are fixed
- * when vit_forward first sees a (B, H, W) and the arena is rebuilt only when they change,
+ * when vit_forward first sees a (B, H, W) and the block is rebuilt only when they change,
  * never inside the layer loop.
  *
  * Block: x += ls1 * attn(LN1(x)); x += ls2 * mlp(LN2(x)) with exact GELU; final LayerNorm.
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
 
@@ -43,7 +44,6 @@ typedef struct vit_config {
     int embed;        /* E: global projection width; 0 = no projection */
 } vit_config;
 
-#define VIT_NUM_PARAM_TENSORS 22
 typedef struct vit_params {
     float *patch_w;   /* (C, K) = Conv2d weight (C, 3, P, P) flattened */
     float *patch_b;   /* (C) */
@@ -66,9 +66,9 @@ typedef struct vit_params {
     float *proj_w;              /* (E, C) */
 } vit_params;
 
-#define VIT_NUM_ACT_TENSORS 25
 typedef struct vit_acts {
     float *cols;        /* (B*Np, K) im2col of the input */
+    float *pos_scratch; /* pos_embed_scratch_floats(...) for the position resize */
     float *patch_out;   /* (B*Np, C) */
     float *pos_interp;  /* (1 + Np, C) position embeddings at this input size */
     float *x0;          /* (B, T, C) embeddings entering block 0 */
@@ -96,14 +96,14 @@ typedef struct vit_acts {
 typedef struct vit_model {
     vit_config cfg;
     int M, G0, K;
-    vit_params params;
-    size_t param_sizes[VIT_NUM_PARAM_TENSORS];
-    float *params_memory;
-    size_t num_params;
+    ptable ptab;                /* parameter layout (names as the vit_params members) */
+    vit_params params;          /* pointers into params_memory */
+    float *params_memory;       /* one block of ptab.bytes */
+    size_t num_params;          /* floats in the block (ptab.bytes / 4, padding included) */
     /* activations, sized for the shape below */
+    ptable atab;
     vit_acts acts;
     float *acts_memory;
-    size_t num_acts;
     int B, H, W, Gh, Gw, Np, T, keep_all;
 } vit_model;
 

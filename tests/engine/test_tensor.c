@@ -1,12 +1,11 @@
 /* test_tensor.c: dtype conversions (exhaustive over 16-bit patterns, and fp32 -> 16-bit
- * rounding against an independent reference), tensor descriptors, parameter blocks and
- * the activation arena. */
+ * rounding against an independent reference), the dtype table, and the tensor tables
+ * (ptable.h) every tower lays its parameters and activations out with. */
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/core/arena.h"
 #include "engine/core/dtype.h"
-#include "engine/core/tensor.h"
+#include "engine/core/ptable.h"
 #include "tests/check.h"
 
 static float bits_f(uint32_t u) {
@@ -83,62 +82,120 @@ static void test_dtype(void) {
     CHECK((dtype_f32_to_f16(nanv) & 0x7e00) == 0x7e00);
 }
 
-static void test_tensor_desc(void) {
-    float d[6];
-    int64_t sh[2] = {2, 3};
-    mama_tensor t;
-    CHECK(tensor_init(&t, "x", MAMA_F32, 2, sh, d) == MAMA_OK);
-    CHECK(tensor_numel(&t) == 6 && tensor_nbytes(&t) == 24 && tensor_shape_is(&t, 2, sh));
-    int64_t other[2] = {3, 2};
-    CHECK(!tensor_shape_is(&t, 2, other) && !tensor_shape_is(&t, 1, sh));
-    char buf[64];
-    CHECK(strcmp(tensor_shape_str(buf, sizeof buf, 2, sh), "[2, 3]") == 0);
-    CHECK(strcmp(tensor_shape_str(buf, sizeof buf, 0, sh), "[]") == 0);
-    int64_t neg[1] = {-1};
-    CHECK(tensor_init(&t, "y", MAMA_BF16, 1, neg, d) == MAMA_EINVAL);
-    CHECK(tensor_init(&t, "y", MAMA_BF16, 9, sh, d) == MAMA_EINVAL);
-    CHECK(tensor_dtype_size(MAMA_BF16) == 2 && strcmp(tensor_dtype_name(MAMA_F16), "f16") == 0);
-    mama_dtype dt;
-    CHECK(tensor_dtype_from_st(ST_BF16, &dt) == MAMA_OK && dt == MAMA_BF16);
-    CHECK(tensor_dtype_from_st(ST_I64, &dt) == MAMA_EDTYPE);
-    CHECK(tensor_dtype_to_st(MAMA_F16) == ST_F16);
+static void test_dtype_table(void) {
+    CHECK(dtype_size(MAMA_F32) == 4 && dtype_size(MAMA_BF16) == 2 &&
+          dtype_size(MAMA_F16) == 2 && dtype_size(MAMA_I32) == 4);
+    CHECK(strcmp(dtype_name(MAMA_F16), "f16") == 0 && strcmp(dtype_name(MAMA_I32), "i32") == 0);
+    CHECK(dtype_is_float(MAMA_BF16) && !dtype_is_float(MAMA_I32));
 }
 
-static void test_arena(void) {
-    struct {
-        float *a, *b, *c, *d;
-    } p;
-    float **targets[] = {&p.a, &p.b, &p.c, &p.d};
-    size_t counts[] = {3, 17, 0, 64};
-    void *block;
-    CHECK(arena_block_alloc(&block, targets, counts, 4) == MAMA_OK);
-    CHECK(arena_block_floats(counts, 4) == 16 + 32 + 0 + 64);
-    CHECK((uintptr_t)p.a % 64 == 0 && (uintptr_t)p.b % 64 == 0 && (uintptr_t)p.d % 64 == 0);
-    CHECK(p.b == p.a + 16 && p.c == p.b + 32 && p.d == p.c);
-    CHECK(p.a[0] == 0.0f && p.d[63] == 0.0f);
-    for (int i = 0; i < 64; i++) p.d[i] = 1.0f; /* in bounds under ASan */
-    arena_block_free(block);
+typedef struct three {
+    float *a, *b, *c;
+    int *ids;
+} three;
 
-    arena a;
-    CHECK(arena_init(&a, 1000) == MAMA_OK);
-    CHECK(a.cap == 1024);
-    float *x = arena_floats(&a, 10);
-    CHECK(x && (uintptr_t)x % 64 == 0 && a.used == 64);
-    size_t mark = arena_mark(&a);
-    float *y = arena_floats(&a, 100);
-    CHECK(y && y == x + 16 && a.used == 64 + 448);
-    CHECK(arena_alloc(&a, 2000) == NULL && strstr(mama_last_error(), "2000"));
-    arena_reset(&a, mark);
-    CHECK(a.used == 64 && a.peak == 512);
-    float *z = arena_floats(&a, 100);
-    CHECK(z == y);
-    CHECK(arena_alloc(&a, (size_t)-1) == NULL);
-    arena_free(&a);
+/* Layout: 64-byte offsets, exact sizes, empty entries, lookup by name and by address, a
+ * second block of the same layout, the bf16 retype. */
+static void test_ptable_layout(void) {
+    ptable t;
+    ptable_init(&t);
+    CHECK(ptable_add(&t, "a", MAMA_F32, PTABLE_SLOT(three, a), PTABLE_SHAPE(3)) == 0);
+    CHECK(ptable_add(&t, "b", MAMA_F32, PTABLE_SLOT(three, b), PTABLE_SHAPE(17, 1)) == 1);
+    CHECK(ptable_add(&t, "empty", MAMA_F32, PTABLE_NO_SLOT, PTABLE_SHAPE(4, 0)) == 2);
+    CHECK(ptable_add(&t, "c", MAMA_F32, PTABLE_SLOT(three, c), PTABLE_SHAPE(2, 8, 4)) == 3);
+    CHECK(ptable_add(&t, "ids", MAMA_I32, PTABLE_SLOT(three, ids), PTABLE_SHAPE(5)) == 4);
+    CHECK(ptable_layout(&t) == MAMA_OK);
+    /* a at 0 (12 B), b at 64 (68 B), the empty entry takes nothing, c at 192 (256 B),
+     * ids at 448 (20 B): the block ends at the last entry's end, 468 */
+    CHECK(t.e[0].offset == 0 && t.e[1].offset == 64 && t.e[3].offset == 192 &&
+          t.e[4].offset == 448);
+    CHECK(t.e[1].nbytes == 68 && t.e[2].nbytes == 0 && t.e[3].numel == 64 && t.e[4].nbytes == 20);
+    CHECK_MSG(t.bytes == 468 && t.numel == 3 + 17 + 0 + 64 + 5, "bytes %zu numel %zu", t.bytes,
+              t.numel);
+    for (int i = 0; i < t.n; i++) CHECK(t.e[i].offset % PTABLE_ALIGN == 0);
+
+    void *block = NULL, *grads = NULL;
+    CHECK(ptable_alloc(&t, &block) == MAMA_OK && (uintptr_t)block % 64 == 0);
+    three p = {0}, g = {0};
+    ptable_point(&t, block, &p);
+    CHECK((char *)p.a == (char *)block && (char *)p.b == (char *)block + 64);
+    CHECK((char *)p.c == (char *)block + 192 && (char *)p.ids == (char *)block + 448);
+    CHECK(p.a[0] == 0.0f && p.c[63] == 0.0f && p.ids[4] == 0);  /* zeroed */
+    for (int i = 0; i < 64; i++) p.c[i] = 1.0f;                  /* in bounds under ASan */
+    for (int i = 0; i < 5; i++) p.ids[i] = i;
+    CHECK(ptable_ptr(&t, block, 2) == NULL && ptable_ptr(&t, block, 9) == NULL);
+
+    CHECK(ptable_find(&t, "c") == 3 && ptable_find(&t, "empty") == 2 &&
+          ptable_find(&t, "nope") == -1);
+    CHECK(ptable_entry_of(&t, block, p.b + 16) == 1);
+    CHECK(ptable_entry_of(&t, block, p.b + 17) == -1);            /* padding after b */
+    CHECK(ptable_entry_of(&t, block, p.c) == 3 && ptable_entry_of(&t, block, p.ids + 4) == 4);
+    CHECK(ptable_entry_of(&t, block, (char *)block + 468) == -1); /* one past the end */
+    CHECK(ptable_entry_of(&t, block, (char *)block - 1) == -1);
+
+    /* a second block of the same layout: same offsets, its own memory */
+    CHECK(ptable_alloc(&t, &grads) == MAMA_OK);
+    ptable_point(&t, grads, &g);
+    CHECK((char *)g.c - (char *)grads == (char *)p.c - (char *)block && g.c[0] == 0.0f);
+
+    /* the bf16 layout of the same table: halves the floats, keeps the i32 entry */
+    ptable h;
+    CHECK(ptable_retype(&h, &t, MAMA_BF16) == MAMA_OK);
+    CHECK(h.n == t.n && h.e[0].dtype == MAMA_BF16 && h.e[4].dtype == MAMA_I32);
+    CHECK(h.e[1].nbytes == 34 && h.e[3].offset == 128 && h.e[3].nbytes == 128 &&
+          h.e[4].offset == 256 && h.bytes == 276);
+    ptable_free(&h);
+    ptable_block_free(grads);
+    ptable_block_free(block);
+
+    /* an empty table still gives a valid block; clear reuses the array */
+    ptable_clear(&t);
+    CHECK(t.n == 0 && ptable_layout(&t) == MAMA_OK && t.bytes == 0);
+    CHECK(ptable_alloc(&t, &block) == MAMA_OK && block != NULL);
+    ptable_block_free(block);
+    ptable_free(&t);
+}
+
+/* Bad shapes and size overflows are errors naming the entry; the first one sticks. */
+static void test_ptable_errors(void) {
+    ptable t;
+    ptable_init(&t);
+    CHECK(ptable_add(&t, "neg", MAMA_F32, PTABLE_NO_SLOT, PTABLE_SHAPE(2, -1)) == -1);
+    CHECK(strstr(mama_last_error(), "neg") != NULL);
+    CHECK(ptable_add(&t, "ok", MAMA_F32, PTABLE_NO_SLOT, PTABLE_SHAPE(2)) == 0);
+    CHECK(ptable_layout(&t) == MAMA_EINVAL);               /* sticky: the first error */
+    ptable_free(&t);
+
+    ptable_init(&t);
+    CHECK(ptable_add(&t, "dims", MAMA_F32, PTABLE_NO_SLOT, 0, NULL) == -1);
+    CHECK(ptable_layout(&t) == MAMA_EINVAL);
+    ptable_free(&t);
+
+    /* element count overflow: 2^32 * 2^32 */
+    ptable_init(&t);
+    CHECK(ptable_add(&t, "huge", MAMA_F32, PTABLE_NO_SLOT,
+                     PTABLE_SHAPE(1ll << 32, 1ll << 32)) == -1);
+    CHECK(ptable_layout(&t) == MAMA_ENOMEM && strstr(mama_last_error(), "huge"));
+    ptable_free(&t);
+
+    /* byte size overflow: 2^62 elements fit size_t, 2^64 bytes do not */
+    ptable_init(&t);
+    CHECK(ptable_add(&t, "bytes", MAMA_F32, PTABLE_NO_SLOT, PTABLE_SHAPE(1ll << 62)) == -1);
+    CHECK(ptable_layout(&t) == MAMA_ENOMEM);
+    ptable_free(&t);
+
+    /* block size overflow: each entry of 2^62 bytes fits, four of them do not */
+    ptable_init(&t);
+    for (int i = 0; i < 4; i++)
+        CHECK(ptable_add(&t, "quarter", MAMA_I32, PTABLE_NO_SLOT, PTABLE_SHAPE(1ll << 60)) == i);
+    CHECK(ptable_layout(&t) == MAMA_ENOMEM && strstr(mama_last_error(), "quarter"));
+    ptable_free(&t);
 }
 
 int main(void) {
     test_dtype();
-    test_tensor_desc();
-    test_arena();
+    test_dtype_table();
+    test_ptable_layout();
+    test_ptable_errors();
     return check_done("test_tensor");
 }
