@@ -26,12 +26,22 @@
 #endif
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/ops/ops.h"
 #include "engine/core/parallel.h"
 #include "engine/ops/vmath.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#define MAX_THREADS() omp_get_max_threads()
+#else
+#define THREAD_ID() 0
+#define MAX_THREADS() 1
+#endif
 
 #define PAR_MIN_FLOPS 4e6 /* smaller problems run on the calling thread */
 #ifndef BQ
@@ -40,6 +50,40 @@
 #ifndef BK
 #define BK 256
 #endif
+
+/* Per-thread scratch, allocated once per call before the parallel region: an op that
+ * cannot get its memory says so (MAMA_ENOMEM) instead of skipping work in a thread.
+ * Each thread's part starts on its own cache line. */
+typedef struct scratch {
+    float *base;
+    size_t per;   /* floats per thread, a multiple of 16 */
+} scratch;
+
+static mama_status scratch_alloc(scratch *s, size_t per_thread, int parallel, const char *op) {
+    size_t per = (per_thread + 15) / 16 * 16;
+    size_t nth = parallel ? (size_t)MAX_THREADS() : 1;
+    s->per = per;
+    s->base = NULL;
+    if (per > SIZE_MAX / sizeof(float) / nth ||
+        !(s->base = aligned_alloc(64, per * nth * sizeof(float))))
+        return mama_errorf(MAMA_ENOMEM, "%s: cannot allocate %zu threads x %zu floats of "
+                           "scratch", op, nth, per);
+    return MAMA_OK;
+}
+
+/* This thread's part. */
+static float *scratch_mine(const scratch *s) { return s->base + (size_t)THREAD_ID() * s->per; }
+
+/* The shape checks both directions share: MAMA_EINVAL for a head count that does not
+ * divide C (the heads would not tile the width), MAMA_OK with *empty for no work. */
+static mama_status check_shape(int B, int T, int C, int NH, const char *op, int *empty) {
+    *empty = 0;
+    if (B < 0 || T < 0 || C <= 0 || NH <= 0 || C % NH != 0)
+        return mama_errorf(MAMA_EINVAL, "%s: B %d, T %d, C %d, NH %d: need B, T >= 0 and C "
+                           "a positive multiple of NH", op, B, T, C, NH);
+    *empty = B == 0 || T == 0;
+    return MAMA_OK;
+}
 
 
 /* Masks one score row s (nk) in place: keys k0.. whose key_mask is 0, or (causal) beyond
@@ -283,27 +327,29 @@ VMATH_SIMD
 static void prefetch_row(const float *x, int n) {
     for (int i = 0; i < n; i += 16) __builtin_prefetch(x + i);
 }
-static void forward_avx2(float *out, float *lse, const float *qkv, const float *key_mask,
-                         int B, int T, int C, int NH, float scale, int causal) {
+static mama_status forward_avx2(float *out, float *lse, const float *qkv,
+                                const float *key_mask, int B, int T, int C, int NH,
+                                float scale, int causal) {
     const int HS = C / NH, C3 = 3 * C;
     const int np = (T + 15) / 16, ldS = np * 16;
     const int nqc = (T + QC - 1) / QC;
     const int qc = ((T + nqc - 1) / nqc + MR - 1) / MR * MR; /* even chunks, MR rows each */
     const long ntask = (long)B * NH * nqc;
     const double flops = 4.0 * B * (double)T * T * C;
+    const int par = ntask > 1 && flops > PAR_MIN_FLOPS;
+    /* per thread: S (MR, ldS), Kp (ldS, HS), Vp (T, HS), Qp and Ot (MR, HS) */
+    const size_t nS = (size_t)MR * ldS, nK = (size_t)ldS * HS, nV = (size_t)T * HS;
+    const size_t nQ = (size_t)MR * HS;
+    scratch sc;
+    mama_status rc = scratch_alloc(&sc, nS + nK + nV + 2 * nQ, par, "attention_forward");
+    if (rc != MAMA_OK) return rc;
     parallel_blas_serial();
-#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+#pragma omp parallel if (par)
     {
-        float *S = malloc(sizeof(float) * (size_t)MR * ldS);
-        float *Kp = malloc(sizeof(float) * (size_t)ldS * HS);
-        float *Vp = malloc(sizeof(float) * (size_t)T * HS);
-        float *Qp = malloc(sizeof(float) * (size_t)MR * HS);
-        float *Ot = malloc(sizeof(float) * (size_t)MR * HS);
-        int ok = S && Kp && Vp && Qp && Ot;
+        float *S = scratch_mine(&sc), *Kp = S + nS, *Vp = Kp + nK, *Qp = Vp + nV, *Ot = Qp + nQ;
         long packed = -1; /* (b, h) whose K and V are in Kp, Vp */
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            if (!ok) continue;
             long bh = task / nqc;
             int h = (int)(bh % NH), b = (int)(bh / NH);
             const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
@@ -354,38 +400,36 @@ static void forward_avx2(float *out, float *lse, const float *qkv, const float *
                            sizeof(float) * (size_t)HS);
             }
         }
-        free(S);
-        free(Kp);
-        free(Vp);
-        free(Qp);
-        free(Ot);
     }
+    free(sc.base);
+    return MAMA_OK;
 }
 #endif
 
-void attention_forward(float *out, float *lse, const float *qkv, const float *key_mask, int B,
-                       int T, int C, int NH, float scale, int causal) {
-    if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
+mama_status attention_forward(float *out, float *lse, const float *qkv, const float *key_mask,
+                              int B, int T, int C, int NH, float scale, int causal) {
+    int empty;
+    mama_status rc = check_shape(B, T, C, NH, "attention_forward", &empty);
+    if (rc != MAMA_OK || empty) return rc;
     const int HS = C / NH, C3 = 3 * C;
 #if HAVE_AVX2_ROWS
-    if (HS % 16 == 0 && have_avx2_fma()) {
-        forward_avx2(out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
-        return;
-    }
+    if (HS % 16 == 0 && have_avx2_fma())
+        return forward_avx2(out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
 #endif
     const int nqb = (T + BQ - 1) / BQ;
     const long ntask = (long)B * NH * nqb;
     const double flops = 4.0 * B * (double)T * T * C;
+    const int par = ntask > 1 && flops > PAR_MIN_FLOPS;
+    scratch sc;
+    rc = scratch_alloc(&sc, (size_t)BQ * BK + (size_t)BQ * HS, par, "attention_forward");
+    if (rc != MAMA_OK) return rc;
     parallel_blas_serial();
-#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+#pragma omp parallel if (par)
     {
-        float *S = malloc(sizeof(float) * (size_t)BQ * BK);
-        float *acc = malloc(sizeof(float) * (size_t)BQ * HS);
+        float *S = scratch_mine(&sc), *acc = S + (size_t)BQ * BK;
         float m[BQ], l[BQ];
-        int ok = S && acc;
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            if (!ok) continue;
             int qb = (int)(task % nqb);
             int h = (int)(task / nqb % NH);
             int b = (int)(task / nqb / NH);
@@ -428,28 +472,32 @@ void attention_forward(float *out, float *lse, const float *qkv, const float *ke
                         l[i] > 0.0f ? m[i] + logf(l[i]) : -INFINITY;
             }
         }
-        free(S);
-        free(acc);
     }
+    free(sc.base);
+    return MAMA_OK;
 }
 
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
-                        const float *lse, const float *key_mask, int B, int T, int C, int NH,
-                        float scale, int causal) {
-    if (B <= 0 || T <= 0 || NH <= 0 || C % NH != 0) return;
+mama_status attention_backward(float *dqkv, const float *dout, const float *qkv,
+                               const float *out, const float *lse, const float *key_mask,
+                               int B, int T, int C, int NH, float scale, int causal) {
+    int empty;
+    mama_status rc = check_shape(B, T, C, NH, "attention_backward", &empty);
+    if (rc != MAMA_OK || empty) return rc;
     const int HS = C / NH, C3 = 3 * C;
     const long ntask = (long)B * NH;
     const double flops = 10.0 * B * (double)T * T * C;
+    const int par = ntask > 1 && flops > PAR_MIN_FLOPS;
+    /* per thread: P, dP (BQ, BK), D (T) */
+    const size_t nP = (size_t)BQ * BK;
+    scratch sc;
+    rc = scratch_alloc(&sc, 2 * nP + (size_t)T, par, "attention_backward");
+    if (rc != MAMA_OK) return rc;
     parallel_blas_serial();
-#pragma omp parallel if (ntask > 1 && flops > PAR_MIN_FLOPS)
+#pragma omp parallel if (par)
     {
-        float *P = malloc(sizeof(float) * (size_t)BQ * BK);
-        float *dP = malloc(sizeof(float) * (size_t)BQ * BK);
-        float *D = malloc(sizeof(float) * (size_t)T);
-        int ok = P && dP && D;
+        float *P = scratch_mine(&sc), *dP = P + nP, *D = dP + nP;
 #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntask; task++) {
-            if (!ok) continue;
             int h = (int)(task % NH), b = (int)(task / NH);
             const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
             float *dbase = dqkv + (size_t)b * T * C3 + (size_t)h * HS;
@@ -498,8 +546,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
                 }
             }
         }
-        free(P);
-        free(dP);
-        free(D);
     }
+    free(sc.base);
+    return MAMA_OK;
 }

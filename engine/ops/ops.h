@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "engine/core/status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,14 +64,17 @@ void residual_scaled_backward(float *da, float *db, float *dscale, const float *
  *   key_mask (B,T) 1 = attend, 0 = padding (NULL: all keys valid);
  *   scale multiplies q.k (usually 1/sqrt(HS), times 1/(layer+1) for BioMedLM);
  *   causal: query t attends keys <= t.
- * A query row with no key to attend (all masked) gets out = 0, lse = -inf. C must be a
- * multiple of NH (the tower checks its config; otherwise nothing is written). */
-void attention_forward(float *out, float *lse, const float *qkv, const float *key_mask,
-                       int B, int T, int C, int NH, float scale, int causal);
-/* dqkv (B,T,3C) += gradient; needs the forward's out (B,T,C) and lse (B,NH,T). */
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
-                        const float *lse, const float *key_mask, int B, int T, int C, int NH,
-                        float scale, int causal);
+ * A query row with no key to attend (all masked) gets out = 0, lse = -inf.
+ * Returns MAMA_EINVAL (nothing written) unless C is a positive multiple of NH and
+ * B, T >= 0; MAMA_ENOMEM (nothing written) when its per-thread scratch (a few tiles, one
+ * allocation per call, never inside the parallel region) cannot be had. */
+mama_status attention_forward(float *out, float *lse, const float *qkv, const float *key_mask,
+                              int B, int T, int C, int NH, float scale, int causal);
+/* dqkv (B,T,3C) += gradient; needs the forward's out (B,T,C) and lse (B,NH,T). Returns as
+ * attention_forward. */
+mama_status attention_backward(float *dqkv, const float *dout, const float *qkv,
+                               const float *out, const float *lse, const float *key_mask,
+                               int B, int T, int C, int NH, float scale, int causal);
 
 /* Row-wise softmax in place over the last dim (N rows of C). A row of all -inf becomes
  * uniform. */

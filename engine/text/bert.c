@@ -305,8 +305,9 @@ mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
         float *res2 = a->res2 + s * N * C;
         linear_forward(qkv, xin, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, (int)N, (int)C,
                        (int)(3 * C));
-        attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C,
-                          c->n_head, scale, 0);
+        rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C,
+                               c->n_head, scale, 0);
+        if (rc) return rc;
         linear_forward(res1, atty, p->attow + l * C * C, p->attob + l * C, (int)N, (int)C,
                        (int)C);
         residual_scaled_forward(res1, res1, xin, NULL, N, (int)C);
@@ -374,8 +375,9 @@ mama_status bert_backward(bert_model *m, const float *dhidden) {
         linear_backward(datty, g->attow + l * C * C, g->attob + l * C, dres, atty,
                         p->attow + l * C * C, (int)N, (int)C, (int)C);
         memset(dqkv, 0, N * 3 * C * sizeof(float));
-        attention_backward(dqkv, datty, qkv, atty, a->att_lse + l * N * NH, a->mask, B, T,
-                           (int)C, c->n_head, scale, 0);
+        mama_status rc = attention_backward(dqkv, datty, qkv, atty, a->att_lse + l * N * NH,
+                                            a->mask, B, T, (int)C, c->n_head, scale, 0);
+        if (rc) return rc;
         linear_backward(dx, g->qkvw + l * 3 * C * C, g->qkvb + l * 3 * C, dqkv, xin,
                         p->qkvw + l * 3 * C * C, (int)N, (int)C, (int)(3 * C));
     }

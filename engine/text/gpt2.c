@@ -313,8 +313,9 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
                        (int)(3 * C));
         if (m->lora.A[0])
             lora_site_forward(m, 0, l, qkv, a->lora_tmp[0] + s * N * R, ln1, (int)N);
-        attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
-                          layer_scale(c, l), 1);
+        rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
+                               layer_scale(c, l), 1);
+        if (rc) return rc;
         linear_in_out_forward(attproj, atty, p->attprojw + l * C * C, p->attprojb + l * C, (int)N,
                        (int)C, (int)C);
         if (m->lora.A[1])
@@ -406,8 +407,9 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
         linear_in_out_backward(datty, NULL, NULL, dres2, atty, p->attprojw + l * C * C, (int)N,
                         (int)C, (int)C);
         memset(dqkv, 0, N * 3 * C * sizeof(float));
-        attention_backward(dqkv, datty, qkv, atty, a->att_lse + l * N * NH, a->mask, B, T,
-                           (int)C, NH, layer_scale(c, l), 1);
+        mama_status rc = attention_backward(dqkv, datty, qkv, atty, a->att_lse + l * N * NH,
+                                            a->mask, B, T, (int)C, NH, layer_scale(c, l), 1);
+        if (rc) return rc;
         memset(dln, 0, N * C * sizeof(float));
         if (m->lora.A[0])
             lora_site_backward(m, 0, l, dln, dqkv, ln1,

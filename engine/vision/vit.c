@@ -210,7 +210,8 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
                           w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
         linear_forward(qkv, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C,
                        BT, C, 3 * C);
-        attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0);
+        if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
+            return rc;
         linear_forward(attproj, atty, w->attprojw + (size_t)l * C * C,
                        w->attprojb + (size_t)l * C, BT, C, C);
         residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,

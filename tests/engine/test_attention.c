@@ -110,7 +110,7 @@ static void run_case(int B, int T, int C, int NH, int causal, int masked, int fd
                                                  : (t % 3 == 0 ? 0.0f : 1.0f);
     }
     float *lse = malloc(nlse * 4);
-    attention_forward(c.out, lse, c.qkv, c.km, B, T, C, NH, c.scale, causal);
+    CHECK(attention_forward(c.out, lse, c.qkv, c.km, B, T, C, NH, c.scale, causal) == MAMA_OK);
     double *rout = malloc(nout * 8), *rlse = malloc(nlse * 8), *rd = malloc(nqkv * 8);
     ref_attention(rout, rlse, rd, c.r, c.qkv, c.km, B, T, C, NH, c.scale, causal);
     snprintf(what, sizeof what, "attention out B=%d T=%d C=%d NH=%d causal=%d mask=%d", B, T, C,
@@ -126,7 +126,8 @@ static void run_case(int B, int T, int C, int NH, int causal, int masked, int fd
     float *dqkv = malloc(nqkv * 4), *d0 = malloc(nqkv * 4);
     test_fill(dqkv, nqkv, &rng, 1.0f);
     memcpy(d0, dqkv, nqkv * 4);
-    attention_backward(dqkv, c.r, c.qkv, c.out, lse, c.km, B, T, C, NH, c.scale, causal);
+    CHECK(attention_backward(dqkv, c.r, c.qkv, c.out, lse, c.km, B, T, C, NH, c.scale,
+                             causal) == MAMA_OK);
     for (size_t i = 0; i < nqkv; i++) dqkv[i] -= d0[i];
     snprintf(what, sizeof what, "attention dqkv B=%d T=%d C=%d NH=%d causal=%d mask=%d", B, T, C,
              NH, causal, masked);
@@ -143,7 +144,26 @@ static void run_case(int B, int T, int C, int NH, int causal, int masked, int fd
     free(rd); free(dqkv); free(d0);
 }
 
+/* Shapes the heads cannot tile are refused with MAMA_EINVAL and write nothing (they used
+ * to return silently, leaving out as it was); an empty batch is no work. */
+static void bad_shapes(void) {
+    float qkv[3 * 10 * 2] = {0}, out[10 * 2], lse[3 * 2], dqkv[3 * 10 * 2];
+    for (int i = 0; i < 20; i++) out[i] = 7.0f;
+    CHECK(attention_forward(out, lse, qkv, NULL, 1, 2, 10, 3, 1.0f, 0) == MAMA_EINVAL);
+    CHECK(strstr(mama_last_error(), "NH 3") != NULL);
+    CHECK(attention_forward(out, lse, qkv, NULL, 1, 2, 10, 0, 1.0f, 0) == MAMA_EINVAL);
+    CHECK(attention_forward(out, lse, qkv, NULL, -1, 2, 10, 2, 1.0f, 0) == MAMA_EINVAL);
+    CHECK(attention_backward(dqkv, out, qkv, out, lse, NULL, 1, 2, 10, 3, 1.0f, 0) ==
+          MAMA_EINVAL);
+    int untouched = 1;
+    for (int i = 0; i < 20; i++) untouched &= out[i] == 7.0f;
+    CHECK(untouched);
+    CHECK(attention_forward(out, lse, qkv, NULL, 0, 2, 10, 2, 1.0f, 0) == MAMA_OK);
+    CHECK(attention_backward(dqkv, out, qkv, out, lse, NULL, 1, 0, 10, 2, 1.0f, 1) == MAMA_OK);
+}
+
 int main(void) {
+    bad_shapes();
     static const int Ts[] = {1, 5, 67, 130, 257};
     for (int i = 0; i < 5; i++)
         for (int causal = 0; causal < 2; causal++)
