@@ -1,5 +1,5 @@
-/* safetensors.c: validated mmap reader (single files and sharded .index.json) and the
- * atomic writer of safetensors files.
+/* safetensors.c: the validated mmap reader of safetensors files. Sharded checkpoints
+ * (.index.json) are in safetensors_index.c, the atomic writer in safetensors_writer.c.
  *
  * Reader invariants, established by st_open before any tensor is handed out:
  *  - 8 <= file size; 0 < header length <= file size - 8 (and <= HEADER_MAX);
@@ -12,6 +12,7 @@
  * Tensor data may be unaligned when a foreign writer did not align the header; read it with
  * st_read_f32 (which uses memcpy), not by casting. Tensors are listed sorted by name. */
 #include "engine/core/safetensors.h"
+#include "engine/core/safetensors_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,24 +60,7 @@ static int dtype_parse(const char *s, st_dtype *out) {
 
 /* ---------------------------------------------------------------- reader */
 
-typedef struct shard {
-    char *path;
-    void *map;
-    size_t size;
-    int mapped; /* 1: map is ours (munmap); 0: borrowed (st_open_memory) */
-} shard;
-
-struct st_file {
-    char *path;
-    shard *shards;
-    int nshards;
-    st_tensor *tensors; /* sorted by name; names owned (char *) */
-    int count;
-    int cap;
-    json_t *metadata; /* object of strings, never NULL after open */
-};
-
-static char *dup_str(const char *s) {
+char *st_impl_dup_str(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
@@ -215,7 +199,7 @@ static mama_status parse_entry(const char *path, const char *name, json_t *v,
                            "elements needs %llu",
                            path, name, (unsigned long long)(end - begin), st_dtype_name(dt),
                            (unsigned long long)numel, (unsigned long long)nbytes);
-    t->name = dup_str(name);
+    t->name = st_impl_dup_str(name);
     if (!t->name) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
     t->dtype = dt;
     t->ndim = (int)ndim;
@@ -227,7 +211,7 @@ static mama_status parse_entry(const char *path, const char *name, json_t *v,
 
 /* Adds the string entries of a __metadata__ object (or stringified values of an index's
  * "metadata") to f->metadata, first writer wins. strict: non-strings are an error. */
-static mama_status merge_metadata(st_file *f, const char *path, json_t *m, int strict) {
+mama_status st_impl_merge_metadata(st_file *f, const char *path, json_t *m, int strict) {
     if (!json_is_object(m))
         return mama_errorf(MAMA_EFORMAT, "%s: \"__metadata__\" is not a JSON object", path);
     const char *key;
@@ -304,7 +288,7 @@ static mama_status parse_shard(st_file *f, shard *s) {
     json_t *val;
     json_object_foreach(root, key, val) {
         if (strcmp(key, "__metadata__") == 0) {
-            rc = merge_metadata(f, s->path, val, 1);
+            rc = st_impl_merge_metadata(f, s->path, val, 1);
             if (rc != MAMA_OK) goto done;
             continue;
         }
@@ -355,14 +339,13 @@ static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
-
-static mama_status add_shard(st_file *f, const char *path) {
+mama_status st_impl_add_shard(st_file *f, const char *path) {
     shard *ns = realloc(f->shards, (size_t)(f->nshards + 1) * sizeof *ns);
     if (!ns) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
     f->shards = ns;
     shard *s = &f->shards[f->nshards];
     memset(s, 0, sizeof *s);
-    s->path = dup_str(path);
+    s->path = st_impl_dup_str(path);
     if (!s->path) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
     f->nshards++;
     mama_status rc = map_file(s->path, s);
@@ -370,93 +353,18 @@ static mama_status add_shard(st_file *f, const char *path) {
     s->mapped = 1;
     return parse_shard(f, s);
 }
-
-static mama_status open_index(st_file *f) {
-    json_error_t err;
-    json_t *root = json_load_file(f->path, JSON_REJECT_DUPLICATES, &err);
-    if (!root) {
-        FILE *probe = fopen(f->path, "rb");
-        if (!probe)
-            return mama_errorf(errno == ENOENT ? MAMA_ENOTFOUND : MAMA_EIO,
-                               "%s: cannot open: %s", f->path, strerror(errno));
-        fclose(probe);
-        return mama_errorf(MAMA_EFORMAT, "%s: index is not valid JSON (line %d: %s)", f->path,
-                           err.line, err.text);
-    }
-    mama_status rc = MAMA_OK;
-    char *dir = NULL;
-    json_t *wm = json_object_get(root, "weight_map");
-    if (!json_is_object(root) || !json_is_object(wm)) {
-        rc = mama_errorf(MAMA_EFORMAT, "%s: index has no \"weight_map\" object", f->path);
-        goto done;
-    }
-    const char *slash = strrchr(f->path, '/');
-    size_t dlen = slash ? (size_t)(slash - f->path + 1) : 0;
-    const char *name;
-    json_t *file;
-    json_object_foreach(wm, name, file) {
-        if (!json_is_string(file)) {
-            rc = mama_errorf(MAMA_EFORMAT, "%s: weight_map entry '%s' is not a file name",
-                             f->path, name);
-            goto done;
-        }
-        const char *fn = json_string_value(file);
-        if (fn[0] == '\0' || fn[0] == '/' || strstr(fn, "..")) {
-            rc = mama_errorf(MAMA_EFORMAT,
-                             "%s: weight_map entry '%s' names shard \"%s\", which is not a "
-                             "plain file beside the index",
-                             f->path, name, fn);
-            goto done;
-        }
-        size_t plen = dlen + strlen(fn) + 1;
-        free(dir);
-        dir = malloc(plen);
-        if (!dir) {
-            rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", f->path);
-            goto done;
-        }
-        memcpy(dir, f->path, dlen);
-        memcpy(dir + dlen, fn, strlen(fn) + 1);
-        int have = 0;
-        for (int i = 0; i < f->nshards; i++)
-            if (strcmp(f->shards[i].path, dir) == 0) have = 1;
-        if (!have) {
-            rc = add_shard(f, dir);
-            if (rc != MAMA_OK) goto done;
-        }
-    }
-    /* every mapped tensor must exist, in the shard the index names */
-    json_object_foreach(wm, name, file) {
-        const st_tensor *t = st_find(f, name);
-        if (!t) {
-            rc = mama_errorf(MAMA_EFORMAT, "%s: tensor '%s' is listed in weight_map (shard %s) "
-                             "but absent from it", f->path, name, json_string_value(file));
-            goto done;
-        }
-    }
-    json_t *meta = json_object_get(root, "metadata");
-    if (meta) {
-        rc = merge_metadata(f, f->path, meta, 0);
-        if (rc != MAMA_OK) goto done;
-    }
-done:
-    free(dir);
-    json_decref(root);
-    return rc;
-}
-
 mama_status st_open(const char *path, st_file **out_file) {
     *out_file = NULL;
     st_file *f = calloc(1, sizeof *f);
     if (!f) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-    f->path = dup_str(path);
+    f->path = st_impl_dup_str(path);
     f->metadata = json_object();
     mama_status rc;
     if (!f->path || !f->metadata) {
         rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    rc = ends_with(path, ".index.json") ? open_index(f) : add_shard(f, path);
+    rc = ends_with(path, ".index.json") ? st_impl_open_index(f) : st_impl_add_shard(f, path);
     if (rc != MAMA_OK) goto fail;
     *out_file = f;
     return MAMA_OK;
@@ -470,11 +378,11 @@ mama_status st_open_memory(const void *data, size_t size, const char *name,
     *out_file = NULL;
     st_file *f = calloc(1, sizeof *f);
     if (!f) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", name);
-    f->path = dup_str(name);
+    f->path = st_impl_dup_str(name);
     f->metadata = json_object();
     f->shards = calloc(1, sizeof *f->shards);
     mama_status rc;
-    if (!f->path || !f->metadata || !f->shards || !(f->shards[0].path = dup_str(name))) {
+    if (!f->path || !f->metadata || !f->shards || !(f->shards[0].path = st_impl_dup_str(name))) {
         rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", name);
         goto fail;
     }
@@ -590,224 +498,4 @@ mama_status st_read_f32_n(const st_file *f, const char *name, float *dst, int64_
                            (long long)numel);
     }
     return convert_f32(f, t, dst);
-}
-
-/* ---------------------------------------------------------------- writer */
-
-typedef struct wentry {
-    char *name;
-    st_dtype dtype;
-    int ndim;
-    int64_t shape[ST_MAX_DIMS];
-    size_t nbytes;
-    void *data;
-} wentry;
-
-struct st_writer {
-    wentry *e;
-    int n, cap;
-    json_t *metadata;
-};
-
-mama_status st_writer_create(st_writer **out_w) {
-    *out_w = NULL;
-    st_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->metadata = json_object())) {
-        free(w);
-        return mama_errorf(MAMA_ENOMEM, "safetensors writer: out of memory");
-    }
-    *out_w = w;
-    return MAMA_OK;
-}
-
-void st_writer_destroy(st_writer *w) {
-    if (!w) return;
-    for (int i = 0; i < w->n; i++) {
-        free(w->e[i].name);
-        free(w->e[i].data);
-    }
-    free(w->e);
-    json_decref(w->metadata);
-    free(w);
-}
-
-mama_status st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim,
-                          const int64_t *shape, const void *data) {
-    if (!name || !name[0] || strcmp(name, "__metadata__") == 0)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: invalid tensor name '%s'",
-                           name ? name : "(null)");
-    if ((int)dtype < 0 || (int)dtype >= N_DTYPES)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: tensor '%s': bad dtype %d", name,
-                           (int)dtype);
-    if (ndim < 0 || ndim > ST_MAX_DIMS)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: tensor '%s': %d dims", name, ndim);
-    for (int i = 0; i < w->n; i++)
-        if (strcmp(w->e[i].name, name) == 0)
-            return mama_errorf(MAMA_EINVAL, "safetensors writer: tensor '%s' added twice", name);
-    uint64_t numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || __builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
-            return mama_errorf(MAMA_EINVAL, "safetensors writer: tensor '%s': bad shape", name);
-    }
-    uint64_t nbytes;
-    if (__builtin_mul_overflow(numel, (uint64_t)st_dtype_size(dtype), &nbytes) ||
-        nbytes > (uint64_t)SIZE_MAX / 2)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: tensor '%s' too large", name);
-    if (w->n == w->cap) {
-        int ncap = w->cap ? w->cap * 2 : 32;
-        wentry *ne = realloc(w->e, (size_t)ncap * sizeof *ne);
-        if (!ne) return mama_errorf(MAMA_ENOMEM, "safetensors writer: out of memory");
-        w->e = ne;
-        w->cap = ncap;
-    }
-    wentry *e = &w->e[w->n];
-    memset(e, 0, sizeof *e);
-    e->name = dup_str(name);
-    e->data = malloc(nbytes ? (size_t)nbytes : 1);
-    if (!e->name || !e->data) {
-        free(e->name);
-        free(e->data);
-        return mama_errorf(MAMA_ENOMEM, "safetensors writer: out of memory for '%s'", name);
-    }
-    if (nbytes) memcpy(e->data, data, (size_t)nbytes);
-    e->dtype = dtype;
-    e->ndim = ndim;
-    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i];
-    e->nbytes = (size_t)nbytes;
-    w->n++;
-    return MAMA_OK;
-}
-
-mama_status st_writer_add_f32(st_writer *w, const char *name, int ndim, const int64_t *shape,
-                              const float *data) {
-    return st_writer_add(w, name, ST_F32, ndim, shape, data);
-}
-
-mama_status st_writer_set_metadata(st_writer *w, const char *key, const char *value) {
-    json_t *s = json_string(value);
-    if (!s)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: metadata '%s' is not valid UTF-8",
-                           key);
-    if (json_object_set_new(w->metadata, key, s) != 0)
-        return mama_errorf(MAMA_EINVAL, "safetensors writer: bad metadata key '%s'", key);
-    return MAMA_OK;
-}
-
-/* Larger elements first, then by name: with the data area 8-byte aligned, every tensor then
- * starts aligned to its element size, and the tensors stay contiguous (no gaps), which the
- * reference implementation requires. */
-static int cmp_wentry(const void *a, const void *b) {
-    const wentry *x = a, *y = b;
-    size_t sx = st_dtype_size(x->dtype), sy = st_dtype_size(y->dtype);
-    if (sx != sy) return sx > sy ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-static int write_all(int fd, const void *buf, size_t n) {
-    const unsigned char *p = buf;
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-mama_status st_writer_save(st_writer *w, const char *path) {
-    qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_wentry);
-    json_t *root = json_object();
-    char *hdr = NULL, *tmp = NULL;
-    int fd = -1;
-    mama_status rc = MAMA_OK;
-    if (!root) return mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-    if (json_object_size(w->metadata) > 0 &&
-        json_object_set(root, "__metadata__", w->metadata) != 0) {
-        rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    uint64_t off = 0;
-    for (int i = 0; i < w->n; i++) {
-        wentry *e = &w->e[i];
-        json_t *shape = json_array();
-        for (int d = 0; shape && d < e->ndim; d++)
-            json_array_append_new(shape, json_integer((json_int_t)e->shape[d]));
-        json_t *ent = json_pack("{s:s, s:o, s:[I,I]}", "dtype", st_dtype_name(e->dtype),
-                                "shape", shape, "data_offsets", (json_int_t)off,
-                                (json_int_t)(off + e->nbytes));
-        if (!ent || json_object_set_new(root, e->name, ent) != 0) {
-            rc = mama_errorf(MAMA_ENOMEM, "%s: cannot build header for '%s'", path, e->name);
-            goto done;
-        }
-        off += e->nbytes;
-    }
-    hdr = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!hdr) {
-        rc = mama_errorf(MAMA_ENOMEM, "%s: cannot serialise the header", path);
-        goto done;
-    }
-    size_t hlen = strlen(hdr);
-    size_t padded = (hlen + 7) / 8 * 8; /* data area starts 8-byte aligned */
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 16);
-    if (!tmp) {
-        rc = mama_errorf(MAMA_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = mama_errorf(MAMA_EIO, "%s: cannot create temporary file %s: %s", path, tmp,
-                         strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto done;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    static const char spaces[8] = "        ";
-    int bad = write_all(fd, len8, 8) || write_all(fd, hdr, hlen) ||
-              write_all(fd, spaces, padded - hlen);
-    for (int i = 0; !bad && i < w->n; i++) bad = write_all(fd, w->e[i].data, w->e[i].nbytes);
-    if (bad || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        rc = mama_errorf(MAMA_EIO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = mama_errorf(MAMA_EIO, "%s: closing %s failed: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = mama_errorf(MAMA_EIO, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    free(tmp);
-    tmp = NULL;
-    /* make the rename durable */
-    char *dir = dup_str(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        int dfd = open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-done:
-    if (fd >= 0) close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(hdr);
-    json_decref(root);
-    return rc;
 }
