@@ -59,6 +59,25 @@ int hf_config_int(json_t *root, const char *key, int dflt) {
     return (x < 0 || x > 0x7fffffff) ? -1 : (int)x;
 }
 
+float hf_config_float(json_t *root, const char *key, float dflt) {
+    json_t *v = json_object_get(root, key);
+    return json_is_number(v) ? (float)json_number_value(v) : dflt;
+}
+
+void hf_config_ints(json_t *root, const hf_int_field *fields, int n) {
+    for (int i = 0; i < n; i++) *fields[i].dst = hf_config_int(root, fields[i].key, fields[i].dflt);
+}
+
+mama_status hf_config_expect(json_t *root, const char *family, const char *key,
+                             const char *const *allowed, const char *why) {
+    json_t *v = json_object_get(root, key);
+    if (!json_is_string(v)) return MAMA_OK;
+    for (const char *const *a = allowed; *a; a++)
+        if (strcmp(json_string_value(v), *a) == 0) return MAMA_OK;
+    return mama_errorf(MAMA_EUNSUPPORTED, "%s config: %s '%s' is not supported (%s)", family,
+                       key, json_string_value(v), why);
+}
+
 mama_status hf_read_tensor(const st_file *f, const char *family, const char *prefix,
                            const char *name, float *dst, int ndim, int64_t d0, int64_t d1) {
     char full[256];

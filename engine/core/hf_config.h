@@ -27,6 +27,22 @@ mama_status hf_config_parse(const char *json_text, const char *family, json_t **
  * not an integer in 0..INT_MAX. */
 int hf_config_int(json_t *root, const char *key, int dflt);
 
+/* Float field `key`: dflt when absent or not a number. */
+float hf_config_float(json_t *root, const char *key, float dflt);
+
+/* One integer field: where it goes and its default when absent (hf_config_int). */
+typedef struct hf_int_field {
+    const char *key;
+    int *dst;
+    int dflt;
+} hf_int_field;
+void hf_config_ints(json_t *root, const hf_int_field *fields, int n);
+
+/* String field `key` must be absent or one of `allowed` (NULL-terminated); else
+ * MAMA_EUNSUPPORTED "<family> config: <key> '<value>' is not supported (<why>)". */
+mama_status hf_config_expect(json_t *root, const char *family, const char *key,
+                             const char *const *allowed, const char *why);
+
 /* Reads tensor prefix+name of f into dst, checked against shape (d0) when ndim is 1 or
  * (d0, d1) when ndim is 2. MAMA_ENOTFOUND names the tensor and the model family
  * ("BERT", "GPT-2") when it is missing; else as st_read_f32. */

@@ -111,6 +111,14 @@ void ptable_point(const ptable *t, void *block, void *slots) {
     }
 }
 
+mama_status ptable_make(ptable *t, void **out_block, void *slots) {
+    *out_block = NULL;
+    mama_status rc = ptable_layout(t);
+    if (rc == MAMA_OK) rc = ptable_alloc(t, out_block);
+    if (rc == MAMA_OK && slots) ptable_point(t, *out_block, slots);
+    return rc;
+}
+
 int ptable_find(const ptable *t, const char *name) {
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->e[i].name, name) == 0) return i;

@@ -83,6 +83,10 @@ void ptable_block_free(void *block);
 /* Writes each slotted entry's address in `block` into the pointer struct `slots`. */
 void ptable_point(const ptable *t, void *block, void *slots);
 
+/* The three steps of an owner: ptable_layout, ptable_alloc, ptable_point (slots may be
+ * NULL). *out_block is NULL on failure. */
+mama_status ptable_make(ptable *t, void **out_block, void *slots);
+
 /* Index of the entry named `name`, -1 when none. */
 int ptable_find(const ptable *t, const char *name);
 /* Address of entry i in block (NULL for an empty entry or i out of range). */

@@ -19,27 +19,23 @@ mama_status bert_config_from_hf_json(const char *json_text, bert_config *out_cfg
     mama_status rc = hf_config_parse(json_text, "BERT", &root);
     if (rc) return rc;
     bert_config c = {0};
-    c.vocab_size = hf_config_int(root, "vocab_size", 0);
-    c.max_position = hf_config_int(root, "max_position_embeddings", 512);
-    c.type_vocab_size = hf_config_int(root, "type_vocab_size", 2);
-    c.hidden = hf_config_int(root, "hidden_size", 0);
-    c.n_layer = hf_config_int(root, "num_hidden_layers", 0);
-    c.n_head = hf_config_int(root, "num_attention_heads", 0);
+    hf_int_field ints[] = {
+        {"vocab_size", &c.vocab_size, 0}, {"max_position_embeddings", &c.max_position, 512},
+        {"type_vocab_size", &c.type_vocab_size, 2}, {"hidden_size", &c.hidden, 0},
+        {"num_hidden_layers", &c.n_layer, 0}, {"num_attention_heads", &c.n_head, 0},
+    };
+    hf_config_ints(root, ints, (int)(sizeof ints / sizeof *ints));
     long long f4 = 4ll * c.hidden;   /* HF's default; no int overflow for a huge hidden_size */
     c.intermediate = hf_config_int(root, "intermediate_size", f4 > 0x7fffffff ? -1 : (int)f4);
-    json_t *eps = json_object_get(root, "layer_norm_eps");
-    c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
+    c.ln_eps = hf_config_float(root, "layer_norm_eps", 1e-12f);
     json_t *pad = json_object_get(root, "pad_token_id");
     c.pad_token_id = !pad ? 0 /* HF BertConfig's default */
                      : json_is_integer(pad) ? (int)json_integer_value(pad) : -1;
-    json_t *act = json_object_get(root, "hidden_act");
-    json_t *pet = json_object_get(root, "position_embedding_type");
-    if (json_is_string(act) && strcmp(json_string_value(act), "gelu"))
-        rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: hidden_act '%s' is not supported "
-                         "(only gelu, the exact erf GELU)", json_string_value(act));
-    else if (json_is_string(pet) && strcmp(json_string_value(pet), "absolute"))
-        rc = mama_errorf(MAMA_EUNSUPPORTED, "BERT config: position_embedding_type '%s' is not "
-                         "supported (only absolute)", json_string_value(pet));
+    rc = hf_config_expect(root, "BERT", "hidden_act", (const char *const[]){"gelu", NULL},
+                          "only gelu, the exact erf GELU");
+    if (rc == MAMA_OK)
+        rc = hf_config_expect(root, "BERT", "position_embedding_type",
+                              (const char *const[]){"absolute", NULL}, "only absolute");
     json_decref(root);
     if (rc) return rc;
     if (c.vocab_size <= 0 || c.max_position <= 0 || c.type_vocab_size <= 0 || c.hidden <= 0 ||
@@ -85,15 +81,13 @@ mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
     ptable_init(&m->ptab);
     ptable_init(&m->atab);
     param_table(&m->ptab, c);
-    void *block = NULL;
-    mama_status rc = ptable_layout(&m->ptab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &block);
-    if (rc != MAMA_OK) {
+    void *block;
+    if (ptable_make(&m->ptab, &block, &m->params) != MAMA_OK) {
+        double mb = m->ptab.bytes / 1e6;
         bert_destroy(m);
         return mama_errorf(MAMA_ENOMEM, "bert_create: cannot allocate the parameters "
-                           "(%.1f MB)", m->ptab.bytes / 1e6);
+                           "(%.1f MB)", mb);
     }
-    ptable_point(&m->ptab, block, &m->params);
     m->params_memory = block;
     m->num_params = m->ptab.bytes / sizeof(float);
     *out_model = m;
@@ -214,13 +208,10 @@ static mama_status ensure_acts(bert_model *m, size_t N) {
     drop_acts(m);
     ptable_clear(&m->atab);
     act_table(&m->atab, m, (int64_t)N);
-    void *block = NULL;
-    mama_status rc = ptable_layout(&m->atab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
-    if (rc != MAMA_OK)
+    void *block;
+    if (ptable_make(&m->atab, &block, &m->acts) != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "BERT forward: cannot allocate activations for %zu "
                            "tokens (%.1f MB); use a smaller batch", N, m->atab.bytes / 1e6);
-    ptable_point(&m->atab, block, &m->acts);
     m->acts_memory = block;
     m->ids = ptable_ptr(&m->atab, block, ptable_find(&m->atab, "ids"));
     m->capacity = N;

@@ -99,11 +99,10 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
     param_table(&m->ptab, c);
     lora_table(&m->ltab, c, &m->lora_cfg);
     void *pb = NULL, *lb = NULL, *gb = NULL;
-    mama_status rc = ptable_layout(&m->ptab);
-    if (rc == MAMA_OK) rc = ptable_layout(&m->ltab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &pb);
+    mama_status rc = ptable_make(&m->ptab, &pb, &m->params);
     m->params_memory = pb;
     /* the adapters and their gradients: two blocks of one layout */
+    if (rc == MAMA_OK) rc = ptable_layout(&m->ltab);
     if (rc == MAMA_OK && m->ltab.bytes) rc = ptable_alloc(&m->ltab, &lb);
     m->lora_memory = lb;
     if (rc == MAMA_OK && m->ltab.bytes) rc = ptable_alloc(&m->ltab, &gb);
@@ -118,7 +117,6 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
         return mama_errorf(MAMA_ENOMEM, "gpt2_create: cannot allocate the parameters "
                            "(%zu floats)", (size_t)c->vocab_size * c->n_embd);
     }
-    ptable_point(&m->ptab, pb, &m->params);
     m->num_params = m->ptab.bytes / sizeof(float);
     if (lb) {
         ptable_point(&m->ltab, lb, &m->lora);
@@ -207,13 +205,10 @@ static mama_status ensure_acts(gpt2_model *m, int B, int T) {
     drop_acts(m);
     ptable_clear(&m->atab);
     act_table(&m->atab, m, (int64_t)N);
-    void *block = NULL;
-    mama_status rc = ptable_layout(&m->atab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
-    if (rc != MAMA_OK)
+    void *block;
+    if (ptable_make(&m->atab, &block, &m->acts) != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "GPT-2: cannot allocate activations for %zu tokens "
                            "(%.1f MB); use a smaller batch", N, m->atab.bytes / 1e6);
-    ptable_point(&m->atab, block, &m->acts);
     m->acts_memory = block;
     m->acts_capacity = N;
     return MAMA_OK;

@@ -20,22 +20,19 @@ mama_status gpt2_config_from_hf_json(const char *json_text, gpt2_config *out_cfg
     mama_status rc = hf_config_parse(json_text, "GPT-2", &root);
     if (rc) return rc;
     gpt2_config c = {0};
-    c.vocab_size = hf_config_int(root, "vocab_size", 0);
-    c.n_positions = hf_config_int(root, "n_positions", 0);
-    c.n_embd = hf_config_int(root, "n_embd", 0);
-    c.n_layer = hf_config_int(root, "n_layer", 0);
-    c.n_head = hf_config_int(root, "n_head", 0);
+    hf_int_field ints[] = {
+        {"vocab_size", &c.vocab_size, 0}, {"n_positions", &c.n_positions, 0},
+        {"n_embd", &c.n_embd, 0}, {"n_layer", &c.n_layer, 0}, {"n_head", &c.n_head, 0},
+    };
+    hf_config_ints(root, ints, (int)(sizeof ints / sizeof *ints));
     long long f4 = 4ll * c.n_embd;
     c.n_inner = hf_config_int(root, "n_inner", f4 > (1 << 20) ? -1 : (int)f4);
-    json_t *eps = json_object_get(root, "layer_norm_epsilon");
-    c.ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-5f;
+    c.ln_eps = hf_config_float(root, "layer_norm_epsilon", 1e-5f);
     c.scale_attn_by_inverse_layer_idx =
         json_is_true(json_object_get(root, "scale_attn_by_inverse_layer_idx"));
-    json_t *act = json_object_get(root, "activation_function");
-    if (json_is_string(act) && strcmp(json_string_value(act), "gelu_new") &&
-        strcmp(json_string_value(act), "gelu_pytorch_tanh"))
-        rc = mama_errorf(MAMA_EUNSUPPORTED, "GPT-2 config: activation_function '%s' is not "
-                         "supported (only gelu_new, the tanh GELU)", json_string_value(act));
+    rc = hf_config_expect(root, "GPT-2", "activation_function",
+                          (const char *const[]){"gelu_new", "gelu_pytorch_tanh", NULL},
+                          "only gelu_new, the tanh GELU");
     json_t *scale = json_object_get(root, "scale_attn_weights");
     if (rc == MAMA_OK && scale && json_is_false(scale))
         rc = mama_errorf(MAMA_EUNSUPPORTED, "GPT-2 config: scale_attn_weights=false is not "

@@ -67,16 +67,13 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
     ptable_init(&m->ptab);
     ptable_init(&m->atab);
     param_table(&m->ptab, m);
-    void *block = NULL;
-    rc = ptable_layout(&m->ptab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->ptab, &block);
-    if (rc != MAMA_OK) {
+    void *block;
+    if ((rc = ptable_make(&m->ptab, &block, &m->params)) != MAMA_OK) {
         char why[256];
         snprintf(why, sizeof why, "%s", mama_last_error());
         vit_free(m);
         return mama_errorf(rc, "vit_create: parameters: %s", why);
     }
-    ptable_point(&m->ptab, block, &m->params);
     m->params_memory = block;
     m->num_params = m->ptab.bytes / sizeof(float);
     *out_model = m;
@@ -126,14 +123,11 @@ static mama_status acts_prepare(vit_model *m, int B, int H, int W, int keep_all)
     m->B = 0;
     ptable_clear(&m->atab);
     act_table(&m->atab, m, B, (int64_t)Np, keep_all ? m->cfg.depth : 1, (int64_t)scratch);
-    void *block = NULL;
-    mama_status rc = ptable_layout(&m->atab);
-    if (rc == MAMA_OK) rc = ptable_alloc(&m->atab, &block);
-    if (rc != MAMA_OK)
+    void *block;
+    if (ptable_make(&m->atab, &block, &m->acts) != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "vit_forward: cannot allocate activations for batch %d "
                            "at %dx%d (%.1f MB); use a smaller batch", B, H, W,
                            m->atab.bytes / 1e6);
-    ptable_point(&m->atab, block, &m->acts);
     m->acts_memory = block;
     m->B = B; m->H = H; m->W = W; m->Gh = Gh; m->Gw = Gw;
     m->Np = (int)Np; m->T = 1 + m->cfg.n_registers + (int)Np; m->keep_all = keep_all;
