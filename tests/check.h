@@ -1,7 +1,8 @@
 /* check.h: the assertions of the C unit tests. A failed CHECK prints the expression with
  * file and line and is counted; the test's main returns check_done(name) (or ends with
  * CHECK_DONE()), which is non-zero when any check failed. Also: float-vs-reference
- * comparison with a tolerance, deterministic test data and reading a whole file. */
+ * comparison with a tolerance, deterministic test data, reading a whole file and
+ * removing a scratch directory. */
 #ifndef MAMA_TEST_CHECK_H
 #define MAMA_TEST_CHECK_H
 
@@ -96,6 +97,14 @@ static inline char *check_read_file(const char *path, size_t *out_n) {
     b[n] = '\0';
     if (out_n) *out_n = (size_t)n;
     return b;
+}
+
+/* Removes a test's scratch directory and everything in it (a mkdtemp path: no quotes in
+ * it); says so on stderr when it cannot, without failing the test. */
+static inline void check_remove_dir(const char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* main's result: 1 when any check failed (with a count on stderr), else 0. */

@@ -385,8 +385,6 @@ int main(void) {
     test_sharded();
     test_corruption();
     int rc = check_done("test_safetensors");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_path);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir_path);
+    check_remove_dir(dir_path);
     return rc;
 }

@@ -210,8 +210,6 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     test_png_pgm();
     test_cache();
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_image_io_cache");
 }
