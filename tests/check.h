@@ -1,8 +1,8 @@
 /* check.h: the assertions of the C unit tests. A failed CHECK prints the expression with
  * file and line and is counted; the test's main returns check_done(name) (or ends with
  * CHECK_DONE()), which is non-zero when any check failed. Also: float-vs-reference
- * comparison with a tolerance, deterministic test data, reading a whole file and
- * removing a scratch directory. */
+ * comparison with a tolerance, deterministic test data, joining paths, reading a whole
+ * file and removing a scratch directory. */
 #ifndef MAMA_TEST_CHECK_H
 #define MAMA_TEST_CHECK_H
 
@@ -76,6 +76,16 @@ static inline float test_rand(unsigned long long *state) {
 
 static inline void test_fill(float *x, size_t n, unsigned long long *state, float amp) {
     for (size_t i = 0; i < n; i++) x[i] = amp * test_rand(state);
+}
+
+/* dir/name in one of 8 rotating static buffers, so that up to 8 paths built this way can
+ * be live at once (as the arguments of one call, say). */
+static inline const char *check_path(const char *dir, const char *name) {
+    static char buf[8][4200];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
 }
 
 /* The whole of a file, NUL-terminated (caller frees); the byte count in *out_n when out_n.

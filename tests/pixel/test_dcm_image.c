@@ -18,7 +18,7 @@
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
+static const char *tmp_path(const char *name) { return check_path(dir, name); }
 
 enum { R = 120, C = 96 };
 

@@ -20,7 +20,7 @@
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
+static const char *tmp_path(const char *name) { return check_path(dir, name); }
 
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");

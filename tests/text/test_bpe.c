@@ -14,13 +14,7 @@
 
 static char ref_dir[4096];
 
-static const char *ref(const char *name) {
-    static char buf[4][4200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", ref_dir, name);
-    return buf[k];
-}
+static const char *ref(const char *name) { return check_path(ref_dir, name); }
 
 static int ids_equal(const json_t *want, const int32_t *got, int n, char *why, size_t why_n) {
     if ((int)json_array_size(want) != n) {
