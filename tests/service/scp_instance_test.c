@@ -8,18 +8,7 @@
 #include <string.h>
 
 #include "dicom/dcm_scp.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                        \
-    do {                                                        \
-        if (!(cond)) {                                          \
-            failures++;                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);         \
-            printf(__VA_ARGS__);                                \
-            printf("\n");                                       \
-        }                                                       \
-    } while (0)
+#include "tests/check.h"
 
 static void test_uids(void) {
     const char *good[] = {"1.2.840.10008.1.2", "0", "1.0.2", "2.25.329800735698586629295641978511506172918",
@@ -28,55 +17,51 @@ static void test_uids(void) {
                          "1\\2", "1 2", "..", "/", "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25",
                          NULL};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        CHECK(dcm_uid_valid(good[i]) == 1, "'%s' should be valid", good[i]);
+        CHECK_MSG(dcm_uid_valid(good[i]) == 1, "'%s' should be valid", good[i]);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(dcm_uid_valid(bad[i]) == 0, "'%s' should be invalid", bad[i] ? bad[i] : "(null)");
+        CHECK_MSG(dcm_uid_valid(bad[i]) == 0, "'%s' should be invalid", bad[i] ? bad[i] : "(null)");
     char longest[65];
     memset(longest, '1', 64);
     longest[64] = '\0';
-    CHECK(dcm_uid_valid(longest) == 1, "64 digits are a valid UID");
+    CHECK_MSG(dcm_uid_valid(longest) == 1, "64 digits are a valid UID");
     char too_long[66];
     memset(too_long, '1', 65);
     too_long[65] = '\0';
-    CHECK(dcm_uid_valid(too_long) == 0, "65 characters are too many");
+    CHECK_MSG(dcm_uid_valid(too_long) == 0, "65 characters are too many");
 }
 
 static void test_read(const char *path) {
     dcm_instance_info ii;
     char err[256] = "";
     int rc = dcm_read_instance_info(path, &ii, err, sizeof err);
-    CHECK(rc == 0, "reading %s: %s", path, err);
+    CHECK_MSG(rc == 0, "reading %s: %s", path, err);
     if (rc != 0) return;
-    CHECK(!strcmp(ii.sop_instance_uid, "1.2.826.0.1.3680043.9.7433.4.1"), "sop %s", ii.sop_instance_uid);
-    CHECK(!strcmp(ii.sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "class %s", ii.sop_class_uid);
-    CHECK(!strcmp(ii.study_uid, "1.2.826.0.1.3680043.9.7433.4"), "study %s", ii.study_uid);
-    CHECK(!strcmp(ii.series_uid, "1.2.826.0.1.3680043.9.7433.4.9"), "series %s", ii.series_uid);
-    CHECK(!strcmp(ii.transfer_syntax_uid, "1.2.840.10008.1.2.1"), "ts %s", ii.transfer_syntax_uid);
-    CHECK(!strcmp(ii.modality, "MG"), "modality %s", ii.modality);
-    CHECK(!strcmp(ii.patient_id, "PHANTOM01"), "patient %s", ii.patient_id);
-    CHECK(!strcmp(ii.image_laterality, "L"), "laterality %s", ii.image_laterality);
-    CHECK(!strcmp(ii.view_position, "CC"), "view %s", ii.view_position);
-    CHECK(!strcmp(ii.view_code, "R-10242"), "view code %s", ii.view_code);
-    CHECK(!strcmp(ii.view_code_meaning, "cranio-caudal"), "meaning %s", ii.view_code_meaning);
-    CHECK(!strcmp(ii.view_modifiers, ""), "modifiers %s", ii.view_modifiers);
-    CHECK(!strcmp(ii.presentation_intent, "FOR PRESENTATION"), "intent %s", ii.presentation_intent);
-    CHECK(!strcmp(ii.patient_age, "057Y"), "age %s", ii.patient_age);
-    CHECK(!strcmp(ii.study_date, "20260101"), "date %s", ii.study_date);
-    CHECK(!strcmp(ii.photometric, "MONOCHROME2"), "photometric %s", ii.photometric);
-    CHECK(ii.rows == 64 && ii.columns == 48 && ii.bits_stored == 12, "geometry %u x %u, %u bits",
-          ii.rows, ii.columns, ii.bits_stored);
+    CHECK_MSG(!strcmp(ii.sop_instance_uid, "1.2.826.0.1.3680043.9.7433.4.1"), "sop %s", ii.sop_instance_uid);
+    CHECK_MSG(!strcmp(ii.sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "class %s", ii.sop_class_uid);
+    CHECK_MSG(!strcmp(ii.study_uid, "1.2.826.0.1.3680043.9.7433.4"), "study %s", ii.study_uid);
+    CHECK_MSG(!strcmp(ii.series_uid, "1.2.826.0.1.3680043.9.7433.4.9"), "series %s", ii.series_uid);
+    CHECK_MSG(!strcmp(ii.transfer_syntax_uid, "1.2.840.10008.1.2.1"), "ts %s", ii.transfer_syntax_uid);
+    CHECK_MSG(!strcmp(ii.modality, "MG"), "modality %s", ii.modality);
+    CHECK_MSG(!strcmp(ii.patient_id, "PHANTOM01"), "patient %s", ii.patient_id);
+    CHECK_MSG(!strcmp(ii.image_laterality, "L"), "laterality %s", ii.image_laterality);
+    CHECK_MSG(!strcmp(ii.view_position, "CC"), "view %s", ii.view_position);
+    CHECK_MSG(!strcmp(ii.view_code, "R-10242"), "view code %s", ii.view_code);
+    CHECK_MSG(!strcmp(ii.view_code_meaning, "cranio-caudal"), "meaning %s", ii.view_code_meaning);
+    CHECK_MSG(!strcmp(ii.view_modifiers, ""), "modifiers %s", ii.view_modifiers);
+    CHECK_MSG(!strcmp(ii.presentation_intent, "FOR PRESENTATION"), "intent %s", ii.presentation_intent);
+    CHECK_MSG(!strcmp(ii.patient_age, "057Y"), "age %s", ii.patient_age);
+    CHECK_MSG(!strcmp(ii.study_date, "20260101"), "date %s", ii.study_date);
+    CHECK_MSG(!strcmp(ii.photometric, "MONOCHROME2"), "photometric %s", ii.photometric);
+    CHECK_MSG(ii.rows == 64 && ii.columns == 48 && ii.bits_stored == 12, "geometry %u x %u, %u bits",
+              ii.rows, ii.columns, ii.bits_stored);
 }
 
 static void test_truncations(const char *path, const char *tmpdir) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "open %s", path);
-    if (!f) return;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(b); CHECK(0, "read"); return; }
-    fclose(f);
+    size_t nb = 0;
+    unsigned char *b = (unsigned char *)check_read_file(path, &nb);
+    CHECK_MSG(b != NULL, "read %s", path);
+    if (!b) return;
+    long n = (long)nb;
     char cut[4096];
     snprintf(cut, sizeof cut, "%s/scp_instance_test_cut.dcm", tmpdir);
     long lens[] = {n - 1, n - 2, n - 100, n - 6000, n / 2, 400, 300, 200, 140, 132, 100, 4, 0};
@@ -84,15 +69,15 @@ static void test_truncations(const char *path, const char *tmpdir) {
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         if (lens[i] < 0 || lens[i] >= n) continue;
         FILE *o = fopen(cut, "wb");
-        if (!o) { CHECK(0, "create %s", cut); break; }
+        if (!o) { CHECK_MSG(0, "create %s", cut); break; }
         fwrite(b, 1, (size_t)lens[i], o);
         fclose(o);
         dcm_instance_info ii;
         char err[256] = "";
         int rc = dcm_read_instance_info(cut, &ii, err, sizeof err);
         tried++;
-        CHECK(rc != 0, "a copy cut to %ld of %ld bytes was accepted", lens[i], n);
-        CHECK(rc == 0 || err[0], "no message for a copy cut to %ld bytes", lens[i]);
+        CHECK_MSG(rc != 0, "a copy cut to %ld of %ld bytes was accepted", lens[i], n);
+        CHECK_MSG(rc == 0 || err[0], "no message for a copy cut to %ld bytes", lens[i]);
         if (rc != 0) refused++;
     }
     printf("truncations refused: %d of %d\n", refused, tried);
@@ -103,21 +88,21 @@ static void test_truncations(const char *path, const char *tmpdir) {
             p = b + i + 8;
             break;
         }
-    CHECK(p != NULL, "Rows element not found");
+    CHECK_MSG(p != NULL, "Rows element not found");
     if (p) {
         p[0] = 65;
         FILE *o = fopen(cut, "wb");
         if (o) { fwrite(b, 1, (size_t)n, o); fclose(o); }
         dcm_instance_info ii;
         char err[256] = "";
-        CHECK(dcm_read_instance_info(cut, &ii, err, sizeof err) != 0, "pixel length mismatch accepted");
+        CHECK_MSG(dcm_read_instance_info(cut, &ii, err, sizeof err) != 0, "pixel length mismatch accepted");
         printf("rows changed: %s\n", err);
     }
     remove(cut);
     free(b);
     dcm_instance_info ii;
     char err[256] = "";
-    CHECK(dcm_read_instance_info("/nonexistent/x.dcm", &ii, err, sizeof err) != 0 && err[0], "missing file");
+    CHECK_MSG(dcm_read_instance_info("/nonexistent/x.dcm", &ii, err, sizeof err) != 0 && err[0], "missing file");
 }
 
 int main(int argc, char **argv) {
@@ -128,7 +113,5 @@ int main(int argc, char **argv) {
     test_uids();
     test_read(argv[1]);
     test_truncations(argv[1], argv[2]);
-    if (failures) printf("%d check(s) failed\n", failures);
-    else printf("all checks passed\n");
-    return failures ? 1 : 0;
+    return check_done("scp instance");
 }
