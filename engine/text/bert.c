@@ -80,6 +80,7 @@ mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
     m->cfg = *c;
     ptable_init(&m->ptab);
     ptable_init(&m->atab);
+    ptable_init(&m->dtab);
     param_table(&m->ptab, c);
     void *block;
     if (ptable_make(&m->ptab, &block, &m->params) != MAMA_OK) {
@@ -99,9 +100,10 @@ void bert_destroy(bert_model *m) {
     ptable_block_free(m->params_memory);
     ptable_block_free(m->grads_memory);
     ptable_block_free(m->acts_memory);
-    free(m->grad_scratch);
+    ptable_block_free(m->grad_scratch);
     ptable_free(&m->ptab);
     ptable_free(&m->atab);
+    ptable_free(&m->dtab);
     free(m);
 }
 
@@ -180,7 +182,7 @@ mama_status bert_load_hf(const char *weights_path, const char *config_path,
 /* Frees the activation block (and backward's scratch, sized from it). */
 static void drop_acts(bert_model *m) {
     ptable_block_free(m->acts_memory);
-    free(m->grad_scratch);
+    ptable_block_free(m->grad_scratch);
     m->acts_memory = NULL;
     m->ids = NULL;
     m->grad_scratch = NULL;
@@ -317,6 +319,24 @@ mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
     return MAMA_OK;
 }
 
+/* Backward's activation gradients for the capacity of the activation block. */
+static mama_status make_dacts(bert_model *m) {
+    int64_t N = (int64_t)m->capacity, C = m->cfg.hidden, F = m->cfg.intermediate;
+    ptable *t = &m->dtab;
+    ptable_clear(t);
+#define D(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(bert_dacts, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    D(dx, N, C);  D(dres, N, C);  D(dln1, N, C);  D(datty, N, C);  D(dqkv, N, 3 * C);
+    D(dh, N, F);  D(dhg, N, F);
+#undef D
+    void *block;
+    if (ptable_make(t, &block, &m->dacts) != MAMA_OK)
+        return mama_errorf(MAMA_ENOMEM, "bert_backward: cannot allocate the activation "
+                           "gradients (%.1f MB)", t->bytes / 1e6);
+    m->grad_scratch = block;
+    return MAMA_OK;
+}
+
 mama_status bert_backward(bert_model *m, const float *dhidden) {
     const bert_config *c = &m->cfg;
     if (!m->train || !m->grads_memory)
@@ -327,14 +347,12 @@ mama_status bert_backward(bert_model *m, const float *dhidden) {
     int B = m->B, T = m->T;
     size_t N = (size_t)B * T, C = c->hidden, F = c->intermediate, NH = c->n_head;
     if (!m->grad_scratch) {
-        m->grad_scratch = malloc(sizeof(float) * m->capacity * (7 * C + 2 * F));
-        if (!m->grad_scratch)
-            return mama_errorf(MAMA_ENOMEM, "bert_backward: out of memory for scratch");
+        mama_status rc = make_dacts(m);
+        if (rc) return rc;
     }
-    /* dx, dres, dln1, datty (N,C); dqkv (N,3C); dh, dhg (N,F) */
-    float *dx = m->grad_scratch, *dres = dx + N * C, *dln1 = dres + N * C;
-    float *datty = dln1 + N * C, *dqkv = datty + N * C, *dh = dqkv + N * 3 * C;
-    float *dhg = dh + N * F;
+    const bert_dacts *d = &m->dacts;
+    float *dx = d->dx, *dres = d->dres, *dln1 = d->dln1, *datty = d->datty, *dqkv = d->dqkv;
+    float *dh = d->dh, *dhg = d->dhg;
     const bert_params *p = &m->params;
     bert_params *g = &m->grads;
     bert_acts *a = &m->acts;

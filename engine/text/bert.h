@@ -63,6 +63,13 @@ typedef struct bert_acts {
     float *mask;               /* (B,T) */
 } bert_acts;
 
+/* Backward's activation gradients (assigned, not accumulated), sized like acts. */
+typedef struct bert_dacts {
+    float *dx, *dres, *dln1, *datty;   /* (N,C) */
+    float *dqkv;                       /* (N,3C) */
+    float *dh, *dhg;                   /* (N,F) */
+} bert_dacts;
+
 typedef struct bert_model {
     bert_config cfg;
     ptable ptab;               /* parameter layout (names as the bert_params members) */
@@ -75,7 +82,9 @@ typedef struct bert_model {
     bert_acts acts;            /* in inference mode: one slot per tensor (x: two) */
     float *acts_memory;
     size_t capacity;           /* tokens (B*T) the block holds */
-    float *grad_scratch;
+    ptable dtab;               /* layout of backward's activation gradients */
+    bert_dacts dacts;
+    float *grad_scratch;       /* one block of dtab, made by the first backward */
     int *ids;                  /* (2,B,T) in the activation block: ids and token types of
                                   the last forward */
     float *hidden;             /* (B,T,C) token features of the last forward (into acts.x) */

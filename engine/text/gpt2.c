@@ -96,6 +96,7 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
     ptable_init(&m->ptab);
     ptable_init(&m->ltab);
     ptable_init(&m->atab);
+    ptable_init(&m->dtab);
     param_table(&m->ptab, c);
     lora_table(&m->ltab, c, &m->lora_cfg);
     void *pb = NULL, *lb = NULL, *gb = NULL;
@@ -148,10 +149,11 @@ void gpt2_destroy(gpt2_model *m) {
     ptable_block_free(m->lora_grad_memory);
     free(m->wte_added_grad);
     ptable_block_free(m->acts_memory);
-    free(m->grad_scratch);
+    ptable_block_free(m->grad_scratch);
     ptable_free(&m->ptab);
     ptable_free(&m->ltab);
     ptable_free(&m->atab);
+    ptable_free(&m->dtab);
     free(m);
 }
 
@@ -165,7 +167,7 @@ void gpt2_set_train(gpt2_model *m, int on, unsigned long long step_seed) {
 /* Frees the activation block (and backward's scratch, sized from it). */
 static void drop_acts(gpt2_model *m) {
     ptable_block_free(m->acts_memory);
-    free(m->grad_scratch);
+    ptable_block_free(m->grad_scratch);
     m->acts_memory = NULL;
     m->grad_scratch = NULL;
     m->acts_capacity = 0;
@@ -342,6 +344,25 @@ void gpt2_zero_grad(gpt2_model *m) {
     memset(m->wte_added_grad, 0, n_added * m->cfg.n_embd * sizeof(float));
 }
 
+/* Backward's activation gradients for the capacity of the activation block. */
+static mama_status make_dacts(gpt2_model *m) {
+    int64_t N = (int64_t)m->acts_capacity, C = m->cfg.n_embd, F = m->cfg.n_inner;
+    int64_t R = m->lora_cfg.rank, W = F > C ? F : C;
+    ptable *t = &m->dtab;
+    ptable_clear(t);
+#define D(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(gpt2_dacts, field), \
+                                 PTABLE_SHAPE(__VA_ARGS__))
+    D(dres, N, C);  D(dres2, N, C);  D(dln, N, C);  D(datty, N, C);  D(dqkv, N, 3 * C);
+    D(dfch, N, F);  D(dfchg, N, F);  D(dtmp, N, R);  D(xd, N, W);  D(dxd, N, W);
+#undef D
+    void *block;
+    if (ptable_make(t, &block, &m->dacts) != MAMA_OK)
+        return mama_errorf(MAMA_ENOMEM, "gpt2_backward: cannot allocate the activation "
+                           "gradients (%.1f MB)", t->bytes / 1e6);
+    m->grad_scratch = block;
+    return MAMA_OK;
+}
+
 mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
     const gpt2_config *c = &m->cfg;
     if (!m->B) return mama_errorf(MAMA_EINVAL, "gpt2_backward: no forward pass to go back "
@@ -353,18 +374,14 @@ mama_status gpt2_backward(gpt2_model *m, const float *dlnf) {
     int L = c->n_layer, NH = c->n_head, R = m->lora_cfg.rank, B = m->B, T = m->T;
     gpt2_acts *a = &m->acts;
     gpt2_params *p = &m->params;
-    /* scratch: dres, dres2, dln, datty (N,C); dqkv (N,3C); dfch, dfchg (N,F); dtmp (N,R) */
-    size_t W = F > C ? F : C;
-    size_t need = m->acts_capacity * (7 * C + 2 * F + (size_t)R + 2 * W);
     if (!m->grad_scratch) {
-        m->grad_scratch = malloc(sizeof(float) * need);
-        if (!m->grad_scratch)
-            return mama_errorf(MAMA_ENOMEM, "gpt2_backward: cannot allocate %zu floats", need);
+        mama_status rc = make_dacts(m);
+        if (rc) return rc;
     }
-    float *dres = m->grad_scratch, *dres2 = dres + N * C, *dln = dres2 + N * C;
-    float *datty = dln + N * C, *dqkv = datty + N * C, *dfch = dqkv + N * 3 * C;
-    float *dfchg = dfch + N * F, *dtmp = dfchg + N * F;
-    float *xd = dtmp + N * (size_t)R, *dxd = xd + N * W;  /* LoRA dropout scratch */
+    const gpt2_dacts *d = &m->dacts;
+    float *dres = d->dres, *dres2 = d->dres2, *dln = d->dln, *datty = d->datty;
+    float *dqkv = d->dqkv, *dfch = d->dfch, *dfchg = d->dfchg, *dtmp = d->dtmp;
+    float *xd = d->xd, *dxd = d->dxd;
 
     memset(dres, 0, N * C * sizeof(float));
     layernorm_backward(dres, NULL, NULL, dlnf, a->res3 + (size_t)(L - 1) * N * C, p->lnfw,

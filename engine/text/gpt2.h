@@ -83,6 +83,16 @@ typedef struct gpt2_acts {
     int *ids;                  /* (B,T) ids of the last forward */
 } gpt2_acts;
 
+/* Backward's activation gradients (assigned, not accumulated) and LoRA scratch, sized like
+ * acts. */
+typedef struct gpt2_dacts {
+    float *dres, *dres2, *dln, *datty;  /* (N,C) */
+    float *dqkv;                        /* (N,3C) */
+    float *dfch, *dfchg;                /* (N,F) */
+    float *dtmp;                        /* (N,R) adapter bottleneck */
+    float *xd, *dxd;                    /* (N,max(C,F)) LoRA dropout input and its gradient */
+} gpt2_dacts;
+
 typedef struct gpt2_model {
     gpt2_config cfg;
     lora_config lora_cfg;      /* rank 0 = no adapters */
@@ -100,7 +110,9 @@ typedef struct gpt2_model {
     gpt2_acts acts;
     float *acts_memory;
     size_t acts_capacity;      /* tokens (B*T) the block holds */
-    float *grad_scratch;       /* backward's activation gradients */
+    ptable dtab;               /* layout of backward's activation gradients */
+    gpt2_dacts dacts;
+    float *grad_scratch;       /* one block of dtab, made by the first backward */
     int B, T;                  /* shapes of the last forward */
     int inference;             /* 1: keep one layer's activations only (no backward) */
     int train;                 /* 1: LoRA dropout active (gpt2_set_train) */
