@@ -2,13 +2,17 @@
  * reference: odd sequence lengths (1, 5, 67, 130, 257 straddle the 64/128 tiles), several
  * heads, causal and not, with and without a key mask (including fully masked rows);
  * forward out and lse, backward against an analytic double reference and, on small shapes,
- * central finite differences. */
+ * central finite differences. Bad shapes are MAMA_EINVAL; a failed scratch allocation
+ * (injected) is MAMA_ENOMEM from the op and from the towers that call it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/ops/ops.h"
 #include "engine/core/parallel.h"
+#include "engine/text/bert.h"
+#include "engine/text/gpt2.h"
+#include "engine/vision/vit.h"
 #include "tests/check.h"
 #include "tests/engine/fd.h"
 
@@ -162,8 +166,113 @@ static void bad_shapes(void) {
     CHECK(attention_backward(dqkv, out, qkv, out, lse, NULL, 1, 0, 10, 2, 1.0f, 1) == MAMA_OK);
 }
 
+/* Allocation failure by injection: this binary links with -Wl,--wrap=aligned_alloc
+ * (tests/engine/meson.build), so the engine's aligned allocations (tensor-table blocks and
+ * the attention scratch) come through here; fail_at = n fails the n-th one from now. */
+void *__real_aligned_alloc(size_t align, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
+static int fail_at;
+void *__wrap_aligned_alloc(size_t align, size_t n) {
+    if (fail_at > 0 && --fail_at == 0) return NULL;
+    return __real_aligned_alloc(align, n);
+}
+
+/* The op says it could not run and writes nothing, on both kernels (HS 16: AVX2 rows when
+ * the CPU has them; HS 8: the tiled sgemm path); before this it skipped the work in
+ * silence. */
+static void op_alloc_failure(int C) {
+    enum { B = 2, T = 9, NH = 2 };
+    float qkv[B * T * 3 * 32], out[B * T * 32], lse[B * NH * T], dqkv[B * T * 3 * 32];
+    test_fill(qkv, sizeof qkv / 4, &rng, 1.0f);
+    for (int i = 0; i < B * T * C; i++) out[i] = 7.0f;
+    for (int i = 0; i < B * T * 3 * C; i++) dqkv[i] = 5.0f;
+    fail_at = 1;
+    CHECK(attention_forward(out, lse, qkv, NULL, B, T, C, NH, 0.5f, 1) == MAMA_ENOMEM);
+    CHECK(strstr(mama_last_error(), "attention_forward") != NULL);
+    int untouched = 1;
+    for (int i = 0; i < B * T * C; i++) untouched &= out[i] == 7.0f;
+    CHECK_MSG(untouched, "C %d: forward wrote its output without scratch", C);
+    fail_at = 0;
+    CHECK(attention_forward(out, lse, qkv, NULL, B, T, C, NH, 0.5f, 1) == MAMA_OK);
+    fail_at = 1;
+    CHECK(attention_backward(dqkv, out, qkv, out, lse, NULL, B, T, C, NH, 0.5f, 1) ==
+          MAMA_ENOMEM);
+    untouched = 1;
+    for (int i = 0; i < B * T * 3 * C; i++) untouched &= dqkv[i] == 5.0f;
+    CHECK_MSG(untouched, "C %d: backward wrote gradients without scratch", C);
+    fail_at = 0;
+}
+
+/* The towers pass the op's MAMA_ENOMEM on to their callers. Allocation order: the
+ * activation block (or backward's gradient block) first, then layer 0's attention. */
+static void tower_alloc_failure(void) {
+    vit_config vc = {.width = 32, .depth = 2, .heads = 2, .patch = 4, .image_size = 16,
+                     .n_registers = 1, .mlp_ratio = 2.0f, .ln_eps = 1e-6f, .layerscale = 1,
+                     .in_chans = 3, .embed = 8};
+    vit_model *v = NULL;
+    fail_at = 1;
+    CHECK(vit_create(&vc, &v) == MAMA_ENOMEM && v == NULL);
+    fail_at = 0;
+    CHECK(vit_create(&vc, &v) == MAMA_OK);
+    if (v) {
+        vit_init_random(v, 3);
+        float img[3 * 16 * 16];
+        test_fill(img, sizeof img / 4, &rng, 1.0f);
+        fail_at = 2;
+        CHECK(vit_forward(v, img, 1, 16, 16, 0) == MAMA_ENOMEM);
+        CHECK(strstr(mama_last_error(), "attention_forward") != NULL);
+        fail_at = 0;
+        CHECK(vit_forward(v, img, 1, 16, 16, 0) == MAMA_OK);
+        vit_free(v);
+    }
+
+    gpt2_config gc = {.vocab_size = 10, .base_vocab = 10, .added_from = 10, .n_positions = 8,
+                      .n_embd = 16, .n_layer = 2, .n_head = 2, .n_inner = 32, .ln_eps = 1e-5f};
+    gpt2_model *g = NULL;
+    int ids[2 * 5] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 0};
+    CHECK(gpt2_create(&gc, NULL, 1, &g) == MAMA_OK);
+    if (g) {
+        fail_at = 2;
+        CHECK(gpt2_forward(g, ids, NULL, 2, 5) == MAMA_ENOMEM);
+        fail_at = 0;
+        CHECK(gpt2_forward(g, ids, NULL, 2, 5) == MAMA_OK);
+        float dl[2 * 5 * 16];
+        test_fill(dl, sizeof dl / 4, &rng, 1.0f);
+        fail_at = 2;
+        CHECK(gpt2_backward(g, dl) == MAMA_ENOMEM);
+        CHECK(strstr(mama_last_error(), "attention_backward") != NULL);
+        fail_at = 0;
+        CHECK(gpt2_backward(g, dl) == MAMA_OK);
+        gpt2_destroy(g);
+    }
+
+    bert_config bc = {.vocab_size = 10, .max_position = 8, .type_vocab_size = 2, .hidden = 16,
+                      .n_layer = 2, .n_head = 2, .intermediate = 32, .ln_eps = 1e-12f,
+                      .pad_token_id = -1};
+    bert_model *b = NULL;
+    CHECK(bert_create(&bc, &b) == MAMA_OK);
+    if (b) {
+        CHECK(bert_set_train(b, 1) == MAMA_OK);
+        fail_at = 2;
+        CHECK(bert_forward(b, ids, NULL, NULL, 2, 5) == MAMA_ENOMEM);
+        fail_at = 0;
+        CHECK(bert_forward(b, ids, NULL, NULL, 2, 5) == MAMA_OK);
+        float dh[2 * 5 * 16];
+        test_fill(dh, sizeof dh / 4, &rng, 1.0f);
+        fail_at = 2;
+        CHECK(bert_backward(b, dh) == MAMA_ENOMEM);
+        CHECK(strstr(mama_last_error(), "attention_backward") != NULL);
+        fail_at = 0;
+        CHECK(bert_backward(b, dh) == MAMA_OK);
+        bert_destroy(b);
+    }
+}
+
 int main(void) {
     bad_shapes();
+    op_alloc_failure(16);
+    op_alloc_failure(32);
+    tower_alloc_failure();
     static const int Ts[] = {1, 5, 67, 130, 257};
     for (int i = 0; i < 5; i++)
         for (int causal = 0; causal < 2; causal++)
