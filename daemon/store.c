@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "dicom/dcm_instance_read.h"
 
 #define N_STRIPES 64
 

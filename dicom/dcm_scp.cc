@@ -50,6 +50,7 @@
  *   - scp->active counts running workers (under scp->mu); never above max_associations.
  */
 #include "dicom/dcm_scp.h"
+#include "dicom/dcm_instance_read.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicom/dcm_scp.h"
+#include "dicom/dcm_instance_read.h"
 
 static int failures;
 
