@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "daemon/grouper_view.h"
-#include "daemon/rest_internal.h"
+#include "daemon/routes.h"
 #include "daemon/store.h"
 #include "dicom/dcm_instance_read.h"
 
