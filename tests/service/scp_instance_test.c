@@ -69,16 +69,25 @@ static void test_read(const char *path) {
           ii.rows, ii.columns, ii.bits_stored);
 }
 
-static void test_truncations(const char *path, const char *tmpdir) {
+/* The whole file, malloc'd, its size in *out_n; NULL (and a failed check) when unreadable. */
+static unsigned char *slurp(const char *path, long *out_n) {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL, "open %s", path);
-    if (!f) return;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(b); CHECK(0, "read"); return; }
+    unsigned char *b = n > 0 ? malloc((size_t)n) : NULL;
+    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(b); CHECK(0, "read %s", path); return NULL; }
     fclose(f);
+    *out_n = n;
+    return b;
+}
+
+static void test_truncations(const char *path, const char *tmpdir) {
+    long n = 0;
+    unsigned char *b = slurp(path, &n);
+    if (!b) return;
     char cut[4096];
     snprintf(cut, sizeof cut, "%s/scp_instance_test_cut.dcm", tmpdir);
     long lens[] = {n - 1, n - 2, n - 100, n - 6000, n / 2, 400, 300, 200, 140, 132, 100, 4, 0};
@@ -127,15 +136,9 @@ static void test_truncations(const char *path, const char *tmpdir) {
  * patients whose IDs share 64 characters would merge). The file is the test file with
  * the value of (0010,0020) (explicit VR little endian, LO, 2-byte length) replaced. */
 static void test_overlong(const char *path, const char *tmpdir) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "open %s", path);
-    if (!f) return;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 128);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(b); CHECK(0, "read"); return; }
-    fclose(f);
+    long n = 0;
+    unsigned char *b = slurp(path, &n);
+    if (!b) return;
     dcm_image img;
     char err[256] = "";
     CHECK(dcm_image_load(path, &img, err, sizeof err) == 0, "the unmodified file loads: %s", err);
@@ -151,6 +154,8 @@ static void test_overlong(const char *path, const char *tmpdir) {
     CHECK(at >= 0, "PatientID element not found");
     if (at < 0) { free(b); return; }
     size_t old_len = (size_t)(b[at + 6] | b[at + 7] << 8);
+    CHECK(at + 8 + (long)old_len <= n, "PatientID value runs past the end of the file");
+    if (at + 8 + (long)old_len > n) { free(b); return; }
     char value[71];
     memset(value, 'P', 70);
     value[70] = '\0';
