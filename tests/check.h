@@ -1,7 +1,8 @@
 /* check.h: the assertions of the C unit tests. A failed CHECK prints the expression with
  * file and line and is counted; the test's main returns check_done(name) (or ends with
  * CHECK_DONE()), which is non-zero when any check failed. Also: float-vs-reference
- * comparison with a tolerance and deterministic test data. */
+ * comparison with a tolerance, deterministic test data, joining paths, reading a whole
+ * file and removing a scratch directory. */
 #ifndef MAMA_TEST_CHECK_H
 #define MAMA_TEST_CHECK_H
 
@@ -75,6 +76,45 @@ static inline float test_rand(unsigned long long *state) {
 
 static inline void test_fill(float *x, size_t n, unsigned long long *state, float amp) {
     for (size_t i = 0; i < n; i++) x[i] = amp * test_rand(state);
+}
+
+/* dir/name in one of 8 rotating static buffers, so that up to 8 paths built this way can
+ * be live at once (as the arguments of one call, say). */
+static inline const char *check_path(const char *dir, const char *name) {
+    static char buf[8][4200];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* The whole of a file, NUL-terminated (caller frees); the byte count in *out_n when out_n.
+ * NULL when it cannot be opened, allocated or read in full: a short read is a failure,
+ * never a silently truncated buffer. */
+static inline char *check_read_file(const char *path, size_t *out_n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (!b) return NULL;
+    b[n] = '\0';
+    if (out_n) *out_n = (size_t)n;
+    return b;
+}
+
+/* Removes a test's scratch directory and everything in it (a mkdtemp path: no quotes in
+ * it); says so on stderr when it cannot, without failing the test. */
+static inline void check_remove_dir(const char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* main's result: 1 when any check failed (with a count on stderr), else 0. */

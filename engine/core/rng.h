@@ -17,6 +17,10 @@ typedef struct mama_rng {
 
 /* Seeds the state from one 64-bit value (any value, 0 included, gives a valid state). */
 void mama_rng_seed(mama_rng *rng, uint64_t seed);
+/* splitmix64's output step as a stateless hash of x: for callers that derive seeds or
+ * states from keys (the phantom's (seed, study, purpose) streams) rather than from one
+ * seed. mama_rng_seed's i-th state word is mama_rng_mix64(seed + i * 0x9e3779b97f4a7c15). */
+uint64_t mama_rng_mix64(uint64_t x);
 /* Next 64 uniformly distributed bits. */
 uint64_t mama_rng_u64(mama_rng *rng);
 /* Uniform double in [0, 1), 53 random bits. */

@@ -118,26 +118,10 @@ static void test_csv(void) {
 
 /* ------------------------------------------------------------------ tables */
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Copy of src with line `line` (1-based) replaced by repl (NULL: unchanged) and extra
  * appended at the end. */
 static void write_variant(const char *src, const char *dst, int line, const char *repl, const char *extra) {
-    char *text = slurp(src);
+    char *text = check_read_file(src, NULL);
     FILE *f = fopen(dst, "wb");
     int cur = 1;
     for (char *p = text; *p;) {

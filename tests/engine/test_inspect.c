@@ -68,7 +68,6 @@ int main(int argc, char **argv) {
     rc = run(cmd, out, sizeof out);
     CHECK_MSG(rc == 1 && strstr(out, "none.safetensors"), "missing file: %d %s", rc, out);
 
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_inspect");
 }

@@ -13,13 +13,7 @@
 
 static char dir_path[512];
 
-static const char *path_in(const char *name) {
-    static char p[4][700];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir_path, name);
-    return p[k];
-}
+static const char *path_in(const char *name) { return check_path(dir_path, name); }
 
 static void test_round_trip(void) {
     const char *path = path_in("rt.safetensors");
@@ -385,8 +379,6 @@ int main(void) {
     test_sharded();
     test_corruption();
     int rc = check_done("test_safetensors");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_path);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir_path);
+    check_remove_dir(dir_path);
     return rc;
 }

@@ -141,8 +141,6 @@ int main(void) {
     CHECK(n_format > 5000); /* the mutations do hit the validation */
     free(m);
     free(seed);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_st_mutation");
 }

@@ -11,16 +11,6 @@
 extern "C" {
 #endif
 
-/* dir/name in one of 8 rotating static buffers (up to 8 paths live at once); for the
- * tests' temporary directories. */
-static inline const char *fx_tmp_path(const char *dir, const char *name) {
-    static char buf[8][512];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 typedef enum fx_syntax {
     FX_IMPLICIT_LE, FX_EXPLICIT_LE, FX_EXPLICIT_BE, FX_DEFLATE, FX_RLE,
     FX_JPEG_LOSSLESS_SV1, FX_JPEG_BASELINE, FX_JPEG_EXTENDED, FX_JPEGLS_LOSSLESS,

@@ -18,7 +18,7 @@
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
+static const char *tmp_path(const char *name) { return check_path(dir, name); }
 
 enum { R = 120, C = 96 };
 
@@ -491,8 +491,6 @@ int main(void) {
     test_threads();
     test_corrupt();
     test_scaled();
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_dcm_image");
 }

@@ -20,7 +20,7 @@
 
 static char dir[256];
 
-static const char *tmp_path(const char *name) { return fx_tmp_path(dir, name); }
+static const char *tmp_path(const char *name) { return check_path(dir, name); }
 
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -210,8 +210,6 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     test_png_pgm();
     test_cache();
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_image_io_cache");
 }

@@ -263,8 +263,6 @@ int main(void) {
         test_commands();
         test_cache_dicom();
     }
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     return check_done("test_phantom_pixels");
 }

@@ -10,18 +10,7 @@
 
 #include "dicom/dcm_image.h"
 #include "dicom/dcm_instance_read.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                        \
-    do {                                                        \
-        if (!(cond)) {                                          \
-            failures++;                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);         \
-            printf(__VA_ARGS__);                                \
-            printf("\n");                                       \
-        }                                                       \
-    } while (0)
+#include "tests/check.h"
 
 static void test_uids(void) {
     const char *good[] = {"1.2.840.10008.1.2", "0", "1.0.2", "2.25.329800735698586629295641978511506172918",
@@ -30,64 +19,51 @@ static void test_uids(void) {
                          "1\\2", "1 2", "..", "/", "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25",
                          NULL};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        CHECK(dcm_uid_valid(good[i]) == 1, "'%s' should be valid", good[i]);
+        CHECK_MSG(dcm_uid_valid(good[i]) == 1, "'%s' should be valid", good[i]);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(dcm_uid_valid(bad[i]) == 0, "'%s' should be invalid", bad[i] ? bad[i] : "(null)");
+        CHECK_MSG(dcm_uid_valid(bad[i]) == 0, "'%s' should be invalid", bad[i] ? bad[i] : "(null)");
     char longest[65];
     memset(longest, '1', 64);
     longest[64] = '\0';
-    CHECK(dcm_uid_valid(longest) == 1, "64 digits are a valid UID");
+    CHECK_MSG(dcm_uid_valid(longest) == 1, "64 digits are a valid UID");
     char too_long[66];
     memset(too_long, '1', 65);
     too_long[65] = '\0';
-    CHECK(dcm_uid_valid(too_long) == 0, "65 characters are too many");
+    CHECK_MSG(dcm_uid_valid(too_long) == 0, "65 characters are too many");
 }
 
 static void test_read(const char *path) {
     dcm_instance_info ii;
     char err[256] = "";
     int rc = dcm_read_instance_info(path, &ii, err, sizeof err);
-    CHECK(rc == 0, "reading %s: %s", path, err);
+    CHECK_MSG(rc == 0, "reading %s: %s", path, err);
     if (rc != 0) return;
-    CHECK(!strcmp(ii.sop_instance_uid, "1.2.826.0.1.3680043.9.7433.4.1"), "sop %s", ii.sop_instance_uid);
-    CHECK(!strcmp(ii.sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "class %s", ii.sop_class_uid);
-    CHECK(!strcmp(ii.study_uid, "1.2.826.0.1.3680043.9.7433.4"), "study %s", ii.study_uid);
-    CHECK(!strcmp(ii.series_uid, "1.2.826.0.1.3680043.9.7433.4.9"), "series %s", ii.series_uid);
-    CHECK(!strcmp(ii.transfer_syntax_uid, "1.2.840.10008.1.2.1"), "ts %s", ii.transfer_syntax_uid);
-    CHECK(!strcmp(ii.modality, "MG"), "modality %s", ii.modality);
-    CHECK(!strcmp(ii.patient_id, "PHANTOM01"), "patient %s", ii.patient_id);
-    CHECK(!strcmp(ii.image_laterality, "L"), "laterality %s", ii.image_laterality);
-    CHECK(!strcmp(ii.view_position, "CC"), "view %s", ii.view_position);
-    CHECK(!strcmp(ii.view_code, "R-10242"), "view code %s", ii.view_code);
-    CHECK(!strcmp(ii.view_code_meaning, "cranio-caudal"), "meaning %s", ii.view_code_meaning);
-    CHECK(!strcmp(ii.view_modifiers, ""), "modifiers %s", ii.view_modifiers);
-    CHECK(!strcmp(ii.presentation_intent, "FOR PRESENTATION"), "intent %s", ii.presentation_intent);
-    CHECK(!strcmp(ii.patient_age, "057Y"), "age %s", ii.patient_age);
-    CHECK(!strcmp(ii.study_date, "20260101"), "date %s", ii.study_date);
-    CHECK(!strcmp(ii.photometric, "MONOCHROME2"), "photometric %s", ii.photometric);
-    CHECK(ii.rows == 64 && ii.columns == 48 && ii.bits_stored == 12, "geometry %u x %u, %u bits",
-          ii.rows, ii.columns, ii.bits_stored);
-}
-
-/* The whole file, malloc'd, its size in *out_n; NULL (and a failed check) when unreadable. */
-static unsigned char *slurp(const char *path, long *out_n) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL, "open %s", path);
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(b); CHECK(0, "read %s", path); return NULL; }
-    fclose(f);
-    *out_n = n;
-    return b;
+    CHECK_MSG(!strcmp(ii.sop_instance_uid, "1.2.826.0.1.3680043.9.7433.4.1"), "sop %s", ii.sop_instance_uid);
+    CHECK_MSG(!strcmp(ii.sop_class_uid, "1.2.840.10008.5.1.4.1.1.1.2"), "class %s", ii.sop_class_uid);
+    CHECK_MSG(!strcmp(ii.study_uid, "1.2.826.0.1.3680043.9.7433.4"), "study %s", ii.study_uid);
+    CHECK_MSG(!strcmp(ii.series_uid, "1.2.826.0.1.3680043.9.7433.4.9"), "series %s", ii.series_uid);
+    CHECK_MSG(!strcmp(ii.transfer_syntax_uid, "1.2.840.10008.1.2.1"), "ts %s", ii.transfer_syntax_uid);
+    CHECK_MSG(!strcmp(ii.modality, "MG"), "modality %s", ii.modality);
+    CHECK_MSG(!strcmp(ii.patient_id, "PHANTOM01"), "patient %s", ii.patient_id);
+    CHECK_MSG(!strcmp(ii.image_laterality, "L"), "laterality %s", ii.image_laterality);
+    CHECK_MSG(!strcmp(ii.view_position, "CC"), "view %s", ii.view_position);
+    CHECK_MSG(!strcmp(ii.view_code, "R-10242"), "view code %s", ii.view_code);
+    CHECK_MSG(!strcmp(ii.view_code_meaning, "cranio-caudal"), "meaning %s", ii.view_code_meaning);
+    CHECK_MSG(!strcmp(ii.view_modifiers, ""), "modifiers %s", ii.view_modifiers);
+    CHECK_MSG(!strcmp(ii.presentation_intent, "FOR PRESENTATION"), "intent %s", ii.presentation_intent);
+    CHECK_MSG(!strcmp(ii.patient_age, "057Y"), "age %s", ii.patient_age);
+    CHECK_MSG(!strcmp(ii.study_date, "20260101"), "date %s", ii.study_date);
+    CHECK_MSG(!strcmp(ii.photometric, "MONOCHROME2"), "photometric %s", ii.photometric);
+    CHECK_MSG(ii.rows == 64 && ii.columns == 48 && ii.bits_stored == 12, "geometry %u x %u, %u bits",
+              ii.rows, ii.columns, ii.bits_stored);
 }
 
 static void test_truncations(const char *path, const char *tmpdir) {
-    long n = 0;
-    unsigned char *b = slurp(path, &n);
+    size_t nb = 0;
+    unsigned char *b = (unsigned char *)check_read_file(path, &nb);
+    CHECK_MSG(b != NULL, "read %s", path);
     if (!b) return;
+    long n = (long)nb;
     char cut[4096];
     snprintf(cut, sizeof cut, "%s/scp_instance_test_cut.dcm", tmpdir);
     long lens[] = {n - 1, n - 2, n - 100, n - 6000, n / 2, 400, 300, 200, 140, 132, 100, 4, 0};
@@ -95,15 +71,15 @@ static void test_truncations(const char *path, const char *tmpdir) {
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         if (lens[i] < 0 || lens[i] >= n) continue;
         FILE *o = fopen(cut, "wb");
-        if (!o) { CHECK(0, "create %s", cut); break; }
+        if (!o) { CHECK_MSG(0, "create %s", cut); break; }
         fwrite(b, 1, (size_t)lens[i], o);
         fclose(o);
         dcm_instance_info ii;
         char err[256] = "";
         int rc = dcm_read_instance_info(cut, &ii, err, sizeof err);
         tried++;
-        CHECK(rc != 0, "a copy cut to %ld of %ld bytes was accepted", lens[i], n);
-        CHECK(rc == 0 || err[0], "no message for a copy cut to %ld bytes", lens[i]);
+        CHECK_MSG(rc != 0, "a copy cut to %ld of %ld bytes was accepted", lens[i], n);
+        CHECK_MSG(rc == 0 || err[0], "no message for a copy cut to %ld bytes", lens[i]);
         if (rc != 0) refused++;
     }
     printf("truncations refused: %d of %d\n", refused, tried);
@@ -114,21 +90,21 @@ static void test_truncations(const char *path, const char *tmpdir) {
             p = b + i + 8;
             break;
         }
-    CHECK(p != NULL, "Rows element not found");
+    CHECK_MSG(p != NULL, "Rows element not found");
     if (p) {
         p[0] = 65;
         FILE *o = fopen(cut, "wb");
         if (o) { fwrite(b, 1, (size_t)n, o); fclose(o); }
         dcm_instance_info ii;
         char err[256] = "";
-        CHECK(dcm_read_instance_info(cut, &ii, err, sizeof err) != 0, "pixel length mismatch accepted");
+        CHECK_MSG(dcm_read_instance_info(cut, &ii, err, sizeof err) != 0, "pixel length mismatch accepted");
         printf("rows changed: %s\n", err);
     }
     remove(cut);
     free(b);
     dcm_instance_info ii;
     char err[256] = "";
-    CHECK(dcm_read_instance_info("/nonexistent/x.dcm", &ii, err, sizeof err) != 0 && err[0], "missing file");
+    CHECK_MSG(dcm_read_instance_info("/nonexistent/x.dcm", &ii, err, sizeof err) != 0 && err[0], "missing file");
 }
 
 /* One tag reader, one rule: a PatientID of 70 characters (LO allows 64) is refused by
@@ -136,13 +112,15 @@ static void test_truncations(const char *path, const char *tmpdir) {
  * patients whose IDs share 64 characters would merge). The file is the test file with
  * the value of (0010,0020) (explicit VR little endian, LO, 2-byte length) replaced. */
 static void test_overlong(const char *path, const char *tmpdir) {
-    long n = 0;
-    unsigned char *b = slurp(path, &n);
+    size_t nb = 0;
+    unsigned char *b = (unsigned char *)check_read_file(path, &nb);
+    CHECK_MSG(b != NULL, "read %s", path);
     if (!b) return;
+    long n = (long)nb;
     dcm_image img;
     char err[256] = "";
-    CHECK(dcm_image_load(path, &img, err, sizeof err) == 0, "the unmodified file loads: %s", err);
-    CHECK(!strcmp(img.info.patient_id, "PHANTOM01"), "pixel loader patient %s", img.info.patient_id);
+    CHECK_MSG(dcm_image_load(path, &img, err, sizeof err) == 0, "the unmodified file loads: %s", err);
+    CHECK_MSG(!strcmp(img.info.patient_id, "PHANTOM01"), "pixel loader patient %s", img.info.patient_id);
     dcm_image_free(&img);
     long at = -1;
     for (long i = 132; i + 8 < n; i++)
@@ -151,10 +129,10 @@ static void test_overlong(const char *path, const char *tmpdir) {
             at = i;
             break;
         }
-    CHECK(at >= 0, "PatientID element not found");
+    CHECK_MSG(at >= 0, "PatientID element not found");
     if (at < 0) { free(b); return; }
     size_t old_len = (size_t)(b[at + 6] | b[at + 7] << 8);
-    CHECK(at + 8 + (long)old_len <= n, "PatientID value runs past the end of the file");
+    CHECK_MSG(at + 8 + (long)old_len <= n, "PatientID value runs past the end of the file");
     if (at + 8 + (long)old_len > n) { free(b); return; }
     char value[71];
     memset(value, 'P', 70);
@@ -162,7 +140,7 @@ static void test_overlong(const char *path, const char *tmpdir) {
     char out[4096];
     snprintf(out, sizeof out, "%s/scp_instance_test_long.dcm", tmpdir);
     FILE *o = fopen(out, "wb");
-    CHECK(o != NULL, "create %s", out);
+    CHECK_MSG(o != NULL, "create %s", out);
     if (!o) { free(b); return; }
     unsigned char len[2] = {70, 0};
     fwrite(b, 1, (size_t)at + 6, o);
@@ -172,13 +150,13 @@ static void test_overlong(const char *path, const char *tmpdir) {
     fclose(o);
     dcm_instance_info ii;
     err[0] = '\0';
-    CHECK(dcm_read_instance_info(out, &ii, err, sizeof err) != 0 && strstr(err, "PatientID"),
-          "ingest: a 70-character PatientID must be refused naming the tag (got '%s')", err);
+    CHECK_MSG(dcm_read_instance_info(out, &ii, err, sizeof err) != 0 && strstr(err, "PatientID"),
+              "ingest: a 70-character PatientID must be refused naming the tag (got '%s')", err);
     err[0] = '\0';
     int rc = dcm_image_load(out, &img, err, sizeof err);
-    CHECK(rc != 0 && strstr(err, "PatientID") && strstr(err, out),
-          "pixel loader: a 70-character PatientID must be refused naming the file and the tag "
-          "(got '%s')", err);
+    CHECK_MSG(rc != 0 && strstr(err, "PatientID") && strstr(err, out),
+              "pixel loader: a 70-character PatientID must be refused naming the file and the tag "
+              "(got '%s')", err);
     if (rc == 0) dcm_image_free(&img);
     printf("over-long PatientID: %s\n", err);
     remove(out);
@@ -194,7 +172,5 @@ int main(int argc, char **argv) {
     test_read(argv[1]);
     test_truncations(argv[1], argv[2]);
     test_overlong(argv[1], argv[2]);
-    if (failures) printf("%d check(s) failed\n", failures);
-    else printf("all checks passed\n");
-    return failures ? 1 : 0;
+    return check_done("scp instance");
 }

@@ -129,8 +129,6 @@ int main(int argc, char **argv) {
         free(doc);
     }
     free(gen);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    check_remove_dir(tmpdir);
     CHECK_DONE();
 }

@@ -217,8 +217,6 @@ int main(void) {
     db_close(d);
     CHECK(db_open(newer, &d, err, sizeof err) == DB_OK && db_schema_version(d) == DB_SCHEMA_VERSION);
     db_close(d);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_remove_dir(dir);
     CHECK_DONE();
 }

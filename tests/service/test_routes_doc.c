@@ -6,23 +6,11 @@
 #include "daemon/routes.h"
 #include "tests/check.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc(1, (size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) b[0] = '\0';
-    fclose(f);
-    return b;
-}
-
 int main(void) {
     const char *root = getenv("MAMA_SOURCE_ROOT");
     char path[512];
     snprintf(path, sizeof path, "%s/docs/openapi.yaml", root ? root : ".");
-    char *doc = slurp(path);
+    char *doc = check_read_file(path, NULL);
     CHECK(doc != NULL);
     if (!doc) CHECK_DONE();
     for (int i = 0; i < rest_n_routes; i++) {

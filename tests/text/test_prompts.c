@@ -17,9 +17,7 @@
 
 #include "engine/text/prompts.h"
 #include "engine/core/safetensors.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "tests/check.h"
 
 static char src[4096], bld[4096];
 
@@ -28,28 +26,28 @@ static void test_tokens(const st_file *ref) {
     bpe_tokenizer *bpe = NULL;
     wordpiece_tokenizer *wp = NULL;
     snprintf(path, sizeof path, "%s/tests/text/ref/bpe_tokenizer.json", src);
-    CHECK(bpe_load_json(path, &bpe) == MAMA_OK, "%s", mama_last_error());
+    CHECK_MSG(bpe_load_json(path, &bpe) == MAMA_OK, "%s", mama_last_error());
     snprintf(path, sizeof path, "%s/tests/text/ref/minilm_vocab.txt", src);
-    CHECK(wordpiece_load(path, NULL, &wp) == MAMA_OK, "%s", mama_last_error());
+    CHECK_MSG(wordpiece_load(path, NULL, &wp) == MAMA_OK, "%s", mama_last_error());
     if (!bpe || !wp) return;
     json_t *texts = json_loads(st_metadata(ref, "texts"), 0, NULL);
-    CHECK(texts != NULL, "texts metadata");
+    CHECK_MSG(texts != NULL, "texts metadata");
     for (int task = 0; task < REPORT_TASK_COUNT; task++) {
         const char *name = report_task_name((report_task)task);
         for (int which = 0; which < 2; which++) {
             prompt_set p;
             mama_status rc = prompts_build(&p, (report_task)task, which ? NULL : bpe, wp, 144);
-            CHECK(rc == MAMA_OK, "%s: %s", name, mama_last_error());
+            CHECK_MSG(rc == MAMA_OK, "%s: %s", name, mama_last_error());
             if (rc) continue;
             json_t *want = json_object_get(texts, name);
-            CHECK((int)json_array_size(want) == p.K, "%s: %d classes", name, p.K);
+            CHECK_MSG((int)json_array_size(want) == p.K, "%s: %d classes", name, p.K);
             char tname[64];
             snprintf(tname, sizeof tname, "%s.%s.ids", which ? "wordpiece" : "bpe", name);
             const st_tensor *t = st_find(ref, tname);
-            CHECK(t && t->dtype == ST_I32 && t->shape[0] == p.K && t->shape[1] == 144, "%s", tname);
+            CHECK_MSG(t && t->dtype == ST_I32 && t->shape[0] == p.K && t->shape[1] == 144, "%s", tname);
             for (int k = 0; k < p.K && t; k++) {
                 const char *w = json_string_value(json_array_get(want, (size_t)k));
-                CHECK(w && !strcmp(w, p.texts[k]), "%s class %d text:\n  got:  %s\n  want: %s", name, k, p.texts[k], w);
+                CHECK_MSG(w && !strcmp(w, p.texts[k]), "%s class %d text:\n  got:  %s\n  want: %s", name, k, p.texts[k], w);
                 const int32_t *ids = (const int32_t *)t->data + (size_t)k * 144;
                 int bad = -1, n_real = 0;
                 for (int i = 0; i < 144; i++) {
@@ -58,16 +56,16 @@ static void test_tokens(const st_file *ref) {
                     if (v != p.ids[k * 144 + i] && bad < 0) bad = i;
                     n_real += p.mask[k * 144 + i] > 0;
                 }
-                CHECK(bad < 0, "%s class %d: ids differ at %d", tname, k, bad);
-                CHECK(n_real == p.n_tokens[k] && n_real > 30 && n_real < 144, "%s class %d: %d tokens", tname, k, n_real);
+                CHECK_MSG(bad < 0, "%s class %d: ids differ at %d", tname, k, bad);
+                CHECK_MSG(n_real == p.n_tokens[k] && n_real > 30 && n_real < 144, "%s class %d: %d tokens", tname, k, n_real);
             }
             prompts_free(&p);
         }
     }
     /* too short a length is an error naming the class, not a silent cut */
     prompt_set p;
-    CHECK(prompts_build(&p, REPORT_TASK_BIRADS, bpe, NULL, 20) == MAMA_EINVAL &&
-          strstr(mama_last_error(), "birads"), "short length: %s", mama_last_error());
+    CHECK_MSG(prompts_build(&p, REPORT_TASK_BIRADS, bpe, NULL, 20) == MAMA_EINVAL &&
+              strstr(mama_last_error(), "birads"), "short length: %s", mama_last_error());
     json_decref(texts);
     bpe_free(bpe);
     wordpiece_free(wp);
@@ -80,8 +78,8 @@ static void compare_prompts(const st_file *out, const st_file *ref, const char *
         snprintf(a, sizeof a, "task.%s.prompts", report_task_name((report_task)task));
         snprintf(b, sizeof b, "%s.%s.prompts", prefix, report_task_name((report_task)task));
         const st_tensor *ta = st_find(out, a), *tb = st_find(ref, b);
-        CHECK(ta && tb && ta->ndim == 2 && ta->shape[0] == tb->shape[0] && ta->shape[1] == tb->shape[1],
-              "%s shape", a);
+        CHECK_MSG(ta && tb && ta->ndim == 2 && ta->shape[0] == tb->shape[0] && ta->shape[1] == tb->shape[1],
+                  "%s shape", a);
         if (!ta || !tb || ta->numel != tb->numel) continue;
         float *x = malloc((size_t)ta->numel * sizeof *x), *y = malloc((size_t)tb->numel * sizeof *y);
         st_read_f32(out, a, x, 2, ta->shape);
@@ -89,37 +87,37 @@ static void compare_prompts(const st_file *out, const st_file *ref, const char *
         double maxd = 0;
         for (int64_t i = 0; i < ta->numel; i++) maxd = fmax(maxd, fabs((double)x[i] - y[i]));
         /* rows are unit vectors: absolute error == relative error */
-        CHECK(maxd < 1e-4, "%s: max abs diff %.3g", a, maxd);
+        CHECK_MSG(maxd < 1e-4, "%s: max abs diff %.3g", a, maxd);
         printf("%s vs %s: max abs diff %.3g\n", a, b, maxd);
         /* distinct classes give distinct prompts */
         int64_t E = ta->shape[1];
         double d01 = 0;
         for (int64_t e = 0; e < E; e++) d01 += fabs((double)x[e] - x[E + e]);
-        CHECK(d01 > 1e-3, "%s: classes 0 and 1 identical", a);
+        CHECK_MSG(d01 > 1e-3, "%s: classes 0 and 1 identical", a);
         free(x);
         free(y);
     }
     if (!st_metadata(out, "mama_config"))
-        CHECK(!strcmp(st_metadata(out, "task.density.classes") ? st_metadata(out, "task.density.classes") : "",
+        CHECK_MSG(!strcmp(st_metadata(out, "task.density.classes") ? st_metadata(out, "task.density.classes") : "",
                       "[\"A\",\"B\",\"C\",\"D\"]"), "density classes metadata");
-    CHECK(st_metadata(out, "prompts.texts") != NULL, "texts metadata");
+    CHECK_MSG(st_metadata(out, "prompts.texts") != NULL, "texts metadata");
 }
 
 static int run_cmd(const char *args, const char *out_path, const st_file *ref, const char *prefix) {
     char cmd[20480];
     snprintf(cmd, sizeof cmd, "'%s/tools/mama' prompts %s --out '%s'", bld, args, out_path);
     int st = system(cmd);
-    CHECK(st == 0, "command failed: %s", cmd);
+    CHECK_MSG(st == 0, "command failed: %s", cmd);
     if (st) return 1;
     st_file *out = NULL;
-    CHECK(st_open(out_path, &out) == MAMA_OK, "%s", mama_last_error());
+    CHECK_MSG(st_open(out_path, &out) == MAMA_OK, "%s", mama_last_error());
     if (!out) return 1;
     compare_prompts(out, ref, prefix);
     /* the model file keeps what it had */
     const st_tensor *keep = st_find(out, "vision.keep_me");
-    CHECK(keep && keep->numel == 6 && ((const float *)keep->data)[5] == 5.0f, "vision.keep_me kept");
-    CHECK(st_metadata(out, "note") && !strcmp(st_metadata(out, "note"), "kept by mama prompts"), "metadata kept");
-    CHECK(st_find(out, "text.lora.h.1.attn.c_attn.B") != NULL, "LoRA tensors kept");
+    CHECK_MSG(keep && keep->numel == 6 && ((const float *)keep->data)[5] == 5.0f, "vision.keep_me kept");
+    CHECK_MSG(st_metadata(out, "note") && !strcmp(st_metadata(out, "note"), "kept by mama prompts"), "metadata kept");
+    CHECK_MSG(st_find(out, "text.lora.h.1.attn.c_attn.B") != NULL, "LoRA tensors kept");
     st_close(out);
     return 0;
 }
@@ -152,28 +150,28 @@ static void test_config_driven(const char *model, const st_file *ref, const char
         " {\"name\": \"other\", \"classes\": [\"x\", \"y\"], \"kind\": \"linear\"}]";
     char cfg[2048];
     snprintf(cfg, sizeof cfg, "{\"format\": \"mama-model\", \"version\": 1, \"embed_dim\": 8, %s}", tasks);
-    CHECK(with_config(model, cfg_model, cfg) == 0, "config model: %s", mama_last_error());
+    CHECK_MSG(with_config(model, cfg_model, cfg) == 0, "config model: %s", mama_last_error());
     snprintf(args, sizeof args, "'%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json'", cfg_model, src);
     run_cmd(args, out, ref, "gpt2");
     st_file *o = NULL;
     if (st_open(out, &o) == MAMA_OK) {
-        CHECK(st_find(o, "task.other.prompts") == NULL, "no prompts for a linear task");
-        CHECK(st_metadata(o, "task.density.classes") == NULL, "classes stay in mama_config");
-        CHECK(st_metadata(o, "mama_config") && !strcmp(st_metadata(o, "mama_config"), cfg), "mama_config kept");
+        CHECK_MSG(st_find(o, "task.other.prompts") == NULL, "no prompts for a linear task");
+        CHECK_MSG(st_metadata(o, "task.density.classes") == NULL, "classes stay in mama_config");
+        CHECK_MSG(st_metadata(o, "mama_config") && !strcmp(st_metadata(o, "mama_config"), cfg), "mama_config kept");
         st_close(o);
     }
     /* embed_dim that the projection does not give, and classes that are not the template's */
     snprintf(cfg, sizeof cfg, "{\"format\": \"mama-model\", \"version\": 1, \"embed_dim\": 9, %s}", tasks);
-    CHECK(with_config(model, cfg_model, cfg) == 0, "config model");
+    CHECK_MSG(with_config(model, cfg_model, cfg) == 0, "config model");
     snprintf(args, sizeof args, "'%s/tools/mama' prompts '%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json' "
              "--out '%s.bad' 2>/dev/null", bld, cfg_model, src, out);
-    CHECK(system(args) != 0, "embed_dim mismatch refused");
+    CHECK_MSG(system(args) != 0, "embed_dim mismatch refused");
     snprintf(cfg, sizeof cfg, "{\"embed_dim\": 8, \"tasks\": [{\"name\": \"density\", \"classes\": "
              "[\"a\", \"b\", \"c\", \"d\"], \"kind\": \"zero_shot\"}]}");
-    CHECK(with_config(model, cfg_model, cfg) == 0, "config model");
-    CHECK(system(args) != 0, "wrong density class names refused");
+    CHECK_MSG(with_config(model, cfg_model, cfg) == 0, "config model");
+    CHECK_MSG(system(args) != 0, "wrong density class names refused");
     snprintf(args, sizeof args, "%s.bad", out);
-    CHECK(access(args, F_OK) != 0, "nothing written on failure");
+    CHECK_MSG(access(args, F_OK) != 0, "nothing written on failure");
     unlink(cfg_model);
 }
 
@@ -213,7 +211,7 @@ int main(int argc, char **argv) {
         unlink(out);
         snprintf(args, sizeof args, "'%s/tools/mama' prompts '%s' --tokenizer /nonexistent.json --out '%s' 2>/dev/null",
                  bld, model, out);
-        CHECK(system(args) != 0 && access(out, F_OK) != 0, "missing tokenizer fails, writes nothing");
+        CHECK_MSG(system(args) != 0 && access(out, F_OK) != 0, "missing tokenizer fails, writes nothing");
     } else if (!strcmp(mode, "minilm")) {
         char dir[4096];
         if (find_minilm(dir, sizeof dir)) {
@@ -232,7 +230,7 @@ int main(int argc, char **argv) {
     }
     unlink(out);
     st_close(ref);
-    if (failures) { fprintf(stderr, "%d failure(s)\n", failures); return 1; }
-    printf("prompts %s: all checks passed\n", mode);
-    return 0;
+    char name[64];
+    snprintf(name, sizeof name, "prompts %s", mode);
+    return check_done(name);
 }

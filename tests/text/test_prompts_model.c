@@ -12,9 +12,7 @@
 #include "engine/model.h"
 #include "engine/core/rng.h"
 #include "engine/core/safetensors.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "tests/check.h"
 
 static char src[4096], bld[4096];
 
@@ -23,16 +21,16 @@ static void test_model_file(const char *gpt2_model) {
     char path[512], cmd[20480];
     snprintf(path, sizeof path, "/tmp/test_prompts_model_%d.safetensors", (int)getpid());
     snprintf(cmd, sizeof cmd, "'%s/tools/mama' model-init --config micro --seed 3 --out '%s' >/dev/null", bld, path);
-    CHECK(system(cmd) == 0, "model-init failed: %s", cmd);
+    CHECK_MSG(system(cmd) == 0, "model-init failed: %s", cmd);
     st_file *m = NULL, *g = NULL;
     st_writer *w = NULL;
     if (st_open(path, &m) || st_open(gpt2_model, &g) || st_writer_create(&w)) {
-        CHECK(0, "open: %s", mama_last_error());
+        CHECK_MSG(0, "open: %s", mama_last_error());
         return;
     }
     float before[4 * 16];
     int64_t ps[2] = {4, 16};
-    CHECK(st_read_f32(m, "task.density.prompts", before, 2, ps) == MAMA_OK, "model-init wrote density prompts");
+    CHECK_MSG(st_read_f32(m, "task.density.prompts", before, 2, ps) == MAMA_OK, "model-init wrote density prompts");
     for (int i = 0; i < st_count(m); i++) {
         const st_tensor *t = st_at(m, i);
         st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data);
@@ -54,29 +52,29 @@ static void test_model_file(const char *gpt2_model) {
     st_writer_add_f32(w, "text_proj.bias", 1, s1, bias);
     st_close(m);
     st_close(g);
-    CHECK(st_writer_save(w, path) == MAMA_OK, "save: %s", mama_last_error());
+    CHECK_MSG(st_writer_save(w, path) == MAMA_OK, "save: %s", mama_last_error());
     st_writer_destroy(w);
     /* in place */
     snprintf(cmd, sizeof cmd, "'%s/tools/mama' prompts '%s' --tokenizer '%s/tests/text/ref/bpe_tokenizer.json'",
              bld, path, src);
-    CHECK(system(cmd) == 0, "prompts failed: %s", cmd);
+    CHECK_MSG(system(cmd) == 0, "prompts failed: %s", cmd);
     mama_model *mm = NULL;
     mama_status rc = model_load(path, &mm);
-    CHECK(rc == MAMA_OK, "model_load after mama prompts: %s", mama_last_error());
+    CHECK_MSG(rc == MAMA_OK, "model_load after mama prompts: %s", mama_last_error());
     st_file *o = NULL;
     if (!rc && st_open(path, &o) == MAMA_OK) {
         const model_task *t = model_find_task(mm, "density");
         float after[4 * 16];
-        CHECK(t && t->n_classes == 4 && st_read_f32(o, "task.density.prompts", after, 2, ps) == MAMA_OK, "density task");
+        CHECK_MSG(t && t->n_classes == 4 && st_read_f32(o, "task.density.prompts", after, 2, ps) == MAMA_OK, "density task");
         double diff_loaded = 0, diff_init = 0;
         for (int i = 0; t && i < 4 * 16; i++) {
             diff_loaded = fmax(diff_loaded, fabs((double)t->prompts[i] - after[i]));
             diff_init = fmax(diff_init, fabs((double)before[i] - after[i]));
         }
-        CHECK(diff_loaded < 1e-6, "the loader sees our (unit) prompts: %g", diff_loaded);
-        CHECK(diff_init > 1e-3, "the random model-init prompts were replaced");
-        CHECK(model_find_task(mm, "malignancy") && st_find(o, "task.malignancy.prompts") == NULL,
-              "the linear malignancy task gets no prompts");
+        CHECK_MSG(diff_loaded < 1e-6, "the loader sees our (unit) prompts: %g", diff_loaded);
+        CHECK_MSG(diff_init > 1e-3, "the random model-init prompts were replaced");
+        CHECK_MSG(model_find_task(mm, "malignancy") && st_find(o, "task.malignancy.prompts") == NULL,
+                  "the linear malignancy task gets no prompts");
         st_close(o);
     }
     model_free(mm);
@@ -89,7 +87,5 @@ int main(void) {
     char model[4200];
     snprintf(model, sizeof model, "%s/tests/text/ref/prompts_gpt2_model.safetensors", src);
     test_model_file(model);
-    if (failures) { fprintf(stderr, "%d failure(s)\n", failures); return 1; }
-    printf("prompts model file: all checks passed\n");
-    return 0;
+    return check_done("prompts model file");
 }

@@ -7,14 +7,12 @@
 #include <string.h>
 
 #include "engine/text/report.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "tests/check.h"
 
 static void expect_text(const char *what, mama_status rc, char *got, const char *want) {
-    CHECK(rc == MAMA_OK, "%s: rc %d (%s)", what, rc, mama_last_error());
+    CHECK_MSG(rc == MAMA_OK, "%s: rc %d (%s)", what, rc, mama_last_error());
     if (rc != MAMA_OK) return;
-    CHECK(strcmp(got, want) == 0, "%s:\n  got:  %s\n  want: %s", what, got, want);
+    CHECK_MSG(strcmp(got, want) == 0, "%s:\n  got:  %s\n  want: %s", what, got, want);
     free(got);
 }
 
@@ -147,7 +145,7 @@ static void test_row_choice(void) {
         report_image_meta m = {cases[i].acc, NULL, NULL, cases[i].lat, NULL};
         int got = -1;
         mama_status rc = report_choose_row(rows, 8, &m, &got);
-        CHECK(rc == MAMA_OK && got == cases[i].want, "case %zu: rc %d got %d want %d", i, rc, got, cases[i].want);
+        CHECK_MSG(rc == MAMA_OK && got == cases[i].want, "case %zu: rc %d got %d want %d", i, rc, got, cases[i].want);
     }
     /* A 0 row does not win when a row is > 2. */
     report_clinical_row r2[3] = {row_init(), row_init(), row_init()};
@@ -155,15 +153,15 @@ static void test_row_choice(void) {
     for (int i = 0; i < 3; i++) { r2[i].acc_anon = "x"; r2[i].side = 'R'; r2[i].asses = a2[i]; }
     report_image_meta mx = {"x", NULL, NULL, 'R', NULL};
     int got = -1;
-    CHECK(report_choose_row(r2, 3, &mx, &got) == MAMA_OK && got == 1, "P (3) beats A (0): got %d", got);
+    CHECK_MSG(report_choose_row(r2, 3, &mx, &got) == MAMA_OK && got == 1, "P (3) beats A (0): got %d", got);
     /* Unknown assessment codes lose against known ones, ties keep the first row. */
     r2[0].asses = 'Z'; r2[1].asses = 'B'; r2[2].asses = 'B';
-    CHECK(report_choose_row(r2, 3, &mx, &got) == MAMA_OK && got == 1, "first B row: got %d", got);
+    CHECK_MSG(report_choose_row(r2, 3, &mx, &got) == MAMA_OK && got == 1, "first B row: got %d", got);
     /* Exam with no rows: a clear error. */
     report_image_meta mn = {"nope", NULL, NULL, 'L', NULL};
-    CHECK(report_choose_row(r2, 3, &mn, &got) == MAMA_ENOTFOUND, "missing exam");
-    CHECK(strstr(mama_last_error(), "nope") != NULL, "message names the exam: %s", mama_last_error());
-    CHECK(report_birads_rank('A') == 0 && report_birads_rank('K') == 6 && report_birads_rank('x') == -1, "ranks");
+    CHECK_MSG(report_choose_row(r2, 3, &mn, &got) == MAMA_ENOTFOUND, "missing exam");
+    CHECK_MSG(strstr(mama_last_error(), "nope") != NULL, "message names the exam: %s", mama_last_error());
+    CHECK_MSG(report_birads_rank('A') == 0 && report_birads_rank('K') == 6 && report_birads_rank('x') == -1, "ranks");
 }
 
 static void test_masking_rates(void) {
@@ -180,9 +178,9 @@ static void test_masking_rates(void) {
     }
     /* Binomial(10000, 0.8): sd = 40; allow 5 sd. */
     for (int f = 0; f < 6; f++)
-        CHECK(fabs(counts[f] - 8000.0) < 200.0, "field %d masked %d of %d", f, counts[f], n);
+        CHECK_MSG(fabs(counts[f] - 8000.0) < 200.0, "field %d masked %d of %d", f, counts[f], n);
     /* Independence: all six masked with probability 0.8^6 = 0.262144 (sd about 44). */
-    CHECK(fabs(all_six - 2621.44) < 220.0, "all six masked %d times", all_six);
+    CHECK_MSG(fabs(all_six - 2621.44) < 220.0, "all six masked %d times", all_six);
     /* Same seed, same masks; and the masks reach the text. */
     mama_rng a, b;
     mama_rng_seed(&a, 7);
@@ -191,12 +189,12 @@ static void test_masking_rates(void) {
         report_mask ma, mb;
         report_mask_sample(&ma, &a, 0.8);
         report_mask_sample(&mb, &b, 0.8);
-        CHECK(memcmp(&ma, &mb, sizeof ma) == 0, "deterministic");
+        CHECK_MSG(memcmp(&ma, &mb, sizeof ma) == 0, "deterministic");
     }
     report_mask never, always;
     report_mask_sample(&never, &a, 0.0);
     report_mask_sample(&always, &a, 1.0);
-    CHECK(!never.age && !never.view && always.age && always.view, "p 0 and 1");
+    CHECK_MSG(!never.age && !never.view && always.age && always.view, "p 0 and 1");
 }
 
 static void test_prompts(void) {
@@ -227,17 +225,17 @@ static void test_prompts(void) {
         "Findings: The mammogram shows that there is an abnormality highly suggestive of malignancy. "
         "Impressions: BI-RADS Category 5: Highly suggestive of malignancy. "
         "Overall assessment: Highly suggestive of malignancy.");
-    CHECK(report_task_classes(REPORT_TASK_DENSITY) == 4 && report_task_classes(REPORT_TASK_BIRADS) == 7 &&
-          report_task_classes(REPORT_TASK_MALIGNANCY) == 2, "class counts");
-    CHECK(strcmp(report_class_name(REPORT_TASK_DENSITY, 3), "D") == 0, "D");
-    CHECK(strcmp(report_class_name(REPORT_TASK_MALIGNANCY, 0), "benign") == 0, "benign");
-    CHECK(report_class_name(REPORT_TASK_BIRADS, 7) == NULL, "no class 7");
-    CHECK(report_class_prompt(REPORT_TASK_DENSITY, 4, NULL, NULL, &t) == MAMA_EINVAL, "bad class");
+    CHECK_MSG(report_task_classes(REPORT_TASK_DENSITY) == 4 && report_task_classes(REPORT_TASK_BIRADS) == 7 &&
+              report_task_classes(REPORT_TASK_MALIGNANCY) == 2, "class counts");
+    CHECK_MSG(strcmp(report_class_name(REPORT_TASK_DENSITY, 3), "D") == 0, "D");
+    CHECK_MSG(strcmp(report_class_name(REPORT_TASK_MALIGNANCY, 0), "benign") == 0, "benign");
+    CHECK_MSG(report_class_name(REPORT_TASK_BIRADS, 7) == NULL, "no class 7");
+    CHECK_MSG(report_class_prompt(REPORT_TASK_DENSITY, 4, NULL, NULL, &t) == MAMA_EINVAL, "bad class");
     /* Every prompt of every task builds. */
     for (int task = 0; task < REPORT_TASK_COUNT; task++)
         for (int k = 0; k < report_task_classes((report_task)task); k++) {
             rc = report_class_prompt((report_task)task, k, NULL, NULL, &t);
-            CHECK(rc == MAMA_OK && strlen(t) > 100, "task %d class %d", task, k);
+            CHECK_MSG(rc == MAMA_OK && strlen(t) > 100, "task %d class %d", task, k);
             if (rc == MAMA_OK) free(t);
         }
 }
@@ -247,7 +245,5 @@ int main(void) {
     test_row_choice();
     test_masking_rates();
     test_prompts();
-    if (failures) { fprintf(stderr, "%d failure(s)\n", failures); return 1; }
-    printf("report: all checks passed\n");
-    return 0;
+    return check_done("report");
 }

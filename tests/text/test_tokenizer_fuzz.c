@@ -11,9 +11,7 @@
 #include "engine/core/rng.h"
 #include "engine/text/unicode.h"
 #include "engine/text/wordpiece.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "tests/check.h"
 
 /* GPT-2 byte <-> code point table, written independently of bpe.c. */
 static int cp_to_byte[324];
@@ -80,19 +78,19 @@ int main(void) {
         size_t n = random_text(&r, text, sizeof text);
         int cnt = 0;
         mama_status rc = bpe_encode(bpe, (const char *)text, n, ids, 1024, &cnt);
-        CHECK(rc == MAMA_OK && cnt <= 1024, "iter %d: rc %d n %d", it, rc, cnt);
+        CHECK_MSG(rc == MAMA_OK && cnt <= 1024, "iter %d: rc %d n %d", it, rc, cnt);
         if (rc || cnt > 1024) continue;
         size_t bl = decode_tokens(bpe, ids, cnt, back);
-        CHECK(bl == n && memcmp(back, text, n) == 0, "iter %d: lossless round trip (%zu -> %zu bytes)", it, n, bl);
+        CHECK_MSG(bl == n && memcmp(back, text, n) == 0, "iter %d: lossless round trip (%zu -> %zu bytes)", it, n, bl);
         int nc = 0;
         rc = bpe_encode_caption(bpe, (const char *)text, 144, ids, mask, &nc);
-        CHECK(rc == MAMA_OK && ids[0] == bpe_special_ids(bpe)->bos && ids[nc - 1] == bpe_special_ids(bpe)->eot,
-              "iter %d: caption framing", it);
+        CHECK_MSG(rc == MAMA_OK && ids[0] == bpe_special_ids(bpe)->bos && ids[nc - 1] == bpe_special_ids(bpe)->eot,
+                  "iter %d: caption framing", it);
         rc = wordpiece_encode(wp, (const char *)text, n, ids, 1024, &cnt);
-        CHECK(rc == MAMA_OK && cnt >= 2 && ids[0] == wordpiece_token_id(wp, "[CLS]") &&
-              ids[cnt - 1] == wordpiece_token_id(wp, "[SEP]"), "iter %d: wordpiece framing", it);
+        CHECK_MSG(rc == MAMA_OK && cnt >= 2 && ids[0] == wordpiece_token_id(wp, "[CLS]") &&
+                  ids[cnt - 1] == wordpiece_token_id(wp, "[SEP]"), "iter %d: wordpiece framing", it);
         for (int i = 0; i < cnt && i < 1024; i++)
-            CHECK(ids[i] >= 0 && ids[i] < wordpiece_vocab_size(wp), "iter %d: id %d", it, ids[i]);
+            CHECK_MSG(ids[i] >= 0 && ids[i] < wordpiece_vocab_size(wp), "iter %d: id %d", it, ids[i]);
     }
     bpe_free(bpe);
     wordpiece_free(wp);
@@ -112,10 +110,8 @@ int main(void) {
         fwrite(whole, 1, cut, o);
         fclose(o);
         bpe_tokenizer *t = NULL;
-        CHECK(bpe_load_json(tmp, &t) != MAMA_OK && t == NULL, "truncated at %zu loaded", cut);
+        CHECK_MSG(bpe_load_json(tmp, &t) != MAMA_OK && t == NULL, "truncated at %zu loaded", cut);
     }
     unlink(tmp);
-    if (failures) { fprintf(stderr, "%d failure(s)\n", failures); return 1; }
-    printf("tokenizer fuzz: all checks passed\n");
-    return 0;
+    return check_done("tokenizer fuzz");
 }

@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include "engine/text/wordpiece.h"
-
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#include "tests/check.h"
 
 static int ids_equal(const json_t *want, const int32_t *got, int n, char *why, size_t why_n) {
     if ((int)json_array_size(want) != n) {
@@ -34,14 +32,14 @@ int main(void) {
     snprintf(cases_path, sizeof cases_path, "%s/tests/text/ref/wordpiece_cases.json", root ? root : ".");
     wordpiece_tokenizer *tok = NULL;
     mama_status rc = wordpiece_load(path, NULL, &tok);
-    CHECK(rc == MAMA_OK, "load: %s", mama_last_error());
+    CHECK_MSG(rc == MAMA_OK, "load: %s", mama_last_error());
     if (rc) return 1;
-    CHECK(wordpiece_vocab_size(tok) == 30522, "vocab size %d", wordpiece_vocab_size(tok));
-    CHECK(wordpiece_token_id(tok, "[CLS]") == 101 && wordpiece_pad_id(tok) == 0, "specials");
+    CHECK_MSG(wordpiece_vocab_size(tok) == 30522, "vocab size %d", wordpiece_vocab_size(tok));
+    CHECK_MSG(wordpiece_token_id(tok, "[CLS]") == 101 && wordpiece_pad_id(tok) == 0, "specials");
 
     json_error_t err;
     json_t *ref = json_load_file(cases_path, 0, &err);
-    CHECK(ref != NULL, "%s: %s", cases_path, err.text);
+    CHECK_MSG(ref != NULL, "%s: %s", cases_path, err.text);
     size_t i;
     json_t *c;
     int n_cases = 0;
@@ -53,16 +51,16 @@ int main(void) {
         int n = 0, n_small = 0;
         rc = wordpiece_encode(tok, text, len, ids, 2, &n_small);
         rc = rc ? rc : wordpiece_encode(tok, text, len, ids, 1024, &n);
-        CHECK(rc == MAMA_OK && n == n_small, "case %zu: rc %d n %d vs %d", i, rc, n, n_small);
-        CHECK(ids_equal(json_object_get(c, "ids"), ids, n, why, sizeof why), "case %zu \"%.60s\": %s", i, text, why);
+        CHECK_MSG(rc == MAMA_OK && n == n_small, "case %zu: rc %d n %d vs %d", i, rc, n, n_small);
+        CHECK_MSG(ids_equal(json_object_get(c, "ids"), ids, n, why, sizeof why), "case %zu \"%.60s\": %s", i, text, why);
         rc = wordpiece_encode_padded(tok, text, 16, ids, mask, type, &n);
-        CHECK(rc == MAMA_OK && ids_equal(json_object_get(c, "ids16"), ids, 16, why, sizeof why) &&
-              ids_equal(json_object_get(c, "mask16"), mask, 16, why, sizeof why) &&
-              ids_equal(json_object_get(c, "type16"), type, 16, why, sizeof why),
-              "case %zu padded \"%.60s\": %s", i, text, why);
+        CHECK_MSG(rc == MAMA_OK && ids_equal(json_object_get(c, "ids16"), ids, 16, why, sizeof why) &&
+                  ids_equal(json_object_get(c, "mask16"), mask, 16, why, sizeof why) &&
+                  ids_equal(json_object_get(c, "type16"), type, 16, why, sizeof why),
+                  "case %zu padded \"%.60s\": %s", i, text, why);
         n_cases++;
     }
-    CHECK(n_cases > 50, "only %d cases", n_cases);
+    CHECK_MSG(n_cases > 50, "only %d cases", n_cases);
     json_decref(ref);
 
     /* Invalid UTF-8 is dropped, never a crash; the valid parts still tokenise. */
@@ -70,8 +68,8 @@ int main(void) {
     int32_t ids[64];
     int n = 0;
     rc = wordpiece_encode(tok, bad, sizeof bad - 1, ids, 64, &n);
-    CHECK(rc == MAMA_OK && n == 4 && ids[1] == wordpiece_token_id(tok, "ok") &&
-          ids[2] == wordpiece_token_id(tok, "dense"), "invalid utf-8: n %d", n);
+    CHECK_MSG(rc == MAMA_OK && n == 4 && ids[1] == wordpiece_token_id(tok, "ok") &&
+              ids[2] == wordpiece_token_id(tok, "dense"), "invalid utf-8: n %d", n);
     wordpiece_free(tok);
 
     /* A vocabulary without the BERT specials is refused with a clear message. */
@@ -79,12 +77,10 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/test_wordpiece_%d.txt", (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (f) { fputs("[PAD]\nhello\n", f); fclose(f); }
-    CHECK(wordpiece_load(tmp, NULL, &tok) == MAMA_EFORMAT && strstr(mama_last_error(), "[UNK]"),
-          "missing specials: %s", mama_last_error());
+    CHECK_MSG(wordpiece_load(tmp, NULL, &tok) == MAMA_EFORMAT && strstr(mama_last_error(), "[UNK]"),
+              "missing specials: %s", mama_last_error());
     unlink(tmp);
-    CHECK(wordpiece_load("/nonexistent/vocab.txt", NULL, &tok) == MAMA_EIO, "missing file");
+    CHECK_MSG(wordpiece_load("/nonexistent/vocab.txt", NULL, &tok) == MAMA_EIO, "missing file");
 
-    if (failures) { fprintf(stderr, "%d failure(s)\n", failures); return 1; }
-    printf("wordpiece: all checks passed\n");
-    return 0;
+    return check_done("wordpiece");
 }

@@ -21,10 +21,7 @@
 #include "engine/model.h"
 #include "engine/core/safetensors.h"
 #include "engine/score.h"
-
-static int fails;
-#define EXPECT(cond, ...) do { if (!(cond)) { fails++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "tests/check.h"
 
 static int close_enough(double a, double b) { return fabs(a - b) <= 1e-5 + 1e-4 * fabs(b); }
 
@@ -130,10 +127,10 @@ static int copy_file(const char *src, const char *dst) {
 static void expect_load_error(const char *path, mama_status want, const char *needle) {
     mama_model *m = NULL;
     mama_status rc = model_load(path, &m);
-    EXPECT(rc == want && m == NULL, "%s: status %s, wanted %s", path, mama_status_name(rc),
-           mama_status_name(want));
-    EXPECT(strstr(mama_last_error(), needle) != NULL, "error '%s' does not name '%s'",
-           mama_last_error(), needle);
+    CHECK_MSG(rc == want && m == NULL, "%s: status %s, wanted %s", path, mama_status_name(rc),
+              mama_status_name(want));
+    CHECK_MSG(strstr(mama_last_error(), needle) != NULL, "error '%s' does not name '%s'",
+              mama_last_error(), needle);
     printf("  expected error: %s\n", mama_last_error());
     model_free(m);
 }
@@ -148,27 +145,27 @@ int main(void) {
     /* 1. round trip */
     model_init_opts o = {.config = "micro", .seed = 7, .created = "2026-01-01T00:00:00Z"};
     mama_model *m0 = NULL, *m = NULL;
-    EXPECT(model_init(&o, &m0) == MAMA_OK, "model_init: %s", mama_last_error());
-    EXPECT(model_save(m0, path) == MAMA_OK, "model_save: %s", mama_last_error());
-    EXPECT(model_load(path, &m) == MAMA_OK, "model_load: %s", mama_last_error());
+    CHECK_MSG(model_init(&o, &m0) == MAMA_OK, "model_init: %s", mama_last_error());
+    CHECK_MSG(model_save(m0, path) == MAMA_OK, "model_save: %s", mama_last_error());
+    CHECK_MSG(model_load(path, &m) == MAMA_OK, "model_load: %s", mama_last_error());
     if (!m0 || !m) return 1;
-    EXPECT(strcmp(m->id, m0->id) == 0, "id %s != %s", m->id, m0->id);
-    EXPECT(m->untrained == 1 && strcmp(m->created, "2026-01-01T00:00:00Z") == 0, "provenance");
-    EXPECT(m->vit->num_params == m0->vit->num_params &&
-           memcmp(m->vit->params_memory, m0->vit->params_memory, m->vit->num_params * 4) == 0,
-           "tower parameters differ after the round trip");
-    EXPECT(m->n_tasks == 3 && m->tasks[2].kind == MODEL_TASK_LINEAR, "tasks");
+    CHECK_MSG(strcmp(m->id, m0->id) == 0, "id %s != %s", m->id, m0->id);
+    CHECK_MSG(m->untrained == 1 && strcmp(m->created, "2026-01-01T00:00:00Z") == 0, "provenance");
+    CHECK_MSG(m->vit->num_params == m0->vit->num_params &&
+              memcmp(m->vit->params_memory, m0->vit->params_memory, m->vit->num_params * 4) == 0,
+              "tower parameters differ after the round trip");
+    CHECK_MSG(m->n_tasks == 3 && m->tasks[2].kind == MODEL_TASK_LINEAR, "tasks");
     for (int t = 0; t < m->n_tasks; t++) {
         size_t n = (size_t)m->tasks[t].n_classes * (m->tasks[t].prompts ? m->embed : m->vit->cfg.width);
         const float *a = m->tasks[t].prompts ? m->tasks[t].prompts : m->tasks[t].head_w;
         const float *b = m0->tasks[t].prompts ? m0->tasks[t].prompts : m0->tasks[t].head_w;
         for (size_t i = 0; i < n; i++)
-            if (!close_enough(a[i], b[i])) { EXPECT(0, "task %d tensor differs at %zu", t, i); break; }
+            if (!close_enough(a[i], b[i])) { CHECK_MSG(0, "task %d tensor differs at %zu", t, i); break; }
     }
     /* a different seed gives a different model and id */
     mama_model *m2 = NULL;
     o.seed = 8;
-    EXPECT(model_init(&o, &m2) == MAMA_OK && strcmp(m2->id, m0->id) != 0, "seed does not matter");
+    CHECK_MSG(model_init(&o, &m2) == MAMA_OK && strcmp(m2->id, m0->id) != 0, "seed does not matter");
     model_free(m2);
 
     /* 1b. --from-hf: the micro config is the shape of the parity reference; the tower from
@@ -182,71 +179,71 @@ int main(void) {
         mama_model *a = NULL, *b = NULL;
         model_init_opts oh = {.config = "micro", .from_hf = hf, .seed = 1};
         model_init_opts om = {.config = "micro", .from_hf = meta, .seed = 1};
-        EXPECT(model_init(&oh, &a) == MAMA_OK, "from-hf HF: %s", mama_last_error());
-        EXPECT(model_init(&om, &b) == MAMA_OK, "from-hf Meta: %s", mama_last_error());
+        CHECK_MSG(model_init(&oh, &a) == MAMA_OK, "from-hf HF: %s", mama_last_error());
+        CHECK_MSG(model_init(&om, &b) == MAMA_OK, "from-hf Meta: %s", mama_last_error());
         size_t tower = a ? (a->vit->num_params - (size_t)a->embed * a->vit->cfg.width) * 4 : 0;
         if (a && b)
-            EXPECT(memcmp(a->vit->params_memory, b->vit->params_memory, tower) == 0,
-                   "HF and Meta naming load different towers");
-        EXPECT(rename_hf5(hf, bad) == 0, "rename");
+            CHECK_MSG(memcmp(a->vit->params_memory, b->vit->params_memory, tower) == 0,
+                      "HF and Meta naming load different towers");
+        CHECK_MSG(rename_hf5(hf, bad) == 0, "rename");
         mama_model *c5 = NULL;
         model_init_opts o5 = {.config = "micro", .from_hf = bad, .seed = 1};
-        EXPECT(model_init(&o5, &c5) == MAMA_OK, "from-hf transformers-5 names: %s", mama_last_error());
+        CHECK_MSG(model_init(&o5, &c5) == MAMA_OK, "from-hf transformers-5 names: %s", mama_last_error());
         if (a && c5)
-            EXPECT(memcmp(a->vit->params_memory, c5->vit->params_memory, tower) == 0,
-                   "HF hub and transformers-5 naming load different towers");
+            CHECK_MSG(memcmp(a->vit->params_memory, c5->vit->params_memory, tower) == 0,
+                      "HF hub and transformers-5 naming load different towers");
         model_free(c5);
         /* a BF16 checkpoint loads as the BF16-rounded tower */
-        EXPECT(to_bf16(hf, bad) == 0, "bf16 copy");
+        CHECK_MSG(to_bf16(hf, bad) == 0, "bf16 copy");
         model_init_opts o16 = {.config = "micro", .from_hf = bad, .seed = 1};
-        EXPECT(model_init(&o16, &c5) == MAMA_OK, "from-hf BF16: %s", mama_last_error());
+        CHECK_MSG(model_init(&o16, &c5) == MAMA_OK, "from-hf BF16: %s", mama_last_error());
         if (a && c5) {
             size_t n = tower / 4, off = 0;
             for (size_t i = 0; i < n; i++) {
                 float want = dtype_bf16_to_f32(dtype_f32_to_bf16(a->vit->params_memory[i]));
                 if (c5->vit->params_memory[i] != want) { off++; }
             }
-            EXPECT(off == 0, "BF16 tower: %zu of %zu values differ from the rounded F32 ones", off, n);
+            CHECK_MSG(off == 0, "BF16 tower: %zu of %zu values differ from the rounded F32 ones", off, n);
         }
         model_free(c5);
         /* config "auto": inferred from the shapes; heads from config.json beside the file */
         model_init_opts oa = {.from_hf = hf, .seed = 1};
-        EXPECT(model_init(&oa, &c5) == MAMA_EINVAL && c5 == NULL, "auto without heads accepted");
+        CHECK_MSG(model_init(&oa, &c5) == MAMA_EINVAL && c5 == NULL, "auto without heads accepted");
         printf("  expected error: %s\n", mama_last_error());
         char cj[300], cp[300];
         snprintf(cj, sizeof cj, "%s/config.json", dir);
         snprintf(cp, sizeof cp, "%s/meta_copy.safetensors", dir);
         FILE *fc = fopen(cj, "w");
         if (fc) { fputs("{\"num_attention_heads\": 4, \"layer_norm_eps\": 1e-06}\n", fc); fclose(fc); }
-        EXPECT(copy_file(meta, cp) == 0, "copy");
+        CHECK_MSG(copy_file(meta, cp) == 0, "copy");
         model_init_opts oa2 = {.from_hf = cp, .seed = 1};
-        EXPECT(model_init(&oa2, &c5) == MAMA_OK, "auto config: %s", mama_last_error());
+        CHECK_MSG(model_init(&oa2, &c5) == MAMA_OK, "auto config: %s", mama_last_error());
         if (c5 && a) {
             const vit_config *x = &c5->vit->cfg, *y = &a->vit->cfg;
-            EXPECT(x->width == y->width && x->depth == y->depth && x->heads == y->heads &&
-                   x->patch == y->patch && x->image_size == y->image_size &&
-                   x->n_registers == y->n_registers && x->mlp_ratio == y->mlp_ratio &&
-                   x->layerscale == 1 && x->ln_eps == y->ln_eps,
-                   "auto config %d/%d/%d/%d/%d/%d differs from micro", x->width, x->depth,
-                   x->heads, x->patch, x->image_size, x->n_registers);
-            EXPECT(memcmp(c5->vit->params_memory, a->vit->params_memory, tower) == 0,
-                   "auto-config tower differs");
+            CHECK_MSG(x->width == y->width && x->depth == y->depth && x->heads == y->heads &&
+                      x->patch == y->patch && x->image_size == y->image_size &&
+                      x->n_registers == y->n_registers && x->mlp_ratio == y->mlp_ratio &&
+                      x->layerscale == 1 && x->ln_eps == y->ln_eps,
+                      "auto config %d/%d/%d/%d/%d/%d differs from micro", x->width, x->depth,
+                      x->heads, x->patch, x->image_size, x->n_registers);
+            CHECK_MSG(memcmp(c5->vit->params_memory, a->vit->params_memory, tower) == 0,
+                      "auto-config tower differs");
         }
         model_free(c5);
         unlink(cj);
         unlink(cp);
         if (a && b) {
-            EXPECT(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
-            EXPECT(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,
-                   "from-hf tower equals the random one");
+            CHECK_MSG(strstr(a->source, "tiny_hf") != NULL && a->untrained, "from-hf provenance");
+            CHECK_MSG(memcmp(a->vit->params_memory, m0->vit->params_memory, 64) != 0,
+                      "from-hf tower equals the random one");
         }
         model_free(a);
         model_free(b);
         model_init_opts ob = {.config = "micro", .from_hf = io, .seed = 1};
-        EXPECT(model_init(&ob, &a) == MAMA_ENOTFOUND && a == NULL, "a non-DINOv2 file accepted");
+        CHECK_MSG(model_init(&ob, &a) == MAMA_ENOTFOUND && a == NULL, "a non-DINOv2 file accepted");
         printf("  expected error: %s\n", mama_last_error());
         model_init_opts ow = {.config = "tiny", .from_hf = hf, .seed = 1};
-        EXPECT(model_init(&ow, &a) == MAMA_ESHAPE && a == NULL, "a tower of the wrong size accepted");
+        CHECK_MSG(model_init(&ow, &a) == MAMA_ESHAPE && a == NULL, "a tower of the wrong size accepted");
         printf("  expected error: %s\n", mama_last_error());
     }
 
@@ -262,18 +259,18 @@ int main(void) {
     for (int i = 0; i < V; i++)
         views[i] = (score_view_in){pix + per * i, lat[i], vname[i], vid[i]};
     score_result *r = NULL;
-    EXPECT(score_study(m, views, V, &r) == MAMA_OK, "score_study: %s", mama_last_error());
+    CHECK_MSG(score_study(m, views, V, &r) == MAMA_OK, "score_study: %s", mama_last_error());
     if (!r) return 1;
     int P = r->task_offset[m->n_tasks];
     float *want = calloc((size_t)V * P, sizeof(float));
     float *pooled = malloc(sizeof(float) * V * C), *proj = malloc(sizeof(float) * V * E);
     for (int i = 0; i < V; i++) {
-        EXPECT(vit_forward(m->vit, pix + per * i, 1, S, S, 0) == MAMA_OK, "forward");
+        CHECK_MSG(vit_forward(m->vit, pix + per * i, 1, S, S, 0) == MAMA_OK, "forward");
         memcpy(pooled + (size_t)i * C, vit_pooled(m->vit), sizeof(float) * C);
         memcpy(proj + (size_t)i * E, vit_projected(m->vit), sizeof(float) * E);
         double pn = 0;
         for (int e = 0; e < E; e++) pn += (double)proj[i * E + e] * proj[i * E + e];
-        EXPECT(fabs(pn - 1.0) < 1e-4, "projected feature not unit norm: %g", pn);
+        CHECK_MSG(fabs(pn - 1.0) < 1e-4, "projected feature not unit norm: %g", pn);
         for (int t = 0; t < m->n_tasks; t++) {
             const model_task *task = &m->tasks[t];
             int K = task->n_classes;
@@ -300,19 +297,19 @@ int main(void) {
     }
     for (int i = 0; i < V; i++)
         for (int k = 0; k < P; k++)
-            EXPECT(close_enough(r->views[i].probs[k], want[i * P + k]), "view %d prob %d: %g vs %g",
-                   i, k, r->views[i].probs[k], want[i * P + k]);
-    EXPECT(r->views[4].laterality == 'U' && r->views[0].laterality == 'L', "laterality groups");
-    EXPECT(strcmp(r->views[1].view, "MLO") == 0 && strcmp(r->views[3].id, "1.2.3.4") == 0, "ids");
+            CHECK_MSG(close_enough(r->views[i].probs[k], want[i * P + k]), "view %d prob %d: %g vs %g",
+                      i, k, r->views[i].probs[k], want[i * P + k]);
+    CHECK_MSG(r->views[4].laterality == 'U' && r->views[0].laterality == 'L', "laterality groups");
+    CHECK_MSG(strcmp(r->views[1].view, "MLO") == 0 && strcmp(r->views[3].id, "1.2.3.4") == 0, "ids");
     /* breasts: L = views 0,1; R = 2,3; U = 4 */
     static const int groups[3][2] = {{0, 1}, {2, 3}, {4, -1}};
     float gp[3][MODEL_MAX_TASKS * MODEL_MAX_CLASSES];
     for (int g = 0; g < 3; g++) {
         int n = groups[g][1] < 0 ? 1 : 2;
-        EXPECT(r->breast_views[g] == n, "group %d has %d views", g, r->breast_views[g]);
+        CHECK_MSG(r->breast_views[g] == n, "group %d has %d views", g, r->breast_views[g]);
         for (int k = 0; k < P; k++) {
             gp[g][k] = (want[groups[g][0] * P + k] + (n == 2 ? want[groups[g][1] * P + k] : 0)) / n;
-            EXPECT(close_enough(r->breast_probs[g * P + k], gp[g][k]), "breast %d prob %d", g, k);
+            CHECK_MSG(close_enough(r->breast_probs[g * P + k], gp[g][k]), "breast %d prob %d", g, k);
         }
     }
     for (int t = 0; t < m->n_tasks; t++) {
@@ -320,12 +317,12 @@ int main(void) {
         int off = r->task_offset[t], K = task->n_classes;
         double sum = 0;
         for (int k = 0; k < K; k++) sum += r->study_probs[off + k];
-        EXPECT(fabs(sum - 1) < 1e-5, "study probs of %s sum to %g", task->name, sum);
+        CHECK_MSG(fabs(sum - 1) < 1e-5, "study probs of %s sum to %g", task->name, sum);
         if (strcmp(task->name, "density") == 0) {
-            EXPECT(task->rule == MODEL_RULE_MEAN && r->study_from[t] == -1, "density rule");
+            CHECK_MSG(task->rule == MODEL_RULE_MEAN && r->study_from[t] == -1, "density rule");
             for (int k = 0; k < K; k++)
-                EXPECT(close_enough(r->study_probs[off + k], (gp[0][off + k] + gp[1][off + k] + gp[2][off + k]) / 3),
-                       "density study prob %d", k);
+                CHECK_MSG(close_enough(r->study_probs[off + k], (gp[0][off + k] + gp[1][off + k] + gp[2][off + k]) / 3),
+                          "density study prob %d", k);
         } else {
             int best = 0;
             double bs = -1;
@@ -337,18 +334,18 @@ int main(void) {
                         s += gp[g][off + k];
                 if (s > bs) { bs = s; best = g; }
             }
-            EXPECT(r->study_from[t] == best, "%s: study from group %d, expected %d", task->name,
-                   r->study_from[t], best);
+            CHECK_MSG(r->study_from[t] == best, "%s: study from group %d, expected %d", task->name,
+                      r->study_from[t], best);
             for (int k = 0; k < K; k++)
-                EXPECT(close_enough(r->study_probs[off + k], gp[best][off + k]), "%s study prob", task->name);
+                CHECK_MSG(close_enough(r->study_probs[off + k], gp[best][off + k]), "%s study prob", task->name);
         }
     }
 
     /* 3. batch of 4 == four single forwards */
-    EXPECT(vit_forward(m->vit, pix, 4, S, S, 0) == MAMA_OK, "batched forward");
+    CHECK_MSG(vit_forward(m->vit, pix, 4, S, S, 0) == MAMA_OK, "batched forward");
     for (int i = 0; i < 4 * C; i++)
         if (!close_enough(vit_pooled(m->vit)[i], pooled[i])) {
-            EXPECT(0, "batched pooled differs at %d: %g vs %g", i, vit_pooled(m->vit)[i], pooled[i]);
+            CHECK_MSG(0, "batched pooled differs at %d: %g vs %g", i, vit_pooled(m->vit)[i], pooled[i]);
             break;
         }
 
@@ -358,20 +355,20 @@ int main(void) {
     json_decref(j);
     json_error_t je;
     json_t *back = text ? json_loads(text, 0, &je) : NULL;
-    EXPECT(back != NULL, "JSON does not parse back");
+    CHECK_MSG(back != NULL, "JSON does not parse back");
     if (back) {
         json_t *views_j = json_object_get(back, "views");
-        EXPECT(json_array_size(views_j) == (size_t)V, "JSON views");
+        CHECK_MSG(json_array_size(views_j) == (size_t)V, "JSON views");
         json_t *v1 = json_array_get(views_j, 1);
-        EXPECT(strcmp(json_string_value(json_object_get(v1, "id")), "1.2.3.2") == 0, "JSON view id");
+        CHECK_MSG(strcmp(json_string_value(json_object_get(v1, "id")), "1.2.3.2") == 0, "JSON view id");
         double p = json_real_value(json_object_get(json_object_get(json_object_get(
             json_object_get(v1, "tasks"), "birads"), "probs"), "4"));
-        EXPECT(close_enough(p, r->views[1].probs[r->task_offset[1] + 4]), "JSON prob %g", p);
+        CHECK_MSG(close_enough(p, r->views[1].probs[r->task_offset[1] + 4]), "JSON prob %g", p);
         json_t *st = json_object_get(json_object_get(json_object_get(back, "study"), "tasks"), "birads");
-        EXPECT(strcmp(json_string_value(json_object_get(st, "rule")), "max_suspicion") == 0, "JSON rule");
-        EXPECT(json_object_get(json_object_get(back, "breasts"), "R") != NULL, "JSON breasts");
-        EXPECT(json_is_true(json_object_get(json_object_get(back, "model"), "untrained")), "JSON untrained");
-        EXPECT(json_array_size(json_object_get(back, "warnings")) == 1, "JSON warning");
+        CHECK_MSG(strcmp(json_string_value(json_object_get(st, "rule")), "max_suspicion") == 0, "JSON rule");
+        CHECK_MSG(json_object_get(json_object_get(back, "breasts"), "R") != NULL, "JSON breasts");
+        CHECK_MSG(json_is_true(json_object_get(json_object_get(back, "model"), "untrained")), "JSON untrained");
+        CHECK_MSG(json_array_size(json_object_get(back, "warnings")) == 1, "JSON warning");
     }
     json_decref(back);
     free(text);
@@ -379,45 +376,45 @@ int main(void) {
     /* 5. bad input */
     pix[17] = NAN;
     score_result *r2 = NULL;
-    EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN pixel accepted");
-    EXPECT(strstr(mama_last_error(), "1.2.3.1") != NULL, "NaN error does not name the view: %s",
-           mama_last_error());
+    CHECK_MSG(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN pixel accepted");
+    CHECK_MSG(strstr(mama_last_error(), "1.2.3.1") != NULL, "NaN error does not name the view: %s",
+              mama_last_error());
     pix[17] = 0.5f;
     float keep = m->tasks[2].head_w[0];
     m->tasks[2].head_w[0] = NAN;   /* a corrupt weight: non-finite scores are an error */
-    EXPECT(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN scores accepted");
+    CHECK_MSG(score_study(m, views, V, &r2) == MAMA_ENUMERIC && r2 == NULL, "NaN scores accepted");
     printf("  expected error: %s\n", mama_last_error());
     m->tasks[2].head_w[0] = keep;
-    EXPECT(vit_forward(m->vit, pix, 0, S, S, 0) == MAMA_EINVAL, "batch 0 accepted");
-    EXPECT(vit_forward(m->vit, pix, 1, 3, S, 0) == MAMA_EINVAL, "3-pixel image accepted");
-    EXPECT(score_study(m, views, 0, &r2) == MAMA_EINVAL, "0 views accepted");
-    EXPECT(rewrite(path, bad, "task.birads.prompts", NULL, NULL) == 0, "rewrite");
+    CHECK_MSG(vit_forward(m->vit, pix, 0, S, S, 0) == MAMA_EINVAL, "batch 0 accepted");
+    CHECK_MSG(vit_forward(m->vit, pix, 1, 3, S, 0) == MAMA_EINVAL, "3-pixel image accepted");
+    CHECK_MSG(score_study(m, views, 0, &r2) == MAMA_EINVAL, "0 views accepted");
+    CHECK_MSG(rewrite(path, bad, "task.birads.prompts", NULL, NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ENOTFOUND, "task.birads.prompts");
-    EXPECT(rewrite(path, bad, "vision.encoder.layer.1.mlp.fc2.bias", NULL, NULL) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, "vision.encoder.layer.1.mlp.fc2.bias", NULL, NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ENOTFOUND, "vision.encoder.layer.1.mlp.fc2.bias");
-    EXPECT(rewrite(path, bad, NULL, "vision.encoder.layer.0.attention.attention.key.weight", NULL) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, "vision.encoder.layer.0.attention.attention.key.weight", NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ESHAPE, "vision.encoder.layer.0.attention.attention.key.weight");
-    EXPECT(rewrite(path, bad, NULL, "task.malignancy.head.weight", NULL) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, "task.malignancy.head.weight", NULL) == 0, "rewrite");
     expect_load_error(bad, MAMA_ESHAPE, "task.malignancy.head.weight");
     /* configs: depth too large, unknown kind, not JSON, no config */
     char *cfg = strdup(m->config_json), *p;
     if ((p = strstr(cfg, "\"depth\":2"))) p[8] = '3';
-    EXPECT(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
     expect_load_error(bad, MAMA_ENOTFOUND, "vision.encoder.layer.2.");
     free(cfg);
     cfg = strdup(m->config_json);
     if ((p = strstr(cfg, "\"depth\":2"))) p[8] = '1';
-    EXPECT(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
     expect_load_error(bad, MAMA_ESHAPE, "more layers");
     free(cfg);
     cfg = strdup(m->config_json);
     if ((p = strstr(cfg, "\"linear\""))) memcpy(p, "\"lineal\"", 8);
-    EXPECT(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, NULL, cfg) == 0, "rewrite");
     expect_load_error(bad, MAMA_EFORMAT, "kind");
     free(cfg);
-    EXPECT(rewrite(path, bad, NULL, NULL, "{\"format\": \"mama-model\", \"version\": 1") == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, NULL, "{\"format\": \"mama-model\", \"version\": 1") == 0, "rewrite");
     expect_load_error(bad, MAMA_EFORMAT, "not a JSON object");
-    EXPECT(rewrite(path, bad, NULL, NULL, "{\"format\": \"mama-model\", \"version\": 1, \"vision\": {\"width\": 32}}") == 0, "rewrite");
+    CHECK_MSG(rewrite(path, bad, NULL, NULL, "{\"format\": \"mama-model\", \"version\": 1, \"vision\": {\"width\": 32}}") == 0, "rewrite");
     expect_load_error(bad, MAMA_EFORMAT, "vision.depth");
 
     unlink(bad);
@@ -427,6 +424,5 @@ int main(void) {
     free(want); free(pooled); free(proj); free(pix);
     model_free(m);
     model_free(m0);
-    printf(fails ? "FAIL: %d checks\n" : "all checks passed\n", fails);
-    return fails ? 1 : 0;
+    return check_done("score");
 }

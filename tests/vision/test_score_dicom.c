@@ -27,10 +27,7 @@
 #include "engine/model.h"
 #include "engine/vision/preprocess.h"
 #include "engine/vision/vit.h"
-
-static int fails;
-#define EXPECT(cond, ...) do { if (!(cond)) { fails++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "tests/check.h"
 
 static const char *mama;
 static char tmp[] = "/tmp/mama_score_dicom_XXXXXX";
@@ -61,10 +58,10 @@ static int run(char **out, const char *fmt, ...) {
 static json_t *score_json(const char *args) {
     char *out = NULL;
     int rc = run(&out, "%s score --model %s/m.safetensors %s", mama, tmp, args);
-    EXPECT(rc == 0, "mama score %s: exit %d", args, rc);
+    CHECK_MSG(rc == 0, "mama score %s: exit %d", args, rc);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
-    EXPECT(j != NULL, "mama score %s printed no JSON: %.200s", args, out);
+    CHECK_MSG(j != NULL, "mama score %s printed no JSON: %.200s", args, out);
     free(out);
     return j;
 }
@@ -76,7 +73,7 @@ static double jprob(json_t *tasks, const char *task, const char *cls) {
 /* naive probabilities of view pixels (3,S,S) for every task, in the JSON's class order */
 static void naive_probs(mama_model *m, const float *x, double out[MODEL_MAX_TASKS][MODEL_MAX_CLASSES]) {
     int S = m->pre.image_size, C = m->vit->cfg.width, E = m->embed;
-    EXPECT(vit_forward(m->vit, x, 1, S, S, 0) == MAMA_OK, "forward: %s", mama_last_error());
+    CHECK_MSG(vit_forward(m->vit, x, 1, S, S, 0) == MAMA_OK, "forward: %s", mama_last_error());
     const float *g = vit_pooled(m->vit), *f = vit_projected(m->vit);
     for (int t = 0; t < m->n_tasks; t++) {
         const model_task *task = &m->tasks[t];
@@ -97,7 +94,7 @@ static void naive_probs(mama_model *m, const float *x, double out[MODEL_MAX_TASK
 
 static void check_study(mama_model *m, const char *dir, json_t *j) {
     json_t *views = json_object_get(j, "views");
-    EXPECT(json_array_size(views) == 4, "%s: %zu views in the JSON", dir, json_array_size(views));
+    CHECK_MSG(json_array_size(views) == 4, "%s: %zu views in the JSON", dir, json_array_size(views));
     static const char *files[4] = {"LCC", "LMLO", "RCC", "RMLO"};
     int S = m->pre.image_size;
     float *x = malloc(sizeof(float) * 3 * S * S);
@@ -108,28 +105,28 @@ static void check_study(mama_model *m, const char *dir, json_t *j) {
         char path[512], err[256];
         snprintf(path, sizeof path, "%s/%s.dcm", dir, files[i]);
         dcm_image img;
-        if (dcm_image_load(path, &img, err, sizeof err) != 0) { EXPECT(0, "%s", err); continue; }
-        EXPECT(prep_image_eval(x, img.pixels, img.rows, img.cols, &pc, NULL) == MAMA_OK, "prep");
+        if (dcm_image_load(path, &img, err, sizeof err) != 0) { CHECK_MSG(0, "%s", err); continue; }
+        CHECK_MSG(prep_image_eval(x, img.pixels, img.rows, img.cols, &pc, NULL) == MAMA_OK, "prep");
         double want[MODEL_MAX_TASKS][MODEL_MAX_CLASSES];
         naive_probs(m, x, want);
         json_t *v = NULL;
         for (size_t k = 0; k < json_array_size(views); k++)
             if (strcmp(json_string_value(json_object_get(json_array_get(views, k), "id")),
                        img.info.sop_instance_uid) == 0) v = json_array_get(views, k);
-        EXPECT(v != NULL, "%s: SOP Instance UID %s not in the JSON", path, img.info.sop_instance_uid);
+        CHECK_MSG(v != NULL, "%s: SOP Instance UID %s not in the JSON", path, img.info.sop_instance_uid);
         if (v) {
             char lat[2] = {files[i][0], 0};
-            EXPECT(strcmp(json_string_value(json_object_get(v, "laterality")), lat) == 0 &&
-                   strcmp(json_string_value(json_object_get(v, "view")), files[i] + 1) == 0,
-                   "%s: laterality/view %s/%s", path, json_string_value(json_object_get(v, "laterality")),
-                   json_string_value(json_object_get(v, "view")));
+            CHECK_MSG(strcmp(json_string_value(json_object_get(v, "laterality")), lat) == 0 &&
+                      strcmp(json_string_value(json_object_get(v, "view")), files[i] + 1) == 0,
+                      "%s: laterality/view %s/%s", path, json_string_value(json_object_get(v, "laterality")),
+                      json_string_value(json_object_get(v, "view")));
             const char *file = json_string_value(json_object_get(v, "file"));
-            EXPECT(file && strcmp(file, path) == 0, "%s: JSON file is %s", path, file ? file : "(none)");
+            CHECK_MSG(file && strcmp(file, path) == 0, "%s: JSON file is %s", path, file ? file : "(none)");
             for (int t = 0; t < m->n_tasks; t++)
                 for (int k = 0; k < m->tasks[t].n_classes; k++) {
                     double got = jprob(json_object_get(v, "tasks"), m->tasks[t].name, m->tasks[t].classes[k]);
-                    EXPECT(fabs(got - want[t][k]) <= 1e-5 + 1e-4 * want[t][k], "%s %s %s: %g vs %g",
-                           path, m->tasks[t].name, m->tasks[t].classes[k], got, want[t][k]);
+                    CHECK_MSG(fabs(got - want[t][k]) <= 1e-5 + 1e-4 * want[t][k], "%s %s %s: %g vs %g",
+                              path, m->tasks[t].name, m->tasks[t].classes[k], got, want[t][k]);
                 }
         }
         dcm_image_free(&img);
@@ -151,8 +148,8 @@ static void check_study(mama_model *m, const char *dir, json_t *j) {
             }
             for (int c = 0; c < task->n_classes; c++) {
                 double got = jprob(json_object_get(json_object_get(breasts, bn), "tasks"), task->name, task->classes[c]);
-                EXPECT(fabs(got - bp[b][c]) < 1e-5, "breast %s %s %s: %g vs %g", bn, task->name,
-                       task->classes[c], got, bp[b][c]);
+                CHECK_MSG(fabs(got - bp[b][c]) < 1e-5, "breast %s %s %s: %g vs %g", bn, task->name,
+                          task->classes[c], got, bp[b][c]);
                 if (task->suspicious[c]) susp[b] += bp[b][c];
             }
         }
@@ -160,10 +157,10 @@ static void check_study(mama_model *m, const char *dir, json_t *j) {
         for (int c = 0; c < task->n_classes; c++) {
             double want = task->rule == MODEL_RULE_MEAN ? (bp[0][c] + bp[1][c]) / 2 : bp[from][c];
             double got = jprob(study, task->name, task->classes[c]);
-            EXPECT(fabs(got - want) < 1e-5, "study %s %s: %g vs %g", task->name, task->classes[c], got, want);
+            CHECK_MSG(fabs(got - want) < 1e-5, "study %s %s: %g vs %g", task->name, task->classes[c], got, want);
         }
         if (task->rule == MODEL_RULE_MAX_SUSPICION)
-            EXPECT(strcmp(json_string_value(json_object_get(json_object_get(study, task->name), "from_breast")),
+            CHECK_MSG(strcmp(json_string_value(json_object_get(json_object_get(study, task->name), "from_breast")),
                           from ? "R" : "L") == 0, "study %s from_breast", task->name);
     }
 }
@@ -184,11 +181,11 @@ int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s MAMA_BINARY\n", argv[0]); return 2; }
     mama = argv[1];
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
-    EXPECT(run(NULL, "%s phantom --out %s/p --size 256x208 --seed 5 --quiet", mama, tmp) == 0, "phantom");
-    EXPECT(run(NULL, "%s phantom --out %s/j --size 256x208 --seed 5 --tsyntax j2k --quiet", mama, tmp) == 0, "phantom j2k");
-    EXPECT(run(NULL, "%s phantom --out %s/m1 --size 256x208 --seed 5 --mono1 --quiet", mama, tmp) == 0, "phantom mono1");
-    EXPECT(run(NULL, "%s phantom --out %s/q --size 256x208 --seed 6 --quiet", mama, tmp) == 0, "phantom 2");
-    EXPECT(run(NULL, "%s model-init --config micro --seed 3 --out %s/m.safetensors", mama, tmp) == 0, "model-init");
+    CHECK_MSG(run(NULL, "%s phantom --out %s/p --size 256x208 --seed 5 --quiet", mama, tmp) == 0, "phantom");
+    CHECK_MSG(run(NULL, "%s phantom --out %s/j --size 256x208 --seed 5 --tsyntax j2k --quiet", mama, tmp) == 0, "phantom j2k");
+    CHECK_MSG(run(NULL, "%s phantom --out %s/m1 --size 256x208 --seed 5 --mono1 --quiet", mama, tmp) == 0, "phantom mono1");
+    CHECK_MSG(run(NULL, "%s phantom --out %s/q --size 256x208 --seed 6 --quiet", mama, tmp) == 0, "phantom 2");
+    CHECK_MSG(run(NULL, "%s model-init --config micro --seed 3 --out %s/m.safetensors", mama, tmp) == 0, "model-init");
     char mpath[512];
     snprintf(mpath, sizeof mpath, "%s/m.safetensors", tmp);
     mama_model *m = NULL;
@@ -221,32 +218,31 @@ int main(int argc, char **argv) {
                 double a = jprob(sp, m->tasks[t].name, m->tasks[t].classes[c]);
                 double b = jprob(sj, m->tasks[t].name, m->tasks[t].classes[c]);
                 double d = jprob(sm, m->tasks[t].name, m->tasks[t].classes[c]);
-                EXPECT(fabs(a - b) < 1e-6, "J2K lossless differs: %g vs %g", a, b);
-                EXPECT(fabs(a - d) < 1e-3, "MONOCHROME1 differs: %g vs %g", a, d);
+                CHECK_MSG(fabs(a - b) < 1e-6, "J2K lossless differs: %g vs %g", a, b);
+                CHECK_MSG(fabs(a - d) < 1e-3, "MONOCHROME1 differs: %g vs %g", a, d);
             }
     }
     json_decref(jp); json_decref(jf); json_decref(jj); json_decref(jm);
 
     /* bad input */
     char *out = NULL;
-    EXPECT(run(&out, "%s score --model %s %s/p/manifest.csv 2>&1", mama, mpath, tmp) == 1, "non-DICOM accepted");
-    EXPECT(strstr(out, "manifest.csv") != NULL, "non-DICOM message does not name the file: %s", out);
+    CHECK_MSG(run(&out, "%s score --model %s %s/p/manifest.csv 2>&1", mama, mpath, tmp) == 1, "non-DICOM accepted");
+    CHECK_MSG(strstr(out, "manifest.csv") != NULL, "non-DICOM message does not name the file: %s", out);
     free(out);
-    EXPECT(run(NULL, "mkdir %s/empty", tmp) == 0, "mkdir");
-    EXPECT(run(&out, "%s score --model %s --study %s/empty 2>&1", mama, mpath, tmp) == 1, "empty dir accepted");
+    CHECK_MSG(run(NULL, "mkdir %s/empty", tmp) == 0, "mkdir");
+    CHECK_MSG(run(&out, "%s score --model %s --study %s/empty 2>&1", mama, mpath, tmp) == 1, "empty dir accepted");
     free(out);
-    EXPECT(run(&out, "%s score --model %s %s/LCC.dcm %s/LCC.dcm 2>&1", mama, mpath, dp, dq) == 1,
-           "two studies accepted");
-    EXPECT(strstr(out, "one study") != NULL, "mixed-study message: %s", out);
+    CHECK_MSG(run(&out, "%s score --model %s %s/LCC.dcm %s/LCC.dcm 2>&1", mama, mpath, dp, dq) == 1,
+              "two studies accepted");
+    CHECK_MSG(strstr(out, "one study") != NULL, "mixed-study message: %s", out);
     free(out);
-    EXPECT(run(&out, "%s score %s/LCC.dcm 2>&1", mama, dp) == 2, "missing --model accepted");
+    CHECK_MSG(run(&out, "%s score %s/LCC.dcm 2>&1", mama, dp) == 2, "missing --model accepted");
     free(out);
-    EXPECT(run(&out, "%s score --model %s/LCC.dcm %s/LCC.dcm 2>&1", mama, dp, dp) == 1, "DICOM as model accepted");
+    CHECK_MSG(run(&out, "%s score --model %s/LCC.dcm %s/LCC.dcm 2>&1", mama, dp, dp) == 1, "DICOM as model accepted");
     printf("  expected error: %s", out);
     free(out);
 
     run(NULL, "rm -rf %s", tmp);
     model_free(m);
-    printf(fails ? "FAIL: %d checks\n" : "all checks passed\n", fails);
-    return fails ? 1 : 0;
+    return check_done("score dicom");
 }

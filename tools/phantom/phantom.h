@@ -2,7 +2,7 @@
  * A study is first drawn as a case (phantom_case.c: patient, density, findings, truth),
  * then each view is rendered from it (phantom_render.c), written as DICOM by the tool and
  * described in the ground-truth tables (phantom_tables.c). All randomness comes from
- * ph_rng streams seeded from (seed, study index, purpose), so a study does not depend on
+ * mama_rng streams seeded from (seed, study index, purpose), so a study does not depend on
  * how many others were drawn before it.
  *
  * Geometry is in millimetres on a canonical detector 179.2 mm wide (2560 columns of
@@ -14,22 +14,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/core/rng.h"
+
 #define PH_DETECTOR_WIDTH_MM 179.2
 #define PH_MAX_FINDINGS 4
 
-/* ---- random numbers (xoshiro256** seeded by splitmix64) */
-typedef struct ph_rng {
-    uint64_t s[4];
-} ph_rng;
-
-uint64_t ph_mix64(uint64_t x);                 /* splitmix64 finaliser */
+/* ---- random numbers: the engine's generator (engine/core/rng.h, xoshiro256**), with
+ * states keyed by three numbers instead of one seed. The draw helpers below are the
+ * phantom's own; their exact arithmetic is part of "same seed, same bytes". */
 uint64_t ph_hash3(uint64_t a, uint64_t b, uint64_t c);
-void ph_rng_seed(ph_rng *r, uint64_t a, uint64_t b, uint64_t c);
-uint64_t ph_rng_u64(ph_rng *r);
-double ph_rng_uniform(ph_rng *r);              /* [0, 1) */
-double ph_rng_range(ph_rng *r, double lo, double hi);
-double ph_rng_normal(ph_rng *r);
-int ph_rng_pick(ph_rng *r, const double *weights, int n);
+void ph_rng_seed(mama_rng *r, uint64_t a, uint64_t b, uint64_t c);
+double ph_rng_range(mama_rng *r, double lo, double hi);
+/* Box-Muller on u1 in [1e-300, 1) (mama_rng_normal uses 1 - u): kept so that phantoms
+ * stay byte-identical across the move to the engine's generator. */
+double ph_rng_normal(mama_rng *r);
+int ph_rng_pick(mama_rng *r, const double *weights, int n);
 
 /* ---- UIDs: "2.25." + the decimal value of a 128-bit UUID (version 8 layout) derived
  * from the three numbers; out must hold 65 bytes. */

@@ -82,7 +82,7 @@ static int inside_ok(const ph_breast *b, const ph_finding *f, int mlo) {
     return 1;
 }
 
-static void place(ph_rng *r, const ph_breast *b, ph_finding *f) {
+static void place(mama_rng *r, const ph_breast *b, ph_finding *f) {
     f->dist_mm = ph_rng_range(r, 0.2, 0.8) * b->depth_cc_mm;
     for (int tries = 0; tries < 400; tries++) {
         if (tries && tries % 40 == 0) f->dist_mm *= 0.85;
@@ -99,11 +99,11 @@ static void place(ph_rng *r, const ph_breast *b, ph_finding *f) {
     f->angle_mlo = 0.3;
 }
 
-static void draw_finding(ph_rng *r, const ph_study *st, const ph_breast *b, ph_finding *f) {
+static void draw_finding(mama_rng *r, const ph_study *st, const ph_breast *b, ph_finding *f) {
     memset(f, 0, sizeof *f);
     static const double kind_w[] = {0.45, 0.32, 0.08, 0.15};
     f->kind = (ph_kind)ph_rng_pick(r, kind_w, 4);
-    f->seed = ph_rng_u64(r);
+    f->seed = mama_rng_u64(r);
     f->orient = ph_rng_range(r, 0, 3.141592653589793);
     switch (f->kind) {
     case PH_MASS: {
@@ -139,20 +139,20 @@ static void draw_finding(ph_rng *r, const ph_study *st, const ph_breast *b, ph_f
     place(r, b, f);
     double s = suspicion(f) + 0.02 * (st->age - 58);
     f->p_malignant = sigmoid(s);
-    f->malignant = ph_rng_uniform(r) < sigmoid(s + 0.8 * ph_rng_normal(r));
+    f->malignant = mama_rng_uniform(r) < sigmoid(s + 0.8 * ph_rng_normal(r));
     /* the reader sees the morphology, with its own noise */
     double read = s + 0.7 * ph_rng_normal(r);
     int cat = read < -2.2 ? 2 : read < -0.9 ? 3 : read < 1.6 ? 4 : 5;
     if (st->screening) cat = cat >= 3 ? 0 : 2; /* screening: recall (0) or benign (2) */
     f->birads = cat;
-    f->biopsied = f->malignant || (!st->screening && cat >= 4) || (st->screening && cat == 0 && ph_rng_uniform(r) < 0.4);
+    f->biopsied = f->malignant || (!st->screening && cat >= 4) || (st->screening && cat == 0 && mama_rng_uniform(r) < 0.4);
     if (f->malignant)
-        f->path_severity = (f->kind == PH_CALC && ph_rng_uniform(r) < 0.5) ? 1 : 0;
+        f->path_severity = (f->kind == PH_CALC && mama_rng_uniform(r) < 0.5) ? 1 : 0;
     else
         f->path_severity = f->biopsied ? 4 : -1;
 }
 
-static void draw_geometry(ph_rng *r, ph_breast *b, const ph_breast *other, double rows_mm) {
+static void draw_geometry(mama_rng *r, ph_breast *b, const ph_breast *other, double rows_mm) {
     double w = PH_DETECTOR_WIDTH_MM;
     if (!other) {
         b->depth_cc_mm = ph_rng_range(r, 0.42, 0.72) * w;
@@ -184,7 +184,7 @@ static void draw_geometry(ph_rng *r, ph_breast *b, const ph_breast *other, doubl
 
 void ph_case_draw(ph_study *st, uint64_t seed, int index, double rows_mm, double abnormal) {
     memset(st, 0, sizeof *st);
-    ph_rng r;
+    mama_rng r;
     ph_rng_seed(&r, seed, (uint64_t)index, PURPOSE_CASE);
     st->seed = seed;
     st->index = index;
@@ -209,9 +209,9 @@ void ph_case_draw(ph_study *st, uint64_t seed, int index, double rows_mm, double
     st->density = 1 + ph_rng_pick(&r, dens_w, 4);
     st->race = races[ph_rng_pick(&r, race_w, 6)];
     st->ethnicity = ethnicities[ph_rng_pick(&r, ethnic_w, 3)];
-    st->screening = ph_rng_uniform(&r) < 0.75;
+    st->screening = mama_rng_uniform(&r) < 0.75;
     st->implant = 0;
-    st->rsna_site = 1 + (ph_rng_uniform(&r) < 0.45);
+    st->rsna_site = 1 + (mama_rng_uniform(&r) < 0.45);
     static const int machines[] = {21, 29, 48, 49, 93, 170, 190, 210, 216};
     st->rsna_machine = machines[(int)ph_rng_range(&r, 0, 9)];
     st->breast[0].side = 'L';
@@ -220,9 +220,9 @@ void ph_case_draw(ph_study *st, uint64_t seed, int index, double rows_mm, double
     draw_geometry(&r, &st->breast[1], &st->breast[0], rows_mm);
 
     int nfind = 0;
-    if (ph_rng_uniform(&r) < abnormal) nfind = ph_rng_uniform(&r) < 0.8 ? 1 : 2;
+    if (mama_rng_uniform(&r) < abnormal) nfind = mama_rng_uniform(&r) < 0.8 ? 1 : 2;
     for (int i = 0; i < nfind; i++) {
-        ph_breast *b = &st->breast[ph_rng_uniform(&r) < 0.5];
+        ph_breast *b = &st->breast[mama_rng_uniform(&r) < 0.5];
         if (b->nfind >= PH_MAX_FINDINGS) continue;
         draw_finding(&r, st, b, &b->find[b->nfind++]);
     }
@@ -230,7 +230,7 @@ void ph_case_draw(ph_study *st, uint64_t seed, int index, double rows_mm, double
         ph_breast *b = &st->breast[s];
         b->birads = 1;
         /* a few negative screening breasts are recalled anyway (false positives) */
-        if (b->nfind == 0 && st->screening && ph_rng_uniform(&r) < 0.03) b->birads = 0;
+        if (b->nfind == 0 && st->screening && mama_rng_uniform(&r) < 0.03) b->birads = 0;
         int have = 0;
         for (int i = 0; i < b->nfind; i++) {
             const ph_finding *f = &b->find[i];

@@ -144,7 +144,7 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
     const float nip_r = 4.0f;
     const float inv_cf = 1.0f / (float)fr->cf;
     const int implant = st->implant;
-    const uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
+    const uint32_t nseed = (uint32_t)mama_rng_mix64(v->noise_seed);
     for (int i = 0; i < fr->rows; i++) {
         const float y = ((float)i + 0.5f) * s;
         const float h = (float)(mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm);
@@ -248,7 +248,7 @@ typedef struct spicule {
     double dx, dy, len, width, amp;
 } spicule;
 
-static int make_spicules(ph_rng *r, spicule *sp, int max, double R, double s, double amp, double lmin, double lmax) {
+static int make_spicules(mama_rng *r, spicule *sp, int max, double R, double s, double amp, double lmin, double lmax) {
     int n = 10 + (int)ph_rng_range(r, 0, max - 10);
     for (int i = 0; i < n; i++) {
         double th = ph_rng_range(r, 0, 6.283185307179586);
@@ -275,7 +275,7 @@ static double spicule_sum(const spicule *sp, int n, double dx, double dy, double
 }
 
 static void add_mass(frame *fr, const ph_finding *f, double cx, double cy) {
-    ph_rng r;
+    mama_rng r;
     ph_rng_seed(&r, f->seed, 1, 0);
     const double s = fr->s, R = f->size_mm / s;
     double harm_a[4] = {0}, harm_p[4] = {0};
@@ -319,7 +319,7 @@ static void add_mass(frame *fr, const ph_finding *f, double cx, double cy) {
 }
 
 static void add_distortion(frame *fr, const ph_finding *f, double cx, double cy) {
-    ph_rng r;
+    mama_rng r;
     ph_rng_seed(&r, f->seed, 2, 0);
     const double R = f->size_mm / fr->s;
     spicule sp[28];
@@ -336,7 +336,7 @@ static void add_distortion(frame *fr, const ph_finding *f, double cx, double cy)
 }
 
 static void add_calcs(frame *fr, const ph_finding *f, double cx, double cy, double nipple_x, double nipple_y) {
-    ph_rng r;
+    mama_rng r;
     ph_rng_seed(&r, f->seed, 3, 0);
     const double s = fr->s, R = f->size_mm / s;
     int n;
@@ -376,7 +376,7 @@ static void add_calcs(frame *fr, const ph_finding *f, double cx, double cy, doub
             break;
         }
         default: { /* grouped, regional: a disc */
-            double rr = R * sqrt(ph_rng_uniform(&r)), th = ph_rng_range(&r, 0, 6.283185307179586);
+            double rr = R * sqrt(mama_rng_uniform(&r)), th = ph_rng_range(&r, 0, 6.283185307179586);
             px = cx + rr * cos(th);
             py = cy + rr * sin(th);
             break;
@@ -388,7 +388,7 @@ static void add_calcs(frame *fr, const ph_finding *f, double cx, double cy, doub
             double th = ph_rng_range(&r, 0, 6.283185307179586), len = ph_rng_range(&r, 0.5, 2.0) / s;
             int steps = (int)(len / fmax(rad, 0.5)) + 1;
             for (int k = 0; k <= steps; k++) add_speck(fr, px + cos(th) * len * k / steps, py + sin(th) * len * k / steps, rad, a);
-            if (ph_rng_uniform(&r) < 0.4) {
+            if (mama_rng_uniform(&r) < 0.4) {
                 double th2 = th + ph_rng_range(&r, 0.4, 0.9), ex = px + cos(th) * len, ey = py + sin(th) * len;
                 for (int k = 0; k <= steps / 2; k++)
                     add_speck(fr, ex + cos(th2) * len * k / steps, ey + sin(th2) * len * k / steps, rad, a);
@@ -420,7 +420,7 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
     fr.noise = fr.coarse + (size_t)fr.cw * fr.ch;
     {
         /* sum of four uniform bytes, scaled to unit variance */
-        uint32_t nseed = (uint32_t)ph_mix64(v->noise_seed);
+        uint32_t nseed = (uint32_t)mama_rng_mix64(v->noise_seed);
         for (int k = 0; k < NOISE_TABLE; k++) {
             uint32_t hsh = hash32((uint32_t)k ^ nseed);
             fr.noise[k] = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
