@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include "daemon/grouper_view.h"
-#include "daemon/rest_internal.h"
+#include "daemon/routes.h"
 #include "daemon/store.h"
+#include "dicom/dcm_instance_read.h"
 
 /* "2026-11-28T18:00:00.123Z"; json null for 0. */
 static json_t *iso_time(int64_t ms) {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "daemon/view_input.h"
+#include "scoring/view_input.h"
 #include "engine/model.h"
 #include "engine/score.h"
 

@@ -31,7 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/disk_full.h"
 #include "common/log.h"
+#include "dicom/dcm_instance_read.h"
 
 #define N_STRIPES 64
 
@@ -122,8 +124,6 @@ void store_clean_tmp(store *s) {
     closedir(d);
     if (removed) log_info(LOG_CAT_DICOM, "removed %d unfinished transfer(s) from %s", removed, s->tmp);
 }
-
-static int disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS; }
 
 static uint16_t store_instance(void *ctx, const dcm_store_request *req) {
     store *s = ctx;

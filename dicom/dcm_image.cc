@@ -8,6 +8,7 @@
 // 2^BitsStored possible values, so the per-pixel cost is a mask, a shift and a load.
 // Every entry point catches every exception: the C callers only see -1 and a message.
 #include "dicom/dcm_image.h"
+#include "dicom/dcm_instance_read.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -83,6 +84,8 @@ const syntax known_syntaxes[] = {
     {"1.2.840.10008.1.2.4.91", codec::j2k},      // JPEG 2000
 };
 
+// A string value without DICOM padding, cut to cap (used for the VOI LUT Function, whose
+// valid values are short; the key tags go through dcm_instance_fill).
 void copy_trimmed(char *dst, size_t cap, const OFString &s) {
     size_t b = 0, e = s.size();
     while (b < e && (s[b] == ' ' || s[b] == '\0')) b++;
@@ -90,75 +93,6 @@ void copy_trimmed(char *dst, size_t cap, const OFString &s) {
     size_t n = e - b < cap - 1 ? e - b : cap - 1;
     memcpy(dst, s.data() + b, n);
     dst[n] = '\0';
-}
-
-void get_str(DcmItem *item, const DcmTagKey &tag, char *dst, size_t cap) {
-    OFString s;
-    dst[0] = '\0';
-    if (item->findAndGetOFString(tag, s).good()) copy_trimmed(dst, cap, s);
-}
-
-// Code values of the View Modifier Code Sequence items under `item`, '\\'-joined.
-void get_codes(DcmItem *item, char *dst, size_t cap) {
-    std::string mods;
-    for (int i = 0; i < 16; i++) {
-        DcmItem *mod = nullptr;
-        if (item->findAndGetSequenceItem(DCM_ViewModifierCodeSequence, mod, i).bad() || !mod) break;
-        char code[DCM_SHORT_MAX];
-        get_str(mod, DCM_CodeValue, code, sizeof code);
-        if (!code[0]) continue;
-        if (!mods.empty()) mods += '\\';
-        mods += code;
-    }
-    copy_trimmed(dst, cap, mods.c_str());
-}
-
-// Fills the key tags from the dataset already in memory, with the same rules as the scp
-// helper's dcm_read_instance_info (dicom/dcm_scp.h), which would read the file again.
-void fill_info(DcmFileFormat &ff, dcm_instance_info *info) {
-    DcmDataset *ds = ff.getDataset();
-    memset(info, 0, sizeof *info);
-    get_str(ds, DCM_StudyInstanceUID, info->study_uid, sizeof info->study_uid);
-    get_str(ds, DCM_SeriesInstanceUID, info->series_uid, sizeof info->series_uid);
-    get_str(ds, DCM_SOPInstanceUID, info->sop_instance_uid, sizeof info->sop_instance_uid);
-    get_str(ds, DCM_SOPClassUID, info->sop_class_uid, sizeof info->sop_class_uid);
-    get_str(ff.getMetaInfo(), DCM_TransferSyntaxUID, info->transfer_syntax_uid,
-            sizeof info->transfer_syntax_uid);
-    get_str(ds, DCM_Modality, info->modality, sizeof info->modality);
-    get_str(ds, DCM_PatientID, info->patient_id, sizeof info->patient_id);
-    get_str(ds, DCM_AccessionNumber, info->accession_number, sizeof info->accession_number);
-    get_str(ds, DCM_ImageLaterality, info->image_laterality, sizeof info->image_laterality);
-    if (!info->image_laterality[0])
-        get_str(ds, DCM_Laterality, info->image_laterality, sizeof info->image_laterality);
-    get_str(ds, DCM_ViewPosition, info->view_position, sizeof info->view_position);
-    DcmItem *view = nullptr;
-    if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
-        get_str(view, DCM_CodeValue, info->view_code, sizeof info->view_code);
-        get_str(view, DCM_CodeMeaning, info->view_code_meaning, sizeof info->view_code_meaning);
-        get_codes(view, info->view_modifiers, sizeof info->view_modifiers);
-    }
-    if (!info->view_modifiers[0]) // some writers put the modifiers at the top level
-        get_codes(ds, info->view_modifiers, sizeof info->view_modifiers);
-    get_str(ds, DCM_PresentationIntentType, info->presentation_intent,
-            sizeof info->presentation_intent);
-    get_str(ds, DCM_BreastImplantPresent, info->breast_implant_present,
-            sizeof info->breast_implant_present);
-    get_str(ds, DCM_AcquisitionDateTime, info->acquisition_datetime,
-            sizeof info->acquisition_datetime);
-    if (!info->acquisition_datetime[0]) {
-        char d[9], t[17];
-        get_str(ds, DCM_AcquisitionDate, d, sizeof d);
-        get_str(ds, DCM_AcquisitionTime, t, sizeof t);
-        snprintf(info->acquisition_datetime, sizeof info->acquisition_datetime, "%s%s", d, t);
-    }
-    get_str(ds, DCM_PatientAge, info->patient_age, sizeof info->patient_age);
-    get_str(ds, DCM_StudyDate, info->study_date, sizeof info->study_date);
-    get_str(ds, DCM_StudyDescription, info->study_description, sizeof info->study_description);
-    Uint16 v = 0;
-    if (ds->findAndGetUint16(DCM_Rows, v).good()) info->rows = v;
-    if (ds->findAndGetUint16(DCM_Columns, v).good()) info->columns = v;
-    if (ds->findAndGetUint16(DCM_BitsStored, v).good()) info->bits_stored = v;
-    get_str(ds, DCM_PhotometricInterpretation, info->photometric, sizeof info->photometric);
 }
 
 // ---- JPEG 2000 through OpenJPEG, from memory ----
@@ -435,7 +369,10 @@ void load(const char *path, int min_side, dcm_image *out) {
     OFCondition cond = ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_fileOnly);
     if (cond.bad()) fail("%s: not a readable DICOM file (%s)", path, cond.text());
     DcmDataset *ds = ff.getDataset();
-    fill_info(ff, &out->info);
+    // the key tags by the ingest reader's rule (dcm_instance_read.h): a file mamad would
+    // refuse is refused here too, with the same message
+    char why[256];
+    if (dcm_instance_fill(ff, &out->info, why, sizeof why) != 0) fail("%s: %s", path, why);
     const char *ts = out->info.transfer_syntax_uid;
     const syntax *sx = nullptr;
     for (const syntax &k : known_syntaxes)

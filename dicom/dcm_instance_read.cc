@@ -1,9 +1,11 @@
-/* dcm_instance_read.cc: reads the key tags of one DICOM file into dcm_instance_info without
- * loading its pixel data (DCMTK's maxReadLength leaves large values on disk), and checks
- * that the file is whole: it parses to its end, and a native Pixel Data element has the
- * length its image attributes imply with its last bytes present in the file. Also the UID
- * syntax check used before any UID may name a file. */
-#include "dicom/dcm_scp.h"
+/* dcm_instance_read.cc: the one reader of a DICOM file's key tags (dcm_instance_read.h).
+ * dcm_read_instance_info reads them without loading the pixel data (DCMTK's maxReadLength
+ * leaves large values on disk) and checks that the file is whole: it parses to its end,
+ * and a native Pixel Data element has the length its image attributes imply with its last
+ * bytes present in the file. dcm_instance_fill is the tag part alone, for the pixel
+ * loader that already holds the file. Also the UID syntax check used before any UID may
+ * name a file. */
+#include "dicom/dcm_instance_read.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +114,82 @@ static int check_pixels(DcmDataset *ds, const dcm_instance_info *info, char *err
     return 0;
 }
 
+/* The rule of dcm_instance_read.h: whole value, trimmed, refused when too long. */
+static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, char *err,
+                     size_t errlen) {
+    struct {
+        DcmItem *item;
+        DcmTagKey key;
+        char *dst;
+        size_t cap;
+        const char *name;
+    } fields[] = {
+        {meta, DCM_TransferSyntaxUID, o->transfer_syntax_uid, sizeof o->transfer_syntax_uid, "TransferSyntaxUID"},
+        {ds, DCM_StudyInstanceUID, o->study_uid, sizeof o->study_uid, "StudyInstanceUID"},
+        {ds, DCM_SeriesInstanceUID, o->series_uid, sizeof o->series_uid, "SeriesInstanceUID"},
+        {ds, DCM_SOPInstanceUID, o->sop_instance_uid, sizeof o->sop_instance_uid, "SOPInstanceUID"},
+        {ds, DCM_SOPClassUID, o->sop_class_uid, sizeof o->sop_class_uid, "SOPClassUID"},
+        {ds, DCM_Modality, o->modality, sizeof o->modality, "Modality"},
+        {ds, DCM_PatientID, o->patient_id, sizeof o->patient_id, "PatientID"},
+        {ds, DCM_AccessionNumber, o->accession_number, sizeof o->accession_number, "AccessionNumber"},
+        {ds, DCM_ImageLaterality, o->image_laterality, sizeof o->image_laterality, "ImageLaterality"},
+        {ds, DCM_ViewPosition, o->view_position, sizeof o->view_position, "ViewPosition"},
+        {ds, DCM_PresentationIntentType, o->presentation_intent, sizeof o->presentation_intent, "PresentationIntentType"},
+        {ds, DCM_BreastImplantPresent, o->breast_implant_present, sizeof o->breast_implant_present, "BreastImplantPresent"},
+        {ds, DCM_PatientAge, o->patient_age, sizeof o->patient_age, "PatientAge"},
+        {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate"},
+        {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription"},
+        {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation"},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap) != 0) {
+            fail(err, errlen, "%s is longer than allowed%s", fields[i].name, "");
+            return -1;
+        }
+    }
+    /* no ImageLaterality: the series' Laterality (0020,0060) names the breast */
+    if (!o->image_laterality[0] && get_str(ds, DCM_Laterality, o->image_laterality,
+                                           sizeof o->image_laterality) != 0) {
+        fail(err, errlen, "Laterality is longer than allowed%s%s", "", "");
+        return -1;
+    }
+    if (get_str(ds, DCM_AcquisitionDateTime, o->acquisition_datetime,
+                sizeof o->acquisition_datetime) != 0 || !o->acquisition_datetime[0]) {
+        char d[9], t[17];
+        if (get_str(ds, DCM_AcquisitionDate, d, sizeof d) == 0 &&
+            get_str(ds, DCM_AcquisitionTime, t, sizeof t) == 0)
+            snprintf(o->acquisition_datetime, sizeof o->acquisition_datetime, "%s%s", d, t);
+    }
+    DcmItem *view = NULL;
+    if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
+        get_str(view, DCM_CodeValue, o->view_code, sizeof o->view_code);
+        get_str(view, DCM_CodeMeaning, o->view_code_meaning, sizeof o->view_code_meaning);
+        get_codes(view, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
+    }
+    if (!o->view_modifiers[0]) /* some writers put the modifiers at the top level */
+        get_codes(ds, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
+    ds->findAndGetUint16(DCM_Rows, o->rows);
+    ds->findAndGetUint16(DCM_Columns, o->columns);
+    ds->findAndGetUint16(DCM_BitsStored, o->bits_stored);
+    return 0;
+}
+
+int dcm_instance_fill(DcmFileFormat &ff, dcm_instance_info *out_info, char *err, size_t errlen) {
+    try {
+        memset(out_info, 0, sizeof *out_info);
+        DcmMetaInfo *meta = ff.getMetaInfo();
+        DcmDataset *ds = ff.getDataset();
+        if (!meta || !ds) {
+            fail(err, errlen, "no file meta information or dataset%s%s", "", "");
+            return -1;
+        }
+        return fill_tags(meta, ds, out_info, err, errlen);
+    } catch (...) {
+        fail(err, errlen, "unexpected exception while reading the tags%s%s", "", "");
+        return -1;
+    }
+}
+
 extern "C" int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
                                       size_t errlen) {
     try {
@@ -122,67 +200,8 @@ extern "C" int dcm_read_instance_info(const char *path, dcm_instance_info *out_i
             fail(err, errlen, "not a readable DICOM file: %s%s", c.text(), "");
             return -1;
         }
-        DcmMetaInfo *meta = ff.getMetaInfo();
-        DcmDataset *ds = ff.getDataset();
-        if (!meta || !ds) {
-            fail(err, errlen, "no file meta information or dataset%s%s", "", "");
-            return -1;
-        }
-        dcm_instance_info *o = out_info;
-        struct {
-            DcmItem *item;
-            DcmTagKey key;
-            char *dst;
-            size_t cap;
-            const char *name;
-        } fields[] = {
-            {meta, DCM_TransferSyntaxUID, o->transfer_syntax_uid, sizeof o->transfer_syntax_uid, "TransferSyntaxUID"},
-            {ds, DCM_StudyInstanceUID, o->study_uid, sizeof o->study_uid, "StudyInstanceUID"},
-            {ds, DCM_SeriesInstanceUID, o->series_uid, sizeof o->series_uid, "SeriesInstanceUID"},
-            {ds, DCM_SOPInstanceUID, o->sop_instance_uid, sizeof o->sop_instance_uid, "SOPInstanceUID"},
-            {ds, DCM_SOPClassUID, o->sop_class_uid, sizeof o->sop_class_uid, "SOPClassUID"},
-            {ds, DCM_Modality, o->modality, sizeof o->modality, "Modality"},
-            {ds, DCM_PatientID, o->patient_id, sizeof o->patient_id, "PatientID"},
-            {ds, DCM_AccessionNumber, o->accession_number, sizeof o->accession_number, "AccessionNumber"},
-            {ds, DCM_ImageLaterality, o->image_laterality, sizeof o->image_laterality, "ImageLaterality"},
-            {ds, DCM_ViewPosition, o->view_position, sizeof o->view_position, "ViewPosition"},
-            {ds, DCM_PresentationIntentType, o->presentation_intent, sizeof o->presentation_intent, "PresentationIntentType"},
-            {ds, DCM_BreastImplantPresent, o->breast_implant_present, sizeof o->breast_implant_present, "BreastImplantPresent"},
-            {ds, DCM_PatientAge, o->patient_age, sizeof o->patient_age, "PatientAge"},
-            {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate"},
-            {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription"},
-            {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation"},
-        };
-        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-            if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap) != 0) {
-                fail(err, errlen, "%s is longer than allowed%s", fields[i].name, "");
-                return -1;
-            }
-        }
-        if (!o->image_laterality[0] && get_str(ds, DCM_Laterality, o->image_laterality,
-                                               sizeof o->image_laterality) != 0) {
-            fail(err, errlen, "Laterality is longer than allowed%s%s", "", "");
-            return -1;
-        }
-        if (get_str(ds, DCM_AcquisitionDateTime, o->acquisition_datetime,
-                    sizeof o->acquisition_datetime) != 0 || !o->acquisition_datetime[0]) {
-            char d[9], t[17];
-            if (get_str(ds, DCM_AcquisitionDate, d, sizeof d) == 0 &&
-                get_str(ds, DCM_AcquisitionTime, t, sizeof t) == 0)
-                snprintf(o->acquisition_datetime, sizeof o->acquisition_datetime, "%s%s", d, t);
-        }
-        DcmItem *view = NULL;
-        if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
-            get_str(view, DCM_CodeValue, o->view_code, sizeof o->view_code);
-            get_str(view, DCM_CodeMeaning, o->view_code_meaning, sizeof o->view_code_meaning);
-            get_codes(view, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
-        }
-        if (!o->view_modifiers[0])
-            get_codes(ds, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
-        ds->findAndGetUint16(DCM_Rows, o->rows);
-        ds->findAndGetUint16(DCM_Columns, o->columns);
-        ds->findAndGetUint16(DCM_BitsStored, o->bits_stored);
-        if (check_pixels(ds, o, err, errlen) != 0) return -1;
+        if (dcm_instance_fill(ff, out_info, err, errlen) != 0) return -1;
+        if (check_pixels(ff.getDataset(), out_info, err, errlen) != 0) return -1;
         return 0;
     } catch (...) {
         fail(err, errlen, "unexpected exception while reading %s%s", path, "");

@@ -50,6 +50,7 @@
  *   - scp->active counts running workers (under scp->mu); never above max_associations.
  */
 #include "dicom/dcm_scp.h"
+#include "dicom/dcm_instance_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,7 @@
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "dcmtk/oflog/oflog.h"
 
+#include "common/disk_full.h"
 #include "common/log.h"
 #include "dicom/dcm_tmpfile.h"
 
@@ -327,8 +329,6 @@ private:
     T_ASC_Association *assoc_ = nullptr;
     std::string calling_, peer_, reject_reason_;
 };
-
-static bool disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
 
 /* RECEIVING + SYNCED. Returns a status; *out_cond is bad only for network errors. */
 uint16_t ScpWorker::receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,

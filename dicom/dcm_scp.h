@@ -102,17 +102,6 @@ uint16_t dcm_scp_port(const dcm_scp *scp);
  * 0 turns it off. Never called by the daemon. */
 void dcm_scp_test_fail_store(dcm_scp *scp, unsigned long nth);
 
-/* Reads the key tags of a DICOM file (it must have a file meta header) without loading
- * its pixel data, and checks the file is whole: it parses to the end, it has Pixel Data,
- * and native Pixel Data has the length Rows x Columns x Samples x BitsAllocated x Frames
- * implies with its last bytes present. 0, or -1 with the reason in err. Thread-safe. */
-int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
-                           size_t errlen);
-
-/* 1 when s is a valid DICOM UID: 1..64 chars of digits and '.', no empty or
- * leading-zero components. Used before any UID touches a path. */
-int dcm_uid_valid(const char *s);
-
 #ifdef __cplusplus
 }
 #endif

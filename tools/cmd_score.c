@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "daemon/view_input.h"
+#include "scoring/view_input.h"
 #include "engine/model.h"
 #include "engine/core/parallel.h"
 #include "engine/score.h"

@@ -1,5 +1,6 @@
 /* scp_instance_test.c: unit tests of dcm_uid_valid and dcm_read_instance_info (the checks
- * the SCP runs on every received file before the daemon sees it).
+ * the SCP runs on every received file before the daemon sees it), and that the pixel
+ * loader (dcm_image_load: scoring, the CLI) reads the tags by the same rule.
  * argv[1]: a small MG file written by `scp_harness mkdcm` (see meson.build) with
  * SOP 1.2.826.0.1.3680043.9.7433.4.1, left CC, 64 x 48. Every truncation of it must be
  * refused with a message. */
@@ -7,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicom/dcm_scp.h"
+#include "dicom/dcm_image.h"
+#include "dicom/dcm_instance_read.h"
 #include "tests/check.h"
 
 static void test_uids(void) {
@@ -105,6 +107,62 @@ static void test_truncations(const char *path, const char *tmpdir) {
     CHECK_MSG(dcm_read_instance_info("/nonexistent/x.dcm", &ii, err, sizeof err) != 0 && err[0], "missing file");
 }
 
+/* One tag reader, one rule: a PatientID of 70 characters (LO allows 64) is refused by
+ * ingest and by the pixel loader alike, each naming the tag; neither truncates it (two
+ * patients whose IDs share 64 characters would merge). The file is the test file with
+ * the value of (0010,0020) (explicit VR little endian, LO, 2-byte length) replaced. */
+static void test_overlong(const char *path, const char *tmpdir) {
+    size_t nb = 0;
+    unsigned char *b = (unsigned char *)check_read_file(path, &nb);
+    CHECK_MSG(b != NULL, "read %s", path);
+    if (!b) return;
+    long n = (long)nb;
+    dcm_image img;
+    char err[256] = "";
+    CHECK_MSG(dcm_image_load(path, &img, err, sizeof err) == 0, "the unmodified file loads: %s", err);
+    CHECK_MSG(!strcmp(img.info.patient_id, "PHANTOM01"), "pixel loader patient %s", img.info.patient_id);
+    dcm_image_free(&img);
+    long at = -1;
+    for (long i = 132; i + 8 < n; i++)
+        if (b[i] == 0x10 && b[i + 1] == 0 && b[i + 2] == 0x20 && b[i + 3] == 0 && b[i + 4] == 'L' &&
+            b[i + 5] == 'O') {
+            at = i;
+            break;
+        }
+    CHECK_MSG(at >= 0, "PatientID element not found");
+    if (at < 0) { free(b); return; }
+    size_t old_len = (size_t)(b[at + 6] | b[at + 7] << 8);
+    CHECK_MSG(at + 8 + (long)old_len <= n, "PatientID value runs past the end of the file");
+    if (at + 8 + (long)old_len > n) { free(b); return; }
+    char value[71];
+    memset(value, 'P', 70);
+    value[70] = '\0';
+    char out[4096];
+    snprintf(out, sizeof out, "%s/scp_instance_test_long.dcm", tmpdir);
+    FILE *o = fopen(out, "wb");
+    CHECK_MSG(o != NULL, "create %s", out);
+    if (!o) { free(b); return; }
+    unsigned char len[2] = {70, 0};
+    fwrite(b, 1, (size_t)at + 6, o);
+    fwrite(len, 1, 2, o);
+    fwrite(value, 1, 70, o);
+    fwrite(b + at + 8 + old_len, 1, (size_t)n - ((size_t)at + 8 + old_len), o);
+    fclose(o);
+    dcm_instance_info ii;
+    err[0] = '\0';
+    CHECK_MSG(dcm_read_instance_info(out, &ii, err, sizeof err) != 0 && strstr(err, "PatientID"),
+              "ingest: a 70-character PatientID must be refused naming the tag (got '%s')", err);
+    err[0] = '\0';
+    int rc = dcm_image_load(out, &img, err, sizeof err);
+    CHECK_MSG(rc != 0 && strstr(err, "PatientID") && strstr(err, out),
+              "pixel loader: a 70-character PatientID must be refused naming the file and the tag "
+              "(got '%s')", err);
+    if (rc == 0) dcm_image_free(&img);
+    printf("over-long PatientID: %s\n", err);
+    remove(out);
+    free(b);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: scp_instance_test FILE TMPDIR\n");
@@ -113,5 +171,6 @@ int main(int argc, char **argv) {
     test_uids();
     test_read(argv[1]);
     test_truncations(argv[1], argv[2]);
+    test_overlong(argv[1], argv[2]);
     return check_done("scp instance");
 }

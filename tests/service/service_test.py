@@ -3,9 +3,12 @@
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
 Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
+series_laterality
 """
 import glob
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from svc import (ADMIN_TOKEN, HARNESS, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
-                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, Fail)
+                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
 
@@ -515,7 +518,56 @@ def disk_full(work, daemons):
         subprocess.run(["umount", mnt], capture_output=True)
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown)}
+def series_laterality(work, daemons):
+    """An image without ImageLaterality (0020,0062) but with the series Laterality
+    (0020,0060) belongs to that breast: on ingest (grouping through mamad), when mamad
+    scores it, and in `mama score` (the CLI's view loading). Catches a reader that drops
+    the (0020,0060) fallback on either path, or hard-codes one side."""
+    if not shutil.which("dcmodify"):
+        print("SKIP: dcmodify not installed (apt install dcmtk)")
+        sys.exit(77)
+    sd = phantom(work + "/ph", "--count", "1", "--seed", "23")[0]
+    files = {k: os.path.join(sd, v + ".dcm") for k, v in VIEWS.items()}
+    # both right views and one left view lose ImageLaterality and name their side only
+    # through the series Laterality; L-MLO keeps ImageLaterality as the control
+    for key in ("R-CC", "R-MLO", "L-CC"):
+        r = subprocess.run(["dcmodify", "-nb", "-e", "(0020,0062)", "-i", "(0020,0060)=" + key[0],
+                            files[key]], capture_output=True, text=True)
+        check(r.returncode == 0, "dcmodify %s: %s" % (key, r.stderr.strip()))
+        check(tag(files[key], "0020,0062") == "" and tag(files[key], "0020,0060") == key[0],
+              "%s has no ImageLaterality, Laterality %s" % (key, key[0]))
+    by_sop = {sop_uid(p): k for k, p in files.items()}
+    # CLI path: `mama score` reads the side through the same tag reader
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    r = subprocess.run([MAMA, "score", "--model", model, "--threads", "1", "--study", sd],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "mama score on the study (%s)" % r.stderr.strip())
+    cli = json.loads(r.stdout)
+    got = sorted((by_sop[v["id"]], v["laterality"] + "-" + v["view"]) for v in cli["views"])
+    check(got == sorted((k, k) for k in files), "mama score: every view on its side (%s)" % got)
+    check(cli["breasts"]["R"]["n_views"] == 2 and cli["breasts"]["L"]["n_views"] == 2
+          and "U" not in cli["breasts"], "mama score: two views per breast, none unknown")
+    # ingest path: mamad groups the study into its four views and scores it
+    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1"})
+    daemons.append(d.start())
+    uid = study_uid(files["L-CC"])
+    rc, out = d.store(list(files.values()))
+    check(rc == 0 and acked(out) == 4, "storescu: four Success responses")
+    doc, _ = d.wait_study(uid, lambda s: s["complete"], timeout=5)
+    check(doc["missing_views"] == [], "complete: no missing views")
+    for key, path in files.items():
+        check(doc["views"][key] and doc["views"][key]["sop_uid"] == sop_uid(path),
+              "view %s is %s" % (key, os.path.basename(path)))
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+    views = doc["latest_result"]["result"]["views"]
+    got = sorted((by_sop[v["id"]], v["laterality"] + "-" + v["view"]) for v in views)
+    check(got == sorted((k, k) for k in files), "mamad scored every view on its side (%s)" % got)
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -3,7 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 
-#include "daemon/rest_internal.h"
+#include "daemon/routes.h"
 #include "tests/check.h"
 
 int main(void) {

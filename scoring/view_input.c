@@ -1,5 +1,5 @@
 /* view_input.c: see view_input.h. */
-#include "daemon/view_input.h"
+#include "scoring/view_input.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,13 +1,14 @@
 /* view_input.h: one DICOM view turned into a model's input. Decodes the file's pixels
  * (dicom/dcm_image.h) and preprocesses them with the model's own settings (input size,
- * per-channel mean and std; engine/preprocess.h, evaluation path).
+ * per-channel mean and std; engine/vision/preprocess.h, evaluation path).
  *
  * The glue between dicom/ and engine/ that mamad's scoring worker (daemon/scorer.c) and
- * `mama score` (tools/cmd_score.c) both need. It lives above both layers, in a small
- * library of its own (daemon/meson.build: view_input_dep), because the engine must stay
- * DICOM-free and dicom/ does not use the engine. */
-#ifndef MAMA_VIEW_INPUT_H
-#define MAMA_VIEW_INPUT_H
+ * `mama score` (tools/cmd_score.c) both need. It lives in the scoring/ wing, above both
+ * layers and below daemon/ and tools/ (scoring/meson.build: view_input_dep), because the
+ * engine must stay DICOM-free, dicom/ does not use the engine, and no tool includes the
+ * daemon. */
+#ifndef MAMA_SCORING_VIEW_INPUT_H
+#define MAMA_SCORING_VIEW_INPUT_H
 
 #include <stddef.h>
 

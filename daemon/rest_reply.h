@@ -1,7 +1,9 @@
-/* rest_internal.h: what the route handlers (routes.c) share with the server (rest.c):
- * the request/response records, the route table type and the error table. */
-#ifndef MAMA_REST_INTERNAL_H
-#define MAMA_REST_INTERNAL_H
+/* rest_reply.h: the request and response records of one REST call, the one error table
+ * and the helpers that fill a response (JSON body, JSON error, query parameter). Below
+ * both the server (rest.c) and the route handlers (routes.c), so that neither calls up
+ * into the other: rest.c -> routes.h -> rest_reply.h. */
+#ifndef MAMA_REST_REPLY_H
+#define MAMA_REST_REPLY_H
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -50,19 +52,6 @@ typedef struct rest_response {
     char allow[64];           /* Allow header for 405 */
     int www_auth;             /* add WWW-Authenticate: Bearer */
 } rest_response;
-
-typedef void (*rest_handler)(const rest_request *req, rest_response *resp);
-
-typedef struct rest_route {
-    const char *method;
-    const char *pattern;      /* "/api/v1/studies/{uid}": {x} matches one segment */
-    int min_role;             /* 0 = no token needed, CONFIG_ROLE_READ, CONFIG_ROLE_ADMIN */
-    rest_handler handler;
-    const char *summary;
-} rest_route;
-
-extern const rest_route rest_routes[];
-extern const int rest_n_routes;
 
 /* Fills resp with the JSON error (message printf-style; NULL for the default). */
 void rest_error(rest_response *resp, rest_err e, const char *fmt, ...)
