@@ -23,6 +23,7 @@ typedef struct work {
     uint8_t *fg;     /* thresholded, labels and clear film out */
     uint8_t *open;   /* opened fg, then the chosen component, then the final mask */
     uint8_t *tmp;
+    uint8_t *m1, *m2; /* first-pass mask; dilations */
     int32_t *label;  /* component labels, also the flood-fill stack */
     int32_t *stack;
 } work;
@@ -32,6 +33,8 @@ static void work_free(work *wk) {
     free(wk->fg);
     free(wk->open);
     free(wk->tmp);
+    free(wk->m1);
+    free(wk->m2);
     free(wk->label);
     free(wk->stack);
 }
@@ -49,9 +52,11 @@ static int work_alloc(work *wk, int H, int W) {
     wk->fg = malloc(n);
     wk->open = malloc(n);
     wk->tmp = malloc(n);
+    wk->m1 = malloc(n);
+    wk->m2 = malloc(n);
     wk->label = malloc(n * sizeof *wk->label);
     wk->stack = malloc(n * sizeof *wk->stack);
-    return wk->img && wk->fg && wk->open && wk->tmp && wk->label && wk->stack ? 0 : -1;
+    return wk->img && wk->fg && wk->open && wk->tmp && wk->m1 && wk->m2 && wk->label && wk->stack ? 0 : -1;
 }
 
 /* Box average by k: averaging also lowers film grain and quantum noise, so the flatness
@@ -194,6 +199,56 @@ oom:
     return -1;
 }
 
+/* Otsu's split of the cells below `to` (1024 bins); returns the median of the upper part
+ * when it holds at least 3% of the image, else -1. */
+static float dark_upper_median(const work *wk, float b, float to) {
+    (void)b;
+    size_t n = (size_t)wk->h * wk->w;
+    int top = fine_bin(to);
+    if (top < 2) return -1.0f;
+    double *hist = calloc((size_t)top, sizeof *hist);
+    if (!hist) return -1.0f;
+    double total = 0, sum_all = 0;
+    for (size_t i = 0; i < n; i++) {
+        int bin = fine_bin(wk->img[i]);
+        if (bin < top) {
+            hist[bin] += 1;
+            total += 1;
+            sum_all += bin;
+        }
+    }
+    double w0 = 0, s0 = 0, best = -1;
+    int split = -1;
+    for (int k = 0; k + 1 < top; k++) {
+        w0 += hist[k];
+        s0 += k * hist[k];
+        double w1 = total - w0;
+        if (w0 <= 0 || w1 <= 0) continue;
+        double m0 = s0 / w0, m1 = (sum_all - s0) / w1, between = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if (between > best) {
+            best = between;
+            split = k + 1;
+        }
+    }
+    float med = -1.0f;
+    if (split > 0) {
+        double upper = 0;
+        for (int k = split; k < top; k++) upper += hist[k];
+        if (upper >= 0.03 * (double)n) {
+            double acc = 0;
+            for (int k = split; k < top; k++) {
+                acc += hist[k];
+                if (acc * 2 >= upper) {
+                    med = ((float)k + 0.5f) / FINE_BINS;
+                    break;
+                }
+            }
+        }
+    }
+    free(hist);
+    return med;
+}
+
 /* fg = tissue above t, less burned-in labels, markers and clear film: 8-connected regions
  * of bright, flat cells whose outer boundary is mostly air. The boundary test is what
  * keeps a saturated dense breast or pectoral (bright and flat too, but surrounded by
@@ -294,9 +349,9 @@ static int chest_wall_right(const work *wk) {
     return right > left;
 }
 
-/* Segments on the working image: wk->open ends as the final mask. Returns 1 when a breast
- * was found, 0 when not, -1 without memory. */
-static int segment(work *wk, breast_mask_info *info) {
+/* First pass on the working image at t1 = b + 0.15 (f - b) from Otsu's classes: wk->open
+ * ends as the mask. Returns 1 when a breast was found, 0 when not, -1 without memory. */
+static int first_pass(work *wk, breast_mask_info *info) {
     int h = wk->h, w = wk->w;
     size_t n = (size_t)h * w;
     float b = 0, f = 0;
@@ -304,6 +359,10 @@ static int segment(work *wk, breast_mask_info *info) {
     if (cm == -2) return -1;
     if (cm == -1) return 0;
     float t = b + TISSUE_FRACTION * (f - b);
+    /* a fatty breast with a bright pectoral: Otsu's dark class holds air AND fat; when a
+     * second split of it finds a population well above the air, t1 goes half way to it */
+    float fat = dark_upper_median(wk, b, prep_otsu_threshold(wk->img, h, w));
+    if (fat > b + 0.08f && b + 0.5f * (fat - b) < t) t = b + 0.5f * (fat - b);
     info->air_level = b;
     info->tissue_level = f;
     info->threshold = t;
@@ -337,6 +396,76 @@ static int segment(work *wk, breast_mask_info *info) {
     for (size_t p = 0; p < n; p++) wk->open[p] = wk->open[p] && wk->fg[p];
     fill_holes(wk, wk->open);
     return 1;
+}
+
+
+/* Quantile q of img over the cells where m is set (1024 bins); -1 when none. */
+static float masked_quantile(const work *wk, const uint8_t *m, double q) {
+    uint32_t hist[FINE_BINS] = {0};
+    size_t n = 0;
+    for (size_t p = 0; p < (size_t)wk->h * wk->w; p++)
+        if (m[p]) {
+            hist[fine_bin(wk->img[p])]++;
+            n++;
+        }
+    if (!n) return -1.0f;
+    size_t acc = 0, want = (size_t)(q * (double)n);
+    for (int b = 0; b < FINE_BINS; b++) {
+        acc += hist[b];
+        if (acc > want) return ((float)b + 0.5f) / FINE_BINS;
+    }
+    return 1.0f;
+}
+
+/* Second pass: the skin line. t1 sits 15% of the way from air to tissue; when the
+ * tissue class is the bright pectoral of a fatty breast that is above the faint skin band
+ * and the outer millimetres of fat. The air right outside the first mask (a ring r..3r
+ * away) gives the local air level b2 and its spread; t2 = b2 + max(5% of (f2 - b2), four
+ * times the ring's upper quartile spread, 0.01), f2 the median inside the mask, never
+ * above t1. Cells above t2 are added only within 2r of the first mask and connected to it,
+ * so the film base far from the breast cannot join. */
+static int refine(work *wk, breast_mask_info *info) {
+    int h = wk->h, w = wk->w, r = wk->r;
+    size_t n = (size_t)h * w;
+    memcpy(wk->m1, wk->open, n);
+    morph(wk->m2, wk->m1, wk->tmp, h, w, 3 * r, 0);
+    morph(wk->open, wk->m1, wk->tmp, h, w, r, 0);
+    for (size_t p = 0; p < n; p++) wk->m2[p] = wk->m2[p] && !wk->open[p]; /* the ring */
+    float b2 = masked_quantile(wk, wk->m2, 0.5), q75 = masked_quantile(wk, wk->m2, 0.75);
+    float f2 = masked_quantile(wk, wk->m1, 0.5);
+    if (b2 < 0 || f2 < 0) { /* the mask fills the image: no air to measure */
+        memcpy(wk->open, wk->m1, n);
+        return 0;
+    }
+    float margin = 0.05f * (f2 - b2);
+    if (4.0f * (q75 - b2) > margin) margin = 4.0f * (q75 - b2);
+    if (margin < 0.01f) margin = 0.01f;
+    float t2 = b2 + margin;
+    if (t2 > info->threshold) t2 = info->threshold;
+    if (threshold_clean(wk, t2)) return -1;
+    morph(wk->m2, wk->m1, wk->tmp, h, w, 2 * r, 0);
+    for (size_t p = 0; p < n; p++) wk->open[p] = (wk->fg[p] && wk->m2[p]) || wk->m1[p];
+    int64_t *area = NULL;
+    double *xsum = NULL;
+    int nl = label_components(wk, wk->open, &area, &xsum);
+    if (nl < 0) return -1;
+    free(xsum);
+    for (int id = 0; id <= nl; id++) area[id] = 0; /* 1: touches the first mask */
+    for (size_t p = 0; p < n; p++)
+        if (wk->m1[p]) area[wk->label[p]] = 1;
+    for (size_t p = 0; p < n; p++) wk->open[p] = wk->label[p] && area[wk->label[p]];
+    free(area);
+    fill_holes(wk, wk->open);
+    info->threshold = t2;
+    info->air_level = b2;
+    info->tissue_level = f2;
+    return 0;
+}
+
+static int segment(work *wk, breast_mask_info *info) {
+    int found = first_pass(wk, info);
+    if (found != 1) return found;
+    return refine(wk, info) ? -1 : 1;
 }
 
 static void box_and_flags(const work *wk, int H, int W, int found, breast_mask_info *info) {
