@@ -35,6 +35,7 @@ typedef struct mamad_config {
     int64_t dicom_dimse_timeout_s;
     int64_t dicom_max_pdu;
     char dicom_allow[CONFIG_STR_MAX * 2];
+    int64_t dicom_accept_secondary_capture;
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
     char storage_index[CONFIG_STR_MAX];
@@ -53,6 +54,7 @@ typedef struct mamad_config {
     /* [scoring] */
     char scoring_model[CONFIG_STR_MAX];
     int64_t scoring_workers;
+    int64_t scoring_threads;
     int64_t scoring_max_attempts;
     /* [log] */
     char log_level[16];
