@@ -3,7 +3,7 @@
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
 Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
-series_laterality secondary_capture scored_incomplete
+series_laterality secondary_capture scored_incomplete import_images
 """
 import glob
 import json
@@ -706,8 +706,79 @@ def scored_incomplete(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
+def _dciodvfy_errors(path):
+    r = subprocess.run(["dciodvfy", path], capture_output=True, text=True)
+    return [l for l in (r.stdout + r.stderr).splitlines() if l.startswith("Error")]
+
+
+def import_images(work, daemons):
+    """`mama import images` (a CSV naming a PNG, a TIFF, a JPEG and a DICOM file) and
+    `mama import cbis` (the CBIS-DDSM folder layout, Secondary Capture files, an ROI folder
+    to skip): every output passes dciodvfy without an error, and mamad groups each study
+    into its four views on the right sides and scores it."""
+    for tool in ("dcmj2pnm", "dcmodify", "dciodvfy"):
+        if not shutil.which(tool):
+            print("SKIP: %s not installed (scripts/install-deps.sh)" % tool)
+            sys.exit(77)
+    sd = phantom(work + "/ph", "--count", "2", "--seed", "37")
+    src = os.path.join(work, "src")
+    os.makedirs(src)
+    conv = [("LCC", "a.png", "--write-png"), ("RCC", "b.tif", "--write-tiff"), ("LMLO", "c.jpg", "--write-jpeg")]
+    for view, name, opt in conv:
+        r = subprocess.run(["dcmj2pnm", opt, os.path.join(sd[0], view + ".dcm"), os.path.join(src, name)],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "dcmj2pnm %s: %s" % (name, r.stderr.strip()))
+    shutil.copy(os.path.join(sd[0], "RMLO.dcm"), os.path.join(src, "d.dcm"))
+    with open(os.path.join(src, "list.csv"), "w") as f:
+        f.write("path,patient_id,study,laterality,view,study_date\n"
+                "a.png,PAT1,S1,L,CC,20240101\nb.tif,PAT1,S1,RIGHT,CC,20240101\n"
+                "c.jpg,PAT1,S1,left,MLO,20240101\nd.dcm,PAT1,S1,R,MLO,20240101\n")
+    out = os.path.join(work, "out")
+    r = subprocess.run([MAMA, "import", "images", out, "--csv", os.path.join(src, "list.csv")],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "mama import images (%s)" % (r.stdout + r.stderr).strip())
+    made = sorted(glob.glob(os.path.join(out, "PAT1_S1", "*.dcm")))
+    check([os.path.basename(p) for p in made] == ["LCC.dcm", "LMLO.dcm", "RCC.dcm", "RMLO.dcm"],
+          "four views written (%s)" % made)
+    # CBIS-DDSM layout: SC files in <type>_P_<n>_<SIDE>_<VIEW>/<date>/<series>/1-1.dcm
+    cbis = os.path.join(work, "CBIS-DDSM")
+    names = {"LCC": "LEFT_CC", "RCC": "RIGHT_CC", "LMLO": "LEFT_MLO", "RMLO": "RIGHT_MLO"}
+    for view, side in names.items():
+        series = os.path.join(cbis, "Mass-Training_P_00042_" + side, "07-20-2016-DDSM-1", "1.000-full mammogram-1")
+        os.makedirs(series)
+        dst = os.path.join(series, "1-1.dcm")
+        shutil.copy(os.path.join(sd[1], view + ".dcm"), dst)
+        _to_secondary_capture(dst, ["(0020,0020)", "(0020,0060)"], [])
+    roi = os.path.join(cbis, "Mass-Training_P_00042_LEFT_CC_1", "x", "y")
+    os.makedirs(roi)
+    shutil.copy(os.path.join(sd[1], "LCC.dcm"), os.path.join(roi, "1-1.dcm"))
+    out2 = os.path.join(work, "out2")
+    r = subprocess.run([MAMA, "import", "cbis", cbis, out2], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and "4 full-field images; 1 other folders" in r.stdout,
+          "mama import cbis (%s)" % (r.stdout + r.stderr).strip())
+    made2 = sorted(glob.glob(os.path.join(out2, "*", "*.dcm")))
+    check(len(made2) == 4 and all("P_00042_Mass-Training_P_00042" in p for p in made2), "four CBIS views (%s)" % made2)
+    for p in made + made2:
+        errs = _dciodvfy_errors(p)
+        check(not errs, "dciodvfy %s: no error (%s)" % (os.path.relpath(p, work), errs[:3]))
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1"})
+    daemons.append(d.start())
+    for files in (made, made2):
+        uid = study_uid(files[0])
+        rc, out_ = d.store(files)
+        check(acked(out_) == 4, "storescu: four Success responses")
+        doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+        want = {os.path.basename(p)[:-4]: sop_uid(p) for p in files}
+        for key, view in VIEWS.items():
+            check(doc["views"][key] and doc["views"][key]["sop_uid"] == want[view], "%s is %s.dcm" % (key, view))
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
 CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality,
-                                            secondary_capture, scored_incomplete)}
+                                            secondary_capture, scored_incomplete, import_images)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
