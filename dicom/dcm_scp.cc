@@ -237,6 +237,8 @@ protected:
     OFCondition negotiateAssociation() override {
         T_ASC_Parameters *params = assoc_->params;
         int n = ASC_countPresentationContexts(params);
+        bool storage_accepted = false;
+        others_refused_ = 0;
         for (int i = 0; i < n; i++) {
             T_ASC_PresentationContext pc;
             if (ASC_getPresentationContext(params, i, &pc).bad()) continue;
@@ -261,6 +263,7 @@ protected:
             }
             if (chosen) {
                 ASC_acceptPresentationContext(params, pc.presentationContextID, chosen);
+                if (!echo) storage_accepted = true;
             } else {
                 std::string first = pc.transferSyntaxCount > 0 ? pc.proposedTransferSyntaxes[0] : "none";
                 log_context_refused(pc, "none of its " + std::to_string(pc.transferSyntaxCount) +
@@ -269,6 +272,13 @@ protected:
                 ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED);
             }
         }
+        if (others_refused_)
+            log_info(LOG_CAT_DICOM, "association from '%s' (%s): %d other presentation context(s) refused: "
+                     "not SOP classes mamad stores (each one in the debug log)",
+                     printable(calling_.c_str()).c_str(), peer_.c_str(), others_refused_);
+        if (!storage_accepted && n > 0)
+            log_warn(LOG_CAT_DICOM, "association from '%s' (%s): no storage presentation context accepted "
+                     "(%d proposed): every C-STORE will fail", printable(calling_.c_str()).c_str(), peer_.c_str(), n);
         return EC_Normal;
     }
 
@@ -293,12 +303,19 @@ protected:
         return printable(uid) + (name ? std::string(" ") + name : std::string());
     }
 
-    /* Every refused presentation context is logged with its reason: a sender whose images
-     * are all refused otherwise sees only an abort. */
-    void log_context_refused(const T_ASC_PresentationContext &pc, const std::string &why) const {
-        log_warn(LOG_CAT_DICOM, "association from '%s' (%s): presentation context %d (%s) refused: %s",
-                 printable(calling_.c_str()).c_str(), peer_.c_str(), (int)pc.presentationContextID,
-                 uid_name(pc.abstractSyntax).c_str(), why.c_str());
+    /* Every refused presentation context is logged with its reason (a sender whose images
+     * are all refused otherwise sees only an abort): a mammography class as a warning,
+     * Secondary Capture at info; the dozens of unrelated classes a generic sender such as
+     * storescu proposes at debug level, counted in one info line per association. */
+    void log_context_refused(const T_ASC_PresentationContext &pc, const std::string &why) {
+        bool ours = false, sc = !strcmp(pc.abstractSyntax, UID_SecondaryCaptureImageStorage);
+        for (const char *k : kStorageClasses) ours = ours || !strcmp(pc.abstractSyntax, k);
+        if (!ours && !sc) others_refused_++;
+        /* Secondary Capture at info: generic senders propose it in every association */
+        LOG_AT(ours ? LOG_LVL_WARN : sc ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_CAT_DICOM,
+               "association from '%s' (%s): presentation context %d (%s) refused: %s",
+               printable(calling_.c_str()).c_str(), peer_.c_str(), (int)pc.presentationContextID,
+               uid_name(pc.abstractSyntax).c_str(), why.c_str());
     }
 
     void notifyAssociationAcknowledge() override {
@@ -381,6 +398,7 @@ private:
     dcm_scp *scp_;
     T_ASC_Association *assoc_ = nullptr;
     std::string calling_, peer_, reject_reason_;
+    int others_refused_ = 0;
 };
 
 /* RECEIVING + SYNCED. Returns a status; *out_cond is bad only for network errors. */

@@ -3,7 +3,7 @@
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
 Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
-series_laterality secondary_capture scored_incomplete import_images
+series_laterality secondary_capture scored_incomplete import_images send_compressed
 """
 import glob
 import json
@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from svc import (ADMIN_TOKEN, HARNESS, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
-                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail)
+                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail, AE, SENDER)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
 
@@ -777,8 +777,38 @@ def import_images(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
+def send_compressed(work, daemons):
+    """The send lines of README.md and docs/operations.md on compressed files: dcmsend
+    sends a mix of JPEG 2000, JPEG lossless, JPEG-LS, RLE and uncompressed files in one
+    association (it proposes each file's own transfer syntax); storescu needs the option
+    of the syntax (-xv for JPEG 2000 lossless) and fails without it (it proposes only
+    uncompressed syntaxes and cannot send a JPEG 2000 file over them)."""
+    if not shutil.which("dcmsend"):
+        print("SKIP: dcmsend not installed (apt install dcmtk)")
+        sys.exit(77)
+    d = Daemon(work + "/d")
+    daemons.append(d.start())
+    files = []
+    for i, ts in enumerate(["j2k", "jpegll", "jpegls", "rle", "explicit"]):
+        sd = phantom(work + "/ph%d" % i, "--count", "1", "--seed", str(40 + i), "--tsyntax", ts)[0]
+        files.append(sorted(glob.glob(os.path.join(sd, "*.dcm"))))
+    r = subprocess.run(["dcmsend", "-v", "-aet", SENDER, "-aec", AE, "127.0.0.1", str(d.dicom_port)]
+                       + [f for group in files[1:] for f in group], capture_output=True, text=True, timeout=120)
+    n_ok = (r.stdout + r.stderr).count("Received C-STORE Response (Success)")
+    check(r.returncode == 0 and n_ok == 16, "dcmsend: 16 compressed and uncompressed files stored (%d)" % n_ok)
+    rc, out = d.store(files[0])
+    check(acked(out) == 0, "storescu without -xv: the JPEG 2000 files are not sent")
+    r = subprocess.run(["storescu", "-v", "-xv", "-aet", SENDER, "-aec", AE, "127.0.0.1", str(d.dicom_port)]
+                       + files[0], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and acked(r.stdout + r.stderr) == 4, "storescu -xv: the JPEG 2000 files stored")
+    n = index_rows(d.index, "SELECT COUNT(*) FROM instances")[0][0]
+    check(n == 20, "20 instances indexed (%d)" % n)
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
 CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality,
-                                            secondary_capture, scored_incomplete, import_images)}
+                                            secondary_capture, scored_incomplete, import_images,
+                                            send_compressed)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
