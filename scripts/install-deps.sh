@@ -8,6 +8,7 @@ pkgs=(
   libopenjp2-7-dev libpng-dev libjpeg-dev                          # libtiff-dev below: mama import images
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
+  imagemagick                                                      # independent PNG/TIFF/JPEG encoder (test_raster_read)
 )
 missing=()
 for p in "${pkgs[@]}"; do

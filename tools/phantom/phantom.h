@@ -24,6 +24,16 @@
  * phantom's own; their exact arithmetic is part of "same seed, same bytes". */
 uint64_t ph_hash3(uint64_t a, uint64_t b, uint64_t c);
 void ph_rng_seed(mama_rng *r, uint64_t a, uint64_t b, uint64_t c);
+/* A 32-bit integer hash (lowbias32) for per-pixel noise and lattices: part of "same seed,
+ * same bytes" too. */
+static inline uint32_t ph_hash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
 double ph_rng_range(mama_rng *r, double lo, double hi);
 /* Box-Muller on u1 in [1e-300, 1) (mama_rng_normal uses 1 - u): kept so that phantoms
  * stay byte-identical across the move to the engine's generator. */

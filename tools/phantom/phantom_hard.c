@@ -24,18 +24,9 @@ typedef struct rect {
     int x0, y0, x1, y1; /* half-open */
 } rect;
 
-static uint32_t mix(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
 /* uniform in [-1, 1) from a pixel index and a seed */
 static float grain(size_t p, uint32_t seed) {
-    return (float)(mix((uint32_t)p * 0x9E3779B1U ^ seed) >> 8) * (2.0f / 16777216.0f) - 1.0f;
+    return (float)(ph_hash32((uint32_t)p * 0x9E3779B1U ^ seed) >> 8) * (2.0f / 16777216.0f) - 1.0f;
 }
 
 /* 3 x 5 glyphs, rows top to bottom, bit 2 = left column */

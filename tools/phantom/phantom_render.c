@@ -31,17 +31,8 @@
 
 static const double density_threshold[5] = {0, 0.60, 0.53, 0.46, 0.39};
 
-static inline uint32_t hash32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
 static inline float lattice(int ix, int iy, uint32_t seed) {
-    uint32_t h = hash32((uint32_t)ix * 0x9E3779B1U ^ hash32((uint32_t)iy + seed));
+    uint32_t h = ph_hash32((uint32_t)ix * 0x9E3779B1U ^ ph_hash32((uint32_t)iy + seed));
     return (float)(h >> 8) * (1.0f / 16777216.0f);
 }
 
@@ -168,7 +159,7 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
         const float ty = ci - (float)i0;
         const float *c0 = fr->coarse + (size_t)i0 * fr->cw, *c1 = c0 + fr->cw;
         const float *nrow = fr->noise;
-        const uint32_t noff = hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
+        const uint32_t noff = ph_hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
         /* past the outline (and the nipple) only air: no per-pixel geometry there */
         float x_end = v2 < 1.0f ? sqrtf(1.0f - v2) / inv_a : 0.0f;
         if (nip_row && x_end < a + nip_r) x_end = a + nip_r;
@@ -429,7 +420,7 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
         /* sum of four uniform bytes, scaled to unit variance */
         uint32_t nseed = (uint32_t)mama_rng_mix64(v->noise_seed);
         for (int k = 0; k < NOISE_TABLE; k++) {
-            uint32_t hsh = hash32((uint32_t)k ^ nseed);
+            uint32_t hsh = ph_hash32((uint32_t)k ^ nseed);
             fr.noise[k] = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
                            (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
         }
