@@ -201,8 +201,7 @@ oom:
 
 /* Otsu's split of the cells below `to` (1024 bins); returns the median of the upper part
  * when it holds at least 3% of the image, else -1. */
-static float dark_upper_median(const work *wk, float b, float to) {
-    (void)b;
+static float dark_upper_median(const work *wk, float to) {
     size_t n = (size_t)wk->h * wk->w;
     int top = fine_bin(to);
     if (top < 2) return -1.0f;
@@ -361,7 +360,7 @@ static int first_pass(work *wk, breast_mask_info *info) {
     float t = b + TISSUE_FRACTION * (f - b);
     /* a fatty breast with a bright pectoral: Otsu's dark class holds air AND fat; when a
      * second split of it finds a population well above the air, t1 goes half way to it */
-    float fat = dark_upper_median(wk, b, prep_otsu_threshold(wk->img, h, w));
+    float fat = dark_upper_median(wk, prep_otsu_threshold(wk->img, h, w));
     if (fat > b + 0.08f && b + 0.5f * (fat - b) < t) t = b + 0.5f * (fat - b);
     info->air_level = b;
     info->tissue_level = f;
@@ -397,7 +396,6 @@ static int first_pass(work *wk, breast_mask_info *info) {
     fill_holes(wk, wk->open);
     return 1;
 }
-
 
 /* Quantile q of img over the cells where m is set (1024 bins); -1 when none. */
 static float masked_quantile(const work *wk, const uint8_t *m, double q) {

@@ -5,15 +5,19 @@
  * Legend: H, W rows and columns of the image (values in [0,1], bright = dense); h, w of
  * the working image (box-averaged by an integer factor k so that max(h, w) <= 512).
  *
- * Steps: (1) air/tissue threshold t = b + 0.15 (f - b), b the median of Otsu's dark class
- * (air, film base, padding), f the median of its bright class (tissue): low enough that
- * fat and the skin line are breast, high enough that film base is not; (2) burned-in
- * labels and clear film (bright AND flat) taken out; (3) an opening with a square of side
- * 2r+1 (r = 1% of max(h, w)) cuts thin film-border bands and the bridges that join labels
- * or markers to the breast; (4) the component kept is the largest, weighed by being on the
- * chest-wall side (the half of the image holding more tissue); (5) reconstruction: the
- * thresholded pixels within r of it, holes filled; (6) back to full size by nearest cell.
- * The pectoral muscle, being tissue above t joined to the breast, stays. */
+ * Steps: (1) air/tissue threshold t1 = b + 0.15 (f - b), b the median of Otsu's dark
+ * class (air, film base, padding), f the median of its bright class (tissue): low enough
+ * that fat is breast, high enough that film base is not; when the dark class holds a
+ * second population well above the air (the fat of a fatty breast whose bright class is
+ * the pectoral) t1 goes half way to it; (2) burned-in labels, markers and clear film
+ * (bright AND flat AND mostly surrounded by air) taken out; (3) an opening with a square
+ * of side 2r+1 (r = 1% of max(h, w)) cuts thin film-border bands and the bridges that join
+ * labels or markers to the breast; (4) the component kept is the largest, weighed by
+ * being on the chest-wall side (the half of the image holding more tissue); (5) the
+ * thresholded cells within r + 1 of it taken back, holes filled; (6) the skin line: a
+ * lower threshold t2 from the air right outside the mask, applied within 2r of it;
+ * (7) back to full size by nearest cell. The pectoral muscle, being tissue above t joined
+ * to the breast, stays. */
 #ifndef MAMA_BREAST_MASK_H
 #define MAMA_BREAST_MASK_H
 
@@ -38,10 +42,10 @@ enum {
 
 typedef struct breast_mask_info {
     prep_box box;          /* bounding box of the mask (the whole image when empty) */
-    int chest_wall_right;  /* 1: the chest wall is the right edge (a left... right breast) */
-    float threshold;       /* t above */
-    float air_level;       /* b */
-    float tissue_level;    /* f */
+    int chest_wall_right;  /* 1: the chest wall is on the right half (normally a right breast) */
+    float threshold;       /* the final threshold (t2, or t1 when there was no air to measure) */
+    float air_level;       /* b2 (or b) */
+    float tissue_level;    /* median inside the first mask (or f) */
     float mask_fraction;   /* mask pixels / image pixels */
     float box_fraction;    /* box area / image area */
     unsigned flags;        /* BM_FLAG_* */
