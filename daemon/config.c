@@ -59,6 +59,8 @@ static const cfg_entry table[] = {
      "Keep it mode 0600."},
     {"rest.token_env", T_STR, F(rest_token_env), "MAMAD_TOKENS", 0, 0,
      "Environment variable with more tokens as `ROLE:TOKEN,ROLE:TOKEN` (\"\" to ignore)."},
+    {"rest.web_dir", T_STR, F(rest_web_dir), MAMA_WEB_DIR, 0, 0,
+     "Directory of the dashboard's files (index.html, app.js, style.css), served at /."},
     {"grouper.stable_age", T_DURATION, F(grouper_stable_age_ms), "120s", 10, 86400000,
      "A receiving study with no new instance for this long times out and is scored "
      "as incomplete (units ms, s, m, h; a bare number is seconds)."},
@@ -71,6 +73,17 @@ static const cfg_entry table[] = {
     {"scoring.workers", T_INT, F(scoring_workers), "1", 0, 16, "Scoring worker threads."},
     {"scoring.max_attempts", T_INT, F(scoring_max_attempts), "3", 1, 100,
      "Scoring attempts before a study is marked failed."},
+    {"forward.destinations", T_STR, F(forward_destinations), "", 0, 0,
+     "Where results go: space-separated AE@host:port[/objects] entries, objects being sr, "
+     "overview or sr+overview (the default). Empty: results stay in mamad."},
+    {"forward.calling_ae", T_STR, F(forward_calling_ae), "", 0, 0,
+     "Calling AE title of the outbox's associations (empty: dicom.ae_title)."},
+    {"forward.max_attempts", T_INT, F(forward_max_attempts), "10", 1, 1000,
+     "Sends of one object to one destination before it is marked failed."},
+    {"forward.retry", T_DURATION, F(forward_retry_ms), "10s", 10, 86400000,
+     "Wait before the second try; it doubles with every failure, at most 1h."},
+    {"forward.timeout", T_INT, F(forward_timeout_s), "30", 1, 3600,
+     "Seconds to wait for the destination (connect, association, C-STORE response)."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug."},
     {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
      "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
@@ -295,6 +308,52 @@ static int add_token(mamad_config *cfg, const char *role, const char *token, con
     return 0;
 }
 
+/* forward.destinations: AE@host:port[/sr|overview|sr+overview] */
+static int parse_forward(mamad_config *cfg, char *err, size_t errlen) {
+    cfg->n_forward = 0;
+    char list[sizeof cfg->forward_destinations];
+    snprintf(list, sizeof list, "%s", cfg->forward_destinations);
+    for (char *save = NULL, *tok = strtok_r(list, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        char *at = strchr(tok, '@'), *colon = at ? strrchr(at, ':') : NULL, *slash = strchr(tok, '/');
+        if (slash) *slash = '\0';
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!at || at == tok || at - tok > 16 || !colon || colon == at + 1 || colon - at > 63 ||
+            !end || *end || port < 1 || port > 65535) {
+            snprintf(err, errlen, "forward.destinations: '%s' is not AE@host:port[/objects]", tok);
+            return -1;
+        }
+        unsigned objects = CONFIG_FWD_SR | CONFIG_FWD_OVERVIEW;
+        if (slash) {
+            objects = 0;
+            for (char *s2 = NULL, *o = strtok_r(slash + 1, "+", &s2); o; o = strtok_r(NULL, "+", &s2)) {
+                if (!strcmp(o, "sr")) objects |= CONFIG_FWD_SR;
+                else if (!strcmp(o, "overview")) objects |= CONFIG_FWD_OVERVIEW;
+                else {
+                    snprintf(err, errlen, "forward.destinations: unknown object '%s' (sr, overview)", o);
+                    return -1;
+                }
+            }
+        }
+        if (cfg->n_forward == CONFIG_MAX_FORWARD) {
+            snprintf(err, errlen, "forward.destinations: more than %d entries", CONFIG_MAX_FORWARD);
+            return -1;
+        }
+        config_forward *f = &cfg->forward[cfg->n_forward++];
+        snprintf(f->ae, sizeof f->ae, "%.*s", (int)(at - tok), tok);
+        snprintf(f->host, sizeof f->host, "%.*s", (int)(colon - at - 1), at + 1);
+        f->port = (int)port;
+        f->objects = objects;
+        snprintf(f->name, sizeof f->name, "%.*s@%.*s:%ld", (int)(at - tok), tok, (int)(colon - at - 1), at + 1,
+                 port);
+    }
+    if (strlen(cfg->forward_calling_ae) > 16) {
+        snprintf(err, errlen, "forward.calling_ae must be at most 16 characters");
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     size_t ael = strlen(cfg->dicom_ae_title);
     if (ael == 0 || ael > 16) {
@@ -324,6 +383,7 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
     }
+    if (parse_forward(cfg, err, errlen) != 0) return -1;
     /* tokens: file, then environment */
     cfg->n_tokens = 0;
     if (cfg->rest_token_file[0]) {

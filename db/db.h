@@ -35,7 +35,7 @@ typedef enum db_rc {
 typedef struct db db;
 
 /* The current schema version (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 db_rc db_open(const char *path, db **out_db, char *err, size_t errlen);
 void db_close(db *d);
@@ -163,6 +163,59 @@ db_rc db_changes_last(db *d, int64_t *out_seq);  /* 0 when the log is empty */
 db_rc db_counter_add(db *d, const char *name, int64_t delta);
 db_rc db_counter_get(db *d, const char *name, int64_t *out_value);
 db_rc db_instance_totals(db *d, int64_t *out_count, int64_t *out_bytes);
+
+/* ---- result objects: files derived from a result version (db_outbox.c) */
+typedef struct db_object {
+    char study_uid[65];
+    int version;
+    char kind[24];             /* "sr", "overview", "thumb:L-CC", ... */
+    char sop_uid[65];          /* "" for files that are not DICOM */
+    char sop_class[65];
+    char path[512];
+    int64_t size;
+    int64_t created_at;
+} db_object;
+
+/* Records (or replaces) one object of a result version. */
+db_rc db_object_put(db *d, const db_object *o);
+/* The object of kind of a version (version 0: the latest version that has one). */
+db_rc db_object_get(db *d, const char *study_uid, int version, const char *kind, db_object *out);
+
+/* ---- outbox: objects to send, one row per object and destination */
+typedef enum db_outbox_state {
+    DB_OUTBOX_PENDING = 0,     /* to send at next_at */
+    DB_OUTBOX_SENT = 1,        /* the destination answered Success */
+    DB_OUTBOX_FAILED = 2,      /* gave up after the configured attempts */
+    DB_OUTBOX_NSTATES
+} db_outbox_state;
+
+typedef struct db_outbox {
+    int64_t id;
+    char study_uid[65];
+    int version;
+    char kind[24];
+    char destination[160];
+    int state;
+    int attempts;
+    int64_t next_at;
+    char last_error[256];
+    int64_t created_at, sent_at;
+} db_outbox;
+
+const char *db_outbox_state_name(int state);
+/* Queues kind of version for destination (nothing when that row exists). */
+db_rc db_outbox_add(db *d, const char *study_uid, int version, const char *kind,
+                    const char *destination, int64_t now);
+/* Pending rows with next_at <= now, oldest first, up to max. */
+db_rc db_outbox_due(db *d, int64_t now, db_outbox *out, int max, int *out_n);
+/* The earliest next_at of a pending row; *out_found 0 when none. */
+db_rc db_outbox_next_due(db *d, int64_t *out_at, int *out_found);
+db_rc db_outbox_mark_sent(db *d, int64_t id, int64_t now);
+/* One failed attempt: attempts + 1, the error, and either the next try or FAILED. */
+db_rc db_outbox_mark_retry(db *d, int64_t id, int64_t next_at, const char *error, int give_up);
+/* All rows of a study, oldest first, up to max. */
+db_rc db_outbox_of_study(db *d, const char *study_uid, db_outbox *out, int max, int *out_n);
+db_rc db_outbox_counts(db *d, int64_t out_counts[DB_OUTBOX_NSTATES]);
 
 /* Runs PRAGMA integrity_check; *out_ok = 1 when it answers "ok". */
 db_rc db_integrity_check(db *d, int *out_ok);

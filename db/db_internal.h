@@ -10,4 +10,11 @@
 
 int db_schema_migrate(sqlite3 *conn, char *err, size_t errlen);
 
+/* For the query files beside db.c (db_outbox.c): the connection, the handle's mutex and
+ * the error rule of db.c (DB_FULL on SQLITE_FULL / I/O errors, message in db_errmsg). */
+sqlite3 *db_conn(db *d);
+void db_lock(db *d);
+void db_unlock(db *d);
+db_rc db_fail(db *d, int sqlite_rc);
+
 #endif

@@ -63,6 +63,34 @@ static const char *const migrations[] = {
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
+    /* 2: objects derived from results (CAD SR, overview, thumbnails) and the outbox of
+     * objects to send to the [forward] destinations (issue 16; db_outbox.c) */
+    "CREATE TABLE result_objects ("
+    "  study_uid TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  sop_uid TEXT NOT NULL DEFAULT '',"
+    "  sop_class TEXT NOT NULL DEFAULT '',"
+    "  path TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (study_uid, version, kind)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  study_uid TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  destination TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  sent_at INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (study_uid, version, kind, destination)"
+    ");"
+    "CREATE INDEX outbox_due ON outbox(state, next_at);",
 };
 
 int db_schema_migrate(sqlite3 *conn, char *err, size_t errlen) {

@@ -45,7 +45,7 @@ const DSRBasicCodedEntry kBirads[7] = {
     DSRBasicCodedEntry("397143007", "SCT", "3 - Probably Benign"),
     DSRBasicCodedEntry("397144001", "SCT", "4 - Suspicious"),
     DSRBasicCodedEntry("397145000", "SCT", "5 - Highly suggestive of malignancy"),
-    DSRBasicCodedEntry("MA.II.A.5.6", "BI", "6 - Known biopsy proven malignancy", "4.0"),
+    DSRBasicCodedEntry("MA.II.A.5.6", "BI", "4.0", "6 - Known biopsy proven malignancy"),
 };
 const DSRBasicCodedEntry kNoUnits("1", "UCUM", "no units");
 
