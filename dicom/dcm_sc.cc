@@ -43,6 +43,9 @@ int write_sc(const char *path, const dcm_sc_image *im, char *out_sop_uid, char *
         {DCM_SeriesInstanceUID, series_uid},
         {DCM_SeriesNumber, "9902"},
         {DCM_SeriesDescription, "MaMA overview (mamad), not for diagnosis"},
+        /* Series Laterality is R or L only; the overview shows both breasts, so it stays
+         * empty (type 2C, dciodvfy: a warning, not an error, when empty). */
+        {DCM_Laterality, ""},
         {DCM_Manufacturer, "mamad"},
         {DCM_ConversionType, "WSD"},
         {DCM_InstanceNumber, num},
