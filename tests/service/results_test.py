@@ -79,7 +79,7 @@ class Pacs:
         """SOP Instance UIDs of the C-STORE requests, in order (with repeats)."""
         with open(self.log_path, "rb") as f:
             text = f.read().decode("utf-8", "replace")
-        return re.findall(r"Affected SOP Instance UID\s*:\s*(\S+)", text)
+        return re.findall(r"storing DICOM file: \S*/[A-Za-z]+\.([0-9.]+)", text)
 
     def files(self):
         return sorted(glob.glob(os.path.join(self.dir, "*")))
