@@ -59,8 +59,9 @@ static const cfg_entry table[] = {
      "Keep it mode 0600."},
     {"rest.token_env", T_STR, F(rest_token_env), "MAMAD_TOKENS", 0, 0,
      "Environment variable with more tokens as `ROLE:TOKEN,ROLE:TOKEN` (\"\" to ignore)."},
-    {"rest.web_dir", T_STR, F(rest_web_dir), MAMA_WEB_DIR, 0, 0,
-     "Directory of the dashboard's files (index.html, app.js, style.css), served at /."},
+    {"rest.web_dir", T_STR, F(rest_web_dir), "", 0, 0,
+     "Directory of the dashboard's files (index.html, app.js, style.css), served at /. "
+     "Empty: share/mamad/web of the installation."},
     {"grouper.stable_age", T_DURATION, F(grouper_stable_age_ms), "120s", 10, 86400000,
      "A receiving study with no new instance for this long times out and is scored "
      "as incomplete (units ms, s, m, h; a bare number is seconds)."},

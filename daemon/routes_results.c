@@ -124,12 +124,12 @@ static void web_file(const rest_request *req, rest_response *resp, const char *n
     for (size_t i = 0; i < sizeof web_files / sizeof web_files[0]; i++) {
         if (strcmp(name, web_files[i].name) != 0) continue;
         char path[700];
-        snprintf(path, sizeof path, "%s/%s", req->ctx->cfg->rest_web_dir, name);
+        const char *dir = req->ctx->cfg->rest_web_dir[0] ? req->ctx->cfg->rest_web_dir : MAMA_WEB_DIR;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
         size_t len = 0;
         char *body = slurp(path, &len);
         if (!body) {
-            rest_error(resp, REST_ERR_NOT_FOUND, "the dashboard is not installed (rest.web_dir %s)",
-                       req->ctx->cfg->rest_web_dir);
+            rest_error(resp, REST_ERR_NOT_FOUND, "the dashboard is not installed (no %s)", path);
             return;
         }
         resp->status = 200;
