@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES } cfg_type;
+typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES, T_SIZE } cfg_type;
 
 typedef struct cfg_entry {
     const char *name;
@@ -46,6 +46,14 @@ static const cfg_entry table[] = {
      "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
      "SQLite index file (WAL mode: keep it on a local file system)."},
+    {"storage.retention", T_DURATION, F(storage_retention_ms), "0", 0, 315360000000LL,
+     "Delete a study this long after it was scored (or failed) once its results are delivered "
+     "(e.g. 30d; 0: keep studies). Receiving, queued, scoring and undelivered studies are never removed."},
+    {"storage.max_size", T_SIZE, F(storage_max_size), "0", 0, INT64_MAX,
+     "Most bytes of instances and results kept (e.g. 500G; 0: no limit): beyond it the oldest "
+     "finished, delivered studies are removed first."},
+    {"storage.retention_check", T_DURATION, F(storage_retention_check_ms), "60s", 10, 86400000,
+     "How often retention and max_size are applied."},
     {"rest.enabled", T_BOOL, F(rest_enabled), "true", 0, 1,
      "Serve the REST API. It also stays off, with a log line saying so, when no token is configured."},
     {"rest.bind", T_STR, F(rest_bind), "127.0.0.1", 0, 0, "Address the REST server binds to."},
@@ -136,10 +144,28 @@ static int parse_duration(const char *s, int64_t *out_ms) {
     else if (strcmp(end, "ms") == 0) mul = 1;
     else if (strcmp(end, "m") == 0) mul = 60000;
     else if (strcmp(end, "h") == 0) mul = 3600000;
+    else if (strcmp(end, "d") == 0) mul = 86400000;
     else return -1;
     double ms = v * mul;
     if (ms > 9e15) return -1;
     *out_ms = (int64_t)(ms + 0.5);
+    return 0;
+}
+
+/* Bytes with an optional binary suffix: 500, 64K, 10M, 2G, 1T. */
+static int parse_size(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0) return -1;
+    double mul = 1;
+    if (!strcmp(end, "K")) mul = 1024.0;
+    else if (!strcmp(end, "M")) mul = 1024.0 * 1024;
+    else if (!strcmp(end, "G")) mul = 1024.0 * 1024 * 1024;
+    else if (!strcmp(end, "T")) mul = 1024.0 * 1024 * 1024 * 1024;
+    else if (*end) return -1;
+    if (v * mul > 9e18) return -1;
+    *out = (int64_t)(v * mul + 0.5);
     return 0;
 }
 
@@ -196,7 +222,13 @@ int config_set(mamad_config *cfg, const char *key, const char *value, char *err,
         break;
     case T_DURATION:
         if (parse_duration(value, &v) != 0) {
-            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", key, value);
+            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)", key, value);
+            return -1;
+        }
+        break;
+    case T_SIZE:
+        if (parse_size(value, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a size (bytes, or with K, M, G, T)", key, value);
             return -1;
         }
         break;
@@ -457,6 +489,7 @@ static const char *type_name(cfg_type t) {
     case T_DURATION: return "duration";
     case T_LEVEL: return "level";
     case T_CATEGORIES: return "list";
+    case T_SIZE: return "size";
     }
     return "?";
 }

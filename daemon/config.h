@@ -49,6 +49,9 @@ typedef struct mamad_config {
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
     char storage_index[CONFIG_STR_MAX];
+    int64_t storage_retention_ms;
+    int64_t storage_max_size;
+    int64_t storage_retention_check_ms;
     /* [rest] */
     int64_t rest_enabled;
     char rest_bind[CONFIG_STR_MAX];

@@ -16,6 +16,7 @@
 #include "daemon/metrics.h"
 #include "daemon/outbox.h"
 #include "daemon/results.h"
+#include "daemon/retention.h"
 #include "daemon/rest.h"
 #include "daemon/scorer.h"
 #include "daemon/store.h"
@@ -135,6 +136,7 @@ int main(int argc, char **argv) {
     dcm_scp *scp = NULL;
     scorer *model = NULL;
     outbox *sender = NULL;
+    retention *keeper = NULL;
     static results_ctx results;
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
@@ -159,6 +161,12 @@ int main(int argc, char **argv) {
                          .tick_ms = (int)cfg.grouper_tick_ms};
     /* The worker pool exists before the grouper notifies it; without a model it has no
      * threads and studies wait in queued. */
+    /* Deletions a crash interrupted are finished before anything else touches the study. */
+    if (retention_resume(writer, &cfg) != DB_OK) log_db_fail("finishing interrupted deletions", writer);
+    if (retention_start(writer, &cfg, &keeper) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the retention thread");
+        goto out;
+    }
     /* The outbox runs with or without a model: rows queued before a restart still go. */
     if (outbox_start(writer, &cfg, &m, &sender) != 0) {
         log_error(LOG_CAT_MAIN, "cannot start the outbox sender");
@@ -259,6 +267,7 @@ out:
     if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
     outbox_stop(sender);                  /* after the workers: they wake it */
+    retention_stop(keeper);
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);

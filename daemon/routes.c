@@ -335,6 +335,8 @@ const rest_route rest_routes[] = {
     {"GET", "/api/v1/health", 0, h_health, "Liveness and readiness; no token needed."},
     {"GET", "/api/v1/studies", CONFIG_ROLE_READ, h_studies, "Studies, newest first, paged."},
     {"GET", "/api/v1/studies/{uid}", CONFIG_ROLE_READ, h_study, "One study: views, instances, state, latest result."},
+    {"DELETE", "/api/v1/studies/{uid}", CONFIG_ROLE_ADMIN, h_study_delete,
+     "Delete a finished study, its files and results (admin)."},
     {"GET", "/api/v1/studies/{uid}/results", CONFIG_ROLE_READ, h_results, "All result versions of a study."},
     {"POST", "/api/v1/studies/{uid}/rescore", CONFIG_ROLE_ADMIN, h_rescore, "Queue a study for scoring again."},
     {"GET", "/api/v1/changes", CONFIG_ROLE_READ, h_changes, "The change feed (since/limit/done/last)."},

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daemon/retention.h"
 #include "dicom/dcm_instance_read.h"
 
 #define MAX_FILE_BYTES (512L << 20)
@@ -108,6 +109,23 @@ void h_study_thumbnail(const rest_request *req, rest_response *resp) {
     snprintf(kind, sizeof kind, "thumb:%s", view);
     db_object o;
     if (find_object(req, resp, kind, &o)) send_file(resp, o.path, "image/png");
+}
+
+void h_study_delete(const rest_request *req, rest_response *resp) {
+    if (!dcm_uid_valid(req->param)) {
+        rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID", req->param);
+        return;
+    }
+    char err[600] = "";
+    db_delete_rc refused = DB_DELETE_OK;
+    db_rc rc = retention_delete(req->ctx->writer, req->ctx->cfg, req->param, "DELETE by an admin", 1, &refused,
+                                err, sizeof err);
+    if (rc == DB_NOTFOUND) rest_error(resp, REST_ERR_STUDY_NOT_FOUND, "no study %s", req->param);
+    else if (rc == DB_OK && refused)
+        rest_error(resp, REST_ERR_BUSY, "study %s is still receiving, queued or being scored; retry when it is "
+                   "scored or failed", req->param);
+    else if (rc != DB_OK) rest_error(resp, REST_ERR_INTERNAL, "deleting the study failed: %s", err);
+    else rest_json(resp, 200, json_pack("{s:s,s:b}", "study", req->param, "deleted", 1));
 }
 
 /* ---- the dashboard: static files of rest.web_dir, a fixed list (no path from the URL

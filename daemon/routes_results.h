@@ -9,6 +9,7 @@
 void h_study_sr(const rest_request *req, rest_response *resp);
 void h_study_overview(const rest_request *req, rest_response *resp);
 void h_study_thumbnail(const rest_request *req, rest_response *resp);
+void h_study_delete(const rest_request *req, rest_response *resp);
 void h_dashboard_index(const rest_request *req, rest_response *resp);
 void h_dashboard_file(const rest_request *req, rest_response *resp);
 

@@ -217,6 +217,34 @@ db_rc db_outbox_mark_retry(db *d, int64_t id, int64_t next_at, const char *error
 db_rc db_outbox_of_study(db *d, const char *study_uid, db_outbox *out, int max, int *out_n);
 db_rc db_outbox_counts(db *d, int64_t out_counts[DB_OUTBOX_NSTATES]);
 
+/* ---- retention and deletion (db_retention.c). A deletion is: db_deletion_begin (the
+ * intent, committed), remove the files, db_deletion_finish (every row of the study and the
+ * intent in one transaction, plus a "StudyDeleted" change). db_deletions_pending lists the
+ * intents a crash left, to be finished at start. */
+typedef enum db_delete_rc {
+    DB_DELETE_OK = 0,
+    DB_DELETE_BUSY = 1,        /* receiving, complete, timed out, queued or scoring */
+    DB_DELETE_UNDELIVERED = 2, /* results not yet sent (pending or failed outbox rows) */
+} db_delete_rc;
+
+/* Records the intent to delete a study. Refuses (DB_OK, *out_refused set, nothing written)
+ * a study that is not finished (scored or failed), and one with undelivered results unless
+ * force. DB_NOTFOUND when no such study. */
+db_rc db_deletion_begin(db *d, const char *study_uid, const char *reason, int force, int64_t now,
+                        db_delete_rc *out_refused);
+db_rc db_deletion_finish(db *d, const char *study_uid, int64_t now);
+db_rc db_deletions_pending(db *d, char (*out_uids)[65], int max, int *out_n);
+/* Every file of a study (instances and result objects); *out_paths malloc'ed array of
+ * malloc'ed strings, free with db_paths_free. */
+db_rc db_study_files(db *d, const char *study_uid, char ***out_paths, int *out_n);
+void db_paths_free(char **paths, int n);
+/* Finished studies that retention may remove, oldest state change first: state scored or
+ * failed, state_at <= before (any age when before < 0), every outbox row sent, not being
+ * deleted. Up to max uids. */
+db_rc db_retention_candidates(db *d, int64_t before, char (*out_uids)[65], int max, int *out_n);
+/* Bytes of instances plus result objects. */
+db_rc db_storage_bytes(db *d, int64_t *out_bytes);
+
 /* Runs PRAGMA integrity_check; *out_ok = 1 when it answers "ok". */
 db_rc db_integrity_check(db *d, int *out_ok);
 

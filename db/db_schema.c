@@ -63,8 +63,9 @@ static const char *const migrations[] = {
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
-    /* 2: objects derived from results (CAD SR, overview, thumbnails) and the outbox of
-     * objects to send to the [forward] destinations (issue 16; db_outbox.c) */
+    /* 2: objects derived from results (CAD SR, overview, thumbnails), the outbox of
+     * objects to send to the [forward] destinations, deletions in progress (issue 16;
+     * db_outbox.c, db_retention.c) */
     "CREATE TABLE result_objects ("
     "  study_uid TEXT NOT NULL,"
     "  version INTEGER NOT NULL,"
@@ -90,7 +91,14 @@ static const char *const migrations[] = {
     "  sent_at INTEGER NOT NULL DEFAULT 0,"
     "  UNIQUE (study_uid, version, kind, destination)"
     ");"
-    "CREATE INDEX outbox_due ON outbox(state, next_at);",
+    "CREATE INDEX outbox_due ON outbox(state, next_at);"
+    /* a study being deleted: its files go first, then its rows and this row in one
+     * transaction, so an interrupted deletion is finished at start (db_retention.c) */
+    "CREATE TABLE deletions ("
+    "  study_uid TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 int db_schema_migrate(sqlite3 *conn, char *err, size_t errlen) {
