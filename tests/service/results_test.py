@@ -22,7 +22,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from svc import ADMIN_TOKEN, MAMA, Daemon, Fail, acked, check, phantom, run_case, sop_uid, study_uid  # noqa: E402
+from svc import (ADMIN_TOKEN, MAMA, Daemon, Fail, acked, check, index_rows, phantom, run_case, sop_uid,  # noqa: E402
+                 study_uid)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
 PACS_AE = "PACS"
@@ -250,7 +251,127 @@ def pacs_down(work, daemons):
     check(d3.stop() == 0, "clean stop")
 
 
-CASES = {f.__name__: f for f in (pacs, pacs_down)}
+def send_views(d, work, seed, names):
+    sd = phantom(work + "/ph%d" % seed, "--count", "1", "--seed", str(seed))[0]
+    files = [os.path.join(sd, VIEWS[k] + ".dcm") for k in names]
+    rc, out = d.store(files)
+    check(rc == 0 and acked(out) == len(files), "storescu: %d view(s) stored" % len(files))
+    return study_uid(files[0])
+
+
+def gone(d, uid):
+    st, _ = d.get("/api/v1/studies/" + uid)
+    return st == 404
+
+
+def files_of(storage, uid):
+    return [p for p in glob.glob(os.path.join(storage, "**", "*"), recursive=True) if uid in p and os.path.isfile(p)]
+
+
+def consistent(d):
+    """Every indexed file exists, and every stored file is indexed (instances or result objects)."""
+    rows = index_rows(d.index, "SELECT path FROM instances UNION ALL SELECT path FROM result_objects")
+    indexed = {r[0] for r in rows}
+    on_disk = {p for p in glob.glob(os.path.join(d.storage, "**", "*"), recursive=True)
+               if os.path.isfile(p) and "/tmp/" not in p}
+    return sorted(p for p in indexed if not os.path.exists(p)), sorted(on_disk - indexed)
+
+
+def retention(work, daemons):
+    model = micro_model(work)
+    port = free_port()
+    p = Pacs(work, port).start()
+    daemons.append(p)
+    d = Daemon(work + "/a", {"scoring.model": model, "scoring.workers": "1",
+                             "forward.destinations": "%s@127.0.0.1:%d" % (PACS_AE, port), "forward.retry": "200ms",
+                             "storage.retention": "2s", "storage.retention_check": "100ms"})
+    daemons.append(d.start())
+    a = send_views(d, work, 41, list(VIEWS))
+    d.wait_study(a, lambda s: s["state"] == "scored", timeout=60)
+    wait_outbox(d, a, lambda ob: len(ob) == 2 and all(o["state"] == "sent" for o in ob), "A delivered")
+    b = send_views(d, work, 42, ["L-CC", "L-MLO"])      # stays receiving (stable_age 30 s)
+    p.stop()                                            # the PACS goes away: C stays undelivered
+    c = send_views(d, work, 43, list(VIEWS))
+    doc, t_c = d.wait_study(c, lambda s: s["state"] == "scored", timeout=60)
+    deadline = time.time() + 30
+    while not gone(d, a) and time.time() < deadline:
+        time.sleep(0.1)
+    check(gone(d, a), "A (scored, delivered) is deleted after storage.retention")
+    check(files_of(d.storage, a) == [], "none of A's files is left")
+    _, ch = d.get("/api/v1/changes?since=0&limit=1000")
+    check(any(x["type"] == "StudyDeleted" and x["study"] == a for x in ch["changes"]), "a StudyDeleted change for A")
+    while time.time() < t_c + 3.0:                      # C and B are now older than the retention
+        time.sleep(0.1)
+    sb, sc = d.study(b), d.study(c)
+    check(sb and sb["state"] == "receiving", "B (still receiving) is kept")
+    check(sc and sc["state"] == "scored" and any(o["state"] == "pending" for o in sc["outbox"]),
+          "C (scored, results undelivered) is kept")
+    st, _, _ = d.http("DELETE", "/api/v1/studies/" + c)
+    check(st == 403, "DELETE with a read token: 403")
+    st, _, _ = d.http("DELETE", "/api/v1/studies/" + b, token=ADMIN_TOKEN)
+    check(st == 409, "DELETE of a receiving study: 409")
+    st, _, _ = d.http("DELETE", "/api/v1/studies/" + c, token=ADMIN_TOKEN)
+    check(st == 200 and gone(d, c) and files_of(d.storage, c) == [], "admin DELETE of C: rows and files gone")
+    check(consistent(d) == ([], []), "index and files agree")
+    check(d.stop() == 0, "clean stop")
+
+    # max_size: the oldest finished study goes first, a receiving one never
+    e = Daemon(work + "/m", {"scoring.model": model, "scoring.workers": "1", "storage.retention_check": "100ms"})
+    daemons.append(e.start())
+    s1 = send_views(e, work, 44, list(VIEWS))
+    e.wait_study(s1, lambda s: s["state"] == "scored", timeout=60)
+    one = sum(r[0] for r in index_rows(e.index, "SELECT size FROM instances UNION ALL SELECT size FROM result_objects"))
+    check(e.stop() == 0, "one study takes %d bytes" % one)
+    e.settings["storage.max_size"] = str(int(one * 1.5))
+    e.start()
+    s2 = send_views(e, work, 45, list(VIEWS))
+    e.wait_study(s2, lambda s: s["state"] == "scored", timeout=60)
+    deadline = time.time() + 30
+    while not gone(e, s1) and time.time() < deadline:
+        time.sleep(0.1)
+    check(gone(e, s1) and e.study(s2) is not None, "over max_size the older study is deleted, the newer kept")
+    s3 = send_views(e, work, 46, ["R-CC"])
+    check(e.stop() == 0, "clean stop")
+    e.settings["storage.max_size"] = "1"
+    e.start()
+    deadline = time.time() + 30
+    while not gone(e, s2) and time.time() < deadline:
+        time.sleep(0.1)
+    check(gone(e, s2), "max_size 1 byte: the finished study goes")
+    check(e.study(s3) is not None and e.study(s3)["state"] == "receiving", "the receiving study never does")
+    check(consistent(e) == ([], []), "index and files agree")
+    check(e.stop() == 0, "clean stop")
+
+    # kill -9 in the middle of a deletion (after the files, before the rows)
+    k = Daemon(work + "/k", {"scoring.model": model, "scoring.workers": "1"})
+    daemons.append(k.start())
+    s4 = send_views(k, work, 47, list(VIEWS))
+    k.wait_study(s4, lambda s: s["state"] == "scored", timeout=60)
+    check(k.stop() == 0, "clean stop")
+    os.environ["MAMAD_TEST_CRASH_AT"] = "delete_after_files"
+    try:
+        k.start()
+    finally:
+        del os.environ["MAMAD_TEST_CRASH_AT"]
+    try:
+        k.http("DELETE", "/api/v1/studies/" + s4, token=ADMIN_TOKEN)
+    except Exception:  # the daemon dies before it answers
+        pass
+    rc = k.proc.wait(20)
+    k.proc = None
+    k.logf.close()
+    check(rc == -9, "mamad was killed (SIGKILL) between removing the files and the rows")
+    missing, _ = consistent(k)
+    check(missing != [] and files_of(k.storage, s4) == [], "half done: rows of %d removed files remain" % len(missing))
+    k.start()
+    check(gone(k, s4), "after restart the deletion is finished: the study is gone")
+    check(index_rows(k.index, "SELECT COUNT(*) FROM instances WHERE study_uid = ?", (s4,)) == [(0,)] and
+          index_rows(k.index, "SELECT COUNT(*) FROM deletions") == [(0,)], "no row of it is left")
+    check(consistent(k) == ([], []), "no row without file, no file without row")
+    check(k.stop() == 0, "clean stop")
+
+
+CASES = {f.__name__: f for f in (pacs, pacs_down, retention)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
