@@ -15,6 +15,7 @@
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
 #include "daemon/outbox.h"
+#include "daemon/overview.h"
 #include "daemon/results.h"
 #include "daemon/retention.h"
 #include "daemon/rest.h"
@@ -268,6 +269,7 @@ out:
     if (workers) worker_pool_stop(workers);
     outbox_stop(sender);                  /* after the workers: they wake it */
     retention_stop(keeper);
+    overview_shutdown();                  /* nothing draws any more */
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);

@@ -3,6 +3,7 @@
 #include "daemon/overview.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +167,9 @@ int overview_png(const uint8_t *pixels, int rows, int cols, int channels, unsign
     *out_png = b.data;
     *out_len = b.len;
     return 0;
+}
+
+void overview_shutdown(void) {
+    cairo_debug_reset_static_data();
+    FcFini();
 }

@@ -34,4 +34,8 @@ int overview_render(const overview_page *p, uint8_t **out_rgb, int *out_rows, in
 int overview_png(const uint8_t *pixels, int rows, int cols, int channels, unsigned char **out_png,
                  size_t *out_len);
 
+/* Frees cairo's and fontconfig's process-wide caches (at exit, so that leak checkers see
+ * only real leaks). No overview call may run at the same time or after. */
+void overview_shutdown(void);
+
 #endif
