@@ -1,14 +1,13 @@
 /* outbox.c: see outbox.h. */
 #include "daemon/outbox.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "daemon/grouper.h"
+#include "daemon/ticker.h"
 #include "dicom/dcm_scu.h"
 
 #define OUTBOX_BATCH 16
@@ -18,12 +17,7 @@ struct outbox {
     db *index;
     const mamad_config *cfg;
     metrics *m;
-    pthread_t thread;
-    int running;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stopping;
-    unsigned wake_seq;
+    ticker *thread;      /* NULL when no destination is configured */
 };
 
 int64_t outbox_backoff_ms(int64_t base_ms, int failed_attempts) {
@@ -85,45 +79,23 @@ static void send_one(outbox *ob, const db_outbox *row) {
     if (r != DB_OK) log_error(LOG_CAT_DB, "outbox: recording a send: %s", db_errmsg(ob->index));
 }
 
-static int stopping(outbox *ob) {
-    pthread_mutex_lock(&ob->mu);
-    int s = ob->stopping;
-    pthread_mutex_unlock(&ob->mu);
-    return s;
-}
-
-static void *outbox_main(void *arg) {
+/* One round: send what is due; then sleep until the next row is due (at most 1 s, so
+ * that a changed clock or a row added by another connection is seen), or until woken. */
+static int64_t outbox_round(void *arg, ticker *t) {
     outbox *ob = arg;
     db_outbox rows[OUTBOX_BATCH];
-    while (!stopping(ob)) {
-        int n = 0;
-        if (db_outbox_due(ob->index, grouper_now_ms(), rows, OUTBOX_BATCH, &n) != DB_OK)
-            log_error(LOG_CAT_DB, "outbox: reading due rows: %s", db_errmsg(ob->index));
-        for (int i = 0; i < n && !stopping(ob); i++) send_one(ob, &rows[i]);
-        if (n > 0) continue;
-        /* Sleep until the next row is due (at most 1 s, so that a changed clock or a
-         * row added by another connection is seen), or until woken. */
-        int64_t next = 0, wait_ms = 1000;
-        int found = 0;
-        if (db_outbox_next_due(ob->index, &next, &found) == DB_OK && found) {
-            int64_t d = next - grouper_now_ms();
-            if (d < wait_ms) wait_ms = d < 1 ? 1 : d;
-        }
-        pthread_mutex_lock(&ob->mu);
-        unsigned seen = ob->wake_seq;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (!ob->stopping && seen == ob->wake_seq)
-            if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) != 0) break;
-        pthread_mutex_unlock(&ob->mu);
+    int n = 0;
+    if (db_outbox_due(ob->index, grouper_now_ms(), rows, OUTBOX_BATCH, &n) != DB_OK)
+        log_error(LOG_CAT_DB, "outbox: reading due rows: %s", db_errmsg(ob->index));
+    for (int i = 0; i < n && !ticker_stopping(t); i++) send_one(ob, &rows[i]);
+    if (n > 0) return 0;
+    int64_t next = 0, wait_ms = 1000;
+    int found = 0;
+    if (db_outbox_next_due(ob->index, &next, &found) == DB_OK && found) {
+        int64_t d = next - grouper_now_ms();
+        if (d < wait_ms) wait_ms = d < 1 ? 1 : d;
     }
-    return NULL;
+    return wait_ms;
 }
 
 int outbox_start(db *index, const mamad_config *cfg, metrics *m, outbox **out_outbox) {
@@ -132,14 +104,9 @@ int outbox_start(db *index, const mamad_config *cfg, metrics *m, outbox **out_ou
     ob->index = index;
     ob->cfg = cfg;
     ob->m = m;
-    pthread_mutex_init(&ob->mu, NULL);
-    pthread_cond_init(&ob->cv, NULL);
-    if (cfg->n_forward > 0) {
-        if (pthread_create(&ob->thread, NULL, outbox_main, ob) != 0) {
-            outbox_stop(ob);
-            return -1;
-        }
-        ob->running = 1;
+    if (cfg->n_forward > 0 && ticker_start(outbox_round, ob, &ob->thread) != 0) {
+        free(ob);
+        return -1;
     }
     *out_outbox = ob;
     return 0;
@@ -147,21 +114,11 @@ int outbox_start(db *index, const mamad_config *cfg, metrics *m, outbox **out_ou
 
 void outbox_wake(void *arg) {
     outbox *ob = arg;
-    if (!ob) return;
-    pthread_mutex_lock(&ob->mu);
-    ob->wake_seq++;
-    pthread_cond_broadcast(&ob->cv);
-    pthread_mutex_unlock(&ob->mu);
+    if (ob) ticker_wake(ob->thread);
 }
 
 void outbox_stop(outbox *ob) {
     if (!ob) return;
-    pthread_mutex_lock(&ob->mu);
-    ob->stopping = 1;
-    pthread_cond_broadcast(&ob->cv);
-    pthread_mutex_unlock(&ob->mu);
-    if (ob->running) pthread_join(ob->thread, NULL);
-    pthread_mutex_destroy(&ob->mu);
-    pthread_cond_destroy(&ob->cv);
+    ticker_stop(ob->thread);
     free(ob);
 }

@@ -4,28 +4,23 @@
 
 #include <errno.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/grouper.h"
 #include "daemon/store.h"
+#include "daemon/ticker.h"
 
 #define RETENTION_BATCH 32
 
 struct retention {
     db *index;
     const mamad_config *cfg;
-    pthread_t thread;
-    int running;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stopping;
+    ticker *thread;      /* NULL when neither storage.retention nor storage.max_size is set */
 };
 
 /* Test hook: MAMAD_TEST_CRASH_AT=delete_after_files makes the daemon kill itself (SIGKILL,
@@ -142,27 +137,11 @@ static void apply(retention *rt) {
     }
 }
 
-static void *retention_main(void *arg) {
+static int64_t retention_round(void *arg, ticker *t) {
+    (void)t;
     retention *rt = arg;
-    pthread_mutex_lock(&rt->mu);
-    while (!rt->stopping) {
-        pthread_mutex_unlock(&rt->mu);
-        apply(rt);
-        pthread_mutex_lock(&rt->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ms = rt->cfg->storage_retention_check_ms;
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (!rt->stopping)
-            if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) != 0) break;
-    }
-    pthread_mutex_unlock(&rt->mu);
-    return NULL;
+    apply(rt);
+    return rt->cfg->storage_retention_check_ms;
 }
 
 int retention_start(db *index, const mamad_config *cfg, retention **out) {
@@ -170,14 +149,10 @@ int retention_start(db *index, const mamad_config *cfg, retention **out) {
     if (!rt) return -1;
     rt->index = index;
     rt->cfg = cfg;
-    pthread_mutex_init(&rt->mu, NULL);
-    pthread_cond_init(&rt->cv, NULL);
-    if (cfg->storage_retention_ms > 0 || cfg->storage_max_size > 0) {
-        if (pthread_create(&rt->thread, NULL, retention_main, rt) != 0) {
-            retention_stop(rt);
-            return -1;
-        }
-        rt->running = 1;
+    if ((cfg->storage_retention_ms > 0 || cfg->storage_max_size > 0) &&
+        ticker_start(retention_round, rt, &rt->thread) != 0) {
+        free(rt);
+        return -1;
     }
     *out = rt;
     return 0;
@@ -185,12 +160,6 @@ int retention_start(db *index, const mamad_config *cfg, retention **out) {
 
 void retention_stop(retention *rt) {
     if (!rt) return;
-    pthread_mutex_lock(&rt->mu);
-    rt->stopping = 1;
-    pthread_cond_broadcast(&rt->cv);
-    pthread_mutex_unlock(&rt->mu);
-    if (rt->running) pthread_join(rt->thread, NULL);
-    pthread_mutex_destroy(&rt->mu);
-    pthread_cond_destroy(&rt->cv);
+    ticker_stop(rt->thread);
     free(rt);
 }

@@ -17,4 +17,9 @@ void db_lock(db *d);
 void db_unlock(db *d);
 db_rc db_fail(db *d, int sqlite_rc);
 
+/* Binds a C string (NULL as ""), copied by SQLite. */
+static inline void db_bind_text(sqlite3_stmt *s, int i, const char *v) {
+    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_TRANSIENT);
+}
+
 #endif

@@ -12,10 +12,6 @@ const char *db_outbox_state_name(int state) {
     return state >= 0 && state < DB_OUTBOX_NSTATES ? outbox_states[state] : "unknown";
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_TRANSIENT);
-}
-
 static void copy_col(char *dst, size_t n, sqlite3_stmt *s, int col) {
     const unsigned char *t = sqlite3_column_text(s, col);
     snprintf(dst, n, "%s", t ? (const char *)t : "");
@@ -48,12 +44,12 @@ db_rc db_object_put(db *d, const db_object *o) {
     sqlite3_stmt *s = prep(d, "INSERT OR REPLACE INTO result_objects(study_uid, version, kind, sop_uid, "
                               "sop_class, path, size, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)", &r);
     if (!s) return r;
-    bind_text(s, 1, o->study_uid);
+    db_bind_text(s, 1, o->study_uid);
     sqlite3_bind_int(s, 2, o->version);
-    bind_text(s, 3, o->kind);
-    bind_text(s, 4, o->sop_uid);
-    bind_text(s, 5, o->sop_class);
-    bind_text(s, 6, o->path);
+    db_bind_text(s, 3, o->kind);
+    db_bind_text(s, 4, o->sop_uid);
+    db_bind_text(s, 5, o->sop_class);
+    db_bind_text(s, 6, o->path);
     sqlite3_bind_int64(s, 7, o->size);
     sqlite3_bind_int64(s, 8, o->created_at);
     return run(d, s);
@@ -65,9 +61,9 @@ db_rc db_object_get(db *d, const char *study_uid, int version, const char *kind,
                               "FROM result_objects WHERE study_uid = ?1 AND kind = ?3 AND "
                               "(?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1", &r);
     if (!s) return r;
-    bind_text(s, 1, study_uid);
+    db_bind_text(s, 1, study_uid);
     sqlite3_bind_int(s, 2, version);
-    bind_text(s, 3, kind);
+    db_bind_text(s, 3, kind);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
@@ -94,10 +90,10 @@ db_rc db_outbox_add(db *d, const char *study_uid, int version, const char *kind,
     sqlite3_stmt *s = prep(d, "INSERT OR IGNORE INTO outbox(study_uid, version, kind, destination, next_at, "
                               "created_at) VALUES (?1,?2,?3,?4,?5,?5)", &r);
     if (!s) return r;
-    bind_text(s, 1, study_uid);
+    db_bind_text(s, 1, study_uid);
     sqlite3_bind_int(s, 2, version);
-    bind_text(s, 3, kind);
-    bind_text(s, 4, destination);
+    db_bind_text(s, 3, kind);
+    db_bind_text(s, 4, destination);
     sqlite3_bind_int64(s, 5, now);
     return run(d, s);
 }
@@ -144,7 +140,7 @@ db_rc db_outbox_of_study(db *d, const char *study_uid, db_outbox *out, int max, 
     *out_n = 0;
     sqlite3_stmt *s = prep(d, "SELECT " OUTBOX_COLS " FROM outbox WHERE study_uid = ?1 ORDER BY id LIMIT ?2", &r);
     if (!s) return r;
-    bind_text(s, 1, study_uid);
+    db_bind_text(s, 1, study_uid);
     sqlite3_bind_int(s, 2, max);
     return rows(d, s, out, max, out_n);
 }
@@ -182,7 +178,7 @@ db_rc db_outbox_mark_retry(db *d, int64_t id, int64_t next_at, const char *error
     if (!s) return r;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, next_at);
-    bind_text(s, 3, error);
+    db_bind_text(s, 3, error);
     sqlite3_bind_int(s, 4, give_up ? DB_OUTBOX_FAILED : DB_OUTBOX_PENDING);
     return run(d, s);
 }

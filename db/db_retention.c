@@ -5,17 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-    sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_TRANSIENT);
-}
-
 /* Runs one statement with up to two text and one int64 parameter; no rows expected. */
 static db_rc exec3(db *d, const char *sql, const char *a, const char *b, int64_t c) {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db_conn(d), sql, -1, &s, NULL);
     if (rc != SQLITE_OK) return db_fail(d, rc);
-    if (sqlite3_bind_parameter_count(s) >= 1) bind_text(s, 1, a);
-    if (sqlite3_bind_parameter_count(s) >= 2) bind_text(s, 2, b);
+    if (sqlite3_bind_parameter_count(s) >= 1) db_bind_text(s, 1, a);
+    if (sqlite3_bind_parameter_count(s) >= 2) db_bind_text(s, 2, b);
     if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, c);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
@@ -27,7 +23,7 @@ static db_rc int_of(db *d, const char *sql, const char *arg, int64_t *out) {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db_conn(d), sql, -1, &s, NULL);
     if (rc != SQLITE_OK) return db_fail(d, rc);
-    if (arg) bind_text(s, 1, arg);
+    if (arg) db_bind_text(s, 1, arg);
     rc = sqlite3_step(s);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_finalize(s);
@@ -138,7 +134,7 @@ db_rc db_study_files(db *d, const char *study_uid, char ***out_paths, int *out_n
         db_unlock(d);
         return r;
     }
-    bind_text(s, 1, study_uid);
+    db_bind_text(s, 1, study_uid);
     char **paths = NULL;
     int n = 0, cap = 0;
     db_rc r = DB_OK;
