@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,12 @@ void results_publish(void *ctx, const worker_job *job, int version, const char *
             log_error(LOG_CAT_DICOM, "results of %s v%d: overview: %s", job->study_uid, version, p->err);
         write_thumbs(p, thumbs);
     }
+    /* Test hook (tests/service/results_test.py crash_publish): MAMAD_TEST_CRASH_AT=
+     * publish_before_record kills the daemon here, between the committed result and its
+     * objects; the study is still `scoring`, so the restart re-queues it and the next
+     * version gets its objects. It can only end this process. */
+    const char *hook = getenv("MAMAD_TEST_CRASH_AT");
+    if (hook && strcmp(hook, "publish_before_record") == 0) raise(SIGKILL);
     db_rc r = record(p);
     if (r != DB_OK)
         log_error(LOG_CAT_DB, "results of %s v%d: recording the objects: %s", job->study_uid, version,

@@ -371,7 +371,41 @@ def retention(work, daemons):
     check(k.stop() == 0, "clean stop")
 
 
-CASES = {f.__name__: f for f in (pacs, pacs_down, retention)}
+def crash_publish(work, daemons):
+    """kill -9 between a committed result and its objects: the restart scores the study
+    again and the new version is built and delivered; nothing half-made is sent."""
+    port = free_port()
+    p = Pacs(work, port).start()
+    daemons.append(p)
+    settings = {"scoring.model": micro_model(work), "scoring.workers": "1",
+                "forward.destinations": "%s@127.0.0.1:%d" % (PACS_AE, port), "forward.retry": "200ms"}
+    d = Daemon(work + "/d", settings)
+    os.environ["MAMAD_TEST_CRASH_AT"] = "publish_before_record"
+    try:
+        daemons.append(d.start())
+    finally:
+        del os.environ["MAMAD_TEST_CRASH_AT"]
+    uid = send_views(d, work, 61, list(VIEWS))
+    rc = d.proc.wait(60)
+    d.proc = None
+    d.logf.close()
+    check(rc == -9, "mamad killed between the result and its objects")
+    check(index_rows(d.index, "SELECT version FROM results WHERE study_uid = ?", (uid,)) == [(1,)] and
+          index_rows(d.index, "SELECT COUNT(*) FROM result_objects") == [(0,)] and
+          index_rows(d.index, "SELECT COUNT(*) FROM outbox") == [(0,)],
+          "result v1 committed, no object and no outbox row recorded")
+    d.start()
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored" and s["result_version"] == 2, timeout=60)
+    check("restart" in doc["reason"] or doc["attempts"] == 2, "the restart scored the study again (v2)")
+    wait_outbox(d, uid, lambda ob: len(ob) == 2 and all(o["state"] == "sent" and o["version"] == 2 for o in ob),
+                "v2's SR and overview delivered")
+    st, _, _ = d.http("GET", "/api/v1/studies/%s/sr?version=1" % uid)
+    check(st == 404, "v1 has no SR (it was never built)")
+    check(len(p.received()) == 2, "the PACS got exactly v2's two objects")
+    check(d.stop() == 0, "clean stop")
+
+
+CASES = {f.__name__: f for f in (pacs, pacs_down, retention, crash_publish)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
