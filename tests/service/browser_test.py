@@ -37,7 +37,7 @@ import urllib.request  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from svc import READ_TOKEN, Daemon, acked, check, phantom, run_case, study_uid  # noqa: E402
@@ -105,6 +105,25 @@ def dashboard(work, daemons):
         check(cells["density"] == want["density"]["prediction"] and cells["birads"] == want["birads"]["prediction"]
               and cells["malignancy"] == "%.3f" % want["malignancy"]["probs"]["cancer"],
               "worklist scores are REST's study scores")
+        # a second study: newest first by default, most suspicious first on request, filter by state
+        sd2 = phantom(work + "/ph2", "--count", "1", "--seed", "52")[0]
+        files2 = [os.path.join(sd2, v + ".dcm") for v in VIEWS.values()]
+        uid2 = study_uid(files2[0])
+        rc, out = d.store(files2)
+        check(rc == 0 and acked(out) == 4, "a second study stored")
+        row2 = '#worklist tbody tr[data-uid="%s"]' % uid2
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, row2 + " td.malignancy") and
+                   b.find_element(By.CSS_SELECTOR, row2 + " td.malignancy").text != "")
+        order = lambda: [r.get_attribute("data-uid") for r in drv.find_elements(By.CSS_SELECTOR, "#worklist tbody tr")]  # noqa: E731
+        check(order() == [uid2, uid], "newest first")
+        p = {u: d.study(u)["latest_result"]["result"]["study"]["tasks"]["malignancy"]["probs"]["cancer"]
+             for u in (uid, uid2)}
+        Select(drv.find_element(By.ID, "sort")).select_by_value("suspicion")
+        check(order() == sorted((uid, uid2), key=lambda u: -p[u]), "sorted by suspicion (%s)" % p)
+        Select(drv.find_element(By.ID, "state-filter")).select_by_value("receiving")
+        check(order() == [], "filter receiving: none")
+        Select(drv.find_element(By.ID, "state-filter")).select_by_value("scored")
+        check(sorted(order()) == sorted((uid, uid2)), "filter scored: both")
         shot(drv, "2-worklist")
         drv.find_element(By.CSS_SELECTOR, row).click()
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "img.thumb.loaded")) == 4)
@@ -121,7 +140,7 @@ def dashboard(work, daemons):
             bir = tr.find_element(By.CSS_SELECTOR, 'td[data-task="birads"]').text
             check(got == tasks["malignancy"]["probs"]["cancer"] and dens == tasks["density"]["prediction"] and
                   bir == tasks["birads"]["prediction"], "%s scores on the page are REST's" % breast)
-        versions = drv.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
+        versions = drv.find_elements(By.CSS_SELECTOR, "#versions tbody tr")  # of the first study
         check(len(versions) == 1, "one result version listed")
         check("untrained" in drv.find_element(By.ID, "model-warning").text, "the untrained-model warning is shown")
         shot(drv, "3-study")
