@@ -180,8 +180,9 @@ int main(int argc, char **argv) {
             log_error(LOG_CAT_ENGINE, "%s", err);
             goto out;
         }
-        /* scoring.threads 0: the CPUs shared out between the workers, so that two workers on
-         * two cores do not run four threads (measured: 2-4 s per study instead of 0.5) */
+        /* scoring.threads 0: the CPUs shared out between the workers, so that workers do not
+         * oversubscribe the cores (issue 14 saw 2-4 s per four-view study with every thread
+         * on a loaded 2-core machine, 0.5 s with one) */
         int threads = (int)cfg.scoring_threads;
         if (threads < 1) {
             long cpus = sysconf(_SC_NPROCESSORS_ONLN);
