@@ -6,6 +6,7 @@
  * loader that already holds the file. Also the UID syntax check used before any UID may
  * name a file. */
 #include "dicom/dcm_instance_read.h"
+#include "dicom/dcm_preparse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -194,6 +195,8 @@ extern "C" int dcm_read_instance_info(const char *path, dcm_instance_info *out_i
                                       size_t errlen) {
     try {
         memset(out_info, 0, sizeof *out_info);
+        /* bounded walk first: DCMTK's recursive parser must never see an unbounded file */
+        if (dcm_preparse_file(path, err, errlen) != 0) return -1;
         DcmFileFormat ff;
         OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, kMaxReadLength, ERM_fileOnly);
         if (c.bad()) {

@@ -33,7 +33,10 @@
  *              from DIMSE_receiveDataSetInFile through DcmTmpConsumer to the fd. A write
  *              error does not stop the receive: the rest of the dataset is read and dropped.
  *   SYNCED     DcmTmpConsumer::finish + fsync + close. ENOSPC/EDQUOT -> 0xA700.
- *   CHECKED    dcm_read_instance_info (tags, whole-file check) -> else 0xC000;
+ *   CHECKED    dcm_read_instance_info: first the bounded pre-parse (dcm_preparse.h:
+ *              nesting depth, element count, declared lengths; DCMTK's recursive parser
+ *              would overflow this thread's stack on ~7,000 nested sequences), then the
+ *              tags and the whole-file check -> else 0xC000 with the reason logged;
  *              SOP Instance/Class UID equal to the request's -> else 0xA900;
  *              every UID valid per dcm_uid_valid -> else 0xC000.
  *   HANDLED    handler->store() moves the file into place and commits; its status is sent.
@@ -48,6 +51,8 @@
  *     associations are aborted between commands, a store in progress finishes and gets
  *     its response; when no worker remains the listener stops and is joined.
  *   - scp->active counts running workers (under scp->mu); never above max_associations.
+ *   - Worker threads get an explicit stack (kWorkerStackBytes), never the inherited
+ *     ulimit; no input reaches DCMTK's parser unbounded.
  */
 #include "dicom/dcm_scp.h"
 #include "dicom/dcm_instance_read.h"
@@ -500,6 +505,9 @@ static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason
     ASC_rejectAssociation(assoc, &rej);
 }
 
+/* 8 MiB: glibc's usual default, made explicit; 64 nested levels use a few hundred KB. */
+static const size_t kWorkerStackBytes = 8u << 20;
+
 struct WorkerArg {
     dcm_scp *scp;
     T_ASC_Association *assoc;
@@ -555,6 +563,10 @@ static void hand_off(dcm_scp *scp, int fd) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* An explicit stack, not whatever `ulimit -s` the service was started under: DCMTK
+         * parses (and decodes) recursively on this thread. dcm_preparse bounds the depth
+         * far below what this stack holds. */
+        pthread_attr_setstacksize(&attr, kWorkerStackBytes);
         int rc = pthread_create(&t, &attr, worker_main, w);
         pthread_attr_destroy(&attr);
         if (rc == 0) return;

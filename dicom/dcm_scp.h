@@ -6,8 +6,9 @@
  * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
  *   1. the dataset streams from the network into a temporary file under tmp_dir
  *      (never held whole in memory);
- *   2. the file is fsynced and its key tags parsed into dcm_instance_info; a file that is
- *      not DICOM, is truncated, or whose SOP Instance/Class UID differs from the request,
+ *   2. the file is fsynced, walked by the bounded pre-parse (dcm_preparse.h) and its key
+ *      tags parsed into dcm_instance_info; a file that is not DICOM, is truncated, nests
+ *      too deep, holds too many elements or declares lengths past its end, or whose SOP Instance/Class UID differs from the request,
  *      or holds an invalid UID, gets a failure status and the temporary file is removed;
  *   3. handler->store() is called with the temporary path; it moves the file to its final
  *      place, commits the index row and returns the DIMSE status;

@@ -10,9 +10,14 @@
  *       "STOPPED". SIGTERM/SIGINT stop it through
  *       dcm_scp_stop.
  *   scp_harness mkdcm OUT --sop UID --study UID --series UID [--lat L] [--view CC|MLO]
- *                     [--rows R] [--cols C] [--seed S]
+ *                     [--rows R] [--cols C] [--seed S] [--nest N] [--charset CS]
+ *                     [--patient ID]
  *       Writes a small valid Digital Mammography For Presentation file (explicit VR little
- *       endian, 16-bit allocated, 12 stored, View Code Sequence), any UID as given. */
+ *       endian, 16-bit allocated, 12 stored, View Code Sequence), any UID as given.
+ *       --nest N adds Request Attributes Sequences (0040,0275) nested N levels deep
+ *       (undefined lengths, 36 bytes a level: the stack-overflow dataset of issue 15);
+ *       --charset writes Specific Character Set (0008,0005), --patient the PatientID bytes
+ *       as given (e.g. Latin-1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -162,7 +167,9 @@ static void us(buf *b, unsigned g, unsigned e, unsigned v) { unsigned char x[2] 
 static int mkdcm(int argc, char **argv) {
     if (argc < 3) return 2;
     const char *out = argv[2], *sop = NULL, *study = NULL, *series = NULL, *lat = "L", *view = "CC";
+    const char *charset = NULL, *patient = "PHANTOM01";
     int rows = 64, cols = 48;
+    long nest = 0;
     unsigned seed = 1;
     for (int i = 3; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -174,6 +181,9 @@ static int mkdcm(int argc, char **argv) {
         else if (!strcmp(a, "--rows")) rows = atoi(v);
         else if (!strcmp(a, "--cols")) cols = atoi(v);
         else if (!strcmp(a, "--seed")) seed = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--nest")) nest = atol(v);
+        else if (!strcmp(a, "--charset")) charset = v;
+        else if (!strcmp(a, "--patient")) patient = v;
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     if (!sop || !study || !series || rows < 1 || cols < 1) {
@@ -193,12 +203,13 @@ static int mkdcm(int argc, char **argv) {
     str(&item, 8, 0x102, "SH", "SRT");
     str(&item, 8, 0x104, "LO", mlo ? "medio-lateral oblique" : "cranio-caudal");
 
+    if (charset) str(&ds, 8, 0x05, "CS", charset);
     str(&ds, 8, 0x16, "UI", mg);
     str(&ds, 8, 0x18, "UI", sop);
     str(&ds, 8, 0x20, "DA", "20260101");
     str(&ds, 8, 0x60, "CS", "MG");
     str(&ds, 8, 0x68, "CS", "FOR PRESENTATION");
-    str(&ds, 0x10, 0x20, "LO", "PHANTOM01");
+    str(&ds, 0x10, 0x20, "LO", patient);
     str(&ds, 0x10, 0x1010, "AS", "057Y");
     str(&ds, 0x18, 0x5101, "CS", view);
     str(&ds, 0x20, 0x0d, "UI", study);
@@ -212,6 +223,14 @@ static int mkdcm(int argc, char **argv) {
     us(&ds, 0x28, 0x101, 12);
     us(&ds, 0x28, 0x102, 11);
     us(&ds, 0x28, 0x103, 0);
+    for (long i = 0; i < nest; i++) {   /* SQ, undefined length, an undefined-length item */
+        u16(&ds, 0x40); u16(&ds, 0x275); put(&ds, "SQ", 2); u16(&ds, 0); u32(&ds, 0xffffffffu);
+        u16(&ds, 0xfffe); u16(&ds, 0xe000); u32(&ds, 0xffffffffu);
+    }
+    for (long i = 0; i < nest; i++) {   /* item delimiter, sequence delimiter */
+        u16(&ds, 0xfffe); u16(&ds, 0xe00d); u32(&ds, 0);
+        u16(&ds, 0xfffe); u16(&ds, 0xe0dd); u32(&ds, 0);
+    }
     buf sq = {0};
     u16(&sq, 0xfffe); u16(&sq, 0xe000); u32(&sq, item.n);
     put(&sq, item.p, item.n);

@@ -170,6 +170,18 @@ bad_input)
     expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
     expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
     expect_status 0xC000 "UID with a newline" --file "$W/src/evil3.dcm"
+    # ~7,000 nested sequences (258 KB) overflowed the association thread's stack inside
+    # DCMTK's recursive parser and took the whole process down (issue 15): refused now
+    mk "$W/src/deep.dcm" $UIDR.7 --seed 7 --nest 7000
+    expect_status 0xC000 "7,000 nested sequence levels" --file "$W/src/deep.dcm"
+    grep -q 'failure: refused before parsing: sequences nested deeper than 64 levels' "$W/scp.err" ||
+        fail "no log line saying why the deep dataset was refused"
+    kill -0 $PID 2>/dev/null || fail "the SCP died on the deep dataset"
+    mk "$W/src/nest60.dcm" $UIDR.8 --seed 8 --nest 60
+    out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/nest60.dcm")
+    echo "$out" | grep -q '^STATUS 0x0000$' || fail "60 nested levels (within the bound) refused: $out"
+    rm -f "$W/store/$UIDR.8.dcm"
+    echo "ok: 60 nested levels stored"
     grep -q "^FORGED" "$W/scp.err" && fail "a UID forged a log line"   # (DCMTK drops the newline)
     [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
     grep -q 'failure: .*not a valid UID' "$W/scp.err" || fail "no log line saying why the UID failed"
