@@ -53,9 +53,14 @@ typedef struct rest_response {
     int www_auth;             /* add WWW-Authenticate: Bearer */
 } rest_response;
 
-/* Fills resp with the JSON error (message printf-style; NULL for the default). */
+/* Fills resp with the JSON error (message printf-style; NULL for the default). The message
+ * is made valid UTF-8 and cut on a character boundary, whatever the arguments hold. */
 void rest_error(rest_response *resp, rest_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A JSON string of s as valid UTF-8 (common/utf8.h: invalid bytes become U+FFFD), never
+ * NULL for a NULL or invalid s: every text from the index or the request goes through it,
+ * because jansson refuses invalid UTF-8 and the response would be lost. */
+json_t *rest_str(const char *s);
 /* Serializes (and decrefs) obj as the JSON body with the given status. */
 void rest_json(rest_response *resp, int status, json_t *obj);
 /* A query parameter, or NULL. */

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "daemon/grouper_view.h"
 #include "daemon/routes.h"
 #include "daemon/store.h"
@@ -39,7 +40,7 @@ static int int_param(const rest_request *req, rest_response *resp, const char *n
     }
     if (!ok || x < lo || x > hi) {
         rest_error(resp, REST_ERR_BAD_PARAM, "%s must be an integer in %" PRId64 "..%" PRId64
-                   " (got '%.40s')", name, lo, hi, v);
+                   " (got '%.*s')", name, lo, hi, (int)utf8_prefix(v, 40), v);
         return -1;
     }
     *out = x;
@@ -48,15 +49,16 @@ static int int_param(const rest_request *req, rest_response *resp, const char *n
 
 static int check_uid(const rest_request *req, rest_response *resp) {
     if (dcm_uid_valid(req->param)) return 1;
-    rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID (1-64 digits and dots, "
-               "no empty components or leading zeros)", req->param);
+    rest_error(resp, REST_ERR_BAD_UID, "'%.*s' is not a valid DICOM UID (1-64 digits and dots, "
+               "no empty components or leading zeros)", (int)utf8_prefix(req->param, 70), req->param);
     return 0;
 }
 
 static json_t *study_summary(const db_study *s) {
-    return json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:i,s:i,s:I}", "uid", s->uid,
-                     "state", db_state_name(s->state), "complete", s->complete,
-                     "reason", s->reason, "patient_id", s->patient_id, "accession", s->accession,
+    return json_pack("{s:o,s:s,s:b,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:i,s:i,s:I}", "uid", rest_str(s->uid),
+                     "state", db_state_name(s->state), "complete", s->complete, "reason",
+                     rest_str(s->reason), "patient_id", rest_str(s->patient_id), "accession",
+                     rest_str(s->accession),
                      "instances", s->n_instances, "first_received", iso_time(s->first_at),
                      "last_received", iso_time(s->last_at), "state_changed", iso_time(s->state_at),
                      "attempts", s->attempts, "result_version", s->result_version,
@@ -67,8 +69,8 @@ static json_t *result_json(const db_result *r) {
     json_error_t jerr;
     json_t *res = json_loads(r->json, 0, &jerr);
     json_t *tim = json_loads(r->timings_json, 0, &jerr);
-    return json_pack("{s:i,s:s,s:o,s:o,s:o}", "version", r->version, "model_id", r->model_id,
-                     "result", res ? res : json_string(r->json), "timings",
+    return json_pack("{s:i,s:o,s:o,s:o,s:o}", "version", r->version, "model_id",
+                     rest_str(r->model_id), "result", res ? res : rest_str(r->json), "timings",
                      tim ? tim : json_object(), "created", iso_time(r->created_at));
 }
 
@@ -83,13 +85,14 @@ static void h_health(const rest_request *req, rest_response *resp) {
     snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
     int storage_ok = access(tmp, W_OK) == 0;
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:b,s:{s:b,s:b,s:s},s:I,s:s,s:I}", "status",
-        db_ok && storage_ok ? "ok" : "degraded", "database", db_ok ? "ok" : db_errmsg(c->index),
+        "{s:s,s:o,s:s,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I}", "status",
+        db_ok && storage_ok ? "ok" : "degraded", "database",
+        rest_str(db_ok ? "ok" : db_errmsg(c->index)),
         "storage", storage_ok ? "ok" : "the storage directory is not writable",
         "ready", db_ok && storage_ok, "model", "loaded", model, "untrained",
         model && c->model_untrained && *c->model_untrained, "message",
-        model ? c->model_id
-              : "no model is loaded: complete studies wait in queued (set scoring.model)",
+        rest_str(model ? c->model_id
+                       : "no model is loaded: complete studies wait in queued (set scoring.model)"),
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
         "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
@@ -105,7 +108,7 @@ static void h_studies(const rest_request *req, rest_response *resp) {
         db_state s;
         if (db_state_parse(st, &s) != 0) {
             rest_error(resp, REST_ERR_BAD_PARAM, "state must be one of receiving, complete, "
-                       "timed_out, queued, scoring, scored, failed (got '%.32s')", st);
+                       "timed_out, queued, scoring, scored, failed (got '%.*s')", (int)utf8_prefix(st, 32), st);
             return;
         }
         state = (int)s;
@@ -151,17 +154,20 @@ static void h_study(const rest_request *req, rest_response *resp) {
         }
         const db_instance *in = &list[idx[v]];
         json_object_set_new(views, grouper_view_keys[v],
-                            json_pack("{s:s,s:s,s:s}", "sop_uid", in->sop_uid, "presentation_intent",
-                                      in->presentation_intent, "acquired", in->acq_datetime));
+                            json_pack("{s:o,s:o,s:o}", "sop_uid", rest_str(in->sop_uid),
+                                      "presentation_intent", rest_str(in->presentation_intent),
+                                      "acquired", rest_str(in->acq_datetime)));
     }
     for (int i = 0; i < n; i++) {
         const db_instance *in = &list[i];
         json_array_append_new(
-            insts, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:b}", "sop_uid",
-                             in->sop_uid, "series_uid", in->series_uid, "sop_class", in->sop_class,
-                             "view_key", in->view_key, "laterality", in->laterality, "view",
-                             in->view, "modifiers", in->modifiers, "presentation_intent",
-                             in->presentation_intent, "acquired", in->acq_datetime, "size",
+            insts, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:b}", "sop_uid",
+                             rest_str(in->sop_uid), "series_uid", rest_str(in->series_uid),
+                             "sop_class", rest_str(in->sop_class), "view_key",
+                             rest_str(in->view_key), "laterality", rest_str(in->laterality),
+                             "view", rest_str(in->view), "modifiers", rest_str(in->modifiers),
+                             "presentation_intent", rest_str(in->presentation_intent),
+                             "acquired", rest_str(in->acq_datetime), "size",
                              (json_int_t)in->size, "received", iso_time(in->received_at),
                              "selected", in->view_key[0] && idx[grouper_view_index(in->view_key)] == i));
     }
@@ -198,7 +204,7 @@ static void h_results(const rest_request *req, rest_response *resp) {
     json_t *arr = json_array();
     for (int i = 0; i < nr; i++) json_array_append_new(arr, result_json(&res[i]));
     db_results_free(res, nr);
-    rest_json(resp, 200, json_pack("{s:s,s:o}", "study", s.uid, "results", arr));
+    rest_json(resp, 200, json_pack("{s:o,s:o}", "study", rest_str(s.uid), "results", arr));
 }
 
 static void h_rescore(const rest_request *req, rest_response *resp) {
@@ -209,7 +215,7 @@ static void h_rescore(const rest_request *req, rest_response *resp) {
         rest_error(resp, REST_ERR_BUSY, "study %s is still receiving or being scored; retry later",
                    req->param);
     else if (rc != DB_OK) rest_error(resp, REST_ERR_INTERNAL, NULL);
-    else rest_json(resp, 202, json_pack("{s:s,s:s}", "study", req->param, "state", "queued"));
+    else rest_json(resp, 202, json_pack("{s:o,s:s}", "study", rest_str(req->param), "state", "queued"));
 }
 
 static void h_changes(const rest_request *req, rest_response *resp) {
@@ -227,8 +233,9 @@ static void h_changes(const rest_request *req, rest_response *resp) {
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o}", "seq", (json_int_t)rows[i].seq,
-                                             "type", rows[i].type, "study", rows[i].study_uid,
+        json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:o}", "seq", (json_int_t)rows[i].seq,
+                                             "type", rest_str(rows[i].type), "study",
+                                             rest_str(rows[i].study_uid),
                                              "date", iso_time(rows[i].at)));
     /* Orthanc's contract: last = the last seq of the page, or on an empty page the
      * current maximum. */
@@ -242,8 +249,8 @@ static void h_models(const rest_request *req, rest_response *resp) {
     const rest_ctx *c = req->ctx;
     json_t *arr = json_array();
     if (c->model_id && c->model_id[0] && worker_pool_active(c->workers))
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "id", c->model_id, "path",
-                                             c->cfg->scoring_model, "active", 1));
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:b}", "id", rest_str(c->model_id), "path",
+                                             rest_str(c->cfg->scoring_model), "active", 1));
     rest_json(resp, 200, json_pack("{s:o}", "models", arr));
 }
 

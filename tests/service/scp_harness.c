@@ -11,13 +11,13 @@
  *       dcm_scp_stop.
  *   scp_harness mkdcm OUT --sop UID --study UID --series UID [--lat L] [--view CC|MLO]
  *                     [--rows R] [--cols C] [--seed S] [--nest N] [--charset CS]
- *                     [--patient ID]
+ *                     [--patient ID | --patient-hex HEX]
  *       Writes a small valid Digital Mammography For Presentation file (explicit VR little
  *       endian, 16-bit allocated, 12 stored, View Code Sequence), any UID as given.
  *       --nest N adds Request Attributes Sequences (0040,0275) nested N levels deep
  *       (undefined lengths, 36 bytes a level: the stack-overflow dataset of issue 15);
- *       --charset writes Specific Character Set (0008,0005), --patient the PatientID bytes
- *       as given (e.g. Latin-1). */
+ *       --charset writes Specific Character Set (0008,0005), --patient the PatientID as
+ *       given, --patient-hex its bytes in hex (e.g. 4DDC4C4C45522D31, Latin-1 MÜLLER-1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -184,6 +184,16 @@ static int mkdcm(int argc, char **argv) {
         else if (!strcmp(a, "--nest")) nest = atol(v);
         else if (!strcmp(a, "--charset")) charset = v;
         else if (!strcmp(a, "--patient")) patient = v;
+        else if (!strcmp(a, "--patient-hex")) {
+            static char raw[130];
+            size_t k = 0;
+            for (; k + 1 < sizeof raw && v[2 * k] && v[2 * k + 1]; k++) {
+                char h[3] = {v[2 * k], v[2 * k + 1], 0};
+                raw[k] = (char)strtoul(h, NULL, 16);
+            }
+            raw[k] = '\0';
+            patient = raw;
+        }
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     if (!sop || !study || !series || rows < 1 || cols < 1) {

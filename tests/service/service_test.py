@@ -3,7 +3,7 @@
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
 Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
-series_laterality
+series_laterality text
 """
 import glob
 import json
@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from svc import (ADMIN_TOKEN, HARNESS, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
+from svc import (ADMIN_TOKEN, HARNESS, READ_TOKEN, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
                  index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
@@ -285,6 +285,78 @@ def bad_input(work, daemons):
     status, _ = d.get("/api/v1/health", token=None)
     check(status == 200, "REST still healthy")
     check(d.metric("mamad_associations_total{result=\"rejected\"}") >= 2, "rejections counted")
+
+
+def text(work, daemons):
+    """Issue 15, finding 2: text that is not UTF-8. A PatientID in ISO_IR 100 (legal) was
+    stored but missing from GET /studies and answered 500 by GET /studies/{uid}; invalid
+    UTF-8 echoed into an error gave 500 on every endpoint; '%.40s' split characters."""
+    import sqlite3
+    d = Daemon(work + "/d")
+    daemons.append(d.start())
+    src = work + "/src"
+    os.makedirs(src)
+    base = "1.2.826.0.1.3680043.9.7433.2.15"
+    # (study, charset, PatientID bytes, Python's codec for them: the independent decoder)
+    cases = [
+        (base + ".1", "ISO_IR 100", b"M\xdcLLER-1", "latin-1"),      # declared Latin-1
+        (base + ".2", None, b"M\xdcLLER-2", "latin-1"),              # undeclared: read as Latin-1
+        (base + ".3", "ISO_IR 192", "M\u00dcLLER-3".encode(), "utf-8"),
+        (base + ".4", "ISO_IR 144", b"\xbf\xd5\xdb\xd5\xdd\xd0", "iso8859_5"),  # Cyrillic
+    ]
+    cases = [(st, cs, raw, raw.decode(codec)) for st, cs, raw, codec in cases]
+    files = []
+    for i, (study, cs, raw, _) in enumerate(cases):
+        p = os.path.join(src, "t%d.dcm" % i)
+        args = [HARNESS, "mkdcm", p, "--sop", study + ".1.1", "--study", study, "--series", study + ".1",
+                "--seed", str(i + 1), "--patient-hex", raw.hex()]
+        if cs:
+            args += ["--charset", cs]
+        r = subprocess.run(args, capture_output=True, text=True)
+        check(r.returncode == 0, "mkdcm: " + r.stdout + r.stderr)
+        files.append(p)
+    rc, out = d.store(files)
+    check(acked(out) == len(cases), "all four stored (%d acknowledged)" % acked(out))
+    status, doc = d.get("/api/v1/studies")
+    check(status == 200 and isinstance(doc, dict), "GET /studies answers JSON (%s)" % status)
+    listed = {s["uid"]: s["patient_id"] for s in doc["studies"]}
+    for study, cs, raw, want in cases:
+        check(listed.get(study) == want, "%s (%s) listed with patient_id %r (got %r)" %
+              (study, cs, want, listed.get(study)))
+        status, one = d.get("/api/v1/studies/" + study)
+        check(status == 200 and one["patient_id"] == want, "GET /studies/%s: %s %r" %
+              (study, status, one if not isinstance(one, dict) else one.get("patient_id")))
+        rows = index_rows(d.index, "SELECT CAST(patient_id AS BLOB) FROM studies WHERE uid=?", (study,))
+        check(rows and bytes(rows[0][0]) == want.encode(), "the index holds UTF-8 for %s: %r" % (study, rows))
+        stored = glob.glob(os.path.join(d.storage, "**", study + ".1.1*"), recursive=True)
+        check(stored and raw in open(stored[0], "rb").read(), "the stored file keeps the raw bytes")
+    # a row that is not UTF-8 (written before this conversion existed) is still served
+    con = sqlite3.connect(d.index, timeout=10)
+    con.execute("UPDATE studies SET patient_id=CAST(X'4DFF4C' AS TEXT) WHERE uid=?", (base + ".3",))
+    con.commit()
+    con.close()
+    status, doc = d.get("/api/v1/studies")
+    check(status == 200 and any(s["patient_id"] == "M\ufffdL" for s in doc["studies"]),
+          "an invalid index row is listed with U+FFFD, not dropped (%s)" % status)
+    status, one = d.get("/api/v1/studies/" + base + ".3")
+    check(status == 200 and one["patient_id"] == "M\ufffdL", "and fetched (%s)" % status)
+    # invalid UTF-8 echoed into errors: 4xx JSON, no token needed to hit them
+    for path, token, want, code in [
+            ("/api/v1/nonexist%FF", None, 404, "not_found"),
+            ("/api/v1/nonexist%FF", "r", 404, "not_found"),
+            ("/api/v1/studies?state=%FF%FE", "r", 400, "bad_parameter"),
+            ("/api/v1/studies/1.2%C3", "r", 400, "invalid_uid"),
+            ("/api/v1/studies?limit=" + "9" * 39 + "%E2%82%AC", "r", 400, "bad_parameter")]:
+        status, _, body = d.http("GET", path, token=None if token is None else READ_TOKEN)
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Fail("%s: not valid UTF-8 JSON (%s): %r" % (path, e, body[:200]))
+        check(status == want and doc["error"]["code"] == code, "%s -> %d %s (got %d %s)" %
+              (path, want, code, status, doc))
+        if "limit=" in path:  # cut at 40 bytes falls inside the euro sign: cut before it
+            check("(got '" + "9" * 39 + "')" in doc["error"]["message"], "cut on a character boundary: " +
+                  doc["error"]["message"])
 
 
 def rest(work, daemons):
@@ -567,7 +639,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
