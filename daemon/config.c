@@ -39,6 +39,15 @@ static const cfg_entry table[] = {
      "Seconds to wait for the next DIMSE message or data of an instance."},
     {"dicom.max_pdu", T_INT, F(dicom_max_pdu), "0", 0, 1048576,
      "Largest PDU received, bytes (0 = DCMTK's default)."},
+    {"dicom.request_timeout", T_INT, F(dicom_request_timeout_s), "5", 1, 3600,
+     "Seconds a new connection has to send its whole association request; then it is "
+     "closed (at most dicom.acse_timeout)."},
+    {"dicom.max_pending_per_host", T_INT, F(dicom_max_pending_per_host), "8", 1, 256,
+     "Connections of one host that may be waiting to send their association request; more "
+     "are closed at accept. Hosts on no dicom.allow entry are always closed at accept."},
+    {"dicom.max_associations_per_host", T_INT, F(dicom_max_assoc_per_host), "0", 0, 256,
+     "Associations one host may hold at once (0: dicom.max_associations); more are "
+     "rejected as local limit exceeded."},
     {"dicom.allow", T_STR, F(dicom_allow), "", 0, 0,
      "Space-separated CALLING_AE@host entries allowed to store (\"*\" matches any AE or host). "
      "Empty denies everybody."},
@@ -54,6 +63,12 @@ static const cfg_entry table[] = {
     {"rest.threads", T_INT, F(rest_threads), "4", 1, 64, "REST worker threads."},
     {"rest.max_body", T_INT, F(rest_max_body), "65536", 0, 16777216,
      "Largest request body accepted, bytes; larger requests get 413."},
+    {"rest.max_connections", T_INT, F(rest_max_connections), "256", 4, 4096,
+     "REST connections open at once; more are refused at accept."},
+    {"rest.max_connections_per_ip", T_INT, F(rest_max_connections_per_ip), "16", 1, 4096,
+     "REST connections one client address may hold open; more are refused at accept."},
+    {"rest.connection_timeout", T_INT, F(rest_connection_timeout_s), "10", 1, 3600,
+     "Seconds a REST connection may stay idle (or send its request) before it is closed."},
     {"rest.token_file", T_STR, F(rest_token_file), "", 0, 0,
      "File of bearer tokens, one `ROLE TOKEN` per line (ROLE is read or admin; # comments). "
      "Keep it mode 0600."},

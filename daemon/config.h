@@ -34,6 +34,9 @@ typedef struct mamad_config {
     int64_t dicom_acse_timeout_s;
     int64_t dicom_dimse_timeout_s;
     int64_t dicom_max_pdu;
+    int64_t dicom_request_timeout_s;
+    int64_t dicom_max_pending_per_host;
+    int64_t dicom_max_assoc_per_host;
     char dicom_allow[CONFIG_STR_MAX * 2];
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
@@ -44,6 +47,9 @@ typedef struct mamad_config {
     int64_t rest_port;
     int64_t rest_threads;
     int64_t rest_max_body;
+    int64_t rest_max_connections;
+    int64_t rest_max_connections_per_ip;
+    int64_t rest_connection_timeout_s;
     char rest_token_file[CONFIG_STR_MAX];
     char rest_token_env[64];
     /* [grouper] */

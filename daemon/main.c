@@ -215,6 +215,9 @@ int main(int argc, char **argv) {
                          .max_associations = (int)cfg.dicom_max_associations,
                          .acse_timeout_s = (int)cfg.dicom_acse_timeout_s,
                          .dimse_timeout_s = (int)cfg.dicom_dimse_timeout_s,
+                         .request_timeout_s = (int)cfg.dicom_request_timeout_s,
+                         .max_pending_per_host = (int)cfg.dicom_max_pending_per_host,
+                         .max_assoc_per_host = (int)cfg.dicom_max_assoc_per_host,
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
                          .max_pdu = (uint64_t)cfg.dicom_max_pdu};
     dcm_scp_handler h = store_handler(st);

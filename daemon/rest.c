@@ -21,6 +21,19 @@ struct rest {
     rest_ctx ctx;
 };
 
+/* Request limits. MHD keeps the request line, headers and every query argument in one
+ * per-connection pool (REST_POOL_BYTES); when the arguments do not fit, libmicrohttpd
+ * 0.9.75 neither answers nor closes, and the client waits for the connection timeout
+ * (600 parameters did that with the default 32 KiB pool). So the URI is checked before
+ * MHD parses its arguments (uri_guard) and a request over the limits gets 414 at once. A
+ * request line or headers larger than the pool get MHD's own 414 / 431. */
+#define REST_POOL_BYTES (128u * 1024u)
+#define REST_MAX_URI 8192u
+#define REST_MAX_PARAMS 64u
+
+/* The marker uri_guard leaves in *con_cls for a request over the limits. */
+static char uri_refused;
+
 typedef struct conn_state {
     char *body;
     size_t len;
@@ -118,12 +131,37 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, rest_response 
     return rc;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: runs on the raw URI before MHD splits off its arguments.
+ * Over the limits, the query string is blanked in MHD's own (writable) read buffer, so
+ * that nothing is parsed into the pool, and on_request answers 414. */
+static void *uri_guard(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    (void)conn;
+    size_t n = strlen(uri), params = 0;
+    char *q = strchr(uri, '?');
+    if (q)
+        for (const char *c = q; *c; c++) params += *c == '&' || *c == '?' || *c == ';';
+    if (n <= REST_MAX_URI && params <= REST_MAX_PARAMS) return NULL;
+    if (q) memset(q, 0, strlen(q));
+    return &uri_refused;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
     (void)version;
     rest *srv = cls;
     const size_t max_body = (size_t)srv->ctx.cfg->rest_max_body;
+    if (*con_cls == &uri_refused) {
+        conn_state *refused = calloc(1, sizeof *refused);
+        *con_cls = refused;
+        if (!refused) return MHD_NO;
+        refused->responded = 1;
+        rest_response resp;
+        memset(&resp, 0, sizeof resp);
+        rest_error(&resp, REST_ERR_URI_TOO_LONG, NULL);
+        return send_response(conn, &resp, &srv->ctx);
+    }
     conn_state *st = *con_cls;
     if (!st) {
         st = calloc(1, sizeof *st);
@@ -219,7 +257,13 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->rest_threads,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                              MHD_OPTION_URI_LOG_CALLBACK, uri_guard, r,
+                              /* floods are refused at accept, idle ones closed soon */
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->rest_max_connections,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)cfg->rest_max_connections_per_ip,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->rest_connection_timeout_s,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REST_POOL_BYTES,
                               MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!r->mhd) {

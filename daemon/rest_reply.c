@@ -20,6 +20,8 @@ const rest_error_info rest_errors[REST_ERR_COUNT] = {
                           "not a valid DICOM UID (1-64 digits and dots, no leading zeros)"},
     [REST_ERR_STUDY_NOT_FOUND] = {"study_not_found", 404, "no study with this UID"},
     [REST_ERR_BODY_TOO_LARGE] = {"body_too_large", 413, "request body too large"},
+    [REST_ERR_URI_TOO_LONG] = {"uri_too_long", 414,
+                               "request URI longer than 8192 bytes or with more than 64 query parameters"},
     [REST_ERR_BUSY] = {"conflict", 409, "the study cannot be rescored in its current state"},
     [REST_ERR_NO_MODEL] = {"no_model", 409, "no model is configured (scoring.model)"},
     [REST_ERR_INTERNAL] = {"internal", 500, "internal error (see the daemon log)"},

@@ -255,7 +255,7 @@ extern "C" int dcm_preparse_buffer(const unsigned char *p, size_t n, char *err, 
         w.err = err;
         w.errlen = errlen;
         if (n < 132 || memcmp(p + 128, "DICM", 4) != 0)
-            return w.fail(0, "not a DICOM Part 10 file (no preamble and \"DICM\")");
+            return w.fail(0, "not a readable DICOM file (no Part 10 preamble and \"DICM\")");
         /* group 0002: explicit VR little endian whatever the dataset uses */
         size_t pos = 132;
         std::string ts;
@@ -307,7 +307,7 @@ extern "C" int dcm_preparse_buffer(const unsigned char *p, size_t n, char *err, 
 extern "C" int dcm_preparse_file(const char *path, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "not a readable DICOM file: cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
@@ -319,7 +319,7 @@ extern "C" int dcm_preparse_file(const char *path, char *err, size_t errlen) {
     size_t n = (size_t)st.st_size;
     if (n < 132) {
         close(fd);
-        snprintf(err, errlen, "refused before parsing: not a DICOM Part 10 file (%zu bytes)", n);
+        snprintf(err, errlen, "refused before parsing: not a readable DICOM file (%zu bytes, no Part 10 header)", n);
         return -1;
     }
     void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);

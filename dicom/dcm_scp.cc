@@ -5,14 +5,17 @@
  * Design notes
  * ============
  * Threads. dcm_scp_start() binds the port itself and starts one listener thread
- * (listener_main). It accepts TCP connections without blocking and keeps each one
- * pending (conn_ready) until its whole A-ASSOCIATE-RQ PDU has arrived, at most
- * acse_timeout_s; only then does DCMTK read it (hand_off: ASC_receiveAssociation on the
+ * (listener_main). It accepts TCP connections without blocking; a host that matches no
+ * allow-list entry, or that already has max_pending_per_host connections pending, is
+ * closed at accept (drop_at_accept, one log line a second at most). Others stay pending
+ * (conn_ready) until their whole A-ASSOCIATE-RQ PDU has arrived, at most
+ * request_timeout_s (5 s); only then does DCMTK read it (hand_off: ASC_receiveAssociation on the
  * accepted socket through dcmExternalSocketHandle). So a connection that sends nothing,
  * or sends slowly, delays nobody, which DCMTK 3.6.7's DcmSCPPool cannot promise: its
  * single listener reads each request itself. hand_off then rejects at once with
  * A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider) when
- * max_associations associations are running, or "temporary congestion" while stopping,
+ * max_associations associations are running (or max_assoc_per_host of that host), or
+ * "temporary congestion" while stopping,
  * and otherwise starts a detached worker thread (worker_main) running one ScpWorker,
  * a DcmThreadSCP. Nothing queues.
  *
@@ -73,6 +76,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -136,6 +140,9 @@ struct dcm_scp {
     dcm_scp_handler handler;
     int dimse_timeout_s = 30;
     int acse_timeout_s = 30;
+    int request_timeout_s = 5;
+    int max_pending_per_host = 8;
+    int max_assoc_per_host = 4;
     int max_associations = 4;
     long max_pdu = ASC_DEFAULTMAXPDU;
     uint16_t port = 0;
@@ -147,6 +154,7 @@ struct dcm_scp {
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t idle = PTHREAD_COND_INITIALIZER;   /* signalled when active drops */
     int active = 0;                           /* running workers, under mu */
+    std::map<std::string, int> active_by_host;  /* running workers per peer, under mu */
     std::atomic<bool> stopping{false};        /* refuse new, abort idle */
     std::atomic<bool> quit{false};            /* the listener leaves its loop */
     std::atomic<unsigned long> store_seq{0};
@@ -181,6 +189,14 @@ static std::string norm_host(const std::string &h) {
 static bool host_matches(const std::string &entry, const std::string &peer) {
     if (entry == "*" || entry == peer) return true;
     if (entry == "localhost") return peer == "127.0.0.1" || peer == "::1";
+    return false;
+}
+
+/* 1 when some allow-list entry names this host (or any host): only then may the
+ * connection stay open long enough to send an association request. */
+static bool host_allowed(const dcm_scp *scp, const std::string &peer) {
+    for (const AllowEntry &e : scp->allow)
+        if (host_matches(e.host, peer)) return true;
     return false;
 }
 
@@ -511,7 +527,18 @@ static const size_t kWorkerStackBytes = 8u << 20;
 struct WorkerArg {
     dcm_scp *scp;
     T_ASC_Association *assoc;
+    std::string host;
 };
+
+/* One worker fewer (under mu): the pool's and its host's count. */
+static void release_slot(dcm_scp *scp, const std::string &host) {
+    pthread_mutex_lock(&scp->mu);
+    scp->active--;
+    auto it = scp->active_by_host.find(host);
+    if (it != scp->active_by_host.end() && --it->second <= 0) scp->active_by_host.erase(it);
+    pthread_cond_broadcast(&scp->idle);
+    pthread_mutex_unlock(&scp->mu);
+}
 
 static void *worker_main(void *arg) {
     WorkerArg *w = (WorkerArg *)arg;
@@ -523,11 +550,9 @@ static void *worker_main(void *arg) {
     } catch (...) {
         log_error(LOG_CAT_DICOM, "association worker stopped by an exception");
     }
+    std::string host = w->host;
     delete w;
-    pthread_mutex_lock(&scp->mu);
-    scp->active--;
-    pthread_cond_broadcast(&scp->idle);
-    pthread_mutex_unlock(&scp->mu);
+    release_slot(scp, host);
     return NULL;
 }
 
@@ -555,10 +580,15 @@ static void hand_off(dcm_scp *scp, int fd) {
     std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
     pthread_mutex_lock(&scp->mu);
     bool stopping = scp->stopping, full = scp->active >= scp->max_associations;
-    if (!stopping && !full) scp->active++;
+    auto it = scp->active_by_host.find(host);
+    bool host_full = !full && it != scp->active_by_host.end() && it->second >= scp->max_assoc_per_host;
+    if (!stopping && !full && !host_full) {
+        scp->active++;
+        scp->active_by_host[host]++;
+    }
     pthread_mutex_unlock(&scp->mu);
-    if (!stopping && !full) {
-        WorkerArg *w = new WorkerArg{scp, assoc};
+    if (!stopping && !full && !host_full) {
+        WorkerArg *w = new WorkerArg{scp, assoc, host};
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -571,15 +601,17 @@ static void hand_off(dcm_scp *scp, int fd) {
         pthread_attr_destroy(&attr);
         if (rc == 0) return;
         delete w;
-        pthread_mutex_lock(&scp->mu);
-        scp->active--;
-        pthread_cond_broadcast(&scp->idle);
-        pthread_mutex_unlock(&scp->mu);
+        release_slot(scp, host);
         scp->event("rejected", ae.c_str(), host.c_str(), "cannot start a thread for it");
         reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
     } else if (stopping) {
         scp->event("rejected", ae.c_str(), host.c_str(), "service is shutting down");
         reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    } else if (host_full) {
+        std::string why = "host " + host + " already has " + std::to_string(scp->max_assoc_per_host) +
+                          " associations open (per-host limit, local limit exceeded)";
+        scp->event("rejected", ae.c_str(), host.c_str(), why.c_str());
+        reject(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
     } else {
         std::string why = "all " + std::to_string(scp->max_associations) +
                           " association slots are busy (local limit exceeded)";
@@ -588,6 +620,26 @@ static void hand_off(dcm_scp *scp, int fd) {
     }
     ASC_dropAssociation(assoc);
     ASC_destroyAssociation(&assoc);
+}
+
+/* A connection closed at accept: logged (at most one line a second, with how many were
+ * closed meanwhile, so a flood cannot flood the log) and reported as "rejected". */
+static void drop_at_accept(dcm_scp *scp, const char *host, const char *why) {
+    static double last = 0;
+    static unsigned long quiet = 0;
+    double t = now_s();
+    if (t - last >= 1.0) {
+        if (quiet)
+            log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s (%lu more closed in the "
+                     "last second)", host, why, quiet);
+        else
+            log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", host, why);
+        last = t;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
+    if (scp->handler.assoc_event) scp->handler.assoc_event(scp->handler.ctx, "rejected", "", host, why);
 }
 
 static void *listener_main(void *arg) {
@@ -609,19 +661,29 @@ static void *listener_main(void *arg) {
         }
         if (n > 0 && (pfds[0].revents & POLLIN)) {
             for (;;) {
-                struct sockaddr_in a;
+                struct sockaddr_storage a;
                 socklen_t alen = sizeof a;
                 int fd = accept4(scp->listen_fd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) break;
-                char host[64] = "?";
-                inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
-                if (pending.size() >= max_pending) {
-                    log_warn(LOG_CAT_DICOM, "closing a connection from %s: %zu connections are "
-                             "waiting to send their association request", host, pending.size());
+                char hbuf[NI_MAXHOST] = "?";
+                getnameinfo((struct sockaddr *)&a, alen, hbuf, sizeof hbuf, NULL, 0, NI_NUMERICHOST);
+                std::string host = norm_host(hbuf);
+                const char *why = NULL;
+                size_t same = 0;
+                for (const Pending &p : pending) same += p.peer == host;
+                if (!host_allowed(scp, host))
+                    why = "the host is not in the allow-list (closed at accept)";
+                else if (same >= (size_t)scp->max_pending_per_host)
+                    why = "the host already has its limit of connections waiting to send an "
+                          "association request";
+                else if (pending.size() >= max_pending)
+                    why = "too many connections are waiting to send their association request";
+                if (why) {
+                    drop_at_accept(scp, host.c_str(), why);
                     close(fd);
                     continue;
                 }
-                pending.push_back({fd, now_s() + scp->acse_timeout_s, false, host});
+                pending.push_back({fd, now_s() + scp->request_timeout_s, false, host});
             }
         }
         double t = now_s();
@@ -634,7 +696,7 @@ static void *listener_main(void *arg) {
             if (st == 1) {
                 hand_off(scp, p.fd);
             } else {
-                if (st == 0) why = "sent no complete association request within the ACSE timeout";
+                if (st == 0) why = "sent no complete association request within the request timeout";
                 if (p.partial || st == 0) {
                     log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", p.peer.c_str(), why);
                     if (scp->handler.assoc_event)
@@ -730,6 +792,11 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         scp->handler = *handler;
         scp->dimse_timeout_s = cfg->dimse_timeout_s > 0 ? cfg->dimse_timeout_s : 30;
         scp->acse_timeout_s = cfg->acse_timeout_s > 0 ? cfg->acse_timeout_s : 30;
+        scp->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 5;
+        if (scp->request_timeout_s > scp->acse_timeout_s) scp->request_timeout_s = scp->acse_timeout_s;
+        scp->max_pending_per_host = cfg->max_pending_per_host > 0 ? cfg->max_pending_per_host : 8;
+        scp->max_assoc_per_host = cfg->max_assoc_per_host > 0 ? cfg->max_assoc_per_host
+                                                              : cfg->max_associations;
         scp->max_associations = cfg->max_associations;
         if (cfg->max_pdu) scp->max_pdu = (long)cfg->max_pdu;
         scp->port = port;

@@ -69,15 +69,21 @@ typedef struct dcm_scp_config {
     const char *bind_address;    /* IPv4 address or host name to listen on; NULL/"" = all */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;          /* also how long a connection may take to send its whole
-                                    A-ASSOCIATE-RQ before it is closed (others are served
-                                    meanwhile); 0 = 30 s */
+    int acse_timeout_s;          /* association negotiation messages (0 = 30 s) */
     int dimse_timeout_s;         /* a stalled message, and the idle time between commands
                                     after which an association is aborted (0 = 30 s) */
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
     const dcm_allow_entry *allow;
     int n_allow;                 /* deny by default: zero entries admits nobody */
     uint64_t max_pdu;            /* 0 = DCMTK default */
+    /* Connection hygiene (issue 15): a host matching no allow-list entry is closed at
+     * accept, before it can hold anything. */
+    int request_timeout_s;       /* a connection must have sent its whole A-ASSOCIATE-RQ
+                                    within this (0 = 5 s, at most acse_timeout_s) */
+    int max_pending_per_host;    /* connections of one host still sending their request
+                                    (0 = 8); more are closed at accept */
+    int max_assoc_per_host;      /* associations of one host at once (0 = max_associations);
+                                    more are rejected "local limit exceeded" */
 } dcm_scp_config;
 
 typedef struct dcm_scp dcm_scp;

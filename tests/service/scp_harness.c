@@ -2,7 +2,8 @@
  *
  *   scp_harness serve --ae AE --tmp DIR --store DIR [--port P] [--pool N] [--bind ADDR]
  *                     [--allow AE@HOST]... [--dimse-timeout S] [--acse-timeout S]
- *                     [--fail-store N]
+ *                     [--fail-store N] [--request-timeout S] [--pending-per-host N]
+ *                     [--assoc-per-host N]
  *       Runs the SCP with a minimal durable handler (fsync'd temp file renamed to
  *       STORE/<SOPInstanceUID>.dcm, directory fsynced; a duplicate keeps the first copy)
  *       and prints one line per event on stdout: "PORT n", "EVENT <event> <ae> <host>
@@ -99,6 +100,9 @@ static int serve(int argc, char **argv) {
         else if (!strcmp(a, "--acse-timeout")) cfg.acse_timeout_s = atoi(v);
         else if (!strcmp(a, "--bind")) cfg.bind_address = v;
         else if (!strcmp(a, "--fail-store")) fail_nth = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--request-timeout")) cfg.request_timeout_s = atoi(v);
+        else if (!strcmp(a, "--pending-per-host")) cfg.max_pending_per_host = atoi(v);
+        else if (!strcmp(a, "--assoc-per-host")) cfg.max_assoc_per_host = atoi(v);
         else if (!strcmp(a, "--allow") && cfg.n_allow < 16) {
             const char *at = strchr(v, '@');
             dcm_allow_entry *e = &allow[cfg.n_allow++];

@@ -2,7 +2,7 @@
 # scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
 # run through scp_harness on a loopback ephemeral port with DCMTK's own clients
 # (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
-# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener flood.
 # MAMA_TOOL: the `mama` binary (for `mama phantom`), needed by the phantom case only.
 set -u
 CASE=$1 H=$2 RAW=$3
@@ -192,6 +192,85 @@ bad_input)
     cmp <(dataset "$W/src/good2.dcm") <(dataset "$W/store/$UIDR.2.dcm") || fail "raw-sent dataset differs"
     stop_scp
     grep -q 'duplicates=1' "$W/scp.log" || fail "duplicate not seen by the handler"
+    ;;
+flood)
+    # Issue 15, finding 3: 256 idle TCP connections filled the pending-request queue and
+    # real associations were refused for up to acse_timeout. Loopback has all of 127/8:
+    # 127.0.0.3 is on no allow-list entry, 127.0.0.2 is (but only floods), the real
+    # sender is 127.0.0.1. Bounded: 300 + 300 connections, a few seconds.
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --allow SENDER@127.0.0.2 \
+        --pending-per-host 4 --request-timeout 2
+    python3 - "$PORT" >"$W/flood.out" 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+def flood(src, n):
+    out = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        out.append(s)
+    return out
+def count_closed(socks, wait):
+    """How many of socks the server closes within wait seconds in all."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    n, deadline = 0, time.time() + wait
+    while n < len(socks) and time.time() < deadline:
+        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
+            sel.unregister(key.fileobj)
+            try:
+                eof = key.fileobj.recv(1) == b""
+            except OSError:
+                eof = True
+            n += eof
+    return n
+unknown = flood("127.0.0.3", 300)
+known = flood("127.0.0.2", 300)
+print("FLOODING", flush=True)
+# every unknown-host connection is closed by the server, without waiting for a timeout
+print("UNKNOWN_CLOSED", count_closed(unknown, 5), flush=True)
+# an allowed host's idle connections: every one is closed, at accept (past its 4
+# pending) or at the 2 s request deadline; the server's events say which
+print("KNOWN_CLOSED", count_closed(known, 10), flush=True)
+PY
+    fl=$!
+    for _ in $(seq 200); do grep -q FLOODING "$W/flood.out" && break; sleep 0.05; done
+    grep -q FLOODING "$W/flood.out" || fail "flood did not start: $(cat "$W/flood.out")"
+    # while 600 idle connections are open, the real sender is served
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echo refused during the flood"
+    mk "$W/src/f1.dcm" $UIDR.31 --seed 31
+    send -xe "$W/src/f1.dcm" || fail "store refused during the flood"
+    [ -f "$W/store/$UIDR.31.dcm" ] || fail "instance not stored during the flood"
+    wait $fl
+    cat "$W/flood.out"
+    grep -q '^UNKNOWN_CLOSED 300$' "$W/flood.out" || fail "unknown-host connections left open"
+    grep -q '^KNOWN_CLOSED 300$' "$W/flood.out" || fail "an allowed host's idle connections left open"
+    at_accept=$(grep -c '^EVENT rejected .*127.0.0.2 .*limit of connections waiting' "$W/scp.log")
+    at_deadline=$(grep -c '^EVENT rejected .*127.0.0.2 .*within the request timeout' "$W/scp.log")
+    echo "127.0.0.2: $at_accept closed at accept, $at_deadline at the request deadline"
+    [ $((at_accept + at_deadline)) = 300 ] || fail "not every idle connection accounted for"
+    [ "$at_accept" -ge 200 ] && [ "$at_deadline" -ge 4 ] || fail "per-host pending limit not applied"
+    grep -q 'not in the allow-list (closed at accept)' "$W/scp.err" || fail "no log line for the unknown host"
+    [ "$(grep -c 'closing a connection from 127.0.0.3' "$W/scp.err")" -lt 20 ] || fail "the flood flooded the log"
+    stop_scp
+    # per-host limit on open associations: two holders from one host, the third is rejected
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --assoc-per-host 2 --pool 8
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h1" &
+    h1=$!
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h2" &
+    h2=$!
+    for _ in $(seq 100); do
+        [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 2 ] && break
+        sleep 0.05
+    done
+    out=$(timeout 5 "$RAW" --port $PORT --called MAMAD --calling SENDER)
+    [ "$out" = "ASSOC rejected result=2 source=3 reason=2" ] || fail "third association of one host: '$out'"
+    grep -q 'per-host limit' "$W/scp.log" || fail "no per-host reason"
+    wait $h1 $h2
+    stop_scp
     ;;
 pool_full)
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --pool 2

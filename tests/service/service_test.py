@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -359,6 +360,99 @@ def text(work, daemons):
                   doc["error"]["message"])
 
 
+def _count_closed(socks, wait):
+    """How many of socks the server closes (EOF or reset) within wait seconds in all."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    n, deadline = 0, time.time() + wait
+    while n < len(socks) and time.time() < deadline:
+        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
+            sel.unregister(key.fileobj)
+            try:
+                eof = key.fileobj.recv(1) == b""
+            except OSError:
+                eof = True
+            n += eof
+    return n
+
+
+def _raw_http(port, data, wait=5.0):
+    """Sends data on a fresh connection; the bytes the server sends back before it closes
+    (or b"<no answer>" when it neither answers nor closes within wait)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(wait)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+            if b"\r\n\r\n" in out and b"Content-Length" in out:
+                head, _, body = out.partition(b"\r\n\r\n")
+                n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                if len(body) >= n:
+                    break
+    except socket.timeout:
+        out += b"<no answer>"
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
+def flood(work, daemons):
+    """Issue 15, finding 3: idle connections with no login blocked service (~1,030 idle
+    REST connections made every request time out; 256 idle DICOM connections refused real
+    associations); 600 query parameters or a garbage request line got no answer for 30 s.
+    Bounded: 300 connections per flood on loopback (127.0.0.2/.3 are other hosts)."""
+    import socket
+    d = Daemon(work + "/d", {"rest.max_connections_per_ip": "8", "rest.connection_timeout": "2",
+                             "dicom.request_timeout": "2", "dicom.max_pending_per_host": "4"})
+    daemons.append(d.start())
+
+    def connect(src, port, n):
+        out = []
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", port))
+            out.append(s)
+        return out
+
+    rest_flood = connect("127.0.0.2", d.rest_port, 300)
+    dicom_unknown = connect("127.0.0.3", d.dicom_port, 300)
+    status, doc = d.get("/api/v1/health", token=None)
+    check(status == 200, "REST answers during a 300-connection flood (%s)" % status)
+    check(d.echo(), "DICOM echo succeeds during a 300-connection flood from an unknown host")
+    closed = _count_closed(rest_flood, 10)
+    check(closed == 300, "REST: the idle flood is refused past 8 per address and timed out "
+                         "after 2 s (%d of 300 closed)" % closed)
+    closed = _count_closed(dicom_unknown, 10)
+    check(closed == 300, "DICOM: a host on no allow-list entry is closed at accept (%d of 300)" % closed)
+    check("not in the allow-list (closed at accept)" in d.log(), "the closing is logged")
+    for s in rest_flood + dicom_unknown:
+        s.close()
+
+    q = "&".join("p%d=1" % i for i in range(600))
+    out = _raw_http(d.rest_port, ("GET /api/v1/health?%s HTTP/1.1\r\nHost: x\r\n\r\n" % q).encode())
+    check(out.startswith(b"HTTP/1.1 414 ") and b'"uri_too_long"' in out, "600 query parameters -> 414 JSON: %r" % out[:200])
+    out = _raw_http(d.rest_port, ("GET /api/v1/" + "a" * 200000 + " HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+    check(out.startswith(b"HTTP/1.1 414 "), "a 200 KB URI -> 414: %r" % out[:120])
+    out = _raw_http(d.rest_port, ("GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + "a" * 200000 +
+                                  "\r\n\r\n").encode())
+    check(out.startswith(b"HTTP/1.1 431 "), "a 200 KB header -> 431: %r" % out[:120])
+    for garbage in (b"\x16\x03\x01\x02\x00 garbage\r\n\r\n", b"GET / FOO/9\r\n\r\n"):
+        out = _raw_http(d.rest_port, garbage)
+        check(out.startswith(b"HTTP/1.1 400 "), "garbage request line %r -> 400: %r" % (garbage, out[:120]))
+    status, doc = d.get("/api/v1/health", token=None)
+    check(status == 200, "still serving after the floods")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -639,7 +733,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
