@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES } cfg_type;
 
@@ -345,6 +346,15 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         FILE *f = fopen(cfg->rest_token_file, "r");
         if (!f) {
             snprintf(err, errlen, "rest.token_file %s: %s", cfg->rest_token_file, strerror(errno));
+            return -1;
+        }
+        /* The tokens are passwords: a file others can read is refused, not warned about. */
+        struct stat tst;
+        if (fstat(fileno(f), &tst) != 0 || (tst.st_mode & 077)) {
+            snprintf(err, errlen, "rest.token_file %s is readable by group or others (mode %04o): "
+                     "the tokens are secrets; run `chmod 600 %s`", cfg->rest_token_file,
+                     (unsigned)(tst.st_mode & 07777), cfg->rest_token_file);
+            fclose(f);
             return -1;
         }
         char line[512];

@@ -8,11 +8,13 @@
 #include "daemon/routes.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -230,14 +232,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
-    rest *r = calloc(1, sizeof *r);
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    r->ctx = *ctx;
-    const mamad_config *cfg = ctx->cfg;
+int rest_listen(const mamad_config *cfg, char *err, size_t errlen) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -248,13 +243,40 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
     if (gai != 0) {
         snprintf(err, errlen, "rest.bind '%s': %s (give a numeric IPv4 or IPv6 address)", cfg->rest_bind,
                  gai_strerror(gai));
-        free(r);
         return -1;
     }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0 && ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d for REST: %s (port in use, or no permission?)",
+                 cfg->rest_bind, (int)cfg->rest_port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
+    const mamad_config *cfg = ctx->cfg;
+    int fd = ctx->listen_fd > 0 ? ctx->listen_fd : rest_listen(cfg, err, errlen);
+    if (fd < 0) return -1;
+    rest *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return -1;
+    }
+    r->ctx = *ctx;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    r->mhd = MHD_start_daemon(flags, (uint16_t)cfg->rest_port, NULL, NULL, on_request, r,
-                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    r->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, r,
+                              MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->rest_threads,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
                               MHD_OPTION_URI_LOG_CALLBACK, uri_guard, r,
@@ -265,10 +287,9 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->rest_connection_timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REST_POOL_BYTES,
                               MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!r->mhd) {
-        snprintf(err, errlen, "cannot listen on %s:%d for REST (port in use, or no permission?)",
-                 cfg->rest_bind, (int)cfg->rest_port);
+        snprintf(err, errlen, "cannot start the REST server on %s:%d", cfg->rest_bind, (int)cfg->rest_port);
+        close(fd);
         free(r);
         return -1;
     }

@@ -207,10 +207,12 @@ public:
     explicit ScpWorker(dcm_scp *scp) : scp_(scp) {}
 
     /* Negotiates and serves one association; DcmThreadSCP::run frees it. */
-    OFCondition serve(T_ASC_Association *assoc) {
+    /* peer: the numeric address from accept (DCMTK 3.6.7 reads the peer of an IPv6
+     * socket as 0.0.0.0, so its callingPresentationAddress is not used). */
+    OFCondition serve(T_ASC_Association *assoc, const std::string &peer) {
         assoc_ = assoc;
         calling_ = trim(assoc->params->DULparams.callingAPTitle);
-        peer_ = norm_host(assoc->params->DULparams.callingPresentationAddress);
+        peer_ = peer;
         OFCondition c = setSharedConfig(scp_->shared);
         if (c.bad()) return c;
         return run(assoc);
@@ -545,7 +547,7 @@ static void *worker_main(void *arg) {
     dcm_scp *scp = w->scp;
     try {
         ScpWorker worker(scp);
-        OFCondition c = worker.serve(w->assoc);
+        OFCondition c = worker.serve(w->assoc, w->host);
         if (c.bad()) log_warn(LOG_CAT_DICOM, "association ended with an error: %s", c.text());
     } catch (...) {
         log_error(LOG_CAT_DICOM, "association worker stopped by an exception");
@@ -558,7 +560,7 @@ static void *worker_main(void *arg) {
 
 /* The request is buffered: DCMTK parses it from the accepted socket; then a worker
  * takes the association, or it is rejected at once. */
-static void hand_off(dcm_scp *scp, int fd) {
+static void hand_off(dcm_scp *scp, int fd, const std::string &host) {
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     T_ASC_Association *assoc = NULL;
@@ -577,7 +579,6 @@ static void hand_off(dcm_scp *scp, int fd) {
         return;
     }
     std::string ae = trim(assoc->params->DULparams.callingAPTitle);
-    std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
     pthread_mutex_lock(&scp->mu);
     bool stopping = scp->stopping, full = scp->active >= scp->max_associations;
     auto it = scp->active_by_host.find(host);
@@ -694,7 +695,7 @@ static void *listener_main(void *arg) {
             Pending p = pending[i];
             pending.erase(pending.begin() + (long)i);
             if (st == 1) {
-                hand_off(scp, p.fd);
+                hand_off(scp, p.fd, p.peer);
             } else {
                 if (st == 0) why = "sent no complete association request within the request timeout";
                 if (p.partial || st == 0) {
@@ -711,44 +712,80 @@ static void *listener_main(void *arg) {
     return NULL;
 }
 
-/* The listening socket on bind_address (IPv4 literal or name; ""/NULL = all) and port
- * (0 = a free ephemeral port, written back). -1 with a message. */
-static int open_listen_socket(const char *bind_address, uint16_t *port, char *err, size_t errlen) {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(*port);
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind_address && bind_address[0] && strcmp(bind_address, "*") != 0 &&
-        inet_pton(AF_INET, bind_address, &a.sin_addr) != 1) {
+/* The listening socket on bind_address (IPv4 or IPv6 literal or name; ""/NULL/"*" = all:
+ * IPv6 dual-stack where the host has IPv6, else IPv4) and port (0 = a free ephemeral
+ * port). -1 with a message. */
+static int open_listen_socket(const char *bind_address, uint16_t port, char *err, size_t errlen) {
+    bool any = !bind_address || !bind_address[0] || strcmp(bind_address, "*") == 0;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    memset(&ss, 0, sizeof ss);
+    if (any) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_addr = in6addr_any;
+        a6->sin6_port = htons(port);
+        sslen = sizeof *a6;
+    } else {
         struct addrinfo hints, *res = NULL;
         memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_INET;
+        hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(bind_address, NULL, &hints, &res) != 0 || !res) {
-            snprintf(err, errlen, "bind address '%s' is not an IPv4 address or known host name", bind_address);
+        hints.ai_flags = AI_PASSIVE;
+        char ps[8];
+        snprintf(ps, sizeof ps, "%u", port);
+        if (getaddrinfo(bind_address, ps, &hints, &res) != 0 || !res) {
+            snprintf(err, errlen, "bind address '%s' is not an IPv4/IPv6 address or known host name",
+                     bind_address);
             return -1;
         }
-        a.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        sslen = (socklen_t)res->ai_addrlen;
         freeaddrinfo(res);
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && any && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+        /* no IPv6 on this host: all IPv4 addresses */
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        memset(&ss, 0, sizeof ss);
+        a4->sin_family = AF_INET;
+        a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        a4->sin_port = htons(port);
+        sslen = sizeof *a4;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    int one = 1;
+    int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0) {
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, any ? &zero : &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 128) != 0) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s (is another service using it?)",
-                 bind_address && bind_address[0] ? bind_address : "*", *port, strerror(errno));
+                 any ? "*" : bind_address, port, strerror(errno));
         close(fd);
         return -1;
     }
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
     return fd;
+}
+
+static uint16_t socket_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+extern "C" int dcm_scp_listen(const char *bind_address, uint16_t port, char *err, size_t errlen) {
+    return open_listen_socket(bind_address, port, err, errlen);
+}
+
+/* dcm_scp_start owns cfg->listen_fd: closed on every failure. */
+static int give_up(const dcm_scp_config *cfg) {
+    if (cfg && cfg->listen_fd > 0) close(cfg->listen_fd);
+    return -1;
 }
 
 extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
@@ -758,32 +795,37 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
     try {
         if (!cfg || !handler || !handler->store) {
             snprintf(err, errlen, "dcm_scp_start: missing config or store handler");
-            return -1;
+            return give_up(cfg);
         }
         std::string ae = trim(cfg->ae_title);
         if (ae.empty() || ae.size() > 16) {
             snprintf(err, errlen, "AE title '%s' must be 1..16 characters", cfg->ae_title ? cfg->ae_title : "");
-            return -1;
+            return give_up(cfg);
         }
         if (!cfg->tmp_dir || !cfg->tmp_dir[0]) {
             snprintf(err, errlen, "no temporary directory configured for received files");
-            return -1;
+            return give_up(cfg);
         }
         struct stat st;
         if (stat(cfg->tmp_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(cfg->tmp_dir, W_OK) != 0) {
             snprintf(err, errlen, "temporary directory %s is not a writable directory", cfg->tmp_dir);
-            return -1;
+            return give_up(cfg);
         }
         if (cfg->max_associations < 1 || cfg->max_associations > 1000) {
             snprintf(err, errlen, "max_associations %d out of range 1..1000", cfg->max_associations);
-            return -1;
+            return give_up(cfg);
         }
         /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
         OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
                                                             : OFLogger::WARN_LOG_LEVEL);
-        uint16_t port = cfg->port;
-        int lfd = open_listen_socket(cfg->bind_address, &port, err, errlen);
+        int lfd = cfg->listen_fd > 0 ? cfg->listen_fd
+                                     : open_listen_socket(cfg->bind_address, cfg->port, err, errlen);
         if (lfd < 0) return -1;
+        if (cfg->listen_fd > 0) {
+            int fl = fcntl(lfd, F_GETFL);
+            if (fl >= 0) fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
+        }
+        uint16_t port = socket_port(lfd);
 
         scp = new dcm_scp();
         scp->listen_fd = lfd;

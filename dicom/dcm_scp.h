@@ -66,7 +66,8 @@ typedef struct dcm_allow_entry {
 
 typedef struct dcm_scp_config {
     const char *ae_title;        /* called AE title that must match */
-    const char *bind_address;    /* IPv4 address or host name to listen on; NULL/"" = all */
+    const char *bind_address;    /* IPv4 or IPv6 address or host name to listen on;
+                                    NULL/"" = all (IPv6 and IPv4 where the host has IPv6) */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
     int acse_timeout_s;          /* association negotiation messages (0 = 30 s) */
@@ -84,6 +85,9 @@ typedef struct dcm_scp_config {
                                     (0 = 8); more are closed at accept */
     int max_assoc_per_host;      /* associations of one host at once (0 = max_associations);
                                     more are rejected "local limit exceeded" */
+    int listen_fd;               /* > 0: a socket from dcm_scp_listen, taken over (bound
+                                    before the daemon dropped root; dcm_scp_start closes
+                                    it when it fails); else bind_address:port */
 } dcm_scp_config;
 
 typedef struct dcm_scp dcm_scp;
@@ -94,6 +98,11 @@ typedef struct dcm_scp dcm_scp;
  * DCMTK's global dcmExternalSocketHandle from its listener thread). */
 int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
                   dcm_scp **out_scp, char *err, size_t errlen);
+/* Binds and listens on bind_address:port (0 = an ephemeral port) for dcm_scp_config
+ * listen_fd: the daemon binds before dropping root. Returns the socket, or -1 with a
+ * message. */
+int dcm_scp_listen(const char *bind_address, uint16_t port, char *err, size_t errlen);
+
 /* Stops: new associations are rejected ("service is shutting down"), a C-STORE in
  * progress completes and is answered, idle associations are aborted at once (within a
  * second), then the listener is joined and the SCP freed. A store still streaming is

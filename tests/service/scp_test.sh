@@ -139,7 +139,9 @@ access)
     stop_scp
     start_scp "$W/tmp" "$W/store"
     echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT 2>/dev/null && fail "empty allow-list admitted a sender"
-    grep -q "allow-list is empty" "$W/scp.log" || fail "no deny-by-default reason"
+    # a host on no allow-list entry (here: none at all) is closed at accept (issue 15)
+    grep -q "^EVENT rejected .*127.0.0.1 the host is not in the allow-list (closed at accept)" "$W/scp.log" ||
+        fail "no deny-by-default reason"
     stop_scp
     ;;
 bad_input)
@@ -256,6 +258,21 @@ PY
     grep -q 'not in the allow-list (closed at accept)' "$W/scp.err" || fail "no log line for the unknown host"
     [ "$(grep -c 'closing a connection from 127.0.0.3' "$W/scp.err")" -lt 20 ] || fail "the flood flooded the log"
     stop_scp
+    # DICOM on IPv6 (issue 15): the default listener is dual-stack; a store from ::1
+    if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+        start_scp "$W/tmp" "$W/store" --allow 'SENDER@::1'
+        mk "$W/src/v6.dcm" $UIDR.32 --seed 32
+        out=$("$RAW" --host ::1 --port $PORT --called MAMAD --calling SENDER --file "$W/src/v6.dcm")
+        echo "$out" | grep -q '^STATUS 0x0000$' || fail "store over IPv6: $out"
+        grep -q '^EVENT accepted SENDER ::1' "$W/scp.log" || fail "IPv6 peer not named ::1"
+        [ -f "$W/store/$UIDR.32.dcm" ] || fail "IPv6 store not stored"
+        out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/v6.dcm")
+        echo "$out" | grep -q '^STATUS' && fail "127.0.0.1 is not on the allow-list but stored: $out"
+        stop_scp
+        echo "ok: DICOM over IPv6"
+    else
+        echo "note: no IPv6 loopback here; the IPv6 store is not tried"
+    fi
     # per-host limit on open associations: two holders from one host, the third is rejected
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --assoc-per-host 2 --pool 8
     "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h1" &
@@ -395,7 +412,7 @@ phantom)
     ;;
 listener)
     # connections that send nothing, too little or no DICOM hold up nobody, and are closed
-    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --acse-timeout 3
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --request-timeout 3
     exec 3<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"            # silent
     exec 4<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"
     printf '\x01\x00\x00\x00' >&4                                        # the start of a request
@@ -411,10 +428,10 @@ listener)
     grep -q 'closing a connection from 127.0.0.1: not a DICOM association request' "$W/scp.err" || fail "HTTP bytes not refused"
     grep -q '^EVENT rejected - 127.0.0.1 not a DICOM association request' "$W/scp.log" || fail "no event for the HTTP bytes"
     for _ in $(seq 100); do
-        [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] && break
+        [ "$(grep -c 'sent no complete association request within the request timeout' "$W/scp.err")" = 2 ] && break
         sleep 0.1
     done
-    [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] || fail "silent connections not closed after the ACSE timeout"
+    [ "$(grep -c 'sent no complete association request within the request timeout' "$W/scp.err")" = 2 ] || fail "silent connections not closed after the request timeout"
     exec 3<&- 4<&- 5<&-
     stop_scp
     # bind address: listening on 127.0.0.1 only, 127.0.0.2 (also loopback) gets no answer

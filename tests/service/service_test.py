@@ -501,6 +501,78 @@ def openapi(work, daemons):
     check(d.proc.poll() is None, "the daemon survived the runs")
 
 
+def _mk_instance(src, name, study, seed):
+    p = os.path.join(src, name)
+    r = subprocess.run([HARNESS, "mkdcm", p, "--sop", study + ".1." + str(seed), "--study", study,
+                        "--series", study + ".1", "--seed", str(seed)], capture_output=True, text=True)
+    check(r.returncode == 0, "mkdcm: " + r.stdout + r.stderr)
+    return p
+
+
+def privilege(work, daemons):
+    """Issue 15, finding 5: mamad ran as root without a word; the index, WAL and SHM were
+    created 0644 (patient IDs world-readable without the unit's UMask); a 0644 token file
+    was accepted."""
+    import pwd
+    src = work + "/src"
+    os.makedirs(src)
+    study = "1.2.826.0.1.3680043.9.7433.2.16"
+    # files: a permissive caller (umask 000) still gets no group-write and no world access
+    old = os.umask(0)
+    try:
+        d = Daemon(work + "/d")
+        daemons.append(d.start())
+    finally:
+        os.umask(old)
+    rc, out = d.store([_mk_instance(src, "a.dcm", study, 1)])
+    check(acked(out) == 1, "stored")
+    stored = [p for p in glob.glob(os.path.join(d.storage, "**", "*.dcm"), recursive=True)]
+    check(len(stored) == 1, "one stored file")
+    for p in [d.index, d.index + "-wal", d.index + "-shm"] + stored:
+        mode = os.stat(p).st_mode & 0o777
+        check(mode & 0o027 == 0, "%s is mode %04o (want no group write, nothing for others)" % (p, mode))
+    check(d.stop() == 0, "clean stop")
+
+    # a token file others can read is refused, with the reason
+    d2 = Daemon(work + "/d2")
+    os.chmod(d2.settings["rest.token_file"], 0o644)
+    args = [MAMAD] + (["--allow-root"] if os.geteuid() == 0 else [])
+    for k, v in d2.settings.items():
+        args += ["--set", "%s=%s" % (k, v)]
+    r = subprocess.run(args + ["--check"], capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "readable by group or others (mode 0644)" in r.stderr and "chmod 600" in r.stderr,
+          "0644 token file refused with the reason: %s" % r.stderr.strip())
+
+    if os.geteuid() != 0:
+        print("note: not root here; the root refusal and --user are not tried")
+        return
+    # as root with neither --user nor --allow-root: refused, saying what to do
+    os.chmod(d2.settings["rest.token_file"], 0o600)
+    d3 = Daemon(work + "/d3")
+    r = subprocess.run([a for a in args if a != "--allow-root"] + ["--set", "storage.dir=" + d3.storage,
+                       "--set", "storage.index=" + d3.index], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "refusing to run as root" in r.stderr and "--user" in r.stderr,
+          "root without --user/--allow-root refused (%d): %s" % (r.returncode, r.stderr.strip()[-300:]))
+    check(not os.path.exists(d3.index), "nothing created before the refusal")
+    # --user nobody: ports bound as root, then everything as nobody
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(work, 0o711)
+    d4 = Daemon(work + "/d4")
+    os.chown(d4.work, nobody.pw_uid, nobody.pw_gid)
+    daemons.append(d4.start(extra=["--user", "nobody"]))
+    with open("/proc/%d/status" % d4.proc.pid) as f:
+        ids = {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:", "Groups:"))}
+    check(ids["Uid"] == [str(nobody.pw_uid)] * 4 and ids["Gid"] == [str(nobody.pw_gid)] * 4,
+          "runs as nobody after binding: %s" % ids)
+    check("0" not in ids.get("Groups", []), "no root group left: %s" % ids)
+    rc, out = d4.store([_mk_instance(src, "b.dcm", study + ".4", 2)])
+    check(acked(out) == 1, "stores as nobody")
+    for p in [d4.index] + glob.glob(os.path.join(d4.storage, "**", "*.dcm"), recursive=True):
+        check(os.stat(p).st_uid == nobody.pw_uid, "%s owned by nobody" % p)
+    check("running as user nobody" in d4.log(), "the drop is logged")
+    check(d4.stop() == 0, "clean stop as nobody")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -680,7 +752,7 @@ def scoring(work, daemons):
     bad = os.path.join(work, "bad.safetensors")
     with open(bad, "wb") as f:
         f.write(b"not a model")
-    r = subprocess.run([MAMAD, "--set", "scoring.model=" + bad,
+    r = subprocess.run([MAMAD] + (["--allow-root"] if os.geteuid() == 0 else []) + ["--set", "scoring.model=" + bad,
                         "--set", "storage.dir=" + work + "/d3", "--set", "storage.index=" + work + "/d3.sqlite",
                         "--set", "dicom.port=0", "--set", "rest.enabled=false"],
                        capture_output=True, text=True, timeout=30)
@@ -781,7 +853,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
