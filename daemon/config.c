@@ -56,6 +56,10 @@ static const cfg_entry table[] = {
      "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
      "SQLite index file (WAL mode: keep it on a local file system)."},
+    {"storage.reserve", T_INT, F(storage_reserve_mb), "512", 0, 1048576,
+     "Free space (MB) kept on the storage file system: below it C-STOREs are answered "
+     "0xA700 (out of resources, the sender retries later) before the disk is truly full, so "
+     "the index always has room; /health reports it. 0 = no reserve."},
     {"rest.enabled", T_BOOL, F(rest_enabled), "true", 0, 1,
      "Serve the REST API. It also stays off, with a log line saying so, when no token is configured."},
     {"rest.bind", T_STR, F(rest_bind), "127.0.0.1", 0, 0, "Address the REST server binds to."},

@@ -41,6 +41,7 @@ typedef struct mamad_config {
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
     char storage_index[CONFIG_STR_MAX];
+    int64_t storage_reserve_mb;
     /* [rest] */
     int64_t rest_enabled;
     char rest_bind[CONFIG_STR_MAX];

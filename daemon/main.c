@@ -227,6 +227,7 @@ int main(int argc, char **argv) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
+    store_set_reserve(st, (long long)cfg.storage_reserve_mb << 20);
     store_clean_tmp(st);
     if (grouper_resume(g, grouper_now_ms()) != DB_OK) {
         log_db_fail("resuming studies", writer);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/disk_full.h"
 #include "common/utf8.h"
 #include "daemon/grouper_view.h"
 #include "daemon/routes.h"
@@ -81,14 +82,24 @@ static void h_health(const rest_request *req, rest_response *resp) {
     int64_t counts[DB_STATE_COUNT];
     int db_ok = db_study_count_by_state(c->index, counts) == DB_OK;
     int model = c->model_id && c->model_id[0] && worker_pool_active(c->workers);
-    char tmp[600];
+    char tmp[600], storage_msg[256] = "ok";
     snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
     int storage_ok = access(tmp, W_OK) == 0;
+    long long free_b = disk_free_bytes(c->cfg->storage_dir);
+    long long reserve = (long long)c->cfg->storage_reserve_mb << 20;
+    if (!storage_ok)
+        snprintf(storage_msg, sizeof storage_msg, "the storage directory is not writable");
+    else if (free_b >= 0 && reserve > 0 && free_b < reserve) {
+        storage_ok = 0;   /* C-STOREs get 0xA700 now: not ready */
+        snprintf(storage_msg, sizeof storage_msg, "%lld MB free, below storage.reserve (%lld MB): "
+                 "C-STOREs are refused with 0xA700", free_b >> 20, reserve >> 20);
+    }
     json_t *o = json_pack(
-        "{s:s,s:o,s:s,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I}", "status",
+        "{s:s,s:o,s:s,s:I,s:I,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I}", "status",
         db_ok && storage_ok ? "ok" : "degraded", "database",
         rest_str(db_ok ? "ok" : db_errmsg(c->index)),
-        "storage", storage_ok ? "ok" : "the storage directory is not writable",
+        "storage", storage_msg, "storage_free_bytes", (json_int_t)free_b,
+        "storage_reserve_bytes", (json_int_t)reserve,
         "ready", db_ok && storage_ok, "model", "loaded", model, "untrained",
         model && c->model_untrained && *c->model_untrained, "message",
         rest_str(model ? c->model_id
@@ -297,6 +308,10 @@ static void h_metrics(const rest_request *req, rest_response *resp) {
     OUT("mamad_instances_indexed %lld\n", (long long)n_inst);
     METRIC("mamad_stored_bytes", "gauge", "Bytes of the indexed instances.");
     OUT("mamad_stored_bytes %lld\n", (long long)bytes);
+    METRIC("mamad_storage_free_bytes", "gauge", "Free bytes on the storage file system (-1: unknown).");
+    OUT("mamad_storage_free_bytes %lld\n", disk_free_bytes(c->cfg->storage_dir));
+    METRIC("mamad_storage_reserve_bytes", "gauge", "storage.reserve: below it C-STOREs get 0xA700.");
+    OUT("mamad_storage_reserve_bytes %lld\n", (long long)c->cfg->storage_reserve_mb << 20);
     METRIC("mamad_duplicates_total", "counter", "Duplicate SOP Instance UIDs received (kept once).");
     OUT("mamad_duplicates_total %lld\n", (long long)dups);
     METRIC("mamad_store_failures_total", "counter", "C-STORE requests answered with a failure by the daemon.");

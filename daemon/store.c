@@ -44,7 +44,10 @@ struct store {
     db *index;
     metrics *m;
     pthread_mutex_t stripes[N_STRIPES];
+    long long reserve;     /* storage.reserve in bytes */
 };
+
+void store_set_reserve(store *s, long long bytes) { s->reserve = bytes; }
 
 static uint32_t fnv1a(const char *s) {
     uint32_t h = 2166136261u;
@@ -156,6 +159,18 @@ static uint16_t store_instance(void *ctx, const dcm_store_request *req) {
                  info->sop_instance_uid, req->calling_ae);
         goto out;
     }
+    if (s->reserve > 0) {
+        /* The received file already takes its space in tmp/: what is left must still be
+         * above the reserve, or the index could be the next thing to fail for lack of room. */
+        long long free_b = disk_free_bytes(s->dir);
+        if (free_b >= 0 && free_b < s->reserve) {
+            log_warn(LOG_CAT_DICOM, "store %s refused (0xA700): %lld MB free on %s, below storage.reserve "
+                     "(%lld MB); free space or lower the reserve", info->sop_instance_uid,
+                     free_b >> 20, s->dir, s->reserve >> 20);
+            status = DCM_STATUS_OUT_OF_RESOURCES;
+            goto out;
+        }
+    }
     if (make_dir(dir1, s->dir) != 0 || make_dir(dir2, dir1) != 0) {
         int e = errno;
         log_error(LOG_CAT_DICOM, "store %s: cannot create %s: %s", info->sop_instance_uid, dir2,
@@ -171,7 +186,8 @@ static uint16_t store_instance(void *ctx, const dcm_store_request *req) {
         status = DCM_STATUS_OUT_OF_RESOURCES;
         goto out;
     }
-    db_rc rc = grouper_add_instance(s->g, info, final, (int64_t)req->file_size, grouper_now_ms());
+    db_rc rc = grouper_add_stored(s->g, info, final, (int64_t)req->file_size, req->sha256,
+                                  grouper_now_ms());
     if (rc == DB_OK) {
         atomic_fetch_add(&s->m->stores_ok, 1);
         atomic_fetch_add(&s->m->bytes_stored, (long long)req->file_size);

@@ -19,6 +19,9 @@ void store_destroy(store *s);
 const char *store_tmp_dir(const store *s);
 /* Removes leftovers of transfers interrupted by a crash (never acknowledged). */
 void store_clean_tmp(store *s);
+/* Free space to keep on the storage file system (bytes, 0 = none): a C-STORE that would
+ * leave less gets 0xA700. */
+void store_set_reserve(store *s, long long bytes);
 /* The handler to give dcm_scp_start. */
 dcm_scp_handler store_handler(store *s);
 

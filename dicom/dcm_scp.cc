@@ -346,7 +346,7 @@ private:
     OFCondition handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentationContextInfo &info);
     uint16_t receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,
                           const DcmPresentationContextInfo &info, OFCondition *out_cond,
-                          std::string *why);
+                          std::string *why, char sha256[65]);
 
     dcm_scp *scp_;
     T_ASC_Association *assoc_ = nullptr;
@@ -356,8 +356,9 @@ private:
 /* RECEIVING + SYNCED. Returns a status; *out_cond is bad only for network errors. */
 uint16_t ScpWorker::receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,
                                  const DcmPresentationContextInfo &info, OFCondition *out_cond,
-                                 std::string *why) {
+                                 std::string *why, char sha256[65]) {
     DcmTmpConsumer consumer(fd);
+    sha256[0] = '\0';
     unsigned long nth = scp_->fail_store_nth.load();
     if (nth && scp_->store_seq.fetch_add(1) + 1 == nth) consumer.fail_errno = ENOSPC;
     unsigned char meta[1024];
@@ -385,6 +386,7 @@ uint16_t ScpWorker::receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req
         return DCM_STATUS_CANNOT_UNDERSTAND;
     }
     int e = consumer.finish();
+    if (e == 0) consumer.sha256_hex(sha256);
     if (e == 0 && fsync(fd) != 0) e = errno;
     if (e) {
         *why = std::string(disk_full(e) ? "disk full while writing " : "I/O error while writing ") +
@@ -398,7 +400,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
     OFCondition cond = EC_Normal;
     uint16_t status = DCM_STATUS_SUCCESS;
     std::string why;
-    char tmp[4096];
+    char tmp[4096], sha256[65] = "";
     tmp[0] = '\0';
     uint64_t size = 0;
     int fd = dcm_tmpfile_create(scp_->tmp_dir.c_str(), tmp, sizeof tmp);
@@ -410,7 +412,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
         DIC_UL bytes = 0, pdvs = 0;
         cond = DIMSE_ignoreDataSet(assoc_, DIMSE_NONBLOCKING, scp_->dimse_timeout_s, &bytes, &pdvs);
     } else {
-        status = receive_into(fd, tmp, req, info, &cond, &why);
+        status = receive_into(fd, tmp, req, info, &cond, &why, sha256);
         struct stat st;
         if (fstat(fd, &st) == 0) size = (uint64_t)st.st_size;
         if (close(fd) != 0 && status == DCM_STATUS_SUCCESS) {
@@ -459,6 +461,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
         sr.calling_ae = calling_.c_str();
         sr.peer_host = peer_.c_str();
         sr.file_size = size;
+        sr.sha256 = sha256;
         status = scp_->handler.store ? scp_->handler.store(scp_->handler.ctx, &sr)
                                      : DCM_STATUS_PROCESSING_FAILURE;
         if (status != DCM_STATUS_SUCCESS) why = "the store handler refused it";

@@ -39,6 +39,7 @@ typedef struct dcm_store_request {
     const char *calling_ae;
     const char *peer_host;
     uint64_t file_size;
+    const char *sha256;             /* SHA-256 of the file, 64 hex digits ("" if unknown) */
 } dcm_store_request;
 
 typedef struct dcm_scp_handler {

@@ -573,6 +573,57 @@ def privilege(work, daemons):
     check(d4.stop() == 0, "clean stop as nobody")
 
 
+def storage(work, daemons):
+    """Issue 15, finding 5: /health said storage "ok" at 100% full and there was no
+    free-space metric; the sha256 column was never filled. Now storage.reserve: below it
+    C-STOREs get 0xA700 before the disk is truly full; /health and /metrics say so."""
+    import hashlib
+    mnt = os.path.join(work, "mnt")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a tmpfs here (needs root)")
+        sys.exit(77)
+    src = work + "/src"
+    os.makedirs(src)
+    study = "1.2.826.0.1.3680043.9.7433.2.17"
+    try:
+        d = Daemon(work + "/d", {"storage.dir": mnt + "/storage", "storage.index": mnt + "/index.sqlite",
+                                 "storage.reserve": "4"})
+        daemons.append(d.start())
+        status, h = d.get("/api/v1/health", token=None)
+        check(status == 200 and h["storage"] == "ok" and 4 << 20 < h["storage_free_bytes"] <= 8 << 20,
+              "health with room: %s %s" % (status, h))
+        check(d.metric("mamad_storage_reserve_bytes") == 4 << 20, "reserve metric")
+        rc, out = d.store([_mk_instance(src, "a.dcm", study, 1)])
+        check(acked(out) == 1, "stored above the reserve")
+        # sha256 of the stored file, in the index (hashlib: an independent digest)
+        path, digest = index_rows(d.index, "SELECT path, sha256 FROM instances")[0]
+        with open(path, "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()
+        check(digest == want, "index sha256 %s = sha256 of %s %s" % (digest, path, want))
+        # leave about 2 MB free: below the 4 MB reserve, far from truly full
+        free = d.metric("mamad_storage_free_bytes")
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            f.write(b"\0" * int(free - (2 << 20)))
+        rc, out = d.store([_mk_instance(src, "b.dcm", study, 2)], halt=False)
+        check(acked(out) == 0 and "Refused: OutOfResources" in out, "below the reserve: 0xA700 (%s)" % out[-300:])
+        check(index_rows(d.index, "SELECT COUNT(*) FROM instances")[0][0] == 1, "nothing indexed")
+        check(not os.listdir(os.path.join(mnt, "storage", "tmp")), "nothing left in tmp/")
+        check("below storage.reserve" in d.log(), "the refusal is logged with the reason")
+        status, h = d.get("/api/v1/health", token=None)
+        check(status == 503 and h["status"] == "degraded" and "below storage.reserve" in h["storage"],
+              "health below the reserve: %s %s" % (status, h))
+        check(0 < d.metric("mamad_storage_free_bytes") < 4 << 20, "free-space metric below the reserve")
+        os.unlink(os.path.join(mnt, "filler"))
+        rc, out = d.store([os.path.join(src, "b.dcm")])
+        check(acked(out) == 1, "stored again once space is freed")
+        status, h = d.get("/api/v1/health", token=None)
+        check(status == 200 and h["status"] == "ok", "healthy again")
+        check(d.stop() == 0, "clean stop")
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -766,7 +817,8 @@ def disk_full(work, daemons):
         print("SKIP: cannot mount a tmpfs here (needs root); the SCP's own disk_full test injects ENOSPC")
         sys.exit(77)
     try:
-        d = Daemon(work + "/d", {"storage.dir": mnt + "/storage", "storage.index": mnt + "/index.sqlite"})
+        d = Daemon(work + "/d", {"storage.dir": mnt + "/storage", "storage.index": mnt + "/index.sqlite",
+                                  "storage.reserve": "0"})
         daemons.append(d.start())
         phantom(work + "/ph", "--count", "4", "--seed", "20")
         files = sorted(glob.glob(os.path.join(work, "ph", "*", "*.dcm")))
@@ -853,7 +905,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
