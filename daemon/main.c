@@ -233,6 +233,7 @@ int main(int argc, char **argv) {
         log_db_fail("resuming studies", writer);
         goto out;
     }
+    if (store_sweep(st, NULL) < 0) goto out;
     if (grouper_timer_start(g) != 0) goto out;
 
     if (cfg.rest_enabled && cfg.n_tokens == 0) {

@@ -624,6 +624,52 @@ def storage(work, daemons):
         subprocess.run(["umount", mnt], capture_output=True)
 
 
+def _final_path(storage, study, sop):
+    """daemon/store.c store_final_path, written again: FNV-1a of the study UID."""
+    h = 2166136261
+    for ch in study.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return os.path.join(storage, "%02x" % (h & 0xFF), study, sop + ".dcm")
+
+
+def sweep(work, daemons):
+    """Issue 15, finding 5: a file renamed into place but never indexed (a crash between
+    the rename and the commit, no retry from the sender) was never swept. Now the start-up
+    sweep indexes it, or quarantines what does not read as the instance its path names."""
+    src = work + "/src"
+    os.makedirs(src)
+    study = "1.2.826.0.1.3680043.9.7433.2.18"
+    d = Daemon(work + "/d")
+    daemons.append(d.start())
+    rc, out = d.store([_mk_instance(src, "a.dcm", study, 1)])
+    check(acked(out) == 1, "one instance stored")
+    check(d.stop() == 0, "stopped")
+    # the state a crash after rename(), before the commit, leaves
+    orphan = _mk_instance(src, "b.dcm", study, 2)
+    dst = _final_path(d.storage, study, study + ".1.2")
+    shutil.copy(orphan, dst)
+    # and two files that are not what their place says
+    bad = _final_path(d.storage, study, study + ".1.3")
+    with open(bad, "wb") as f:
+        f.write(b"not DICOM at all")
+    wrong = _final_path(d.storage, study, study + ".1.4")
+    shutil.copy(_mk_instance(src, "c.dcm", study, 5), wrong)   # holds SOP .1.5, not .1.4
+    d.start()
+    doc = d.study(study)
+    sops = sorted(i["sop_uid"] for i in doc["instance_list"]) if doc else None
+    check(sops == [study + ".1.1", study + ".1.2"], "the orphan is indexed: %s" % sops)
+    rows = index_rows(d.index, "SELECT sha256 FROM instances WHERE sop_uid=?", (study + ".1.2",))
+    check(rows and rows[0][0] == sha256(open(dst, "rb").read()), "with its sha256")
+    q = sorted(os.listdir(os.path.join(d.storage, "quarantine")))
+    check(len(q) == 2 and not os.path.exists(bad) and not os.path.exists(wrong),
+          "the unreadable and the misplaced file are quarantined: %s" % q)
+    log = d.log_since_start()
+    check("sweep: 1 file(s) indexed, 2 quarantined" in log, "the sweep is logged")
+    check(d.stop() == 0, "stopped")
+    d.start()
+    check("sweep:" not in d.log_since_start(), "a second start finds nothing to sweep")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -905,7 +951,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
