@@ -39,7 +39,10 @@ void DcmTmpConsumer::sha256_hex(char out[65]) {
 int DcmTmpConsumer::drain() {
     size_t off = 0;
     while (off < used_ && err_ == 0) {
-        ssize_t n = ::write(fd_, buf_ + off, used_ - off);
+        /* pwrite at the known offset: the storage writes (this file, SQLite's WAL) are
+         * all positional, so a fault injected into pwrite (tests/service durability) hits
+         * storage and never the network or the log */
+        ssize_t n = ::pwrite(fd_, buf_ + off, used_ - off, (off_t)on_disk_);
         if (n < 0) {
             if (errno == EINTR) continue;
             err_ = errno;

@@ -670,6 +670,133 @@ def sweep(work, daemons):
     check("sweep:" not in d.log_since_start(), "a second start finds nothing to sweep")
 
 
+def _syscall_order(trace, start, dicom_port):
+    """From an `strace -f -yy` log (lines after byte start): the line numbers of one
+    C-STORE's fsync(temp) -> rename(temp, final) -> fsync(final's dir) -> fdatasync/fsync
+    (index WAL: the commit) -> first write of the DIMSE response, as found in that order
+    (None for a step that never came after the previous one)."""
+    with open(trace, "rb") as f:
+        f.seek(start)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    steps = {}
+    i = 0
+    def find(pred, frm):
+        for k in range(frm, len(lines)):
+            if pred(lines[k]):
+                return k
+        return None
+    k = find(lambda l: re.search(r"\bfsync\(\d+<[^>]*/tmp/rcv-[^>]*\.part>", l), 0)
+    steps["fsync(temp)"] = k
+    m = None
+    if k is not None:
+        k2 = find(lambda l: re.search(r"\brename(at2?)?\(.*rcv-[^\"]*\.part\", .*\.dcm\"", l), k + 1)
+        steps["rename"] = k2
+        if k2 is not None:
+            m = re.search(r'\.part", (?:\d+<[^>]*>, )?"([^"]+)/[^/"]+\.dcm"', lines[k2])
+    else:
+        steps["rename"] = None
+    k3 = None
+    if m:
+        d = re.escape(m.group(1))
+        k3 = find(lambda l: re.search(r"\bfsync\(\d+<" + d + r">\)", l), steps["rename"] + 1)
+    steps["fsync(dir)"] = k3
+    k4 = find(lambda l: re.search(r"\b(fdatasync|fsync)\(\d+<[^>]*-wal>\)", l), k3 + 1) if k3 is not None else None
+    steps["commit"] = k4
+    # the response: the first write to the DICOM socket after the temp file was synced
+    k5 = None
+    if steps["fsync(temp)"] is not None:
+        k5 = find(lambda l: re.search(r"\b(write|sendto|sendmsg|writev)\(\d+<TCPv?6?:\[[^\]]*:%d->" % dicom_port, l),
+                  steps["fsync(temp)"] + 1)
+    steps["response"] = k5 if (k4 is not None and k5 is not None and k5 > k4) else None
+    return steps, lines
+
+
+def durability(work, daemons):
+    """Issue 15, finding 6: the durable order (fsync temp -> rename -> fsync dir -> commit
+    -> Success) was untested: dropping the temp fsync, dropping the directory fsync or
+    committing before the rename all passed the suite. (1) strace records the daemon's
+    file-system calls for one C-STORE and the order is checked; (2) libfiu (fiu-run, its
+    preload library) fails the storage writes (pwrite), fsync, rename and the SQLite
+    commit (fdatasync of the WAL) in turn: each C-STORE gets a failure status, leaves no
+    file and no row, and the next one succeeds."""
+    import shutil as sh
+    src = work + "/src"
+    os.makedirs(src)
+    study = "1.2.826.0.1.3680043.9.7433.2.19"
+    if not sh.which("strace"):
+        print("SKIP: strace not installed")
+        sys.exit(77)
+    d = Daemon(work + "/d")
+    trace = work + "/trace"
+    d.wrap = ["strace", "-f", "-yy", "-qq", "-o", trace, "-e",
+              "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev,sendto,sendmsg"]
+    d.start()
+    daemons.append(d)
+    f1 = _mk_instance(src, "a.dcm", study, 1)
+    start = os.path.getsize(trace)
+    rc, out = d.store([f1])
+    check(acked(out) == 1, "stored under strace")
+    steps, lines = _syscall_order(trace, start, d.dicom_port)
+    print("order: " + ", ".join("%s@%s" % (k, v) for k, v in steps.items()))
+    for k, v in steps.items():
+        seen = "" if v is not None else "; the calls seen:\n" + "\n".join(
+            l[:160] for l in lines if re.search(r"fsync|fdatasync|rename|TCP", l))[:4000]
+        check(v is not None, "%s, in order (fsync temp -> rename -> fsync dir -> commit -> response)%s" % (k, seen))
+    # strace's child is mamad: stop that one
+    with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+        child = int(f.read().split()[0])
+    os.kill(child, signal.SIGTERM)
+    check(d.proc.wait(timeout=30) == 0, "clean stop under strace")
+    d.proc = None
+
+    if not sh.which("fiu-run") or not sh.which("fiu-ctrl"):
+        print("SKIP (libfiu part): fiu-run/fiu-ctrl not installed (apt install fiu-utils)")
+        return
+    d2 = Daemon(work + "/d2")
+    d2.wrap = ["fiu-run", "-x", "-f", work + "/fiu"]
+    # libfiu's preload comes before the sanitizer runtime under ASan
+    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    d2.start()
+    daemons.append(d2)
+
+    def files():
+        return sorted(p for p in glob.glob(os.path.join(d2.storage, "**"), recursive=True)
+                      if os.path.isfile(p))
+
+    def rows():
+        return index_rows(d2.index, "SELECT COUNT(*) FROM instances")[0][0]
+
+    def ctrl(cmd):
+        r = subprocess.run(["fiu-ctrl", "-f", work + "/fiu", "-c", cmd, str(d2.proc.pid)],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, "fiu-ctrl %s: %s" % (cmd, r.stderr))
+
+    rc, out = d2.store([_mk_instance(src, "b0.dcm", study, 10)])
+    check(acked(out) == 1, "stores under fiu-run")
+    seed = 11
+    for point, errno_, what in [("posix/io/rw/pwrite", 28, "storage write (ENOSPC)"),
+                                ("posix/io/sync/fsync", 5, "fsync (EIO)"),
+                                ("posix/io/dir/rename", 28, "rename (ENOSPC)"),
+                                ("posix/io/sync/fdatasync", 5, "SQLite commit: WAL fdatasync (EIO)")]:
+        before_files, before_rows = files(), rows()
+        f = _mk_instance(src, "f%d.dcm" % seed, study, seed)
+        seed += 1
+        ctrl("enable name=%s,failinfo=%d" % (point, errno_))
+        rc, out = d2.store([f], halt=False)
+        ctrl("disable name=%s" % point)
+        status = re.findall(r"Received Store Response \(([^)]*)\)", out)
+        check(acked(out) == 0 and status and status[0] != "Success",
+              "%s fails the C-STORE with a status: %s" % (what, status or out[-400:]))
+        check(files() == before_files, "%s: no file left (%s)" % (what, sorted(set(files()) - set(before_files))))
+        check(rows() == before_rows, "%s: no row left" % what)
+        rc, out = d2.store([f])
+        check(acked(out) == 1 and rows() == before_rows + 1, "%s: the next attempt succeeds" % what)
+        print("ok: %s -> %s, nothing left, the retry stored" % (what, status[0]))
+    r = index_rows(d2.index, "PRAGMA integrity_check")
+    check(r == [("ok",)], "index integrity: %s" % r)
+    check(d2.stop() == 0, "clean stop under fiu-run")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -951,7 +1078,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep, durability)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

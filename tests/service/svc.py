@@ -86,7 +86,8 @@ class Daemon:
     def start(self, extra=None):
         # mamad refuses root without --user or --allow-root (issue 15); tests run as root
         # here, and the privilege case tests the refusal and --user itself
-        args = [MAMAD] + (extra if extra is not None else (["--allow-root"] if os.geteuid() == 0 else []))
+        args = list(getattr(self, "wrap", None) or []) + [MAMAD] + \
+            (extra if extra is not None else (["--allow-root"] if os.geteuid() == 0 else []))
         for k, v in self.settings.items():
             args += ["--set", "%s=%s" % (k, v)]
         self.logf = open(self.log_path, "ab")
