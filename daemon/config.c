@@ -95,6 +95,10 @@ static const cfg_entry table[] = {
     {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
      "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
     {"log.syslog", T_BOOL, F(log_syslog), "false", 0, 1, "Log to syslog instead of stderr."},
+    {"log.access_file", T_STR, F(log_access_file), "/var/log/mamad/access.log", 0, 0,
+     "REST audit log, one JSON line per request (time, client, role, token id - not the "
+     "token -, method, path, status, bytes; no patient data), apart from the service log. "
+     "\"\" turns it off."},
 };
 #define N_ENTRIES (sizeof table / sizeof table[0])
 

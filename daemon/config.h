@@ -65,6 +65,7 @@ typedef struct mamad_config {
     char log_level[16];
     char log_categories[64];
     int64_t log_syslog;
+    char log_access_file[CONFIG_STR_MAX];
 
     /* Derived by config_finish (not settable directly). */
     config_allow allow[CONFIG_MAX_ALLOW];

@@ -157,6 +157,7 @@ int main(int argc, char **argv) {
 
     int exit_code = 1;
     int dicom_fd = -1, rest_fd = -1;
+    access_log *alog = NULL;
     db *writer = NULL, *reader = NULL;
     store *st = NULL;
     grouper *g = NULL;
@@ -236,6 +237,14 @@ int main(int argc, char **argv) {
     if (store_sweep(st, NULL) < 0) goto out;
     if (grouper_timer_start(g) != 0) goto out;
 
+    if (cfg.rest_enabled && cfg.n_tokens > 0 && cfg.log_access_file[0]) {
+        alog = access_log_open(cfg.log_access_file, err, sizeof err);
+        if (!alog) {
+            log_error(LOG_CAT_HTTP, "%s", err);
+            goto out;
+        }
+        log_info(LOG_CAT_HTTP, "REST access log: %s", cfg.log_access_file);
+    }
     if (cfg.rest_enabled && cfg.n_tokens == 0) {
         log_error(LOG_CAT_HTTP, "REST is DISABLED: no token configured (set rest.token_file or the "
                   "environment variable %s; there are no default tokens)",
@@ -245,7 +254,7 @@ int main(int argc, char **argv) {
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
-                       .started_at = grouper_now_ms(), .listen_fd = rest_fd};
+                       .started_at = grouper_now_ms(), .alog = alog, .listen_fd = rest_fd};
         rest_fd = -1;   /* rest_start owns it now, also when it fails */
         if (rest_start(&rc, &api, err, sizeof err) != 0) {
             log_error(LOG_CAT_HTTP, "%s", err);
@@ -297,6 +306,7 @@ out:
     if (rest_fd >= 0) close(rest_fd);
     if (scp) dcm_scp_stop(scp);           /* stops accepting; in-flight stores finish */
     if (api) rest_stop(api);
+    access_log_close(alog);
     if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
     if (g) grouper_destroy(g);

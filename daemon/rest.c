@@ -99,6 +99,7 @@ static void dispatch(rest_request *req, rest_response *resp) {
             const char *tok = auth + 7;
             while (*tok == ' ') tok++;
             req->role = config_token_role(req->ctx->cfg, tok);
+            access_log_token_id(tok, req->token_id);
         }
         if (!req->role) {
             rest_error(resp, REST_ERR_UNAUTHORIZED, auth ? "the bearer token is not valid" : NULL);
@@ -111,6 +112,22 @@ static void dispatch(rest_request *req, rest_response *resp) {
         }
     }
     hit->handler(req, resp);
+}
+
+/* The audit line of one answered request (access_log.h). */
+static void log_access(const rest_ctx *ctx, struct MHD_Connection *conn, const char *method,
+                       const char *url, int role, const char *token_id, const rest_response *resp) {
+    if (!ctx->alog) return;
+    char host[NI_MAXHOST] = "?";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                               : sizeof(struct sockaddr_in);
+        getnameinfo(ci->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST);
+    }
+    const char *rname = role == CONFIG_ROLE_ADMIN ? "admin" : role == CONFIG_ROLE_READ ? "read" : "";
+    access_log_write(ctx->alog, host, rname, token_id, method, url, resp->status,
+                     resp->body ? strlen(resp->body) : 0);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, rest_response *resp, const rest_ctx *ctx) {
@@ -162,6 +179,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rest_response resp;
         memset(&resp, 0, sizeof resp);
         rest_error(&resp, REST_ERR_URI_TOO_LONG, NULL);
+        log_access(&srv->ctx, conn, method, url, 0, "", &resp);
         return send_response(conn, &resp, &srv->ctx);
     }
     conn_state *st = *con_cls;
@@ -178,6 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                        "request body larger than rest.max_body (%zu bytes)", max_body);
             st->too_large = 1;
             st->responded = 1;
+            log_access(&srv->ctx, conn, method, url, 0, "", &resp);
             return send_response(conn, &resp, &srv->ctx);
         }
         return MHD_YES;
@@ -201,6 +220,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->responded) return MHD_YES;
     rest_response resp;
     memset(&resp, 0, sizeof resp);
+    int role = 0;
+    char token_id[17] = "";
     if (st->too_large) {
         rest_error(&resp, REST_ERR_BODY_TOO_LARGE, "request body larger than rest.max_body (%zu bytes)",
                    max_body);
@@ -214,8 +235,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req.body = st->body;
         req.body_len = st->len;
         dispatch(&req, &resp);
+        role = req.role;
+        memcpy(token_id, req.token_id, sizeof token_id);
     }
     log_debug(LOG_CAT_HTTP, "%s %s -> %d", method, url, resp.status);
+    log_access(&srv->ctx, conn, method, url, role, token_id, &resp);
     return send_response(conn, &resp, &srv->ctx);
 }
 

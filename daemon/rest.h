@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/access_log.h"
 #include "daemon/config.h"
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
@@ -26,6 +27,7 @@ typedef struct rest_ctx {
     int (*reload_model)(void *ctx, char *err, size_t errlen);
     void *reload_ctx;
     int64_t started_at;
+    access_log *alog;         /* NULL: no access log (log.access_file = "") */
     int listen_fd;            /* > 0: a socket from rest_listen (bound before dropping
                                  root), taken over; else rest_start binds one */
 } rest_ctx;

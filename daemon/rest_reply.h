@@ -44,6 +44,7 @@ typedef struct rest_request {
     const char *body;
     size_t body_len;
     int role;                 /* CONFIG_ROLE_* of the bearer token, 0 when none */
+    char token_id[17];        /* access_log_token_id of the bearer token sent, "" if none */
 } rest_request;
 
 typedef struct rest_response {

@@ -41,4 +41,5 @@ exec ./build/daemon/mamad "${run_as[@]}" -c deploy/mamad.conf \
   --set storage.dir="$PWD/var/storage" \
   --set storage.index="$PWD/var/index.sqlite" \
   --set rest.token_file="$PWD/var/tokens" \
+  --set log.access_file="$PWD/var/access.log" \
   --set scoring.model="$PWD/var/demo-model.safetensors" "$@"

@@ -797,6 +797,52 @@ def durability(work, daemons):
     check(d2.stop() == 0, "clean stop under fiu-run")
 
 
+def access_log(work, daemons):
+    """Issue 15: an access log apart from the service log, as a hospital's audit asks:
+    time, client address, role, a token id that is not the token, method, path, status,
+    bytes; no patient data."""
+    import hashlib
+    src = work + "/src"
+    os.makedirs(src)
+    study = "1.2.826.0.1.3680043.9.7433.2.20"
+    d = Daemon(work + "/d")
+    daemons.append(d.start())
+    p = os.path.join(src, "a.dcm")
+    r = subprocess.run([HARNESS, "mkdcm", p, "--sop", study + ".1.1", "--study", study, "--series", study + ".1",
+                        "--patient", "SECRETPATIENT42"], capture_output=True, text=True)
+    check(r.returncode == 0, "mkdcm")
+    rc, out = d.store([p])
+    check(acked(out) == 1, "stored")
+    status, doc = d.get("/api/v1/studies/" + study)
+    check(status == 200 and doc["patient_id"] == "SECRETPATIENT42", "the study (with its patient) is served")
+    d.get("/api/v1/health", token=None)
+    d.get("/api/v1/studies?state=scored&limit=5")
+    d.get("/api/v1/studies", token="not-a-valid-token-at-all")
+    st, _, _ = d.http("POST", "/api/v1/studies/1.2.3/rescore", token=ADMIN_TOKEN)
+    check(st == 404, "admin rescore of an unknown study: 404")
+    path = d.settings["log.access_file"]
+    with open(path, "rb") as f:
+        raw = f.read()
+    recs = [json.loads(l) for l in raw.decode("utf-8").splitlines()]
+    check(len(recs) == 5, "one line per request (%d)" % len(recs))
+    tid = lambda t: hashlib.sha256(t.encode()).hexdigest()[:16]
+    want = [("GET", "/api/v1/studies/" + study, 200, "read", tid(READ_TOKEN)),
+            ("GET", "/api/v1/health", 200, "", ""),
+            ("GET", "/api/v1/studies", 200, "read", tid(READ_TOKEN)),
+            ("GET", "/api/v1/studies", 401, "", tid("not-a-valid-token-at-all")),
+            ("POST", "/api/v1/studies/1.2.3/rescore", 404, "admin", tid(ADMIN_TOKEN))]
+    for rec, (method, path_, status, role, token_id) in zip(recs, want):
+        got = (rec["method"], rec["path"], rec["status"], rec["role"], rec["token_id"])
+        check(got == (method, path_, status, role, token_id), "access line %s, want %s" %
+              (got, (method, path_, status, role, token_id)))
+        check(rec["client"] == "127.0.0.1" and rec["bytes"] > 0 and re.match(r"\d{4}-\d\d-\d\dT", rec["time"]),
+              "client, bytes and time: %s" % rec)
+    for secret in (READ_TOKEN, ADMIN_TOKEN, "SECRETPATIENT42", "state=scored"):
+        check(secret.encode() not in raw, "%r is not in the access log" % secret)
+    check(os.stat(path).st_mode & 0o777 == 0o640, "access log mode 0640")
+    check("/api/v1/studies/" + study not in d.log(), "the service log stays apart")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -1078,7 +1124,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep, durability)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep, durability, access_log)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

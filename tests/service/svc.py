@@ -78,6 +78,7 @@ class Daemon:
             "rest.token_env": "",
             "grouper.stable_age": "30s",
             "grouper.tick": "50ms",
+            "log.access_file": os.path.join(work, "access.log"),
         }
         self.settings.update(settings or {})
         self.storage = self.settings["storage.dir"]
