@@ -74,6 +74,11 @@ static const cfg_entry table[] = {
      "REST connections one client address may hold open; more are refused at accept."},
     {"rest.connection_timeout", T_INT, F(rest_connection_timeout_s), "10", 1, 3600,
      "Seconds a REST connection may stay idle (or send its request) before it is closed."},
+    {"rest.tls_cert", T_STR, F(rest_tls_cert), "", 0, 0,
+     "PEM certificate (chain) for HTTPS; with rest.tls_key the REST API speaks only TLS "
+     "(libmicrohttpd + GnuTLS). Empty: plain HTTP (keep rest.bind on loopback then)."},
+    {"rest.tls_key", T_STR, F(rest_tls_key), "", 0, 0,
+     "PEM private key for rest.tls_cert; refused when group or others can read it."},
     {"rest.token_file", T_STR, F(rest_token_file), "", 0, 0,
      "File of bearer tokens, one `ROLE TOKEN` per line (ROLE is read or admin; # comments). "
      "Keep it mode 0600."},
@@ -347,6 +352,23 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         config_allow *a = &cfg->allow[cfg->n_allow++];
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
+    }
+    /* HTTPS: both files or neither; the key readable by its owner only */
+    if (!cfg->rest_tls_cert[0] != !cfg->rest_tls_key[0]) {
+        snprintf(err, errlen, "rest.tls_cert and rest.tls_key go together (set both, or neither)");
+        return -1;
+    }
+    if (cfg->rest_tls_key[0]) {
+        struct stat kst;
+        if (stat(cfg->rest_tls_key, &kst) != 0) {
+            snprintf(err, errlen, "rest.tls_key %s: %s", cfg->rest_tls_key, strerror(errno));
+            return -1;
+        }
+        if (kst.st_mode & 077) {
+            snprintf(err, errlen, "rest.tls_key %s is readable by group or others (mode %04o): run "
+                     "`chmod 600 %s`", cfg->rest_tls_key, (unsigned)(kst.st_mode & 07777), cfg->rest_tls_key);
+            return -1;
+        }
     }
     /* tokens: file, then environment */
     cfg->n_tokens = 0;

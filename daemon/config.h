@@ -51,6 +51,8 @@ typedef struct mamad_config {
     int64_t rest_max_connections;
     int64_t rest_max_connections_per_ip;
     int64_t rest_connection_timeout_s;
+    char rest_tls_cert[CONFIG_STR_MAX];
+    char rest_tls_key[CONFIG_STR_MAX];
     char rest_token_file[CONFIG_STR_MAX];
     char rest_token_env[64];
     /* [grouper] */

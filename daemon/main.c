@@ -260,8 +260,8 @@ int main(int argc, char **argv) {
             log_error(LOG_CAT_HTTP, "%s", err);
             goto out;
         }
-        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%d token(s))", cfg.rest_bind,
-                 rest_port(api), cfg.n_tokens);
+        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%s, %d token(s))", cfg.rest_bind,
+                 rest_port(api), cfg.rest_tls_cert[0] ? "HTTPS" : "plain HTTP", cfg.n_tokens);
     }
 
     for (int i = 0; i < cfg.n_allow; i++) {

@@ -21,7 +21,25 @@
 struct rest {
     struct MHD_Daemon *mhd;
     rest_ctx ctx;
+    char *tls_cert, *tls_key;   /* PEM text given to MHD (HTTPS), NULL for plain HTTP */
 };
+
+/* A whole (small) file as a NUL-terminated string, or NULL with the reason. */
+static char *slurp(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+    }
+    snprintf(err, errlen, "cannot read %s: %s", path, f ? "read error or larger than 1 MiB" : strerror(errno));
+    free(buf);
+    if (f) fclose(f);
+    return NULL;
+}
 
 /* Request limits. MHD keeps the request line, headers and every query argument in one
  * per-connection pool (REST_POOL_BYTES); when the arguments do not fit, libmicrohttpd
@@ -295,10 +313,24 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
         return -1;
     }
     r->ctx = *ctx;
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                    {MHD_OPTION_END, 0, NULL}};
+    if (cfg->rest_tls_cert[0]) {
+        if (!(r->tls_cert = slurp(cfg->rest_tls_cert, err, errlen)) ||
+            !(r->tls_key = slurp(cfg->rest_tls_key, err, errlen))) {
+            free(r->tls_cert);
+            close(fd);
+            free(r);
+            return -1;
+        }
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, r->tls_cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, r->tls_key};
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (r->tls_cert) flags |= MHD_USE_TLS;
     r->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, r,
                               MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->rest_threads,
@@ -310,10 +342,14 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
                               (unsigned)cfg->rest_max_connections_per_ip,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->rest_connection_timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REST_POOL_BYTES,
+                              MHD_OPTION_ARRAY, tls,
                               MHD_OPTION_END);
     if (!r->mhd) {
-        snprintf(err, errlen, "cannot start the REST server on %s:%d", cfg->rest_bind, (int)cfg->rest_port);
+        snprintf(err, errlen, "cannot start the REST server on %s:%d%s", cfg->rest_bind, (int)cfg->rest_port,
+                 r->tls_cert ? " (is rest.tls_cert/rest.tls_key a matching PEM certificate and key?)" : "");
         close(fd);
+        free(r->tls_cert);
+        free(r->tls_key);
         free(r);
         return -1;
     }
@@ -324,6 +360,8 @@ int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen) {
 void rest_stop(rest *r) {
     if (!r) return;
     MHD_stop_daemon(r->mhd);
+    free(r->tls_cert);
+    free(r->tls_key);
     free(r);
 }
 

@@ -843,6 +843,53 @@ def access_log(work, daemons):
     check("/api/v1/studies/" + study not in d.log(), "the service log stays apart")
 
 
+def tls(work, daemons):
+    """Issue 15, finding 5: no TLS on REST. rest.tls_cert/rest.tls_key: HTTPS only
+    (libmicrohttpd + GnuTLS), with a certificate the test makes itself (openssl CLI);
+    a key readable by others is refused with the reason. (DICOM TLS is not done yet.)"""
+    import shutil as sh
+    import ssl
+    import urllib.request
+    if not sh.which("openssl"):
+        print("SKIP: openssl CLI not installed")
+        sys.exit(77)
+    cert, key = work + "/rest.crt", work + "/rest.key"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "openssl req: " + r.stderr[-300:])
+    os.chmod(key, 0o644)
+    d0 = Daemon(work + "/d0", {"rest.tls_cert": cert, "rest.tls_key": key})
+    args = [MAMAD] + (["--allow-root"] if os.geteuid() == 0 else [])
+    for k, v in d0.settings.items():
+        args += ["--set", "%s=%s" % (k, v)]
+    r = subprocess.run(args + ["--check"], capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "rest.tls_key" in r.stderr and "readable by group or others" in r.stderr,
+          "a world-readable key is refused: %s" % r.stderr.strip())
+    os.chmod(key, 0o600)
+    d = Daemon(work + "/d", {"rest.tls_cert": cert, "rest.tls_key": key})
+    daemons.append(d.start())
+    check("HTTPS" in d.log(), "the log says HTTPS")
+    ctx = ssl.create_default_context(cafile=cert)
+    req = urllib.request.Request("https://127.0.0.1:%d/api/v1/studies" % d.rest_port)
+    req.add_header("Authorization", "Bearer " + READ_TOKEN)
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+        doc = json.loads(resp.read())
+    check(resp.status == 200 and "studies" in doc, "HTTPS with the test's own CA: 200")
+    # the certificate is what was configured
+    served = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", d.rest_port)))
+    check(served == ssl.PEM_cert_to_DER_cert(open(cert).read()), "the served certificate is rest.crt")
+    bad = ssl.create_default_context()   # the system CAs do not know it
+    try:
+        urllib.request.urlopen("https://127.0.0.1:%d/api/v1/health" % d.rest_port, context=bad, timeout=30)
+        check(False, "an unknown CA must fail verification")
+    except urllib.error.URLError as e:
+        check("CERTIFICATE_VERIFY_FAILED" in str(e), "unverifiable certificate refused by the client: %s" % e)
+    out = _raw_http(d.rest_port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(not out.startswith(b"HTTP/1.1 200"), "plain HTTP is not served on the TLS port: %r" % out[:80])
+    check(d.stop() == 0, "clean stop")
+
+
 def rest(work, daemons):
     d = Daemon(work + "/d", {"rest.max_body": "1024"})
     daemons.append(d.start())
@@ -1124,7 +1171,7 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep, durability, access_log)}
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality, text, flood, openapi, privilege, storage, sweep, durability, access_log, tls)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
