@@ -202,8 +202,10 @@ flood)
     # sender is 127.0.0.1. Bounded: 300 + 300 connections, a few seconds.
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --allow SENDER@127.0.0.2 \
         --pending-per-host 4 --request-timeout 2
-    python3 - "$PORT" >"$W/flood.out" 2>&1 <<'PY' &
-import socket, sys, time
+    SVC_DIR=$(dirname "$0") python3 - "$PORT" >"$W/flood.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+sys.path.insert(0, os.environ["SVC_DIR"])
+from svc import count_closed
 port = int(sys.argv[1])
 def flood(src, n):
     out = []
@@ -213,22 +215,6 @@ def flood(src, n):
         s.connect(("127.0.0.1", port))
         out.append(s)
     return out
-def count_closed(socks, wait):
-    """How many of socks the server closes within wait seconds in all."""
-    import selectors
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-    n, deadline = 0, time.time() + wait
-    while n < len(socks) and time.time() < deadline:
-        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
-            sel.unregister(key.fileobj)
-            try:
-                eof = key.fileobj.recv(1) == b""
-            except OSError:
-                eof = True
-            n += eof
-    return n
 unknown = flood("127.0.0.3", 300)
 known = flood("127.0.0.2", 300)
 print("FLOODING", flush=True)

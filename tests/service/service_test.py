@@ -17,7 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from svc import (ADMIN_TOKEN, HARNESS, READ_TOKEN, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
+from svc import (ADMIN_TOKEN, HARNESS, READ_TOKEN, MAMA, MAMAD, RAWSCU, Daemon, acked, check, count_closed,
+                 dataset_bytes,  # noqa: E402
                  index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
@@ -360,24 +361,6 @@ def text(work, daemons):
                   doc["error"]["message"])
 
 
-def _count_closed(socks, wait):
-    """How many of socks the server closes (EOF or reset) within wait seconds in all."""
-    import selectors
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-    n, deadline = 0, time.time() + wait
-    while n < len(socks) and time.time() < deadline:
-        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
-            sel.unregister(key.fileobj)
-            try:
-                eof = key.fileobj.recv(1) == b""
-            except OSError:
-                eof = True
-            n += eof
-    return n
-
-
 def _raw_http(port, data, wait=5.0):
     """Sends data on a fresh connection; the bytes the server sends back before it closes
     (or b"<no answer>" when it neither answers nor closes within wait)."""
@@ -429,10 +412,10 @@ def flood(work, daemons):
     status, doc = d.get("/api/v1/health", token=None)
     check(status == 200, "REST answers during a 300-connection flood (%s)" % status)
     check(d.echo(), "DICOM echo succeeds during a 300-connection flood from an unknown host")
-    closed = _count_closed(rest_flood, 10)
+    closed = count_closed(rest_flood, 10)
     check(closed == 300, "REST: the idle flood is refused past 8 per address and timed out "
                          "after 2 s (%d of 300 closed)" % closed)
-    closed = _count_closed(dicom_unknown, 10)
+    closed = count_closed(dicom_unknown, 10)
     check(closed == 300, "DICOM: a host on no allow-list entry is closed at accept (%d of 300)" % closed)
     check("not in the allow-list (closed at accept)" in d.log(), "the closing is logged")
     for s in rest_flood + dicom_unknown:
@@ -536,9 +519,7 @@ def privilege(work, daemons):
     # a token file others can read is refused, with the reason
     d2 = Daemon(work + "/d2")
     os.chmod(d2.settings["rest.token_file"], 0o644)
-    args = [MAMAD] + (["--allow-root"] if os.geteuid() == 0 else [])
-    for k, v in d2.settings.items():
-        args += ["--set", "%s=%s" % (k, v)]
+    args = d2.argv()
     r = subprocess.run(args + ["--check"], capture_output=True, text=True, timeout=30)
     check(r.returncode != 0 and "readable by group or others (mode 0644)" in r.stderr and "chmod 600" in r.stderr,
           "0644 token file refused with the reason: %s" % r.stderr.strip())
@@ -860,10 +841,7 @@ def tls(work, daemons):
     check(r.returncode == 0, "openssl req: " + r.stderr[-300:])
     os.chmod(key, 0o644)
     d0 = Daemon(work + "/d0", {"rest.tls_cert": cert, "rest.tls_key": key})
-    args = [MAMAD] + (["--allow-root"] if os.geteuid() == 0 else [])
-    for k, v in d0.settings.items():
-        args += ["--set", "%s=%s" % (k, v)]
-    r = subprocess.run(args + ["--check"], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(d0.argv() + ["--check"], capture_output=True, text=True, timeout=30)
     check(r.returncode != 0 and "rest.tls_key" in r.stderr and "readable by group or others" in r.stderr,
           "a world-readable key is refused: %s" % r.stderr.strip())
     os.chmod(key, 0o600)
