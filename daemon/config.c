@@ -49,6 +49,15 @@ static const cfg_entry table[] = {
     {"dicom.max_associations_per_host", T_INT, F(dicom_max_assoc_per_host), "0", 0, 256,
      "Associations one host may hold at once (0: dicom.max_associations); more are "
      "rejected as local limit exceeded."},
+    {"dicom.tls_cert", T_STR, F(dicom_tls_cert), "", 0, 0,
+     "PEM certificate for DICOM TLS (DCMTK's TLS layer, BCP 195 TLS Secure Transport "
+     "profile); with dicom.tls_key every association must use TLS. Empty: no TLS."},
+    {"dicom.tls_key", T_STR, F(dicom_tls_key), "", 0, 0,
+     "PEM private key for dicom.tls_cert; refused when group or others can read it."},
+    {"dicom.tls_ca", T_STR, F(dicom_tls_ca), "", 0, 0,
+     "PEM file of the certificates trusted to sign client (sender) certificates."},
+    {"dicom.tls_require_client_cert", T_BOOL, F(dicom_tls_require_client_cert), "true", 0, 1,
+     "With TLS: refuse senders without a client certificate signed by dicom.tls_ca."},
     {"dicom.allow", T_STR, F(dicom_allow), "", 0, 0,
      "Space-separated CALLING_AE@host entries allowed to store (\"*\" matches any AE or host). "
      "Empty denies everybody."},
@@ -324,6 +333,26 @@ static int add_token(mamad_config *cfg, const char *role, const char *token, con
     return 0;
 }
 
+/* "<what>.tls_cert" and "<what>.tls_key": both or neither, the key mode 0600 or stricter. */
+static int check_tls_pair(const char *what, const char *cert, const char *key, char *err, size_t errlen) {
+    if (!cert[0] != !key[0]) {
+        snprintf(err, errlen, "%s.tls_cert and %s.tls_key go together (set both, or neither)", what, what);
+        return -1;
+    }
+    if (!key[0]) return 0;
+    struct stat kst;
+    if (stat(key, &kst) != 0) {
+        snprintf(err, errlen, "%s.tls_key %s: %s", what, key, strerror(errno));
+        return -1;
+    }
+    if (kst.st_mode & 077) {
+        snprintf(err, errlen, "%s.tls_key %s is readable by group or others (mode %04o): run `chmod 600 %s`",
+                 what, key, (unsigned)(kst.st_mode & 07777), key);
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     size_t ael = strlen(cfg->dicom_ae_title);
     if (ael == 0 || ael > 16) {
@@ -353,22 +382,14 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
     }
-    /* HTTPS: both files or neither; the key readable by its owner only */
-    if (!cfg->rest_tls_cert[0] != !cfg->rest_tls_key[0]) {
-        snprintf(err, errlen, "rest.tls_cert and rest.tls_key go together (set both, or neither)");
+    /* TLS (REST, DICOM): certificate and key together; the key readable by its owner only */
+    if (check_tls_pair("rest", cfg->rest_tls_cert, cfg->rest_tls_key, err, errlen) != 0 ||
+        check_tls_pair("dicom", cfg->dicom_tls_cert, cfg->dicom_tls_key, err, errlen) != 0)
         return -1;
-    }
-    if (cfg->rest_tls_key[0]) {
-        struct stat kst;
-        if (stat(cfg->rest_tls_key, &kst) != 0) {
-            snprintf(err, errlen, "rest.tls_key %s: %s", cfg->rest_tls_key, strerror(errno));
-            return -1;
-        }
-        if (kst.st_mode & 077) {
-            snprintf(err, errlen, "rest.tls_key %s is readable by group or others (mode %04o): run "
-                     "`chmod 600 %s`", cfg->rest_tls_key, (unsigned)(kst.st_mode & 07777), cfg->rest_tls_key);
-            return -1;
-        }
+    if (cfg->dicom_tls_cert[0] && cfg->dicom_tls_require_client_cert && !cfg->dicom_tls_ca[0]) {
+        snprintf(err, errlen, "dicom.tls_require_client_cert needs dicom.tls_ca (the certificates "
+                 "trusted to sign the senders' certificates), or set it to false");
+        return -1;
     }
     /* tokens: file, then environment */
     cfg->n_tokens = 0;

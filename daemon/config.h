@@ -37,6 +37,10 @@ typedef struct mamad_config {
     int64_t dicom_request_timeout_s;
     int64_t dicom_max_pending_per_host;
     int64_t dicom_max_assoc_per_host;
+    char dicom_tls_cert[CONFIG_STR_MAX];
+    char dicom_tls_key[CONFIG_STR_MAX];
+    char dicom_tls_ca[CONFIG_STR_MAX];
+    int64_t dicom_tls_require_client_cert;
     char dicom_allow[CONFIG_STR_MAX * 2];
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];

@@ -279,7 +279,11 @@ int main(int argc, char **argv) {
                          .max_pending_per_host = (int)cfg.dicom_max_pending_per_host,
                          .max_assoc_per_host = (int)cfg.dicom_max_assoc_per_host,
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
-                         .max_pdu = (uint64_t)cfg.dicom_max_pdu, .listen_fd = dicom_fd};
+                         .max_pdu = (uint64_t)cfg.dicom_max_pdu,
+                         .tls_cert = cfg.dicom_tls_cert, .tls_key = cfg.dicom_tls_key,
+                         .tls_ca = cfg.dicom_tls_ca,
+                         .tls_require_client_cert = (int)cfg.dicom_tls_require_client_cert,
+                         .listen_fd = dicom_fd};
     dcm_scp_handler h = store_handler(st);
     dicom_fd = -1;      /* dcm_scp_start owns it now, also when it fails */
     if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {

@@ -86,6 +86,7 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scpthrd.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include "dcmtk/oflog/oflog.h"
 
 #include "common/disk_full.h"
@@ -148,6 +149,7 @@ struct dcm_scp {
     uint16_t port = 0;
     int listen_fd = -1;
     T_ASC_Network *net = nullptr;
+    DcmTLSTransportLayer *tls = nullptr;      /* DICOM TLS, or NULL */
     DcmSharedSCPConfig shared;                /* the workers' DcmSCP configuration */
     pthread_t listener;
     bool listener_started = false;
@@ -488,6 +490,7 @@ struct Pending {
     double deadline;
     bool partial;      /* some bytes of the request are here: poll() would spin on it */
     std::string peer;
+    bool tls = false;  /* the port speaks TLS */
 };
 
 static double now_s() {
@@ -508,6 +511,12 @@ static int conn_ready(Pending &p, const char **why) {
         return -1;
     }
     p.partial = true;
+    if (p.tls) {
+        /* encrypted: the request cannot be seen before the handshake, which DCMTK does in
+         * hand_off under the request deadline (socket timeouts) */
+        if (h[0] != 0x16) { *why = "not a TLS handshake on the DICOM TLS port"; return -1; }
+        return 1;
+    }
     if (h[0] != 0x01) { *why = "not a DICOM association request (first PDU is not A-ASSOCIATE-RQ)"; return -1; }
     if (n < 6) return 0;
     unsigned long len = ((unsigned long)h[2] << 24) | ((unsigned long)h[3] << 16) |
@@ -566,13 +575,30 @@ static void *worker_main(void *arg) {
 static void hand_off(dcm_scp *scp, int fd, const std::string &host) {
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    /* TLS: the handshake and the request are read here, blocking; the request deadline
+     * bounds each read and write of them */
+    struct timeval tv = {scp->request_timeout_s, 0}, none = {0, 0};
+    if (scp->tls) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     T_ASC_Association *assoc = NULL;
     dcmExternalSocketHandle.set(fd);     /* only this thread receives associations */
-    OFCondition c = ASC_receiveAssociation(scp->net, &assoc, scp->max_pdu, NULL, NULL, OFFalse,
+    OFCondition c = ASC_receiveAssociation(scp->net, &assoc, scp->max_pdu, NULL, NULL,
+                                           scp->tls ? OFTrue : OFFalse,
                                            DUL_BLOCK, 0);
     dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    if (scp->tls) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    }
     if (c.bad() || !assoc || !assoc->params) {
-        log_warn(LOG_CAT_DICOM, "cannot read an association request: %s", c.text());
+        log_warn(LOG_CAT_DICOM, "cannot read an association request from %s%s: %s", host.c_str(),
+                 scp->tls ? " (TLS handshake or client certificate refused?)" : "", c.text());
+        if (scp->handler.assoc_event)
+            scp->handler.assoc_event(scp->handler.ctx, "rejected", "", host.c_str(),
+                                     scp->tls ? "TLS handshake failed or the request could not be read"
+                                              : "the association request could not be read");
         if (assoc) {
             ASC_dropAssociation(assoc);
             ASC_destroyAssociation(&assoc);
@@ -687,7 +713,7 @@ static void *listener_main(void *arg) {
                     close(fd);
                     continue;
                 }
-                pending.push_back({fd, now_s() + scp->request_timeout_s, false, host});
+                pending.push_back({fd, now_s() + scp->request_timeout_s, false, host, scp->tls != nullptr});
             }
         }
         double t = now_s();
@@ -783,6 +809,33 @@ static uint16_t socket_port(int fd) {
 
 extern "C" int dcm_scp_listen(const char *bind_address, uint16_t port, char *err, size_t errlen) {
     return open_listen_socket(bind_address, port, err, errlen);
+}
+
+/* DICOM TLS on scp->net: DCMTK's layer with the BCP 195 profile, the server's key and
+ * certificate, and (tls_ca) the certificates trusted for clients. 0, or -1 + err. */
+static int setup_tls(dcm_scp *scp, const dcm_scp_config *cfg, char *err, size_t errlen) {
+    DcmTLSTransportLayer *tl = new DcmTLSTransportLayer(NET_ACCEPTOR, NULL, OFTrue);
+    OFCondition c = tl->setTLSProfile(TSP_Profile_BCP195);
+    if (c.good()) c = tl->activateCipherSuites();
+    bool have_ca = cfg->tls_ca && cfg->tls_ca[0];
+    tl->setCertificateVerification(cfg->tls_require_client_cert ? DCV_requireCertificate
+                                   : have_ca ? DCV_checkCertificate : DCV_ignoreCertificate);
+    if (c.good()) c = tl->setPrivateKeyFile(cfg->tls_key, DCF_Filetype_PEM);
+    if (c.good()) c = tl->setCertificateFile(cfg->tls_cert, DCF_Filetype_PEM);
+    if (c.good() && !tl->checkPrivateKeyMatchesCertificate()) c = EC_IllegalParameter;
+    if (c.good() && have_ca) c = tl->addTrustedCertificateFile(cfg->tls_ca, DCF_Filetype_PEM);
+    if (c.good() && cfg->tls_require_client_cert && !have_ca) c = EC_IllegalParameter;
+    if (c.good()) c = ASC_setTransportLayer(scp->net, tl, 0);
+    if (c.bad()) {
+        snprintf(err, errlen, "DICOM TLS: %s (tls_cert %s, tls_key %s%s%s: PEM files of a matching "
+                 "certificate and key; requiring client certificates needs tls_ca)", c.text(),
+                 cfg->tls_cert, cfg->tls_key ? cfg->tls_key : "", have_ca ? ", tls_ca " : "",
+                 have_ca ? cfg->tls_ca : "");
+        delete tl;
+        return -1;
+    }
+    scp->tls = tl;
+    return 0;
 }
 
 /* dcm_scp_start owns cfg->listen_fd: closed on every failure. */
@@ -884,14 +937,15 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
             snprintf(err, errlen, "cannot initialise the DICOM network: %s", oc.text());
             goto fail;
         }
+        if (cfg->tls_cert && cfg->tls_cert[0] && setup_tls(scp, cfg, err, errlen) != 0) goto fail;
         if (pthread_create(&scp->listener, NULL, listener_main, scp) != 0) {
             snprintf(err, errlen, "cannot start the DICOM listener thread");
             goto fail;
         }
         scp->listener_started = true;
-        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on %s port %u (%d associations, %zu allow-list entries)",
+        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on %s port %u (%s, %d associations, %zu allow-list entries)",
                  ae.c_str(), cfg->bind_address && cfg->bind_address[0] ? cfg->bind_address : "*",
-                 port, cfg->max_associations, scp->allow.size());
+                 port, scp->tls ? "TLS" : "no TLS", cfg->max_associations, scp->allow.size());
         *out_scp = scp;
         return 0;
     } catch (...) {
@@ -900,6 +954,7 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
 fail:
     if (scp) {
         if (scp->net) ASC_dropNetwork(&scp->net);
+        delete scp->tls;
         if (scp->listen_fd >= 0) close(scp->listen_fd);
         delete scp;
     }
@@ -918,6 +973,8 @@ extern "C" void dcm_scp_stop(dcm_scp *scp) {
         scp->quit = true;
         if (scp->listener_started) pthread_join(scp->listener, NULL);
         if (scp->net) ASC_dropNetwork(&scp->net);
+        delete scp->tls;
+        scp->tls = nullptr;
         close(scp->listen_fd);
         log_info(LOG_CAT_DICOM, "DICOM SCP on port %u stopped", scp->port);
     } catch (...) {

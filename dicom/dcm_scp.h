@@ -86,6 +86,12 @@ typedef struct dcm_scp_config {
                                     (0 = 8); more are closed at accept */
     int max_assoc_per_host;      /* associations of one host at once (0 = max_associations);
                                     more are rejected "local limit exceeded" */
+    /* DICOM TLS (DCMTK's TLS layer, BCP 195 TLS Secure Transport Connection Profile,
+     * PS3.15 B.9): with tls_cert + tls_key every connection must speak TLS. */
+    const char *tls_cert;        /* PEM certificate; NULL/"" = no TLS */
+    const char *tls_key;         /* PEM private key */
+    const char *tls_ca;          /* PEM certificates trusted for client certificates */
+    int tls_require_client_cert; /* 1: a client certificate signed by tls_ca is required */
     int listen_fd;               /* > 0: a socket from dcm_scp_listen, taken over (bound
                                     before the daemon dropped root; dcm_scp_start closes
                                     it when it fails); else bind_address:port */

@@ -3,7 +3,8 @@
  *   scp_harness serve --ae AE --tmp DIR --store DIR [--port P] [--pool N] [--bind ADDR]
  *                     [--allow AE@HOST]... [--dimse-timeout S] [--acse-timeout S]
  *                     [--fail-store N] [--request-timeout S] [--pending-per-host N]
- *                     [--assoc-per-host N]
+ *                     [--assoc-per-host N] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]
+ *                     [--tls-require 0|1]]
  *       Runs the SCP with a minimal durable handler (fsync'd temp file renamed to
  *       STORE/<SOPInstanceUID>.dcm, directory fsynced; a duplicate keeps the first copy)
  *       and prints one line per event on stdout: "PORT n", "EVENT <event> <ae> <host>
@@ -103,6 +104,10 @@ static int serve(int argc, char **argv) {
         else if (!strcmp(a, "--request-timeout")) cfg.request_timeout_s = atoi(v);
         else if (!strcmp(a, "--pending-per-host")) cfg.max_pending_per_host = atoi(v);
         else if (!strcmp(a, "--assoc-per-host")) cfg.max_assoc_per_host = atoi(v);
+        else if (!strcmp(a, "--tls-cert")) cfg.tls_cert = v;
+        else if (!strcmp(a, "--tls-key")) cfg.tls_key = v;
+        else if (!strcmp(a, "--tls-ca")) cfg.tls_ca = v;
+        else if (!strcmp(a, "--tls-require")) cfg.tls_require_client_cert = atoi(v);
         else if (!strcmp(a, "--allow") && cfg.n_allow < 16) {
             const char *at = strchr(v, '@');
             dcm_allow_entry *e = &allow[cfg.n_allow++];

@@ -2,7 +2,7 @@
 # scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
 # run through scp_harness on a loopback ephemeral port with DCMTK's own clients
 # (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
-# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener flood.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener flood tls.
 # MAMA_TOOL: the `mama` binary (for `mama phantom`), needed by the phantom case only.
 set -u
 CASE=$1 H=$2 RAW=$3
@@ -274,6 +274,32 @@ PY
     grep -q 'per-host limit' "$W/scp.log" || fail "no per-host reason"
     wait $h1 $h2
     stop_scp
+    ;;
+tls)
+    # DICOM TLS (issue 15): DCMTK's TLS layer, BCP 195 profile, client certificates
+    # required; every certificate is made here by the openssl CLI
+    command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
+    for n in srv cli other; do
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/$n.key" -out "$W/$n.crt" -days 2 \
+            -subj /CN=$n -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req $n"
+    done
+    chmod 600 "$W"/*.key
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --tls-cert "$W/srv.crt" --tls-key "$W/srv.key" \
+        --tls-ca "$W/cli.crt" --tls-require 1
+    grep -q "(TLS," "$W/scp.err" || fail "the SCP does not say it speaks TLS"
+    mk "$W/src/t1.dcm" $UIDR.41 --seed 41
+    send +tls "$W/cli.key" "$W/cli.crt" +cf "$W/srv.crt" "$W/src/t1.dcm" || fail "TLS store with a trusted client certificate"
+    cmp <(dataset "$W/src/t1.dcm") <(dataset "$W/store/$UIDR.41.dcm") || fail "TLS-received dataset differs"
+    mk "$W/src/t2.dcm" $UIDR.42 --seed 42
+    send "$W/src/t2.dcm" && fail "plain DICOM accepted on the TLS port"
+    send +tls "$W/other.key" "$W/other.crt" +cf "$W/srv.crt" "$W/src/t2.dcm" && fail "an untrusted client certificate was accepted"
+    send +tls "$W/cli.key" "$W/cli.crt" +cf "$W/other.crt" "$W/src/t2.dcm" && fail "the client trusted a server it should not"
+    [ -f "$W/store/$UIDR.42.dcm" ] && fail "a refused connection stored a file"
+    grep -q "not a TLS handshake on the DICOM TLS port" "$W/scp.log" || fail "no reason for the plain connection"
+    grep -q "TLS handshake failed" "$W/scp.log" || fail "no reason for the untrusted certificate"
+    echoscu -aet SENDER -aec MAMAD +tls "$W/cli.key" "$W/cli.crt" +cf "$W/srv.crt" 127.0.0.1 $PORT || fail "TLS echo after the refusals"
+    stop_scp
+    echo "ok: DICOM TLS with a required client certificate"
     ;;
 pool_full)
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --pool 2

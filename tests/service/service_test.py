@@ -827,7 +827,8 @@ def access_log(work, daemons):
 def tls(work, daemons):
     """Issue 15, finding 5: no TLS on REST. rest.tls_cert/rest.tls_key: HTTPS only
     (libmicrohttpd + GnuTLS), with a certificate the test makes itself (openssl CLI);
-    a key readable by others is refused with the reason. (DICOM TLS is not done yet.)"""
+    a key readable by others is refused with the reason; DICOM TLS (dicom.tls_*) with a
+    client certificate."""
     import shutil as sh
     import ssl
     import urllib.request
@@ -845,8 +846,23 @@ def tls(work, daemons):
     check(r.returncode != 0 and "rest.tls_key" in r.stderr and "readable by group or others" in r.stderr,
           "a world-readable key is refused: %s" % r.stderr.strip())
     os.chmod(key, 0o600)
-    d = Daemon(work + "/d", {"rest.tls_cert": cert, "rest.tls_key": key})
+    ccert, ckey = work + "/sender.crt", work + "/sender.key"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey, "-out", ccert,
+                        "-days", "2", "-subj", "/CN=sender"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "openssl req (sender): " + r.stderr[-300:])
+    d = Daemon(work + "/d", {"rest.tls_cert": cert, "rest.tls_key": key, "dicom.tls_cert": cert,
+                             "dicom.tls_key": key, "dicom.tls_ca": ccert})
     daemons.append(d.start())
+    # DICOM over TLS with a required client certificate (mamad's own wiring; scp_tls has the rest)
+    src = work + "/src"
+    os.makedirs(src)
+    f = _mk_instance(src, "a.dcm", "1.2.826.0.1.3680043.9.7433.2.21", 1)
+    base = ["storescu", "-v", "-aet", "DEMO", "-aec", "MAMAD"]
+    r = subprocess.run(base + ["+tls", ckey, ccert, "+cf", cert, "127.0.0.1", str(d.dicom_port), f],
+                       capture_output=True, text=True, timeout=60)
+    check(acked(r.stdout + r.stderr) == 1, "C-STORE over DICOM TLS: " + (r.stdout + r.stderr)[-300:])
+    r = subprocess.run(base + ["127.0.0.1", str(d.dicom_port), f], capture_output=True, text=True, timeout=60)
+    check(acked(r.stdout + r.stderr) == 0, "plain DICOM refused on the TLS port")
     check("HTTPS" in d.log(), "the log says HTTPS")
     ctx = ssl.create_default_context(cafile=cert)
     req = urllib.request.Request("https://127.0.0.1:%d/api/v1/studies" % d.rest_port)
