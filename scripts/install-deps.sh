@@ -10,6 +10,8 @@ pkgs=(
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
   strace fiu-utils                                                 # durability by injection (service_durability)
   clang                                                            # libFuzzer targets (scripts/fuzz.sh)
+  libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
+  chromium chromium-driver python3-venv                            # the dashboard's browser test
 )
 missing=()
 for p in "${pkgs[@]}"; do
