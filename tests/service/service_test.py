@@ -475,7 +475,8 @@ def openapi(work, daemons):
                 "--max-examples", "20", "--seed", "15", "--workers", "1", "--no-shrink"]
         if token:
             args += ["--header", "Authorization: Bearer " + token]
-        r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        # cwd: schemathesis keeps its caches (.schemathesis, .hypothesis) where it runs
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=work)
         tail = r.stdout[-3000:] + r.stderr[-1000:]
         m = re.search(r"(\d+) generated, (\d+) passed", r.stdout)
         check(r.returncode == 0 and m and m.group(1) == m.group(2),
