@@ -123,6 +123,11 @@ static db_rc set_state(grouper *g, db_study *s, db_state st, int64_t now) {
 
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now) {
+    return grouper_add_stored(g, info, path, size, NULL, now);
+}
+
+db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *path,
+                         int64_t size, const char *sha256, int64_t now) {
     grouper_view v;
     grouper_view_classify(info, &v);
     db_instance in;
@@ -139,6 +144,7 @@ db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char
              v.for_processing ? "FOR PROCESSING" : "FOR PRESENTATION");
     snprintf(in.acq_datetime, sizeof in.acq_datetime, "%s", info->acquisition_datetime);
     snprintf(in.path, sizeof in.path, "%s", path);
+    if (sha256) snprintf(in.sha256, sizeof in.sha256, "%s", sha256);
     in.size = size;
     in.received_at = now;
 
