@@ -87,7 +87,10 @@ static mama_status apply_config(json_t *root, const char *cpath, const probe_set
     int NH = hf_config_int(root, "num_attention_heads", c->heads);
     int P = hf_config_int(root, "patch_size", c->patch);
     int S = hf_config_int(root, "image_size", c->image_size);
-    int R = hf_config_int(root, "num_register_tokens", c->n_registers);
+    /* a plain Dinov2Model config has no register field: it means none */
+    const char *type = json_string_value(json_object_get(root, "model_type"));
+    int R = hf_config_int(root, "num_register_tokens",
+                          type && !strcmp(type, "dinov2") ? 0 : c->n_registers);
     int IC = hf_config_int(root, "num_channels", c->in_chans);
     float ratio = hf_config_float(root, "mlp_ratio", c->mlp_ratio);
     if (C != c->width)
