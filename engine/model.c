@@ -91,6 +91,15 @@ static mama_status parse_vision(json_t *v, vit_config *c) {
     c->in_chans = 3;
     if (json_object_get(v, "in_chans") && (rc = get_int(v, "vision", "in_chans", &c->in_chans)))
         return rc;
+    json_t *pr = json_object_get(v, "pos_resize");   /* optional: files before it were antialiased */
+    c->pos_plain = 0;
+    if (pr) {
+        const char *s = json_string_value(pr);
+        if (!s || (strcmp(s, "bicubic_aa") && strcmp(s, "bicubic")))
+            return mama_errorf(MAMA_EFORMAT, "model config: vision.pos_resize must be \"bicubic_aa\" "
+                               "(Dinov2WithRegistersModel) or \"bicubic\" (Dinov2Model)");
+        c->pos_plain = !strcmp(s, "bicubic");
+    }
     return vit_config_validate(c);
 }
 
@@ -209,13 +218,15 @@ static json_t *config_to_json(const mama_model *m) {
                              "created", m->created, "status", m->status);
     if (prov && sources) json_object_set_new(prov, "sources", sources);
     else json_decref(sources);
-    return json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i}, "
-                     "s:{s:i, s:[f,f,f], s:[f,f,f], s:s}, s:i, s:o, s:o}",
-        "format", MODEL_FORMAT, "version", MODEL_VERSION,
-        "vision", "width", c->width, "depth", c->depth, "heads", c->heads, "patch", c->patch,
+    json_t *vision = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:s}",
+        "width", c->width, "depth", c->depth, "heads", c->heads, "patch", c->patch,
         "image_size", c->image_size, "n_registers", c->n_registers,
         "mlp_ratio", (double)c->mlp_ratio, "ln_eps", (double)c->ln_eps,
         "layerscale", c->layerscale, "in_chans", c->in_chans,
+        "pos_resize", c->pos_plain ? "bicubic" : "bicubic_aa");
+    return json_pack("{s:s, s:i, s:o, "
+                     "s:{s:i, s:[f,f,f], s:[f,f,f], s:s}, s:i, s:o, s:o}",
+        "format", MODEL_FORMAT, "version", MODEL_VERSION, "vision", vision,
         "preprocess", "image_size", p->image_size,
         "mean", (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
         "std", (double)p->std[0], (double)p->std[1], (double)p->std[2], "resize", p->resize,

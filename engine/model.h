@@ -7,7 +7,8 @@
  *   __metadata__["mama_config"] = JSON {
  *     "format": "mama-model", "version": 1,
  *     "vision": {"width", "depth", "heads", "patch", "image_size", "n_registers",
- *                "mlp_ratio", "ln_eps", "layerscale", "in_chans"},
+ *                "mlp_ratio", "ln_eps", "layerscale", "in_chans", "pos_resize" (optional:
+ *                "bicubic_aa" (default, Dinov2WithRegistersModel) or "bicubic" (Dinov2Model))},
  *     "preprocess": {"image_size", "mean": [3], "std": [3], "resize": "bilinear_aa"},
  *     "embed_dim": E,
  *     "tasks": [{"name", "classes": [...], "kind": "zero_shot"|"linear",

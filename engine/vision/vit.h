@@ -42,6 +42,9 @@ typedef struct vit_config {
     int layerscale;   /* 1: LayerScale vectors ls1/ls2 present; 0: plain residuals */
     int in_chans;     /* 3 */
     int embed;        /* E: global projection width; 0 = no projection */
+    int pos_plain;    /* position grid resize: 0 antialiased bicubic (HF
+                         Dinov2WithRegistersModel, the default), 1 plain bicubic (HF
+                         Dinov2Model); see engine/ops/pos_embed.h */
 } vit_config;
 
 typedef struct vit_params {

@@ -65,6 +65,7 @@ static mama_status from_shapes(const probe_set *p, const char *path, vit_config 
     c->ln_eps = 1e-6f;
     c->depth = p->depth;
     c->heads = c->width % 64 == 0 ? c->width / 64 : 0;
+    c->pos_plain = !p->meta && c->n_registers == 0;   /* HF names, no registers: Dinov2Model */
     return MAMA_OK;
 }
 
@@ -116,6 +117,9 @@ static mama_status apply_config(json_t *root, const char *cpath, const probe_set
         return mama_errorf(MAMA_EINVAL, "%s: num_attention_heads %d must be positive and divide "
                            "hidden_size %d", cpath, NH, C);
     c->heads = NH;
+    /* HF Dinov2Model resizes the position grid without antialiasing, the with-registers
+     * model with it (engine/ops/pos_embed.h) */
+    c->pos_plain = !type || !strcmp(type, "dinov2") ? R == 0 : 0;
     c->ln_eps = hf_config_float(root, "layer_norm_eps", c->ln_eps);
     return MAMA_OK;
 }
