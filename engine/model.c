@@ -652,9 +652,14 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     vit_init_random(m->vit, o->seed);
     if (from) {
         TRY(vit_load(m->vit, f, prefix, NULL));   /* projection stays random: not in DINOv2 */
-        snprintf(m->source, sizeof m->source, "tower from %.400s%s%.400s; projections, prompts and heads "
-                 "random (seed %llu)", from, o->text_tower ? ", text tower " : "",
-                 o->text_tower ? o->text_tower : "", (unsigned long long)o->seed);
+        if (o->text_tower)
+            snprintf(m->source, sizeof m->source, "image tower %.400s, text tower %.400s; "
+                     "projections and heads random (seed %llu), zero-shot prompts = the text "
+                     "tower's class-prompt embeddings through the random text projection", from,
+                     o->text_tower, (unsigned long long)o->seed);
+        else
+            snprintf(m->source, sizeof m->source, "tower from %.400s; projections, prompts and "
+                     "heads random (seed %llu)", from, (unsigned long long)o->seed);
     } else {
         snprintf(m->source, sizeof m->source, "random init (config %s, seed %llu)", cfgname,
                  (unsigned long long)o->seed);
