@@ -613,6 +613,10 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     } else if (strcmp(cfgname, "micro") == 0) {   /* tests: milliseconds per view */
         vc.width = 32; vc.depth = 2; vc.heads = 4; vc.patch = 4; vc.image_size = 28;
         m->embed = 16;
+    } else if (strcmp(cfgname, "small") == 0) {   /* DINOv2-S shapes (Dinov2Model, no registers) */
+        vc.width = 384; vc.depth = 12; vc.heads = 6; vc.patch = 14; vc.image_size = 518;
+        vc.n_registers = 0; vc.pos_plain = 1;
+        m->embed = 512;
     } else if (strcmp(cfgname, "base") == 0) {
         vc.width = 768; vc.depth = 12; vc.heads = 12; vc.patch = 14; vc.image_size = 518;
         m->embed = 512;
@@ -620,7 +624,7 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
         TRY(vit_config_from_checkpoint(f, from, prefix, &vc));
         m->embed = 512;
     } else {
-        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, base, micro, "
+        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, small, base, micro, "
                          "or auto with a checkpoint)", cfgname);
         goto fail;
     }

@@ -88,7 +88,8 @@ void model_free(mama_model *m);
 mama_status model_save(mama_model *m, const char *path);
 
 typedef struct model_init_opts {
-    const char *config;     /* "tiny" (width 192, depth 4, 224 px: the CPU demo), "base"
+    const char *config;     /* "tiny" (width 192, depth 4, 224 px: the CPU demo), "small"
+                               (384/12/518, no registers: DINOv2-S's shapes), "base"
                                (768/12/518, the paper's), "micro" (32/2/28 px, tests) or
                                "auto" (from_hf only: sizes from the checkpoint's shapes, heads
                                from config.json beside it or width/64);

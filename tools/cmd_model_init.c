@@ -12,10 +12,12 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: mama model-init --out FILE [--config tiny|base|micro|auto]\n"
+        "usage: mama model-init --out FILE [--config tiny|small|base|micro|auto]\n"
         "                       [--image-tower DIR [--text-tower DIR] | --from-hf DINOV2.safetensors]\n"
         "                       [--seed S]\n"
         "  tiny   width 192, depth 4, 224 px (the CPU demo; default without --from-hf)\n"
+        "  small  width 384, depth 12, 518 px, no registers (DINOv2-S's shapes; a random\n"
+        "         baseline for the real tower)\n"
         "  base   width 768, depth 12, 518 px (the paper's ViT-B/14)\n"
         "  micro  width 32, depth 2, 28 px (tests)\n"
         "  auto   sizes read from the --from-hf checkpoint (default with --from-hf); heads from\n"
