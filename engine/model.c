@@ -544,9 +544,15 @@ static mama_status add_source(json_t *arr, const char *role, const char *path) {
 static mama_status read_preprocessor(const char *dir, model_preprocess *pre) {
     char path[2048];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return MAMA_OK;
+    fclose(probe);
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
-    if (!j) return MAMA_OK;
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return mama_errorf(MAMA_EFORMAT, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
+    }
     static const char *keys[2] = {"image_mean", "image_std"};
     for (int k = 0; k < 2; k++) {
         json_t *a = json_object_get(j, keys[k]);

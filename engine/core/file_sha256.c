@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -11,20 +12,22 @@ mama_status file_sha256_hex(const char *path, char hex[65]) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return mama_errorf(MAMA_EIO, "%s: cannot open to checksum it: %s", path, strerror(errno));
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
     mama_status rc = MAMA_OK;
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         rc = mama_errorf(MAMA_ENOMEM, "%s: cannot start a SHA-256 digest", path);
         goto done;
     }
-    static unsigned char buf[1 << 16];   /* tools-side only; not used by concurrent threads */
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) EVP_DigestUpdate(ctx, buf, n);
+    while ((n = fread(buf, 1, CHUNK, fp)) > 0) EVP_DigestUpdate(ctx, buf, n);
     if (ferror(fp)) { rc = mama_errorf(MAMA_EIO, "%s: read error while checksumming", path); goto done; }
     unsigned char md[32];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx, md, &len);
     for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
 done:
+    free(buf);
     EVP_MD_CTX_free(ctx);
     fclose(fp);
     return rc;

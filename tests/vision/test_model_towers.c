@@ -1,8 +1,8 @@
 /* test_model_towers.c: model_init from tower directories (`mama model-init --image-tower
  * DIR --text-tower DIR`) on small towers written here. Catches: the tower not the one in
  * the directory (weights compared), mean/std not taken from preprocessor_config.json,
- * provenance without the status or with a wrong checksum (compared with the sha256sum
- * tool, an independent implementation), a text projection of the wrong shape, status,
+ * a broken preprocessor_config.json ignored, provenance without the status or with a
+ * wrong checksum (compared with the sha256sum tool, an independent implementation), a text projection of the wrong shape, status,
  * sources or text_proj lost in a save/load round trip, and a text tower without
  * config.json accepted. */
 #include <stdio.h>
@@ -79,6 +79,12 @@ int main(void) {
     snprintf(path, sizeof path, "%s/config.json", img);
     write_text(path, "{\"model_type\": \"dinov2\", \"hidden_size\": 48, \"num_hidden_layers\": 2, "
                "\"num_attention_heads\": 3, \"patch_size\": 4, \"image_size\": 16}");
+
+    /* a preprocessor_config.json that is not JSON is refused, not ignored */
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", img);
+    write_text(path, "{\"image_mean\": [0.4");
+    CHECK(model_init(&o, &m) == MAMA_EFORMAT && strstr(mama_last_error(), "preprocessor_config.json"));
+    write_text(path, "{\"image_mean\": [0.485, 0.456, 0.406], \"image_std\": [0.229, 0.224, 0.225]}");
 
     /* text tower: only its config.json (hidden_size) and file checksum matter here */
     st_writer *tw = NULL;
