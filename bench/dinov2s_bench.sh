@@ -26,7 +26,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 field() { echo "$1" | sed -n "s/.*$2=\([0-9.]*\).*/\1/p"; }
 echo "date: $(date -u +%FT%TZ)  cpus: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "isa: $(grep -m1 -o 'avx512f\|avx2' /proc/cpuinfo | head -1)  kernel: $(uname -r)"
+echo "isa: $(grep -qw avx512f /proc/cpuinfo && echo avx512f || (grep -qw avx2 /proc/cpuinfo && echo avx2 || echo sse))  kernel: $(uname -r)"
 $E "$bench" --threads 1 --iters 1 --config small --size 28 | grep '^openblas'
 printf '%-4s %-7s %-5s %-6s %9s %9s %8s %8s %10s %6s\n' size threads batch who best_ms img/s GFLOP/s peak_MB anchor/eng load1
 row() {  # who line engine_best
