@@ -17,6 +17,8 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+/* --- train */
+int cmd_train(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -31,6 +33,8 @@ static const mama_cmd commands[] = {
     {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
+    /* --- train */
+    {"train", cmd_train, "train a model from train.conf (docs/training.md)"},
     {NULL, NULL, NULL},
 };
 
