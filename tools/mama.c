@@ -19,6 +19,7 @@ int cmd_phantom(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 /* --- train */
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -35,6 +36,7 @@ static const mama_cmd commands[] = {
     {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
     /* --- train */
     {"train", cmd_train, "train a model from train.conf (docs/training.md)"},
+    {"eval", cmd_eval, "evaluate a model on a data set's test split: metrics, report folder"},
     {NULL, NULL, NULL},
 };
 
