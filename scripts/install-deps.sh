@@ -7,6 +7,7 @@ pkgs=(
   libdcmtk-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev
   libopenjp2-7-dev libpng-dev
   libplplot-dev plplot-driver-cairo                                # mama eval/train figures (PNG)
+  libfiu-dev fiu-utils                                             # fault injection (full disks) in the tests
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
 )
