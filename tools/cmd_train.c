@@ -1,10 +1,12 @@
-/* cmd_train.c: `mama train -c train.conf [--set key=value]... [--check]`. Reads the
- * settings (tools/train_config.c), reads the data source and splits it by patient, and
- * prepares the run folder: config.conf (the effective settings, readable by -c) and
- * split.csv. The folder is assembled under a temporary name and renamed into place, so a
- * failure leaves no half-written run. The optimisation loop itself comes with the training
- * step (engine/train, issue 9); until then the command stops after preparing the run and
- * says so. */
+/* cmd_train.c: `mama train -c train.conf [--set key=value]... [--check]` and
+ * `mama train --resume RUN`. Reads the settings (tools/train_config.c), reads the data
+ * source and splits it by patient, and prepares the run folder: config.conf (the effective
+ * settings, readable by -c) and split.csv, assembled under a temporary name and renamed
+ * into place, so a failure leaves no half-written run. Then runs the job: train.mode =
+ * heads (tools/train_heads.c); train.mode = mama needs the image-text training step
+ * (engine/train, issue 9) and stops before writing anything until it is built in.
+ * --resume re-reads RUN/config.conf, checks that the data still splits to RUN/split.csv
+ * byte for byte, and continues from RUN/checkpoint.safetensors. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -16,10 +18,12 @@
 
 #include "tools/train_config.h"
 #include "tools/train_data.h"
+#include "tools/train_heads.h"
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: mama train -c train.conf [--set key=value]... [--check]\n"
+            "       mama train --resume RUN\n"
             "       mama train --config-doc\n\n"
             "Trains a model from the settings in train.conf (docs/training.md). The run folder\n"
             "train.out_dir/train.name gets config.conf (the effective settings) and split.csv\n"
@@ -27,18 +31,20 @@ static void usage(FILE *out) {
             "  -c, --config FILE   settings file (key = value, [sections])\n"
             "  --set key=value     override one setting (after the file; repeatable)\n"
             "  --check             validate the settings and the data source, write nothing\n"
+            "  --resume RUN        continue the run in folder RUN from its last checkpoint\n"
             "  --config-doc        print the settings table of docs/training.md\n\n"
             "settings:\n");
     train_config_print_help(out);
 }
 
 /* Options -> config. 0 ok, 2 usage error; *check / *doc set for those modes. */
-static int parse_args(int argc, char **argv, train_config *c, int *check, int *doc) {
-    char err[1200];
+static int parse_args(int argc, char **argv, train_config *c, int *check, int *doc, const char **resume) {
+    char err[1200], resume_conf[TRAIN_PATH_MAX + 32];
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) path = argv[++i];
+        else if (!strcmp(a, "--resume") && i + 1 < argc) *resume = argv[++i];
         else if (!strcmp(a, "--set") && i + 1 < argc) i++;
         else if (!strcmp(a, "--check")) *check = 1;
         else if (!strcmp(a, "--config-doc")) *doc = 1;
@@ -51,6 +57,14 @@ static int parse_args(int argc, char **argv, train_config *c, int *check, int *d
         }
     }
     if (*doc) return 0;
+    if (*resume) {
+        if (path || *check || argc != 3) {
+            fprintf(stderr, "mama train: --resume RUN takes no other option (the run's config.conf is used)\n");
+            return 2;
+        }
+        snprintf(resume_conf, sizeof resume_conf, "%s/config.conf", *resume);
+        path = resume_conf;
+    }
     if (!path) {
         fprintf(stderr, "mama train: -c train.conf is required (see docs/training.md)\n");
         return 2;
@@ -139,20 +153,58 @@ static int prepare_run(train_config *c, const train_data *d, char *run, size_t r
     return 0;
 }
 
+/* --resume: the data must split exactly as when the run started. */
+static int same_split(const char *run, const train_data *d, char *err, size_t errlen) {
+    char path[TRAIN_PATH_MAX + 64], now[] = "/tmp/mama-split-XXXXXX";
+    snprintf(path, sizeof path, "%s/split.csv", run);
+    int fd = mkstemp(now);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    int rc = train_data_write_split(d, now, err, errlen);
+    if (rc == 0) {
+        FILE *a = fopen(path, "rb"), *b = fopen(now, "rb");
+        int same = a && b;
+        for (int x = 0, y = 0; same && (x != EOF || y != EOF);) {
+            x = fgetc(a), y = fgetc(b);
+            same = x == y;
+        }
+        if (a) fclose(a);
+        if (b) fclose(b);
+        if (!same) {
+            snprintf(err, errlen, "--resume: the data of %s no longer splits to its split.csv (files added, "
+                     "removed or relabelled since the run started); start a new run", run);
+            rc = -1;
+        }
+    }
+    unlink(now);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     static train_config c;
     train_config_defaults(&c);
     int check = 0, doc = 0;
-    int rc = parse_args(argc, argv, &c, &check, &doc);
+    const char *resume = NULL;
+    int rc = parse_args(argc, argv, &c, &check, &doc, &resume);
     if (rc) return rc;
     if (doc) {
         train_config_print_markdown(stdout);
         return 0;
     }
+    if (!strcmp(c.train_mode, "mama") && !check) {
+        fprintf(stderr, "mama train: train.mode = mama needs the image-text training step (engine/train, "
+                "issue 9), which is not in this build yet; train.mode = heads trains linear heads on "
+                "the frozen image tower. Nothing was written.\n");
+        return 3;
+    }
     char err[2048] = "";
     train_data d;
     if (train_data_load(&c, &d, stderr, err, sizeof err) != 0 ||
-        train_data_split(&d, (uint64_t)c.data_split_seed, err, sizeof err) != 0) {
+        train_data_split(&d, (uint64_t)c.data_split_seed, err, sizeof err) != 0 ||
+        (resume && same_split(resume, &d, err, sizeof err) != 0)) {
         fprintf(stderr, "mama train: %s\n", err);
         train_data_free(&d);
         return 1;
@@ -161,20 +213,27 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < d.n; i++) count[d.split[i]]++;
     printf("data: %d images (%d rows left out): train %d, val %d, test %d\n", d.n, d.n_bad_rows,
            count[0], count[1], count[2]);
+    fflush(stdout);
     if (check) {
         printf("configuration ok\n");
         train_data_free(&d);
         return 0;
     }
     char run[TRAIN_PATH_MAX + 200];
-    rc = prepare_run(&c, &d, run, sizeof run, err, sizeof err);
-    train_data_free(&d);
-    if (rc) {
-        fprintf(stderr, "mama train: %s\n", err);
-        return 1;
+    if (resume) {
+        snprintf(run, sizeof run, "%s", resume);
+    } else {
+        rc = prepare_run(&c, &d, run, sizeof run, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "mama train: %s\n", err);
+            train_data_free(&d);
+            return 1;
+        }
+        printf("run folder: %s\n", run);
+        fflush(stdout);
     }
-    printf("run folder: %s (config.conf, split.csv)\n", run);
-    fprintf(stderr, "mama train: the training step (engine/train) is not in this build yet; the run "
-            "is prepared and stops here\n");
-    return 3;
+    rc = train_heads_run(&c, run, &d, resume != NULL);
+    train_data_free(&d);
+    if (rc == 0) printf("done: %s (checkpoint.safetensors, metrics.jsonl, plots/)\n", run);
+    return rc;
 }

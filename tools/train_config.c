@@ -96,6 +96,10 @@ static const cfgt_entry entries[] = {
     {.name = "image.size", .type = CFGT_INT, F(image_size), .def = "518", .min = 14, .max = 1036,
      .help = "Model input side in pixels, a multiple of the patch size 14."},
     /* [train] */
+    {.name = "train.mode", .type = CFGT_ENUM, F(train_mode), .def = "mama", .choices = "mama, heads",
+     .help = "`mama`: image-text pretraining of both towers (MAMA_METHOD.md sections 4-8); `heads`: "
+             "linear heads for density, BI-RADS and cancer on the frozen image tower (section 9's "
+             "probe as a resumable job; the text tower is not used)."},
     {.name = "train.out_dir", .type = CFGT_STR, F(train_out_dir), .def = "runs",
      .help = "Folder that holds the run folders."},
     {.name = "train.name", .type = CFGT_STR, F(train_name), .def = "",
@@ -236,7 +240,7 @@ static int finish_ranges(const train_config *c, char *err, size_t errlen) {
                  (long long)c->train_warmup_steps, (long long)c->train_steps);
         return -1;
     }
-    if (c->train_late_step > c->train_steps) {
+    if (!strcmp(c->train_mode, "mama") && c->train_late_step > c->train_steps) {
         snprintf(err, errlen, "train.late_step: %lld is after train.steps (%lld)",
                  (long long)c->train_late_step, (long long)c->train_steps);
         return -1;
@@ -272,7 +276,7 @@ static int finish_model(const train_config *c, char *err, size_t errlen) {
                  "random choose tiny, base or micro");
         return -1;
     }
-    if (strcmp(c->model_text_init, "random") != 0 &&
+    if (!strcmp(c->train_mode, "mama") && strcmp(c->model_text_init, "random") != 0 &&
         need_path("model.text_weights", c->model_text_weights, 1, "when model.text_init is hf", err,
                   errlen))
         return -1;

@@ -37,6 +37,7 @@ typedef struct train_config {
     /* [image] */
     int64_t image_size;
     /* [train] */
+    char train_mode[16];           /* mama, heads */
     char train_out_dir[TRAIN_PATH_MAX];
     char train_name[128];
     int64_t train_batch;

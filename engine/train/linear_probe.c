@@ -25,13 +25,24 @@ mama_status lp_head_create(lp_head *h, int D, int K, int batch) {
     if (D < 1 || K < 2 || batch < 1)
         return mama_errorf(MAMA_EINVAL, "linear probe: need D >= 1, K >= 2, batch >= 1 (got %d, %d, %d)", D, K, batch);
     h->D = D, h->K = K, h->batch = batch;
-    size_t kd = (size_t)K * D, bk = (size_t)batch * K;
-    h->w = calloc(kd, sizeof *h->w), h->mw = calloc(kd, sizeof *h->mw);
-    h->b = calloc((size_t)K, sizeof *h->b), h->mb = calloc((size_t)K, sizeof *h->mb);
+    ptable_init(&h->table);
+    ptable_add(&h->table, "w", MAMA_F32, PTABLE_SLOT(lp_params, w), PTABLE_SHAPE(K, D));
+    ptable_add(&h->table, "b", MAMA_F32, PTABLE_SLOT(lp_params, b), PTABLE_SHAPE(K));
+    lp_params p;
+    mama_status rc = ptable_make(&h->table, &h->params_block, &p);
+    if (rc == MAMA_OK) rc = ptable_alloc(&h->table, &h->grads_block);
+    if (rc == MAMA_OK) rc = ptable_alloc(&h->table, &h->momentum_block);
+    if (rc != MAMA_OK) {
+        lp_head_free(h);
+        return rc;
+    }
+    h->w = p.w, h->b = p.b;
+    ptable_point(&h->table, h->grads_block, &h->grad);
+    ptable_point(&h->table, h->momentum_block, &h->mom);
+    size_t bk = (size_t)batch * K;
     h->logits = calloc(bk, sizeof *h->logits), h->dlogits = calloc(bk, sizeof *h->dlogits);
     h->xb = calloc((size_t)batch * D, sizeof *h->xb);
-    h->gw = calloc(kd, sizeof *h->gw), h->gb = calloc((size_t)K, sizeof *h->gb);
-    if (!h->w || !h->mw || !h->b || !h->mb || !h->logits || !h->dlogits || !h->xb || !h->gw || !h->gb) {
+    if (!h->logits || !h->dlogits || !h->xb) {
         lp_head_free(h);
         return mama_errorf(MAMA_ENOMEM, "linear probe: no memory for a %d x %d head", K, D);
     }
@@ -39,8 +50,9 @@ mama_status lp_head_create(lp_head *h, int D, int K, int batch) {
 }
 
 void lp_head_free(lp_head *h) {
-    free(h->w), free(h->b), free(h->mw), free(h->mb), free(h->logits), free(h->dlogits);
-    free(h->xb), free(h->gw), free(h->gb);
+    ptable_block_free(h->params_block), ptable_block_free(h->grads_block), ptable_block_free(h->momentum_block);
+    ptable_free(&h->table);
+    free(h->logits), free(h->dlogits), free(h->xb);
     memset(h, 0, sizeof *h);
 }
 
@@ -70,9 +82,8 @@ mama_status lp_step(lp_head *h, const float *X, const int *y, const int *idx, in
     if (B < 1 || B > h->batch)
         return mama_errorf(MAMA_EINVAL, "linear probe: batch %d outside 1..%d", B, h->batch);
     int D = h->D, K = h->K;
-    float *xb = h->xb, *gw = h->gw, *gb = h->gb;
-    memset(gw, 0, (size_t)K * D * sizeof *gw);
-    memset(gb, 0, (size_t)K * sizeof *gb);
+    float *xb = h->xb, *gw = h->grad.w, *gb = h->grad.b;
+    memset(h->grads_block, 0, h->table.bytes);
     for (int i = 0; i < B; i++) memcpy(xb + (size_t)i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof *xb);
     linear_forward(h->logits, xb, h->w, h->b, B, D, K);
     double loss = 0;
@@ -85,8 +96,8 @@ mama_status lp_step(lp_head *h, const float *X, const int *y, const int *idx, in
     }
     linear_backward(NULL, gw, gb, h->dlogits, xb, h->w, B, D, K);
     int first = h->step == 0;
-    sgd_update(h->w, h->mw, gw, (size_t)K * D, lr, weight_decay, momentum, first);
-    sgd_update(h->b, h->mb, gb, (size_t)K, lr, 0.0, momentum, first);
+    sgd_update(h->w, h->mom.w, gw, (size_t)K * D, lr, weight_decay, momentum, first);
+    sgd_update(h->b, h->mom.b, gb, (size_t)K, lr, 0.0, momentum, first);
     h->step++;
     if (out_loss) *out_loss = loss / B;
     return MAMA_OK;

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "engine/core/ptable.h"
 #include "engine/core/rng.h"
 #include "engine/core/status.h"
 
@@ -34,14 +35,23 @@ void lp_config_default(lp_config *c);
  * lr_min + (lr - lr_min) (1 + cos(pi t)) / 2 with t = (s - warmup) / (steps - warmup). */
 double lp_lr_at(const lp_config *c, int step);
 
-/* The head and its optimiser state. */
+/* Pointers into one block of the head's table {w (K, D), b (K)}. */
+typedef struct lp_params {
+    float *w, *b;
+} lp_params;
+
+/* The head and its optimiser state: parameters, gradients and momentum are three blocks
+ * of one ptable (engine/core/ptable.h), so a checkpoint stores them by name. */
 typedef struct lp_head {
     int D, K;
-    float *w, *b;         /* (K, D), (K) */
-    float *mw, *mb;       /* momentum buffers */
+    ptable table;
+    void *params_block, *grads_block, *momentum_block;
+    float *w, *b;         /* (K, D), (K): the parameters */
+    lp_params grad, mom;
     float *logits, *dlogits; /* (B, K) scratch, sized for batch */
-    float *xb, *gw, *gb;  /* (B, D) gathered batch; gradients (K, D), (K) */
-    int batch, step;
+    float *xb;            /* (B, D) gathered batch */
+    int batch;
+    int64_t step;         /* steps taken (0: momentum not yet started) */
 } lp_head;
 
 /* Zero weights (the convex problem needs no random start; zero keeps runs comparable). */
