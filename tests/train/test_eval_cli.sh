@@ -69,7 +69,8 @@ PY
 # with its path, skipped, counted; the rest evaluated
 cp -r "$T/ph" "$T/ph2"
 sed "s|root = $T/ph|root = $T/ph2|" "$T/e.conf" > "$T/e2.conf"
-"$MAMA" train -c "$T/e2.conf" --set train.out_dir="$T/runs" --set train.name=s >/dev/null 2>&1
+"$MAMA" train -c "$T/e2.conf" --set train.out_dir="$T/runs" --set train.name=s --set train.mode=heads \
+  --set train.steps=1 --set train.warmup_steps=0 --set train.batch=2 >/dev/null 2>&1
 victim=$(awk -F, '$8 == "test" {print $3; exit}' "$T/runs/s/split.csv")
 [ -n "$victim" ] && echo "not a DICOM file" > "$victim"
 "$MAMA" eval --model "$T/micro.safetensors" --run "$T/runs/s" --out "$T/rep2" --boot 0 --no-probe \
