@@ -20,6 +20,7 @@ int cmd_import(int argc, char **argv);
 /* --- train */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -37,6 +38,7 @@ static const mama_cmd commands[] = {
     /* --- train */
     {"train", cmd_train, "train a model from train.conf (docs/training.md)"},
     {"eval", cmd_eval, "evaluate a model on a data set's test split: metrics, report folder"},
+    {"export", cmd_export, "write the scoring model of a training run (for mamad)"},
     {NULL, NULL, NULL},
 };
 

@@ -87,7 +87,8 @@ static const cfgt_entry entries[] = {
      .help = "Stop at the first malformed CSV row (file:line); false: leave such rows out, count "
              "them and log each."},
     {.name = "data.cache_dir", .type = CFGT_STR, F(data_cache_dir), .def = "",
-     .help = "Preprocessing cache folder (engine/vision/prepcache); empty: RUN/cache."},
+     .help = "Preprocessing cache folder (engine/vision/prepcache) of train.mode = mama; empty: "
+             "RUN/cache. (heads computes its features once, through the scoring path.)"},
     {.name = "data.workers", .type = CFGT_INT, F(data_workers), .def = "2", .min = 0, .max = 64,
      .help = "Threads that decode and preprocess images (0: on the training thread)."},
     {.name = "data.prefetch", .type = CFGT_INT, F(data_prefetch), .def = "2", .min = 1, .max = 64,

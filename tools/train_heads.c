@@ -169,12 +169,8 @@ static int compute_features(job *j, const char *path) {
     lc.pre.size = S;
     memcpy(lc.pre.mean, j->m->pre.mean, sizeof lc.pre.mean);
     memcpy(lc.pre.std, j->m->pre.std, sizeof lc.pre.std);
-    char cache[1400];
-    if (c->data_cache_dir[0]) snprintf(cache, sizeof cache, "%s", c->data_cache_dir);
-    else path_in(cache, sizeof cache, j->run, "cache");
-    prepcache_config_default(&lc.cache, cache);
-    lc.cache.max_side = 2 * S;
-    lc.cache.loader_tag = "image_source";
+    /* No cache here: the features are computed once, by the scoring path's own preprocessing
+     * (the breast crop from the full image), so the heads see exactly what mamad feeds them. */
     loader *L = NULL;
     int rc = loader_create(&L, &lc, paths, d->n, order, n_order, 0) == MAMA_OK ? 0 : -1;
     j->n = 0;
