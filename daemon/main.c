@@ -194,6 +194,7 @@ int main(int argc, char **argv) {
         rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
+                       .model_status = model ? scorer_model_status(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
                        .started_at = grouper_now_ms()};
         if (rest_start(&rc, &api, err, sizeof err) != 0) {

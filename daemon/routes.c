@@ -92,6 +92,8 @@ static void h_health(const rest_request *req, rest_response *resp) {
               : "no model is loaded: complete studies wait in queued (set scoring.model)",
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
         "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000));
+    if (model && c->model_status && c->model_status[0])   /* e.g. "pretrained-backbone, heads untrained" */
+        json_object_set_new(json_object_get(o, "model"), "status", json_string(c->model_status));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
 }
 

@@ -18,6 +18,7 @@ struct scorer {
     mama_model *model;
     char model_id[64];
     int untrained;          /* the loaded model's provenance says untrained */
+    char status[64];        /* its provenance.status ("pretrained-backbone, heads untrained") */
 };
 
 int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen) {
@@ -35,6 +36,7 @@ int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t e
     }
     snprintf(s->model_id, sizeof s->model_id, "%s", s->model->id);
     s->untrained = s->model->untrained;
+    snprintf(s->status, sizeof s->status, "%s", s->model->status);
     *out_scorer = s;
     return 0;
 }
@@ -48,6 +50,7 @@ void scorer_close(scorer *s) {
 
 const char *scorer_model_id(const scorer *s) { return s->model_id; }
 const int *scorer_model_untrained(const scorer *s) { return &s->untrained; }
+const char *scorer_model_status(const scorer *s) { return s->status; }
 
 int scorer_reload(void *ctx, char *err, size_t errlen) {
     scorer *s = ctx;
@@ -61,6 +64,7 @@ int scorer_reload(void *ctx, char *err, size_t errlen) {
     s->model = fresh;
     snprintf(s->model_id, sizeof s->model_id, "%s", fresh->id);
     s->untrained = fresh->untrained;
+    snprintf(s->status, sizeof s->status, "%s", fresh->status);
     pthread_mutex_unlock(&s->mu);
     model_free(old);
     log_info(LOG_CAT_ENGINE, "model %s reloaded (id %s)", s->path, s->model_id);

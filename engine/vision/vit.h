@@ -42,6 +42,9 @@ typedef struct vit_config {
     int layerscale;   /* 1: LayerScale vectors ls1/ls2 present; 0: plain residuals */
     int in_chans;     /* 3 */
     int embed;        /* E: global projection width; 0 = no projection */
+    int pos_plain;    /* position grid resize: 0 antialiased bicubic (HF
+                         Dinov2WithRegistersModel, the default), 1 plain bicubic (HF
+                         Dinov2Model); see engine/ops/pos_embed.h */
 } vit_config;
 
 typedef struct vit_params {
@@ -115,7 +118,7 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model);
 void vit_free(vit_model *m);
 
 /* Loads the tower from a safetensors file. Tensor names are prefix + one of:
- *   HF hub (Dinov2WithRegistersModel): embeddings.cls_token, embeddings.register_tokens,
+ *   HF hub (Dinov2Model, Dinov2WithRegistersModel): embeddings.cls_token, embeddings.register_tokens,
  *     embeddings.position_embeddings, embeddings.patch_embeddings.projection.{weight,bias},
  *     encoder.layer.N.{norm1, attention.attention.{query,key,value}, attention.output.dense,
  *     layer_scale1.lambda1, norm2, mlp.fc1, mlp.fc2, layer_scale2.lambda1}, layernorm;
@@ -126,6 +129,15 @@ void vit_free(vit_model *m);
  * proj_name (E, C) is read when cfg.embed > 0 (NULL: leave the projection zero).
  * A missing tensor is MAMA_ENOTFOUND and a wrong shape MAMA_ESHAPE, both naming it. */
 mama_status vit_load(vit_model *m, const st_file *f, const char *prefix, const char *proj_name);
+
+/* The sizes of a DINOv2 checkpoint (Dinov2Model without registers at any width, heads
+ * and depth, or Dinov2WithRegistersModel; HF or Meta naming) under prefix: from the
+ * config.json beside weights_path when there is one (hidden_size, num_hidden_layers,
+ * num_attention_heads, patch_size, image_size, num_register_tokens, mlp_ratio,
+ * layer_norm_eps), each checked against the tensor shapes (MAMA_ESHAPE naming the field
+ * and what the file holds); else from the shapes, heads = width / 64. cfg.embed is 0. */
+mama_status vit_config_from_checkpoint(const st_file *f, const char *weights_path,
+                                       const char *prefix, vit_config *cfg);
 
 /* Adds the tower to a writer in HF hub naming under prefix (+ proj_name when E > 0). */
 mama_status vit_save(const vit_model *m, st_writer *w, const char *prefix, const char *proj_name);

@@ -435,6 +435,7 @@ def scoring(work, daemons):
     st, h = d.get("/api/v1/health", token=None)
     check(h["model"]["loaded"] is True, "health: model loaded (%s)" % h["model"]["message"])
     check(h["model"]["untrained"] is True, "health: an untrained (model-init) model says so")
+    check(h["model"].get("status") == "untrained", "health: the model status is the file's provenance status (%s)" % h["model"].get("status"))
     st, doc = d.get("/api/v1/models")
     check(len(doc["models"]) == 1 and doc["models"][0]["id"] == h["model"]["message"], "models lists it")
     sd = phantom(work + "/ph", "--count", "1", "--seed", "19", "--extra", "retake")[0]
