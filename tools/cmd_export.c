@@ -4,8 +4,8 @@
  * head from RUN/checkpoint.safetensors as a linear task (density, BI-RADS, malignancy;
  * MIAS tissue added as its own task), and provenance naming the run, its data, its steps
  * and its validation metrics (RUN/heads.json). --demo marks it "demo: trained on phantoms,
- * not for clinical use" at the head of the provenance source, which /health and every
- * result show. The file is written atomically (model_save). */
+ * not for clinical use" as the provenance status (shown by /health and every result) and
+ * at the head of the source (every result). The file is written atomically (model_save). */
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <math.h>
@@ -129,6 +129,8 @@ static void provenance(mama_model *m, const char *run, json_t *s, int demo) {
     memcpy(m->source, text, len);
     m->source[len] = '\0';
     m->untrained = 0;
+    /* /health shows the status; results show status and source */
+    snprintf(m->status, sizeof m->status, "%s", demo ? DEMO_MARK : "trained");
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

@@ -60,6 +60,7 @@ bad = []
 m = score['model']
 if not m['source'].startswith('demo: trained on phantoms, not for clinical use; mama train (heads) '): bad.append('source: ' + m['source'])
 if m['untrained']: bad.append('still untrained')
+if m.get('status') != 'demo: trained on phantoms, not for clinical use': bad.append('status: %s' % m.get('status'))
 checked = 0
 for v in score['views']:
     item = [i for i, r in enumerate(rows) if os.path.samefile(r[2], v['file'])][0]

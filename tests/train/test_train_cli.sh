@@ -90,6 +90,13 @@ expect_err "strict bad row" "manifest.csv:3" -c "$T/train.conf" --set data.root=
 expect_err "empty split" "split is empty" -c "$T/train.conf" --set data.root=$T/one --set train.name=one
 [ ! -e "$T/runs/one" ] && ok "no run for an empty split" || bad "run for an empty split"
 
+# deploy/demo-train.conf (run.sh's default model) is a valid configuration
+ROOT=${MAMA_SOURCE_ROOT:-$(dirname "$0")/../..}
+"$MAMA" train -c "$ROOT/deploy/demo-train.conf" --set model.image_init=random --set model.image_config=micro \
+  --set data.root="$T/ph" --set train.out_dir="$T/demo" --check >"$T/out" 2>&1
+[ $? -eq 0 ] && grep -q "configuration ok" "$T/out" && [ ! -e "$T/demo" ] && ok "deploy/demo-train.conf" \
+  || bad "deploy/demo-train.conf: $(cat "$T/out")"
+
 # mini-MIAS through ../shared
 M=${MAMA_SHARED_DIR:-}/data/mias
 if [ -f "$M/Info.txt" ]; then
