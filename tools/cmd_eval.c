@@ -190,7 +190,11 @@ static void roc_figure(eval_ctx *e, const eval_task *t, const char *method, cons
         if (!fpr[nc] || !tpr[nc]) break;
         for (int i = 0; i < n; i++) s[i] = prob[(size_t)i * t->K + c], pos[i] = y[i] == c;
         m[nc] = metrics_roc(s, pos, n, fpr[nc], tpr[nc]);
-        if (m[nc] == 0) continue; /* class absent from the test split */
+        if (m[nc] == 0) { /* class absent from the test split: reuse the buffers */
+            free(fpr[nc]), free(tpr[nc]);
+            fpr[nc] = tpr[nc] = NULL;
+            continue;
+        }
         snprintf(labels[nc], sizeof labels[nc], "%s (AUC %.3f)", t->classes[c], metrics_auc(s, pos, n));
         names[nc] = labels[nc];
         nc++;
