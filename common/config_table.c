@@ -43,10 +43,28 @@ static int parse_duration(const char *s, int64_t *out_ms) {
     else if (strcmp(end, "ms") == 0) mul = 1;
     else if (strcmp(end, "m") == 0) mul = 60000;
     else if (strcmp(end, "h") == 0) mul = 3600000;
+    else if (strcmp(end, "d") == 0) mul = 86400000;
     else return -1;
     double ms = v * mul;
     if (ms > 9e15) return -1;
     *out_ms = (int64_t)(ms + 0.5);
+    return 0;
+}
+
+/* Bytes with an optional binary suffix: 500, 64K, 10M, 2G, 1T. */
+static int parse_size(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0) return -1;
+    double mul = 1;
+    if (!strcmp(end, "K")) mul = 1024.0;
+    else if (!strcmp(end, "M")) mul = 1024.0 * 1024;
+    else if (!strcmp(end, "G")) mul = 1024.0 * 1024 * 1024;
+    else if (!strcmp(end, "T")) mul = 1024.0 * 1024 * 1024 * 1024;
+    else if (*end) return -1;
+    if (v * mul > 9e18) return -1;
+    *out = (int64_t)(v * mul + 0.5);
     return 0;
 }
 
@@ -137,7 +155,13 @@ int cfgt_set(const cfgt_table *t, void *obj, const char *key, const char *value,
         break;
     case CFGT_DURATION:
         if (parse_duration(value, &v) != 0) {
-            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", key, value);
+            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)", key, value);
+            return -1;
+        }
+        break;
+    case CFGT_SIZE:
+        if (parse_size(value, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a size (bytes, or with K, M, G, T)", key, value);
             return -1;
         }
         break;
@@ -255,6 +279,7 @@ void cfgt_format(const cfgt_entry *e, const void *obj, char *buf, size_t n) {
         snprintf(buf, n, "%s", v ? "true" : "false");
         return;
     case CFGT_INT:
+    case CFGT_SIZE:
         memcpy(&v, field, sizeof v);
         snprintf(buf, n, "%lld", (long long)v);
         return;
@@ -294,6 +319,7 @@ static const char *type_name(const cfgt_entry *e) {
     case CFGT_DURATION: return "duration";
     case CFGT_REAL: return "number";
     case CFGT_ENUM: return "choice";
+    case CFGT_SIZE: return "size";
     }
     return "?";
 }

@@ -6,7 +6,7 @@
  * the docs cannot drift from the code (each program's test compares them).
  *
  * Storage per type: CFGT_STR a char array (size = its capacity), CFGT_INT / CFGT_BOOL /
- * CFGT_DURATION (milliseconds) an int64_t, CFGT_REAL a double, CFGT_ENUM a char array
+ * CFGT_DURATION (milliseconds) / CFGT_SIZE (bytes) an int64_t, CFGT_REAL a double, CFGT_ENUM a char array
  * holding one of the listed choices. Every error message starts with the key. */
 #ifndef MAMA_CONFIG_TABLE_H
 #define MAMA_CONFIG_TABLE_H
@@ -22,6 +22,7 @@ typedef enum cfgt_type {
     CFGT_DURATION,
     CFGT_REAL,
     CFGT_ENUM,
+    CFGT_SIZE,      /* bytes, with an optional K, M, G or T (binary) suffix */
 } cfgt_type;
 
 /* Extra validation of a CFGT_STR value (e.g. a list of log categories): 0, or -1 with a

@@ -1,5 +1,5 @@
 /* config.c: mamad's settings table (the machinery is common/config_table.c) and the
- * checks and derived values that are mamad's own (allow-list, tokens). */
+ * checks and derived values that are mamad's own (allow-list, tokens, forwarding). */
 #include "daemon/config.h"
 
 #include "common/config_table.h"
@@ -39,6 +39,14 @@ static const cfgt_entry entries[] = {
      .help = "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {.name = "storage.index", .type = CFGT_STR, F(storage_index), .def = "/var/lib/mamad/index.sqlite",
      .help = "SQLite index file (WAL mode: keep it on a local file system)."},
+    {.name = "storage.retention", .type = CFGT_DURATION, F(storage_retention_ms), .def = "0", .min = 0, .max = 315360000000LL,
+     .help = "Delete a study this long after it was scored (or failed) once its results are delivered "
+     "(e.g. 30d; 0: keep studies). Receiving, queued, scoring and undelivered studies are never removed."},
+    {.name = "storage.max_size", .type = CFGT_SIZE, F(storage_max_size), .def = "0", .min = 0, .max = INT64_MAX,
+     .help = "Most bytes of instances and results kept (e.g. 500G; 0: no limit): beyond it the oldest "
+     "finished, delivered studies are removed first."},
+    {.name = "storage.retention_check", .type = CFGT_DURATION, F(storage_retention_check_ms), .def = "60s", .min = 10, .max = 86400000,
+     .help = "How often retention and max_size are applied."},
     {.name = "rest.enabled", .type = CFGT_BOOL, F(rest_enabled), .def = "true",
      .help = "Serve the REST API. It also stays off, with a log line saying so, when no token is configured."},
     {.name = "rest.bind", .type = CFGT_STR, F(rest_bind), .def = "127.0.0.1",
@@ -54,6 +62,9 @@ static const cfgt_entry entries[] = {
      "Keep it mode 0600."},
     {.name = "rest.token_env", .type = CFGT_STR, F(rest_token_env), .def = "MAMAD_TOKENS",
      .help = "Environment variable with more tokens as `ROLE:TOKEN,ROLE:TOKEN` (\"\" to ignore)."},
+    {.name = "rest.web_dir", .type = CFGT_STR, F(rest_web_dir), .def = "",
+     .help = "Directory of the dashboard's files (index.html, app.js, style.css), served at /. "
+     "Empty: share/mamad/web of the installation."},
     {.name = "grouper.stable_age", .type = CFGT_DURATION, F(grouper_stable_age_ms), .def = "120s", .min = 10, .max = 86400000,
      .help = "A receiving study with no new instance for this long times out and is scored "
      "as incomplete (units ms, s, m, h; a bare number is seconds)."},
@@ -67,6 +78,17 @@ static const cfgt_entry entries[] = {
      .help = "Scoring worker threads."},
     {.name = "scoring.max_attempts", .type = CFGT_INT, F(scoring_max_attempts), .def = "3", .min = 1, .max = 100,
      .help = "Scoring attempts before a study is marked failed."},
+    {.name = "forward.destinations", .type = CFGT_STR, F(forward_destinations), .def = "",
+     .help = "Where results go: space-separated AE@host:port[/objects] entries, objects being sr, "
+     "overview or sr+overview (the default). Empty: results stay in mamad."},
+    {.name = "forward.calling_ae", .type = CFGT_STR, F(forward_calling_ae), .def = "",
+     .help = "Calling AE title of the outbox's associations (empty: dicom.ae_title)."},
+    {.name = "forward.max_attempts", .type = CFGT_INT, F(forward_max_attempts), .def = "10", .min = 1, .max = 1000,
+     .help = "Sends of one object to one destination before it is marked failed."},
+    {.name = "forward.retry", .type = CFGT_DURATION, F(forward_retry_ms), .def = "10s", .min = 10, .max = 86400000,
+     .help = "Wait before the second try; it doubles with every failure, at most 1h."},
+    {.name = "forward.timeout", .type = CFGT_INT, F(forward_timeout_s), .def = "30", .min = 1, .max = 3600,
+     .help = "Seconds to wait for the destination (connect, association, C-STORE response)."},
     {.name = "log.level", .type = CFGT_ENUM, F(log_level), .def = "info", .label = "level",
      .choices = "error, warn, info, debug",
      .help = "error, warn, info or debug."},
@@ -153,6 +175,52 @@ static int add_token(mamad_config *cfg, const char *role, const char *token, con
     return 0;
 }
 
+/* forward.destinations: AE@host:port[/sr|overview|sr+overview] */
+static int parse_forward(mamad_config *cfg, char *err, size_t errlen) {
+    cfg->n_forward = 0;
+    char list[sizeof cfg->forward_destinations];
+    snprintf(list, sizeof list, "%s", cfg->forward_destinations);
+    for (char *save = NULL, *tok = strtok_r(list, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        char *at = strchr(tok, '@'), *colon = at ? strrchr(at, ':') : NULL, *slash = strchr(tok, '/');
+        if (slash) *slash = '\0';
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!at || at == tok || at - tok > 16 || !colon || colon == at + 1 || colon - at > 63 ||
+            !end || *end || port < 1 || port > 65535) {
+            snprintf(err, errlen, "forward.destinations: '%s' is not AE@host:port[/objects]", tok);
+            return -1;
+        }
+        unsigned objects = CONFIG_FWD_SR | CONFIG_FWD_OVERVIEW;
+        if (slash) {
+            objects = 0;
+            for (char *s2 = NULL, *o = strtok_r(slash + 1, "+", &s2); o; o = strtok_r(NULL, "+", &s2)) {
+                if (!strcmp(o, "sr")) objects |= CONFIG_FWD_SR;
+                else if (!strcmp(o, "overview")) objects |= CONFIG_FWD_OVERVIEW;
+                else {
+                    snprintf(err, errlen, "forward.destinations: unknown object '%s' (sr, overview)", o);
+                    return -1;
+                }
+            }
+        }
+        if (cfg->n_forward == CONFIG_MAX_FORWARD) {
+            snprintf(err, errlen, "forward.destinations: more than %d entries", CONFIG_MAX_FORWARD);
+            return -1;
+        }
+        config_forward *f = &cfg->forward[cfg->n_forward++];
+        snprintf(f->ae, sizeof f->ae, "%.*s", (int)(at - tok), tok);
+        snprintf(f->host, sizeof f->host, "%.*s", (int)(colon - at - 1), at + 1);
+        f->port = (int)port;
+        f->objects = objects;
+        snprintf(f->name, sizeof f->name, "%.*s@%.*s:%ld", (int)(at - tok), tok, (int)(colon - at - 1), at + 1,
+                 port);
+    }
+    if (strlen(cfg->forward_calling_ae) > 16) {
+        snprintf(err, errlen, "forward.calling_ae must be at most 16 characters");
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     size_t ael = strlen(cfg->dicom_ae_title);
     if (ael == 0 || ael > 16) {
@@ -182,6 +250,7 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
     }
+    if (parse_forward(cfg, err, errlen) != 0) return -1;
     /* tokens: file, then environment */
     cfg->n_tokens = 0;
     if (cfg->rest_token_file[0]) {

