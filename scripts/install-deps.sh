@@ -15,6 +15,8 @@ pkgs=(
   clang                                                            # libFuzzer targets (scripts/fuzz.sh)
   libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
   chromium chromium-driver python3-venv                            # the dashboard's browser test
+  libplplot-dev plplot-driver-cairo                                # mama eval/train figures (PNG)
+  libfiu-dev                                                       # fault injection (full disks) in the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,6 +18,10 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_contact_sheet(int argc, char **argv);
 int cmd_phantom(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+/* --- train */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 static const mama_cmd commands[] = {
     /* --- core */
@@ -33,6 +37,10 @@ static const mama_cmd commands[] = {
     {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
     {"import", cmd_import, "write images as MG DICOM studies (mias, images: PNG/TIFF/JPEG/DICOM + CSV, cbis)"},
+    /* --- train */
+    {"train", cmd_train, "train a model from train.conf (docs/training.md)"},
+    {"eval", cmd_eval, "evaluate a model on a data set's test split: metrics, report folder"},
+    {"export", cmd_export, "write the scoring model of a training run (for mamad)"},
     {NULL, NULL, NULL},
 };
 
