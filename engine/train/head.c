@@ -163,7 +163,10 @@ mama_status head_forward(head *h, const float *inp, int N, int train) {
         batchnorm_forward_eval(a->r1, a->h1, h->stats.rm1, h->stats.rv1, p->bn1w, p->bn1b, N,
                                Hd, BATCHNORM_EPS);
     }
-    for (size_t i = 0; i < (size_t)N * Hd; i++) a->r1[i] = a->r1[i] > 0.0f ? a->r1[i] : 0.0f;
+    /* ReLU that lets a NaN through, as torch.relu: a poisoned row must reach the loss and
+     * be caught there, not vanish */
+    for (size_t i = 0; i < (size_t)N * Hd; i++)
+        if (a->r1[i] <= 0.0f) a->r1[i] = 0.0f;
     linear_forward(a->h2, a->r1, p->w2, p->b2, N, Hd, O);
     if (train)
         return batchnorm_forward_train(a->out, a->mean2, a->rstd2, h->stats.rm2, h->stats.rv2,

@@ -114,8 +114,15 @@ static mama_status block_backward(vit_model *m, int l, const float *x) {
                                         attn_scale, 0);
     if (rc != MAMA_OK) return rc;
     zero(d->dln, (size_t)BT * C);
-    linear_backward(d->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + (size_t)l * 3 * C,
-                    d->dqkv, ln1, w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
+    /* the key bias's gradient is exactly zero (a per-query constant added to every score of
+     * a softmax row changes nothing), so it is not accumulated at all: the fp32 sum would be
+     * rounding noise, which AdamW's m / sqrt(v) turns into steps of up to lr */
+    float *dqkvb = g->qkvb + (size_t)l * 3 * C;
+    float *kb_keep = d->dbranch;   /* free here: (BT,C) >= C floats */
+    memcpy(kb_keep, dqkvb + C, (size_t)C * sizeof(float));
+    linear_backward(d->dln, g->qkvw + (size_t)l * 3 * C * C, dqkvb, d->dqkv, ln1,
+                    w->qkvw + (size_t)l * 3 * C * C, BT, C, 3 * C);
+    memcpy(dqkvb + C, kb_keep, (size_t)C * sizeof(float));
     layernorm_backward(d->dres, g->ln1w + lC, g->ln1b + lC, d->dln, x, w->ln1w + lC,
                        a->ln1_mean + oT, a->ln1_rstd + oT, BT, C);
     return MAMA_OK;
