@@ -106,25 +106,44 @@ adamw_tensor *adamw_find(adamw *o, const char *name) {
     return NULL;
 }
 
+#define CHUNK 65536
+
 int adamw_first_nonfinite(const adamw *o) {
     for (int i = 0; i < o->n; i++) {
         if (o->t[i].frozen) continue;
         const float *g = o->t[i].grad;
-        for (size_t k = 0; k < o->t[i].n; k++)
-            if (!isfinite(g[k])) return i;
+        long n = (long)o->t[i].n, bad = 0;
+#pragma omp parallel for schedule(static) reduction(|| : bad) if (n > CHUNK)
+        for (long k = 0; k < n; k++)
+            if (!isfinite(g[k])) bad = 1;
+        if (bad) return i;
     }
     return -1;
 }
 
+/* sum of squares of x (n), in double, over fixed chunks summed in chunk order: the same
+ * bits whatever the thread count */
+static double sumsq(const float *x, size_t n) {
+    long nc = (long)((n + CHUNK - 1) / CHUNK);
+    double part[64], total = 0.0;
+    for (long c0 = 0; c0 < nc; c0 += 64) {
+        long c1 = c0 + 64 < nc ? c0 + 64 : nc;
+#pragma omp parallel for schedule(static) if (c1 - c0 > 1)
+        for (long c = c0; c < c1; c++) {
+            size_t a = (size_t)c * CHUNK, b = a + CHUNK < n ? a + CHUNK : n;
+            double s = 0.0;
+            for (size_t k = a; k < b; k++) s += (double)x[k] * x[k];
+            part[c - c0] = s;
+        }
+        for (long c = c0; c < c1; c++) total += part[c - c0];
+    }
+    return total;
+}
+
 double adamw_grad_norm(const adamw *o) {
     double s = 0.0;
-    for (int i = 0; i < o->n; i++) {
-        if (o->t[i].frozen) continue;
-        const float *g = o->t[i].grad;
-        double si = 0.0;
-        for (size_t k = 0; k < o->t[i].n; k++) si += (double)g[k] * g[k];
-        s += si;
-    }
+    for (int i = 0; i < o->n; i++)
+        if (!o->t[i].frozen) s += sumsq(o->t[i].grad, o->t[i].n);
     return sqrt(s);
 }
 
@@ -137,7 +156,9 @@ double adamw_clip(adamw *o, double max_norm) {
     for (int i = 0; i < o->n; i++) {
         if (o->t[i].frozen) continue;
         float *g = o->t[i].grad;
-        for (size_t k = 0; k < o->t[i].n; k++) g[k] *= c;
+        long n = (long)o->t[i].n;
+#pragma omp parallel for schedule(static) if (n > CHUNK)
+        for (long k = 0; k < n; k++) g[k] *= c;
     }
     return norm;
 }
@@ -168,7 +189,12 @@ void adamw_update(adamw *o, float lr) {
 }
 
 void adamw_zero_grad(adamw *o) {
-    for (int i = 0; i < o->n; i++) memset(o->t[i].grad, 0, o->t[i].n * sizeof(float));
+    for (int i = 0; i < o->n; i++) {
+        float *g = o->t[i].grad;
+        long n = (long)o->t[i].n;
+#pragma omp parallel for schedule(static) if (n > CHUNK)
+        for (long k = 0; k < n; k++) g[k] = 0.0f;
+    }
 }
 
 float lr_schedule(long step, float base, float floor, long warmup, long total) {

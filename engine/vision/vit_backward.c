@@ -64,12 +64,28 @@ static mama_status dacts_prepare(vit_model *m) {
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
-/* g[c] = scale[c] * dout[n,c] for every row (scale NULL: copy), dscale[c] += sum_n b * dout:
- * the branch side of out = a + scale * b (the a side is the identity on dres). */
+/* The branch side of out = a + scale * b (the a side is the identity on dres):
+ * g (N,C) = scale * dout (assigned), dscale (C) += sum_n b * dout. Rows split over threads
+ * for g; dscale by column blocks walking the rows in order (thread-count independent). */
+#define LS_CB 16
 static void layerscale_backward(float *g, float *dscale, const float *dout, const float *b,
                                 const float *scale, size_t N, int C) {
-    zero(g, N * (size_t)C);
-    residual_scaled_backward(NULL, g, dscale, dout, b, scale, N, C);
+    #pragma omp parallel for schedule(static) if (N * (size_t)C > 65536)
+    for (size_t n = 0; n < N; n++) {
+        const float *d = dout + n * C;
+        float *o = g + n * C;
+        for (int c = 0; c < C; c++) o[c] = (scale ? scale[c] : 1.0f) * d[c];
+    }
+    if (!dscale || !scale) return;
+    int nb = (C + LS_CB - 1) / LS_CB;
+    #pragma omp parallel for schedule(static) if (N * (size_t)C > 65536)
+    for (int cb = 0; cb < nb; cb++) {
+        int c0 = cb * LS_CB, c1 = c0 + LS_CB < C ? c0 + LS_CB : C;
+        float acc[LS_CB] = {0};
+        for (size_t n = 0; n < N; n++)
+            for (int c = c0; c < c1; c++) acc[c - c0] += b[n * C + c] * dout[n * C + c];
+        for (int c = c0; c < c1; c++) dscale[c] += acc[c - c0];
+    }
 }
 
 /* Block l's backward; on entry d->dres is the gradient of its output, on return of its
