@@ -21,7 +21,8 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 field() { echo "$1" | sed -n "s/.*$2=\([0-9.]*\).*/\1/p"; }
 echo "date: $(date -u +%FT%TZ)  cpus: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "isa: $(grep -m1 -o 'avx512f\|avx2' /proc/cpuinfo | head -1)  blas: OpenBLAS (its own kernel choice)"
+isa=avx2; grep -qw avx512f /proc/cpuinfo && isa=avx512f
+echo "isa: $isa  blas: OpenBLAS (its own kernel choice)"
 have_torch=1
 $py -c "import torch, transformers, peft" 2>/dev/null || have_torch=0
 printf '%-5s %-5s %-9s %-6s %10s %10s %8s %10s %6s\n' size batch recompute who best_ms samples/s peak_MB eng/torch load1
