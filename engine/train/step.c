@@ -295,7 +295,6 @@ static mama_status forward(trainer *t, const train_batch *b, int late, train_rep
     train_work *w = t->w;
     vit_model *v = t->vit;
     int B = b->B, Bv = late ? 2 * B : B, E = v->cfg.embed, C = v->cfg.width, Ct = text_width(t);
-    int R = v->cfg.n_registers;
     const float *in = b->img;
     if (late) {
         size_t per = (size_t)B * 3 * b->H * b->W;
@@ -327,7 +326,6 @@ static mama_status forward(trainer *t, const train_batch *b, int late, train_rep
     for (int i = 0; i < B; i++)
         memcpy(w->p.patches + (size_t)i * Np * C, vit_patch_tokens(v, i),
                (size_t)Np * C * sizeof(float));
-    (void)R;
     if ((rc = head_forward(t->img_local, w->p.patches, B * Np, 1)) != MAMA_OK) return rc;
     memcpy(w->p.pn, t->img_local->acts.out, (size_t)B * Np * E * sizeof(float));
     l2norm_rows(w->p.pn, w->p.pnorm, B * Np, E);

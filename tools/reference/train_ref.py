@@ -47,6 +47,11 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dinov2_ref import build as build_vit, hub_state_dict  # noqa: E402
+from vit_grad_ref import vit_c_names as vit_fields  # noqa: E402
+
+
+def vit_c_names(model, proj, depth, g):
+    return [("vision." + n, t) for n, t in vit_fields(model, proj, depth, g)]
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "train",
                    "ref")
@@ -56,39 +61,6 @@ TRAIN = dict(local_hidden=12, late_step=1, lr=2e-3, lr_floor=1e-5, warmup=2, tot
              beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1, clip_norm=1.0, steps=3)
 B, T, H, W = 4, 12, 16, 16
 LN100 = math.log(100.0)
-
-
-def vit_c_names(model, proj, depth, g):
-    """(engine name, tensor) for every trainable tensor of the tower, in vit_params layout,
-    built from g(leaf): g = identity for the values, g = lambda p: p.grad for gradients."""
-    e = model.embeddings
-    C = e.cls_token.shape[-1]
-    out = [("patch_w", g(e.patch_embeddings.projection.weight).reshape(C, -1)),
-           ("patch_b", g(e.patch_embeddings.projection.bias)),
-           ("cls", g(e.cls_token).reshape(-1)), ("reg", g(e.register_tokens).reshape(-1, C)),
-           ("pos", g(e.position_embeddings).reshape(-1, C))]
-    per = {k: [] for k in ("ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ls1",
-                           "ln2w", "ln2b", "fc1w", "fc1b", "fc2w", "fc2b", "ls2")}
-    for i in range(depth):
-        lay = model.encoder.layer[i]
-        att = lay.attention
-        sa = att.attention if hasattr(att, "attention") else att
-        q, k, v = ((sa.query, sa.key, sa.value) if hasattr(sa, "query")
-                   else (sa.q_proj, sa.k_proj, sa.v_proj))
-        o = att.output.dense if hasattr(att, "output") else att.o_proj
-        per["ln1w"].append(g(lay.norm1.weight)); per["ln1b"].append(g(lay.norm1.bias))
-        per["qkvw"].append(torch.cat([g(q.weight), g(k.weight), g(v.weight)], 0))
-        per["qkvb"].append(torch.cat([g(q.bias), g(k.bias), g(v.bias)], 0))
-        per["attprojw"].append(g(o.weight)); per["attprojb"].append(g(o.bias))
-        per["ls1"].append(g(lay.layer_scale1.lambda1))
-        per["ln2w"].append(g(lay.norm2.weight)); per["ln2b"].append(g(lay.norm2.bias))
-        per["fc1w"].append(g(lay.mlp.fc1.weight)); per["fc1b"].append(g(lay.mlp.fc1.bias))
-        per["fc2w"].append(g(lay.mlp.fc2.weight)); per["fc2b"].append(g(lay.mlp.fc2.bias))
-        per["ls2"].append(g(lay.layer_scale2.lambda1))
-    out += [(k, torch.stack(v, 0)) for k, v in per.items()]
-    out += [("lnfw", g(model.layernorm.weight)), ("lnfb", g(model.layernorm.bias)),
-            ("proj_w", g(proj))]
-    return [("vision." + n, t) for n, t in out]
 
 
 class Head(torch.nn.Module):

@@ -29,47 +29,42 @@ sys.path.insert(0, os.path.dirname(__file__))
 from dinov2_ref import build  # noqa: E402
 
 
-def c_layout_grads(model, proj, depth):
-    """Gradients in vit_params layout (C names)."""
+def vit_c_names(model, proj, depth, g):
+    """(engine name, tensor) for every trainable tensor of the tower, in vit_params layout,
+    built from g(leaf): g = identity for the values, g = lambda p: p.grad for gradients."""
     e = model.embeddings
-    g = {
-        "patch_w": e.patch_embeddings.projection.weight.grad.reshape(
-            e.patch_embeddings.projection.weight.shape[0], -1),
-        "patch_b": e.patch_embeddings.projection.bias.grad,
-        "cls": e.cls_token.grad.reshape(-1),
-        "reg": e.register_tokens.grad.reshape(-1, e.cls_token.shape[-1]),
-        "pos": e.position_embeddings.grad.reshape(-1, e.cls_token.shape[-1]),
-        "lnfw": model.layernorm.weight.grad,
-        "lnfb": model.layernorm.bias.grad,
-        "proj_w": proj.grad,
-    }
+    C = e.cls_token.shape[-1]
+    out = [("patch_w", g(e.patch_embeddings.projection.weight).reshape(C, -1)),
+           ("patch_b", g(e.patch_embeddings.projection.bias)),
+           ("cls", g(e.cls_token).reshape(-1)), ("reg", g(e.register_tokens).reshape(-1, C)),
+           ("pos", g(e.position_embeddings).reshape(-1, C))]
     per = {k: [] for k in ("ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ls1",
                            "ln2w", "ln2b", "fc1w", "fc1b", "fc2w", "fc2b", "ls2")}
     for i in range(depth):
         lay = model.encoder.layer[i]
         att = lay.attention
         sa = att.attention if hasattr(att, "attention") else att
-        qn, kn, vn = (("query", "key", "value") if hasattr(sa, "query")
-                      else ("q_proj", "k_proj", "v_proj"))
-        on = att.output.dense if hasattr(att, "output") else att.o_proj
-        q, k, v = getattr(sa, qn), getattr(sa, kn), getattr(sa, vn)
-        per["ln1w"].append(lay.norm1.weight.grad)
-        per["ln1b"].append(lay.norm1.bias.grad)
-        per["qkvw"].append(torch.cat([q.weight.grad, k.weight.grad, v.weight.grad], 0))
-        per["qkvb"].append(torch.cat([q.bias.grad, k.bias.grad, v.bias.grad], 0))
-        per["attprojw"].append(on.weight.grad)
-        per["attprojb"].append(on.bias.grad)
-        per["ls1"].append(lay.layer_scale1.lambda1.grad)
-        per["ln2w"].append(lay.norm2.weight.grad)
-        per["ln2b"].append(lay.norm2.bias.grad)
-        per["fc1w"].append(lay.mlp.fc1.weight.grad)
-        per["fc1b"].append(lay.mlp.fc1.bias.grad)
-        per["fc2w"].append(lay.mlp.fc2.weight.grad)
-        per["fc2b"].append(lay.mlp.fc2.bias.grad)
-        per["ls2"].append(lay.layer_scale2.lambda1.grad)
-    for k, v in per.items():
-        g[k] = torch.stack(v, 0)
-    return g
+        q, k, v = ((sa.query, sa.key, sa.value) if hasattr(sa, "query")
+                   else (sa.q_proj, sa.k_proj, sa.v_proj))
+        o = att.output.dense if hasattr(att, "output") else att.o_proj
+        per["ln1w"].append(g(lay.norm1.weight)); per["ln1b"].append(g(lay.norm1.bias))
+        per["qkvw"].append(torch.cat([g(q.weight), g(k.weight), g(v.weight)], 0))
+        per["qkvb"].append(torch.cat([g(q.bias), g(k.bias), g(v.bias)], 0))
+        per["attprojw"].append(g(o.weight)); per["attprojb"].append(g(o.bias))
+        per["ls1"].append(g(lay.layer_scale1.lambda1))
+        per["ln2w"].append(g(lay.norm2.weight)); per["ln2b"].append(g(lay.norm2.bias))
+        per["fc1w"].append(g(lay.mlp.fc1.weight)); per["fc1b"].append(g(lay.mlp.fc1.bias))
+        per["fc2w"].append(g(lay.mlp.fc2.weight)); per["fc2b"].append(g(lay.mlp.fc2.bias))
+        per["ls2"].append(g(lay.layer_scale2.lambda1))
+    out += [(k, torch.stack(v, 0)) for k, v in per.items()]
+    out += [("lnfw", g(model.layernorm.weight)), ("lnfb", g(model.layernorm.bias)),
+            ("proj_w", g(proj))]
+    return out
+
+
+def c_layout_grads(model, proj, depth):
+    """Gradients in vit_params layout (C names)."""
+    return dict(vit_c_names(model, proj, depth, lambda p: p.grad))
 
 
 def main():
