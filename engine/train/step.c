@@ -259,6 +259,14 @@ static mama_status check_batch(const trainer *t, const train_batch *b, int late)
         return mama_errorf(MAMA_EINVAL, "trainer_step: from late_step (%ld) on a batch needs "
                            "second views and sentence positions", t->cfg.late_step);
     if (late) {
+        if (b->sent_off[0] != 0)
+            return mama_errorf(MAMA_EINVAL, "trainer_step: sentence offsets must start at 0");
+        for (int j = 0; j < b->B; j++)
+            if (b->sent_off[j + 1] <= b->sent_off[j] || b->sent_off[j + 1] > b->B * b->T)
+                return mama_errorf(MAMA_EINVAL, "trainer_step: report %d has no sentence or "
+                                   "its offsets (%d..%d) run outside the %d tokens: every "
+                                   "report needs at least one separator token", j,
+                                   b->sent_off[j], b->sent_off[j + 1], b->B * b->T);
         int S = b->sent_off[b->B];
         for (int k = 0; k < S; k++)
             if (b->sent_pos[k] < 0 || b->sent_pos[k] >= b->B * b->T)

@@ -11,8 +11,8 @@
  *   - accumulation: two micro-batches of the same batch with accum 2 update as one batch
  *     with accum 1 (same gradients averaged), within 1e-6 relative;
  *   - the logit scales are clamped at ln(100) after an update;
- *   - bad batches (B < 2, a sentence position outside the tokens, no second views after
- *     late_step) are MAMA_EINVAL with nothing applied. */
+ *   - bad batches (B < 2, a sentence position outside the tokens, a report without a
+ *     sentence, no second views after late_step) are MAMA_EINVAL with nothing applied. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +177,12 @@ static void test_bad_batches(void) {
     memcpy(pos, x.b.sent_pos, (size_t)x.b.sent_off[x.b.B] * sizeof(int));
     pos[0] = x.b.B * x.b.T;
     b.sent_pos = pos;
+    CHECK(trainer_step(x.tr, &b, &r) == MAMA_EINVAL);
+    b = x.b;
+    int off[16];
+    memcpy(off, x.b.sent_off, (size_t)(x.b.B + 1) * sizeof(int));
+    off[2] = off[1];   /* report 1 without a sentence */
+    b.sent_off = off;
     CHECK(trainer_step(x.tr, &b, &r) == MAMA_EINVAL);
     float *p1 = snapshot(x.tr, &n1);
     CHECK(memcmp(p0, p1, n0 * sizeof(float)) == 0 && x.tr->step == 0);
