@@ -43,8 +43,16 @@ db_rc worker_job_load(db *index, const char *study_uid, worker_job *out_job) {
     return DB_OK;
 }
 
+void worker_thumbs_free(worker_thumbs *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n; i++) free(t->gray[i]);
+    memset(t, 0, sizeof *t);
+}
+
 static void run_one(worker_pool *p, const db_study *s) {
     worker_job job;
+    worker_thumbs thumbs = {0};
+    int version = 0;
     char err[512] = "";
     char *json = NULL;
     int64_t t0 = grouper_now_ms();
@@ -52,18 +60,21 @@ static void run_one(worker_pool *p, const db_study *s) {
     int ok = rc == DB_OK && job.n_views > 0;
     if (rc != DB_OK) snprintf(err, sizeof err, "index: %s", db_errmsg(p->index));
     else if (job.n_views == 0) snprintf(err, sizeof err, "no scorable view (no 2D L/R CC/MLO image)");
-    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, err, sizeof err) != 0) ok = 0;
+    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, p->scorer.publish ? &thumbs : NULL, err,
+                              sizeof err) != 0)
+        ok = 0;
     int64_t t1 = grouper_now_ms();
     if (ok) {
         char timings[96];
         snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
-        int version = 0;
         rc = db_result_add(p->index, s->uid, p->scorer.model_id, json, timings, t1, &version);
         if (rc != DB_OK) {
             ok = 0;
             snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
         }
     }
+    if (ok && p->scorer.publish) p->scorer.publish(p->scorer.publish_ctx, &job, version, json, &thumbs, t1);
+    worker_thumbs_free(&thumbs);
     free(json);
     if (ok) {
         atomic_fetch_add(&p->m->scoring_ok, 1);

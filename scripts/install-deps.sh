@@ -8,6 +8,8 @@ pkgs=(
   libopenjp2-7-dev libpng-dev
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
+  libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
+  chromium chromium-driver python3-venv                            # the dashboard's browser test
 )
 missing=()
 for p in "${pkgs[@]}"; do
