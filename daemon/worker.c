@@ -80,6 +80,9 @@ static void run_one(worker_pool *p, const db_study *s) {
         atomic_fetch_add(&p->m->scoring_ok, 1);
         metrics_observe_latency(p->m, t1 - t0);
         rc = grouper_scored(p->g, s->uid, t1);
+        if (rc == DB_OK)
+            log_info(LOG_CAT_ENGINE, "study %s scored: %d view(s), %lld ms, model %s", s->uid, job.n_views,
+                     (long long)(t1 - t0), p->scorer.model_id);
     } else {
         atomic_fetch_add(&p->m->scoring_failed, 1);
         log_warn(LOG_CAT_ENGINE, "scoring study %s failed (attempt %d): %s", s->uid, s->attempts, err);
