@@ -151,3 +151,53 @@ void pos_embed_resize_bicubic(float *out, float *scratch, const float *pos, int 
         }
     }
 }
+
+/* The resize is linear and separable, out = Wy (Wx grid), so its backward applies the
+ * transposed passes in reverse order: dtmp = Wy^T dout, then dgrid += Wx^T dtmp. Both are
+ * scatters (several outputs read one tap); each pass is parallel over the rows it writes
+ * by gathering instead: for each source row, sum the outputs whose window holds it. */
+void pos_embed_resize_backward(float *dpos, float *scratch, const float *dout, int G0, int Gh,
+                               int Gw, int H, int W, int C) {
+    if (!pos_embed_needs_resize(G0, Gh, Gw, H, W)) {
+        size_t n = (size_t)(1 + G0 * G0) * C;
+        for (size_t i = 0; i < n; i++) dpos[i] += dout[i];
+        return;
+    }
+    for (int c = 0; c < C; c++) dpos[c] += dout[c];   /* CLS row: identity */
+    float *dgrid = dpos + C;
+    int kx = window_size(G0, Gw), ky = window_size(G0, Gh);
+    float *xlo = scratch, *xn = xlo + Gw, *ylo = xn + Gw, *yn = ylo + Gh;
+    float *wx = yn + Gh, *wy = wx + (size_t)Gw * kx;
+    float *dtmp = wy + (size_t)Gh * ky;   /* (G0, Gw, C) */
+    aa_weights(G0, Gw, kx, xlo, xn, wx);
+    aa_weights(G0, Gh, ky, ylo, yn, wy);
+    #pragma omp parallel for
+    for (int y = 0; y < G0; y++) {
+        for (int xo = 0; xo < Gw; xo++) {
+            float *t = dtmp + ((size_t)y * Gw + xo) * C;
+            for (int c = 0; c < C; c++) t[c] = 0.0f;
+        }
+        for (int yo = 0; yo < Gh; yo++) {
+            int i = y - (int)ylo[yo];
+            if (i < 0 || i >= (int)yn[yo]) continue;
+            float wi = wy[(size_t)yo * ky + i];
+            for (int xo = 0; xo < Gw; xo++) {
+                float *t = dtmp + ((size_t)y * Gw + xo) * C;
+                const float *g = dout + (1 + (size_t)yo * Gw + xo) * C;
+                for (int c = 0; c < C; c++) t[c] += wi * g[c];
+            }
+        }
+    }
+    #pragma omp parallel for
+    for (int y = 0; y < G0; y++)
+        for (int x = 0; x < G0; x++) {
+            float *d = dgrid + ((size_t)y * G0 + x) * C;
+            for (int xo = 0; xo < Gw; xo++) {
+                int j = x - (int)xlo[xo];
+                if (j < 0 || j >= (int)xn[xo]) continue;
+                float wj = wx[(size_t)xo * kx + j];
+                const float *t = dtmp + ((size_t)y * Gw + xo) * C;
+                for (int c = 0; c < C; c++) d[c] += wj * t[c];
+            }
+        }
+}

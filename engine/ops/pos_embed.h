@@ -44,6 +44,12 @@ size_t pos_embed_scratch_floats(int G0, int Gh, int Gw, int C);
 void pos_embed_resize(float *out, float *scratch, const float *pos, int G0, int Gh, int Gw,
                       int H, int W, int C);
 
+/* Backward of pos_embed_resize: dpos (1 + G0*G0, C) += the transpose of the resize applied
+ * to dout (1 + Gh*Gw, C) (a plain add when no resize is needed). scratch as for the
+ * forward. */
+void pos_embed_resize_backward(float *dpos, float *scratch, const float *dout, int G0, int Gh,
+                               int Gw, int H, int W, int C);
+
 #ifdef __cplusplus
 }
 #endif

@@ -96,6 +96,28 @@ typedef struct vit_acts {
     float *proj_norm;   /* (B) norms before l2 normalisation */
 } vit_acts;
 
+/* What vit_forward keeps (its keep_all argument). */
+enum vit_keep {
+    VIT_KEEP_NONE = 0,   /* inference: one layer's activations, reused */
+    VIT_KEEP_ALL = 1,    /* training: every layer's activations, for vit_backward */
+    VIT_KEEP_INPUTS = 2, /* training with recomputation (checkpointing): only each block's
+                            output is kept; vit_backward re-runs one block at a time, so
+                            activations take one layer's inner tensors plus L outputs */
+};
+
+/* Backward's activation gradients (assigned, not accumulated). */
+typedef struct vit_dacts {
+    float *dres;        /* (B,T,C) gradient of the residual stream */
+    float *dln;         /* (B,T,C) gradient of a LayerNorm output */
+    float *dbranch;     /* (B,T,C) gradient of a branch output (attproj / fcproj) */
+    float *datty;       /* (B,T,C) */
+    float *dqkv;        /* (B,T,3C) */
+    float *dfch, *dfchg;/* (B,T,M) */
+    float *dpooled;     /* (B,C) */
+    float *dlin;        /* (B,E) projection before the l2 norm */
+    float *dpos;        /* (1+Np,C) gradient of the position embeddings at this size */
+} vit_dacts;
+
 typedef struct vit_model {
     vit_config cfg;
     int M, G0, K;
@@ -108,6 +130,14 @@ typedef struct vit_model {
     vit_acts acts;
     float *acts_memory;
     int B, H, W, Gh, Gw, Np, T, keep_all;
+    int slot_layer;             /* the block whose inner activations slot 0 holds */
+    /* training (vit_set_train): gradients, a second block of ptab */
+    vit_params grads;
+    float *grads_memory;
+    ptable dtab;                /* backward's activation gradients for the shape above */
+    vit_dacts dacts;
+    float *dacts_memory;
+    int dB, dNp;                /* shape dacts_memory was made for */
 } vit_model;
 
 /* Checks the config (positive sizes, C % NH, image_size % P ...); MAMA_EINVAL naming the field. */
@@ -149,9 +179,29 @@ void vit_init_random(vit_model *m, uint64_t seed);
 /* Forward pass. inp (B, in_chans, H, W), normalised pixels. Any H, W >= P: the grid is
  * floor(H/P) x floor(W/P) like a stride-P Conv2d (extra pixels ignored), and the position
  * embeddings are interpolated when the grid differs (see pos_embed.h).
- * keep_all = 1 keeps every layer's activations (for a later backward).
+ * keep_all is a vit_keep mode: VIT_KEEP_NONE for inference, VIT_KEEP_ALL or
+ * VIT_KEEP_INPUTS (recomputation) before a vit_backward.
  * Returns MAMA_ENUMERIC for a non-finite input, MAMA_ENOMEM when the arena can't grow. */
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all);
+
+/* Training mode (on != 0) allocates the gradient block (same table as the parameters);
+ * off frees it. Every tensor of the table is trainable; the checkpoint's mask token is not
+ * part of the tower at all (it is only used for masked image modelling), so it stays frozen
+ * by construction. */
+mama_status vit_set_train(vit_model *m, int on);
+void vit_zero_grad(vit_model *m);
+
+/* Backward of the last vit_forward (made with VIT_KEEP_ALL or VIT_KEEP_INPUTS), from the
+ * gradients of its outputs, any of them NULL when that output feeds no loss:
+ *   dproj (B,E) of vit_projected, dpooled (B,C) of vit_pooled,
+ *   dpatch (B,Np,C) of the patch tokens after the final LN (vit_patch_tokens).
+ * ACCUMULATES into m->grads (patch embedding, CLS, registers, position grid through the
+ * resize, every block, final LN, projection). The input gradient is not computed.
+ * With VIT_KEEP_INPUTS each block is recomputed from its kept input just before its
+ * backward (bitwise the same gradients as VIT_KEEP_ALL). MAMA_EINVAL without training mode
+ * or a kept forward; MAMA_ENOMEM when the gradient scratch cannot be had. */
+mama_status vit_backward(vit_model *m, const float *dproj, const float *dpooled,
+                         const float *dpatch);
 
 /* Views into the last forward's outputs. */
 static inline const float *vit_pooled(const vit_model *m) { return m->acts.pooled; }        /* (B,C) */
