@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "engine/core/status.h"
 
 #ifdef __cplusplus
