@@ -40,6 +40,19 @@ int gemm_bf16_native(void) {
     return dnnl_selected && gemm_dnnl_bf16_native();
 }
 
+mama_precision gemm_precision_resolve(mama_precision want, char *note, size_t n) {
+    if (note && n) note[0] = '\0';
+    if (want == MAMA_PREC_FP32) return MAMA_PREC_FP32;
+    if (gemm_bf16_native()) return MAMA_PREC_BF16;
+    if (want == MAMA_PREC_BF16 && note && n) {
+        const char *v = gemm_dnnl_version();
+        snprintf(note, n, "bf16 requested but this CPU has no native bf16 GEMM here (%s%s): "
+                 "running fp32", v ? v : "oneDNN not built in",
+                 dnnl_selected ? "" : ", MAMA_GEMM=openblas");
+    }
+    return MAMA_PREC_FP32;
+}
+
 void gemm_describe(char *buf, size_t n) {
     char kernels[512];
     gemm_dnnl_kernels(kernels, sizeof kernels);
@@ -142,16 +155,20 @@ mama_status gemm_bf16_forward(int trans_b, int M, int N, int K, const float *A, 
                               const uint16_t *B, int ldb, const float *bias, gemm_post post,
                               float *C, int ldc) {
     if (M <= 0 || N <= 0) return MAMA_OK;
-    size_t ka = K > 0 ? (size_t)K : 1;
+    if (K <= 0) { /* no products: post(bias), as the fp32 path gives it */
+        gemm_bias_forward(trans_b, M, N, 0, A, lda, NULL, ldb, bias, post, C, ldc);
+        return MAMA_OK;
+    }
+    size_t ka = (size_t)K;
     uint16_t *a16 = scratch_get(&tls_scratch.a, (size_t)M * ka * sizeof(uint16_t));
     if (!a16)
         return mama_errorf(MAMA_ENOMEM, "gemm_bf16_forward: cannot allocate %d x %d bf16 "
                            "scratch for the input", M, K);
-    for (int i = 0; i < M && K > 0; i++)
+    for (int i = 0; i < M; i++)
         dtype_f32_to_bf16_n(a16 + (size_t)i * K, A + (size_t)i * lda, (size_t)K);
     gemm_call g = {0, trans_b, M, N, K, 1.0f, 0.0f, a16, K, B, ldb, MAMA_BF16, C, ldc, bias,
                    (int)post};
-    if (K > 0 && try_dnnl(&g) == 0) return MAMA_OK;
+    if (try_dnnl(&g) == 0) return MAMA_OK;
     /* fallback: the same rounded operands, widened, through the fp32 path */
     size_t brows = trans_b ? (size_t)N : (size_t)ka, bn = brows * (size_t)ldb;
     size_t an = (size_t)M * ka;

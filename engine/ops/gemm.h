@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/precision.h"
 #include "engine/core/status.h"
 
 #ifdef __cplusplus
@@ -50,6 +51,12 @@ mama_status gemm_bf16_forward(int trans_b, int M, int N, int K, const float *A, 
  * bf16 matmul is not reference code on this CPU under ONEDNN_MAX_CPU_ISA (AVX512-BF16 or
  * AMX; AVX2 or plain AVX-512 gives 0). */
 int gemm_bf16_native(void);
+
+/* The precision a request runs in here: MAMA_PREC_FP32 or MAMA_PREC_BF16. bf16 needs
+ * gemm_bf16_native(); auto takes it when there, fp32 otherwise. An explicit bf16 request
+ * this machine cannot run natively becomes fp32, and note (when not NULL) says so and why,
+ * for the caller to log; note is "" when the request is granted as asked. */
+mama_precision gemm_precision_resolve(mama_precision want, char *note, size_t n);
 
 /* "onednn" or "openblas": the backend fp32 products go to (MAMA_GEMM, build options). */
 const char *gemm_backend_name(void);

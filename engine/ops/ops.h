@@ -30,6 +30,19 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC);
 
+/* out (N,OC) = GELU(inp @ w^T + b), exact GELU fused into the product (inference: the
+ * pre-activation is not kept, so there is no backward of this form). */
+void linear_gelu_forward(float *out, const float *inp, const float *w, const float *b,
+                         int N, int C, int OC);
+/* linear_forward with w (OC,C) in bf16 (raw patterns, dtype.h): inp rounded to bf16 on the
+ * way in, fp32 accumulation and output (gemm.h: gemm_bf16_forward); gelu: 1 fuses the
+ * exact GELU after. MAMA_ENOMEM when its scratch cannot be had (out untouched). */
+mama_status linear_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                const float *b, int N, int C, int OC, int gelu);
+/* linear_in_out_forward with w (C,OC) in bf16; gelu_tanh: 1 fuses GPT-2's tanh GELU. */
+mama_status linear_in_out_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                       const float *b, int N, int C, int OC, int gelu_tanh);
+
 /* out (N,OC) = inp (N,C) @ w + b; w (C,OC): Hugging Face GPT-2 Conv1D layout. */
 void linear_in_out_forward(float *out, const float *inp, const float *w, const float *b,
                            int N, int C, int OC);

@@ -82,6 +82,7 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
 
 void vit_free(vit_model *m) {
     if (!m) return;
+    vit_set_precision(m, MAMA_PREC_FP32); /* drops the bf16 copies */
     ptable_block_free(m->acts_memory);
     ptable_block_free(m->params_memory);
     ptable_free(&m->atab);
@@ -153,6 +154,18 @@ static void im2col(float *cols, const float *inp, int B, int Cin, int H, int W, 
             }
 }
 
+/* One block product out (N,OC) = [GELU](inp (N,C) @ w^T + b): on the bf16 copy w16 when
+ * given, else fp32; gelu fuses the exact GELU into the product (inference only: the
+ * pre-activation is then not kept). */
+static mama_status block_linear(float *out, const float *inp, const float *w,
+                                const uint16_t *w16, const float *b, int N, int C, int OC,
+                                int gelu) {
+    if (w16) return linear_bf16_forward(out, inp, w16, b, N, C, OC, gelu);
+    if (gelu) linear_gelu_forward(out, inp, w, b, N, C, OC);
+    else linear_forward(out, inp, w, b, N, C, OC);
+    return MAMA_OK;
+}
+
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all) {
     if (!m || !inp) return mama_errorf(MAMA_EINVAL, "vit_forward: NULL model or input");
     if (B <= 0 || H < m->cfg.patch || W < m->cfg.patch || H > 65536 || W > 65536)
@@ -202,20 +215,33 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
         float *res2 = a->res2 + oC;
         layernorm_forward(ln1, a->ln1_mean + oT, a->ln1_rstd + oT, x,
                           w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
-        linear_forward(qkv, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C,
-                       BT, C, 3 * C);
+        /* bf16 copies serve inference only; training (keep_all) is fp32 throughout */
+        const vit_weights16 *w16 = keep_all ? NULL : &m->w16;
+        size_t l3 = (size_t)l * 3 * C * C, lC = (size_t)l * C * C, lM = (size_t)l * M * C;
+#define W16(f, off) (w16 && w16->f ? w16->f + (off) : NULL)
+        if ((rc = block_linear(qkv, ln1, w->qkvw + l3, W16(qkvw, l3),
+                               w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C, 0)))
+            return rc;
         if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
             return rc;
-        linear_forward(attproj, atty, w->attprojw + (size_t)l * C * C,
-                       w->attprojb + (size_t)l * C, BT, C, C);
+        if ((rc = block_linear(attproj, atty, w->attprojw + lC, W16(attprojw, lC),
+                               w->attprojb + (size_t)l * C, BT, C, C, 0)))
+            return rc;
         residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
                                 (size_t)BT, C);
         layernorm_forward(ln2, a->ln2_mean + oT, a->ln2_rstd + oT, res1,
                           w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
-        linear_forward(fch, ln2, w->fc1w + (size_t)l * M * C, w->fc1b + (size_t)l * M, BT, C, M);
-        gelu_forward(fchg, fch, (size_t)BT * M);
-        linear_forward(fcproj, fchg, w->fc2w + (size_t)l * C * M, w->fc2b + (size_t)l * C,
-                       BT, M, C);
+        if (keep_all) { /* backward needs the pre-activation fch */
+            linear_forward(fch, ln2, w->fc1w + lM, w->fc1b + (size_t)l * M, BT, C, M);
+            gelu_forward(fchg, fch, (size_t)BT * M);
+        } else if ((rc = block_linear(fchg, ln2, w->fc1w + lM, W16(fc1w, lM),
+                                      w->fc1b + (size_t)l * M, BT, C, M, 1))) {
+            return rc;
+        }
+        if ((rc = block_linear(fcproj, fchg, w->fc2w + lM, W16(fc2w, lM),
+                               w->fc2b + (size_t)l * C, BT, M, C, 0)))
+            return rc;
+#undef W16
         residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
                                 (size_t)BT, C);
         x = res2;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/precision.h"
 #include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
@@ -93,6 +94,11 @@ typedef struct vit_acts {
     float *proj_norm;   /* (B) norms before l2 normalisation */
 } vit_acts;
 
+/* bf16 copies of the block weight matrices (vit_set_precision), same shapes as vit_params. */
+typedef struct vit_weights16 {
+    uint16_t *qkvw, *attprojw, *fc1w, *fc2w;
+} vit_weights16;
+
 typedef struct vit_model {
     vit_config cfg;
     int M, G0, K;
@@ -105,6 +111,10 @@ typedef struct vit_model {
     vit_acts acts;
     float *acts_memory;
     int B, H, W, Gh, Gw, Np, T, keep_all;
+    /* bf16 weight copies when the precision is bf16 (else w16_memory NULL) */
+    ptable w16tab;
+    vit_weights16 w16;
+    void *w16_memory;
 } vit_model;
 
 /* Checks the config (positive sizes, C % NH, image_size % P ...); MAMA_EINVAL naming the field. */
@@ -140,6 +150,17 @@ void vit_init_random(vit_model *m, uint64_t seed);
  * keep_all = 1 keeps every layer's activations (for a later backward).
  * Returns MAMA_ENUMERIC for a non-finite input, MAMA_ENOMEM when the arena can't grow. */
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all);
+
+/* Sets the precision of the inference forward (keep_all = 0): MAMA_PREC_BF16 rounds the
+ * block weight matrices (qkv, attention projection, fc1, fc2: all but 0.1% of the FLOPs) to
+ * bf16 copies once, here, and runs those products on gemm_bf16_forward; LayerNorm, softmax,
+ * GELU, residuals, the patch embedding and the projection stay fp32. MAMA_PREC_FP32 drops
+ * the copies. Pass a resolved precision (gemm_precision_resolve); call again after the
+ * weights change. A forward with keep_all = 1 (training) always runs fp32.
+ * MAMA_ENOMEM when the copies cannot be allocated (the model stays fp32). */
+mama_status vit_set_precision(vit_model *m, mama_precision p);
+/* MAMA_PREC_BF16 when bf16 copies are in use, else MAMA_PREC_FP32. */
+mama_precision vit_precision(const vit_model *m);
 
 /* Views into the last forward's outputs. */
 static inline const float *vit_pooled(const vit_model *m) { return m->acts.pooled; }        /* (B,C) */
