@@ -69,6 +69,10 @@ static const cfg_entry table[] = {
     {"scoring.model", T_STR, F(scoring_model), "", 0, 0,
      "Model file (safetensors). Empty: no model, complete studies wait in `queued`."},
     {"scoring.workers", T_INT, F(scoring_workers), "1", 0, 16, "Scoring worker threads."},
+    {"scoring.precision", T_STR, F(scoring_precision), "fp32", 0, 0,
+     "Arithmetic of the image tower: fp32 (the reference), bf16 (bf16 weights, fp32 "
+     "accumulation; needs AVX512-BF16 or AMX, else fp32 with a log line) or auto (bf16 where "
+     "the CPU has it)."},
     {"scoring.max_attempts", T_INT, F(scoring_max_attempts), "3", 1, 100,
      "Scoring attempts before a study is marked failed."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug."},
@@ -303,6 +307,13 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     }
     if (!cfg->storage_dir[0] || !cfg->storage_index[0]) {
         snprintf(err, errlen, "storage.dir and storage.index must be set");
+        return -1;
+    }
+    /* the names of engine/core/precision.h; config stays free of the engine library */
+    if (strcasecmp(cfg->scoring_precision, "fp32") && strcasecmp(cfg->scoring_precision, "bf16") &&
+        strcasecmp(cfg->scoring_precision, "auto")) {
+        snprintf(err, errlen, "scoring.precision '%s': use fp32, bf16 or auto",
+                 cfg->scoring_precision);
         return -1;
     }
     /* allow-list */

@@ -53,6 +53,7 @@ typedef struct mamad_config {
     /* [scoring] */
     char scoring_model[CONFIG_STR_MAX];
     int64_t scoring_workers;
+    char scoring_precision[8];
     int64_t scoring_max_attempts;
     /* [log] */
     char log_level[16];
