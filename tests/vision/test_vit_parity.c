@@ -97,6 +97,9 @@ int main(int argc, char **argv) {
         char note[256];
         if (gemm_precision_resolve(MAMA_PREC_BF16, note, sizeof note) != MAMA_PREC_BF16) {
             printf("SKIP: %s\n", note);
+            vit_free(m);
+            st_close(fw);
+            st_close(fio);
             return 77;
         }
         if (vit_set_precision(m, MAMA_PREC_BF16) != MAMA_OK) {
