@@ -93,3 +93,14 @@ void linear_in_out_backward(float *dinp, float *dw, float *db, const float *dout
     /* dw (C,OC) += inp^T (C,N) @ dout (N,OC) */
     if (dw) gemm_forward(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
 }
+
+mama_status linear_prec_forward(float *out, const float *inp, const float *w,
+                                const uint16_t *w16, const float *b, int N, int C, int OC,
+                                int in_out, gemm_post post) {
+    if (w16)
+        return gemm_bf16_forward(!in_out, N, OC, C, inp, C, w16, in_out ? OC : C, b, post, out,
+                                 OC);
+    if (N <= 0 || OC <= 0) return MAMA_OK;
+    gemm_bias_forward(!in_out, N, OC, C, inp, C, w, in_out ? OC : C, b, post, out, OC);
+    return MAMA_OK;
+}

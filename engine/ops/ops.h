@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "engine/core/status.h"
+#include "engine/ops/gemm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,14 @@ mama_status linear_bf16_forward(float *out, const float *inp, const uint16_t *w,
 /* linear_in_out_forward with w (C,OC) in bf16; gelu_tanh: 1 fuses GPT-2's tanh GELU. */
 mama_status linear_in_out_bf16_forward(float *out, const float *inp, const uint16_t *w,
                                        const float *b, int N, int C, int OC, int gelu_tanh);
+
+/* A tower's block product in either precision: out (N,OC) = post(inp @ W + b) on the bf16
+ * copy w16 when it is not NULL, else on the fp32 w; W in nn.Linear layout (OC,C), or GPT-2's
+ * (C,OC) when in_out. post (gemm.h) fuses a GELU (inference: no pre-activation is kept).
+ * Returns as linear_bf16_forward (fp32 always MAMA_OK). */
+mama_status linear_prec_forward(float *out, const float *inp, const float *w,
+                                const uint16_t *w16, const float *b, int N, int C, int OC,
+                                int in_out, gemm_post post);
 
 /* out (N,OC) = inp (N,C) @ w + b; w (C,OC): Hugging Face GPT-2 Conv1D layout. */
 void linear_in_out_forward(float *out, const float *inp, const float *w, const float *b,

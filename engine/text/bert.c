@@ -249,17 +249,6 @@ static float attn_scale(const bert_config *c) {
     return 1.0f / sqrtf((float)(c->hidden / c->n_head));
 }
 
-/* One block product out (N,OC) = [GELU](inp (N,C) @ w^T + b): on the bf16 copy w16 when
- * given (inference), else fp32; gelu fuses the exact GELU (bf16 inference only). */
-static mama_status block_linear(float *out, const float *inp, const float *w,
-                                const uint16_t *w16, const float *b, int N, int C, int OC,
-                                int gelu) {
-    if (w16) return linear_bf16_forward(out, inp, w16, b, N, C, OC, gelu);
-    linear_forward(out, inp, w, b, N, C, OC);
-    if (gelu) gelu_forward(out, out, (size_t)N * OC);
-    return MAMA_OK;
-}
-
 mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
                          const float *mask, int B, int T) {
     const bert_config *c = &m->cfg;
@@ -311,28 +300,28 @@ mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
         /* bf16 copies serve inference only */
         const bert_weights16 *w16 = !m->train && m->w16_memory ? &m->w16 : NULL;
 #define W16(f, off) (w16 ? w16->f + (off) : NULL)
-        if ((rc = block_linear(qkv, xin, p->qkvw + l * 3 * C * C, W16(qkvw, l * 3 * C * C),
-                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 0)))
+        if ((rc = linear_prec_forward(qkv, xin, p->qkvw + l * 3 * C * C, W16(qkvw, l * 3 * C * C),
+                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 0, GEMM_NONE)))
             return rc;
         rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C,
                                c->n_head, scale, 0);
         if (rc) return rc;
-        if ((rc = block_linear(res1, atty, p->attow + l * C * C, W16(attow, l * C * C),
-                               p->attob + l * C, (int)N, (int)C, (int)C, 0)))
+        if ((rc = linear_prec_forward(res1, atty, p->attow + l * C * C, W16(attow, l * C * C),
+                               p->attob + l * C, (int)N, (int)C, (int)C, 0, GEMM_NONE)))
             return rc;
         residual_scaled_forward(res1, res1, xin, NULL, N, (int)C);
         layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res1,
                           p->ln1w + l * C, p->ln1b + l * C, (int)N, (int)C, c->ln_eps);
         if (w16) { /* GELU fused; the pre-activation is not needed in inference */
-            if ((rc = block_linear(fchg, ln1, p->fcw + l * F * C, W16(fcw, l * F * C),
-                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1)))
+            if ((rc = linear_prec_forward(fchg, ln1, p->fcw + l * F * C, W16(fcw, l * F * C),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 0, GEMM_GELU_ERF)))
                 return rc;
         } else {
             linear_forward(fch, ln1, p->fcw + l * F * C, p->fcb + l * F, (int)N, (int)C, (int)F);
             gelu_forward(fchg, fch, N * F);
         }
-        if ((rc = block_linear(res2, fchg, p->projw + l * C * F, W16(projw, l * C * F),
-                               p->projb + l * C, (int)N, (int)F, (int)C, 0)))
+        if ((rc = linear_prec_forward(res2, fchg, p->projw + l * C * F, W16(projw, l * C * F),
+                               p->projb + l * C, (int)N, (int)F, (int)C, 0, GEMM_NONE)))
             return rc;
 #undef W16
         residual_scaled_forward(res2, res2, ln1, NULL, N, (int)C);

@@ -266,18 +266,6 @@ static void lora_site_backward(gpt2_model *m, int t, int l, float *dinp, const f
     for (size_t i = 0; i < n; i++) dinp[i] += dxd[i];
 }
 
-/* One block product out (N,OC) = [GELU_tanh](inp (N,C) @ w + b), w (C,OC): on the bf16
- * copy w16 when given (inference), else fp32; gelu fuses GPT-2's tanh GELU (inference
- * without a LoRA site on the layer: the pre-activation is then not kept). */
-static mama_status block_linear(float *out, const float *inp, const float *w,
-                                const uint16_t *w16, const float *b, int N, int C, int OC,
-                                int gelu) {
-    if (w16) return linear_in_out_bf16_forward(out, inp, w16, b, N, C, OC, gelu);
-    linear_in_out_forward(out, inp, w, b, N, C, OC);
-    if (gelu) gelu_tanh_forward(out, out, (size_t)N * OC);
-    return MAMA_OK;
-}
-
 mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B, int T) {
     const gpt2_config *c = &m->cfg;
     if (B <= 0 || T <= 0 || T > c->n_positions)
@@ -322,16 +310,16 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
         /* bf16 copies serve inference only */
         const gpt2_weights16 *w16 = m->inference && m->w16_memory ? &m->w16 : NULL;
 #define W16(f, off) (w16 ? w16->f + (off) : NULL)
-        if ((rc = block_linear(qkv, ln1, p->qkvw + l * C * 3 * C, W16(qkvw, l * C * 3 * C),
-                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 0)))
+        if ((rc = linear_prec_forward(qkv, ln1, p->qkvw + l * C * 3 * C, W16(qkvw, l * C * 3 * C),
+                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 1, GEMM_NONE)))
             return rc;
         if (m->lora.A[0])
             lora_site_forward(m, 0, l, qkv, a->lora_tmp[0] + s * N * R, ln1, (int)N);
         rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
                                layer_scale(c, l), 1);
         if (rc) return rc;
-        if ((rc = block_linear(attproj, atty, p->attprojw + l * C * C, W16(attprojw, l * C * C),
-                               p->attprojb + l * C, (int)N, (int)C, (int)C, 0)))
+        if ((rc = linear_prec_forward(attproj, atty, p->attprojw + l * C * C, W16(attprojw, l * C * C),
+                               p->attprojb + l * C, (int)N, (int)C, (int)C, 1, GEMM_NONE)))
             return rc;
         if (m->lora.A[1])
             lora_site_forward(m, 1, l, attproj, a->lora_tmp[1] + s * N * R, atty, (int)N);
@@ -339,19 +327,19 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
         if (w16 && !m->lora.A[2]) { /* GELU fused; the pre-activation is not needed */
-            if ((rc = block_linear(fchg, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
-                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1)))
+            if ((rc = linear_prec_forward(fchg, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1, GEMM_GELU_TANH)))
                 return rc;
         } else {
-            if ((rc = block_linear(fch, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
-                                   p->fcb + l * F, (int)N, (int)C, (int)F, 0)))
+            if ((rc = linear_prec_forward(fch, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1, GEMM_NONE)))
                 return rc;
             if (m->lora.A[2])
                 lora_site_forward(m, 2, l, fch, a->lora_tmp[2] + s * N * R, ln2, (int)N);
             gelu_tanh_forward(fchg, fch, N * F);
         }
-        if ((rc = block_linear(fcproj, fchg, p->fcprojw + l * F * C, W16(fcprojw, l * F * C),
-                               p->fcprojb + l * C, (int)N, (int)F, (int)C, 0)))
+        if ((rc = linear_prec_forward(fcproj, fchg, p->fcprojw + l * F * C, W16(fcprojw, l * F * C),
+                               p->fcprojb + l * C, (int)N, (int)F, (int)C, 1, GEMM_NONE)))
             return rc;
 #undef W16
         if (m->lora.A[3])

@@ -154,18 +154,6 @@ static void im2col(float *cols, const float *inp, int B, int Cin, int H, int W, 
             }
 }
 
-/* One block product out (N,OC) = [GELU](inp (N,C) @ w^T + b): on the bf16 copy w16 when
- * given, else fp32; gelu fuses the exact GELU into the product (inference only: the
- * pre-activation is then not kept). */
-static mama_status block_linear(float *out, const float *inp, const float *w,
-                                const uint16_t *w16, const float *b, int N, int C, int OC,
-                                int gelu) {
-    if (w16) return linear_bf16_forward(out, inp, w16, b, N, C, OC, gelu);
-    if (gelu) linear_gelu_forward(out, inp, w, b, N, C, OC);
-    else linear_forward(out, inp, w, b, N, C, OC);
-    return MAMA_OK;
-}
-
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all) {
     if (!m || !inp) return mama_errorf(MAMA_EINVAL, "vit_forward: NULL model or input");
     if (B <= 0 || H < m->cfg.patch || W < m->cfg.patch || H > 65536 || W > 65536)
@@ -219,13 +207,13 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
         const vit_weights16 *w16 = keep_all ? NULL : &m->w16;
         size_t l3 = (size_t)l * 3 * C * C, lC = (size_t)l * C * C, lM = (size_t)l * M * C;
 #define W16(f, off) (w16 && w16->f ? w16->f + (off) : NULL)
-        if ((rc = block_linear(qkv, ln1, w->qkvw + l3, W16(qkvw, l3),
-                               w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C, 0)))
+        if ((rc = linear_prec_forward(qkv, ln1, w->qkvw + l3, W16(qkvw, l3),
+                               w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C, 0, GEMM_NONE)))
             return rc;
         if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
             return rc;
-        if ((rc = block_linear(attproj, atty, w->attprojw + lC, W16(attprojw, lC),
-                               w->attprojb + (size_t)l * C, BT, C, C, 0)))
+        if ((rc = linear_prec_forward(attproj, atty, w->attprojw + lC, W16(attprojw, lC),
+                               w->attprojb + (size_t)l * C, BT, C, C, 0, GEMM_NONE)))
             return rc;
         residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
                                 (size_t)BT, C);
@@ -234,12 +222,12 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
         if (keep_all) { /* backward needs the pre-activation fch */
             linear_forward(fch, ln2, w->fc1w + lM, w->fc1b + (size_t)l * M, BT, C, M);
             gelu_forward(fchg, fch, (size_t)BT * M);
-        } else if ((rc = block_linear(fchg, ln2, w->fc1w + lM, W16(fc1w, lM),
-                                      w->fc1b + (size_t)l * M, BT, C, M, 1))) {
+        } else if ((rc = linear_prec_forward(fchg, ln2, w->fc1w + lM, W16(fc1w, lM),
+                                      w->fc1b + (size_t)l * M, BT, C, M, 0, GEMM_GELU_ERF))) {
             return rc;
         }
-        if ((rc = block_linear(fcproj, fchg, w->fc2w + lM, W16(fc2w, lM),
-                               w->fc2b + (size_t)l * C, BT, M, C, 0)))
+        if ((rc = linear_prec_forward(fcproj, fchg, w->fc2w + lM, W16(fc2w, lM),
+                               w->fc2b + (size_t)l * C, BT, M, C, 0, GEMM_NONE)))
             return rc;
 #undef W16
         residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
