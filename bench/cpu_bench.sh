@@ -85,7 +85,7 @@ for model in $models; do
         done
     done
 done
-echo "every engine row: $(OMP_NUM_THREADS=1 "$mama" bench --config tiny --iters 1 --threads 1 --no-gemm | sed -n 's/.*\(\[gemm=.*\]\).*/\1/p')"
+echo "kernel tag of a tiny fp32 tower run (every mama bench line carries its own): $(OMP_NUM_THREADS=1 "$mama" bench --config tiny --iters 1 --threads 1 --no-gemm | sed -n 's/.*\(\[gemm=.*\]\).*/\1/p')"
 
 # text towers: tokens/s, engine vs transformers, per precision the text bench supports
 if [ -x "$build/bench/text_bench" ] && [ $have_torch = 1 ]; then

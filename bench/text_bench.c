@@ -79,18 +79,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", mama_last_error());
         return 1;
     }
-    double best = 1e30, total = 0.0;
+    double best = 1e30, total = 0.0, best_cpu = 1e30;
     for (int it = -1; it < iters; it++) {
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         mama_status rc = is_gpt2 ? gpt2_forward(g, ids, mask, B, T)
                                  : bert_forward(bm, ids, NULL, mask, B, T);
         if (rc == MAMA_OK)
             rc = text_mean_pool_forward(pooled, is_gpt2 ? g->acts.lnf : bm->hidden, mask, B, T, C);
         if (rc) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
-        double dt = bench_now() - t0;
+        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
         if (it < 0) continue;
         total += dt;
         if (dt < best) best = dt;
+        if (dc < best_cpu) best_cpu = dc;
     }
     double tokens = (double)B * T;
     char desc[1024];
@@ -99,6 +100,7 @@ int main(int argc, char **argv) {
            mama_precision_name(got), cpu_isa_name(), desc);
     printf("engine_tokens_per_s %.1f (mean of %d; best %.1f) checksum %.6f\n",
            tokens * iters / total, iters, tokens / best, pooled[0] + pooled[C - 1]);
+    printf("engine_cpu_tokens_per_s %.1f (best process CPU time)\n", tokens / best_cpu);
     free(ids); free(mask); free(pooled);
     gpt2_destroy(g);
     bert_destroy(bm);

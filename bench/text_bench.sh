@@ -35,7 +35,9 @@ run() {  # model [dir]
     pt=$(echo "$p" | awk '/torch_tokens_per_s/ {print $2}')
     eb=$(echo "$e" | awk '/engine_tokens_per_s/ {sub(/\)/, "", $7); print $7}')
     pb=$(echo "$p" | awk '/torch_tokens_per_s/ {sub(/\)/, "", $7); print $7}')
-    echo "$1: engine $et tokens/s, transformers $pt tokens/s, ratio engine/transformers $(awk -v a="$et" -v b="$pt" 'BEGIN {printf "%.2f", a / b}') (best-of-$ITERS ratio $(awk -v a="$eb" -v b="$pb" 'BEGIN {printf "%.2f", a / b}'))"
+    ec=$(echo "$e" | awk '/engine_cpu_tokens_per_s/ {print $2}')
+    pc=$(echo "$p" | awk '/torch_cpu_tokens_per_s/ {print $2}')
+    echo "$1: engine $et tokens/s, transformers $pt tokens/s, ratio engine/transformers $(awk -v a="$et" -v b="$pt" 'BEGIN {printf "%.2f", a / b}') (best-of-$ITERS ratio $(awk -v a="$eb" -v b="$pb" 'BEGIN {printf "%.2f", a / b}'); from CPU time $(awk -v a="$ec" -v b="$pc" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'))"
     echo
 }
 run gpt2-small
