@@ -277,7 +277,14 @@ static db_rc finish(grouper *g, const char *uid, int ok, const char *reason, int
     if ((rc = db_study_get(g->index, uid, &s)) != DB_OK) goto rollback;
     if (s.state != DB_STATE_SCORING) goto commit; /* e.g. resumed meanwhile: leave it */
     if (ok) {
+        /* a study scored with views missing keeps saying why (docs/openapi.yaml: reason) */
         s.reason[0] = '\0';
+        if (!s.complete) {
+            char missing[64];
+            views_filled(g->index, s.uid, missing, sizeof missing, &rc);
+            if (rc != DB_OK) goto rollback;
+            snprintf(s.reason, sizeof s.reason, "timed out, scored with views missing: %s", missing);
+        }
         rc = set_state(g, &s, DB_STATE_SCORED, now);
         if (rc == DB_OK && s.rescore_pending) {
             s.rescore_pending = 0;

@@ -14,6 +14,10 @@
 #include "daemon/config.h"
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
+#include "daemon/outbox.h"
+#include "daemon/overview.h"
+#include "daemon/results.h"
+#include "daemon/retention.h"
 #include "daemon/rest.h"
 #include "daemon/scorer.h"
 #include "daemon/store.h"
@@ -132,6 +136,9 @@ int main(int argc, char **argv) {
     rest *api = NULL;
     dcm_scp *scp = NULL;
     scorer *model = NULL;
+    outbox *sender = NULL;
+    retention *keeper = NULL;
+    static results_ctx results;
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
@@ -155,6 +162,17 @@ int main(int argc, char **argv) {
                          .tick_ms = (int)cfg.grouper_tick_ms};
     /* The worker pool exists before the grouper notifies it; without a model it has no
      * threads and studies wait in queued. */
+    /* Deletions a crash interrupted are finished before anything else touches the study. */
+    if (retention_resume(writer, &cfg) != DB_OK) log_db_fail("finishing interrupted deletions", writer);
+    if (retention_start(writer, &cfg, &keeper) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the retention thread");
+        goto out;
+    }
+    /* The outbox runs with or without a model: rows queued before a restart still go. */
+    if (outbox_start(writer, &cfg, &m, &sender) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the outbox sender");
+        goto out;
+    }
     worker_scorer scorer_if;
     const worker_scorer *scorer = NULL;
     if (cfg.scoring_model[0]) {
@@ -163,10 +181,28 @@ int main(int argc, char **argv) {
             log_error(LOG_CAT_ENGINE, "%s", err);
             goto out;
         }
+        /* scoring.threads 0: the CPUs shared out between the workers, so that workers do not
+         * oversubscribe the cores (issue 14 saw 2-4 s per four-view study with every thread
+         * on a loaded 2-core machine, 0.5 s with one) */
+        int threads = (int)cfg.scoring_threads;
+        if (threads < 1) {
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            int workers = cfg.scoring_workers > 0 ? (int)cfg.scoring_workers : 1;
+            threads = cpus > 0 ? (int)(cpus / workers) : 1;
+            if (threads < 1) threads = 1;
+        }
+        scorer_set_threads(model, threads);
         scorer_if = scorer_interface(model);
+        /* Every committed result becomes a CAD SR, an overview and thumbnails, queued for
+         * the [forward] destinations (daemon/results.c, daemon/outbox.c). */
+        results = (results_ctx){.index = writer, .cfg = &cfg, .model_id = scorer_model_id(model),
+                                .model_untrained = scorer_model_untrained(model),
+                                .wake_outbox = outbox_wake, .wake_ctx = sender};
+        scorer_if.publish = results_publish;
+        scorer_if.publish_ctx = &results;
         scorer = &scorer_if;
-        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s)", cfg.scoring_model,
-                 scorer_model_id(model), (int)cfg.scoring_workers);
+        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s), %d engine thread(s) each",
+                 cfg.scoring_model, scorer_model_id(model), (int)cfg.scoring_workers, threads);
     } else {
         log_info(LOG_CAT_ENGINE, "no model is loaded (scoring.model is empty): complete studies wait in queued");
     }
@@ -217,7 +253,8 @@ int main(int argc, char **argv) {
                          .acse_timeout_s = (int)cfg.dicom_acse_timeout_s,
                          .dimse_timeout_s = (int)cfg.dicom_dimse_timeout_s,
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
-                         .max_pdu = (uint64_t)cfg.dicom_max_pdu};
+                         .max_pdu = (uint64_t)cfg.dicom_max_pdu,
+                         .accept_secondary_capture = (int)cfg.dicom_accept_secondary_capture};
     dcm_scp_handler h = store_handler(st);
     if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
         log_error(LOG_CAT_DICOM, "%s", err);
@@ -243,6 +280,9 @@ out:
     if (api) rest_stop(api);
     if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
+    outbox_stop(sender);                  /* after the workers: they wake it */
+    retention_stop(keeper);
+    overview_shutdown();                  /* nothing draws any more */
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);

@@ -3,12 +3,14 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "scoring/view_input.h"
+#include "engine/core/parallel.h"
 #include "engine/model.h"
 #include "engine/score.h"
 
@@ -19,6 +21,7 @@ struct scorer {
     char model_id[64];
     int untrained;          /* the loaded model's provenance says untrained */
     mama_precision precision; /* as asked (scoring.precision); applied at every load */
+    int threads;            /* engine threads while scoring (scoring.threads resolved) */
 };
 
 /* Applies s->precision to m and logs the outcome. */
@@ -49,6 +52,8 @@ int scorer_set_precision(scorer *s, const char *precision, char *err, size_t err
     return rc;
 }
 
+void scorer_set_threads(scorer *s, int threads) { s->threads = threads > 0 ? threads : 1; }
+
 int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen) {
     scorer *s = calloc(1, sizeof *s);
     if (!s) {
@@ -57,6 +62,7 @@ int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t e
     }
     snprintf(s->path, sizeof s->path, "%s", model_path);
     pthread_mutex_init(&s->mu, NULL);
+    s->threads = 1;
     if (model_load(model_path, &s->model) != MAMA_OK) {
         snprintf(err, errlen, "scoring.model %s: %s", model_path, mama_last_error());
         scorer_close(s);
@@ -100,17 +106,33 @@ int scorer_reload(void *ctx, char *err, size_t errlen) {
     return 0;
 }
 
-static int score(void *ctx, const worker_job *job, char **out_json, char *err, size_t errlen) {
+/* Channel 0 of a model input back to [0,1] (x * std + mean), as 8-bit gray. */
+static uint8_t *input_to_gray(const mama_model *m, const float *in) {
+    const int S = m->pre.image_size;
+    uint8_t *g = malloc((size_t)S * S);
+    if (!g) return NULL;
+    for (size_t i = 0; i < (size_t)S * S; i++) {
+        float v = in[i] * m->pre.std[0] + m->pre.mean[0];
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        g[i] = (uint8_t)(v * 255.0f + 0.5f);
+    }
+    return g;
+}
+
+static int score(void *ctx, const worker_job *job, char **out_json, worker_thumbs *thumbs, char *err,
+                 size_t errlen) {
     scorer *s = ctx;
     int rc = -1;
     *out_json = NULL;
     pthread_mutex_lock(&s->mu);
+    /* OpenMP's thread count is per calling thread: set it in the worker that scores */
+    if (mama_get_threads() != s->threads) mama_set_threads(s->threads);
     mama_model *m = s->model;
     const int S = m->pre.image_size;
     const size_t per = (size_t)3 * S * S;
     float *inputs = malloc(sizeof(float) * per * (size_t)job->n_views);
     score_view_in views[4];
-    char lat[4], view[4][8];
+    char lat[4], view[4][8], quality[4][256];
     score_result *r = NULL;
     if (!inputs) {
         snprintf(err, errlen, "out of memory for %d views of %dx%d", job->n_views, S, S);
@@ -118,12 +140,21 @@ static int score(void *ctx, const worker_job *job, char **out_json, char *err, s
     }
     for (int i = 0; i < job->n_views; i++) {
         char e[400];
-        if (view_input_load(m, job->views[i].path, inputs + per * (size_t)i, NULL, e, sizeof e) != 0) {
+        if (view_input_load_checked(m, job->views[i].path, inputs + per * (size_t)i, NULL, quality[i],
+                                    sizeof quality[i], e, sizeof e) != 0) {
             snprintf(err, errlen, "%s: %s", job->views[i].sop_uid, e);
             goto out;
         }
         lat[i] = job->views[i].key[0];                    /* "L-CC" -> 'L' */
         snprintf(view[i], sizeof view[i], "%s", job->views[i].key + 2);
+        if (thumbs && thumbs->n < 4) {
+            uint8_t *g = input_to_gray(m, inputs + per * (size_t)i);
+            if (g) {
+                thumbs->side = S;
+                snprintf(thumbs->key[thumbs->n], sizeof thumbs->key[0], "%s", job->views[i].key);
+                thumbs->gray[thumbs->n++] = g;
+            }
+        }
         views[i] = (score_view_in){.pixels = inputs + per * (size_t)i, .laterality = lat[i],
                                    .view = view[i], .id = job->views[i].sop_uid};
     }
@@ -134,7 +165,9 @@ static int score(void *ctx, const worker_job *job, char **out_json, char *err, s
     json_t *j = score_result_json(r, m);
     if (j) {
         json_object_set_new(j, "complete", json_boolean(job->complete));
-        *out_json = json_dumps(j, JSON_COMPACT);
+        for (int i = 0; i < job->n_views; i++) view_input_warn(j, job->views[i].sop_uid, quality[i]);
+        /* the same digits as `mama score` (tools/cmd_score.c) */
+        *out_json = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
         json_decref(j);
     }
     if (!*out_json) {

@@ -43,8 +43,16 @@ db_rc worker_job_load(db *index, const char *study_uid, worker_job *out_job) {
     return DB_OK;
 }
 
+void worker_thumbs_free(worker_thumbs *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n; i++) free(t->gray[i]);
+    memset(t, 0, sizeof *t);
+}
+
 static void run_one(worker_pool *p, const db_study *s) {
     worker_job job;
+    worker_thumbs thumbs = {0};
+    int version = 0;
     char err[512] = "";
     char *json = NULL;
     int64_t t0 = grouper_now_ms();
@@ -52,23 +60,29 @@ static void run_one(worker_pool *p, const db_study *s) {
     int ok = rc == DB_OK && job.n_views > 0;
     if (rc != DB_OK) snprintf(err, sizeof err, "index: %s", db_errmsg(p->index));
     else if (job.n_views == 0) snprintf(err, sizeof err, "no scorable view (no 2D L/R CC/MLO image)");
-    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, err, sizeof err) != 0) ok = 0;
+    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, p->scorer.publish ? &thumbs : NULL, err,
+                              sizeof err) != 0)
+        ok = 0;
     int64_t t1 = grouper_now_ms();
     if (ok) {
         char timings[96];
         snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
-        int version = 0;
         rc = db_result_add(p->index, s->uid, p->scorer.model_id, json, timings, t1, &version);
         if (rc != DB_OK) {
             ok = 0;
             snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
         }
     }
+    if (ok && p->scorer.publish) p->scorer.publish(p->scorer.publish_ctx, &job, version, json, &thumbs, t1);
+    worker_thumbs_free(&thumbs);
     free(json);
     if (ok) {
         atomic_fetch_add(&p->m->scoring_ok, 1);
         metrics_observe_latency(p->m, t1 - t0);
         rc = grouper_scored(p->g, s->uid, t1);
+        if (rc == DB_OK)
+            log_info(LOG_CAT_ENGINE, "study %s scored: %d view(s), %lld ms, model %s", s->uid, job.n_views,
+                     (long long)(t1 - t0), p->scorer.model_id);
     } else {
         atomic_fetch_add(&p->m->scoring_failed, 1);
         log_warn(LOG_CAT_ENGINE, "scoring study %s failed (attempt %d): %s", s->uid, s->attempts, err);

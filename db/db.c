@@ -101,6 +101,11 @@ static db_rc fail(db *d, int src) {
     return DB_ERROR;
 }
 
+sqlite3 *db_conn(db *d) { return d->conn; }
+void db_lock(db *d) { pthread_mutex_lock(&d->mu); }
+void db_unlock(db *d) { pthread_mutex_unlock(&d->mu); }
+db_rc db_fail(db *d, int sqlite_rc) { return fail(d, sqlite_rc); }
+
 const char *db_errmsg(const db *d) { return d ? d->errmsg : "no database"; }
 
 static void lock(db *d) { pthread_mutex_lock(&d->mu); }

@@ -63,6 +63,42 @@ static const char *const migrations[] = {
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
+    /* 2: objects derived from results (CAD SR, overview, thumbnails), the outbox of
+     * objects to send to the [forward] destinations, deletions in progress (issue 16;
+     * db_outbox.c, db_retention.c) */
+    "CREATE TABLE result_objects ("
+    "  study_uid TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  sop_uid TEXT NOT NULL DEFAULT '',"
+    "  sop_class TEXT NOT NULL DEFAULT '',"
+    "  path TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (study_uid, version, kind)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  study_uid TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  destination TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  sent_at INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (study_uid, version, kind, destination)"
+    ");"
+    "CREATE INDEX outbox_due ON outbox(state, next_at);"
+    /* a study being deleted: its files go first, then its rows and this row in one
+     * transaction, so an interrupted deletion is finished at start (db_retention.c) */
+    "CREATE TABLE deletions ("
+    "  study_uid TEXT PRIMARY KEY,"
+    "  reason TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 int db_schema_migrate(sqlite3 *conn, char *err, size_t errlen) {
