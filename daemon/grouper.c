@@ -123,6 +123,11 @@ static db_rc set_state(grouper *g, db_study *s, db_state st, int64_t now) {
 
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now) {
+    return grouper_add_stored(g, info, path, size, NULL, now);
+}
+
+db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *path,
+                         int64_t size, const char *sha256, int64_t now) {
     grouper_view v;
     grouper_view_classify(info, &v);
     db_instance in;
@@ -139,6 +144,7 @@ db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char
              v.for_processing ? "FOR PROCESSING" : "FOR PRESENTATION");
     snprintf(in.acq_datetime, sizeof in.acq_datetime, "%s", info->acquisition_datetime);
     snprintf(in.path, sizeof in.path, "%s", path);
+    if (sha256) snprintf(in.sha256, sizeof in.sha256, "%s", sha256);
     in.size = size;
     in.received_at = now;
 
@@ -239,30 +245,54 @@ db_rc grouper_tick(grouper *g, int64_t now) {
     return rc;
 }
 
+/* 1 when uid is among the n in seen. */
+static int uid_seen(char (*seen)[65], int n, const char *uid) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(seen[i], uid) == 0) return 1;
+    return 0;
+}
+
+/* Re-queues what a stop left complete, timed out or scoring. The workers already run, so a
+ * study re-queued here can be claimed (scoring again) before the next page is read: each
+ * study is resumed at most once per call (the seen list), or it would be scored twice. */
 db_rc grouper_resume(grouper *g, int64_t now) {
     static const db_state from[] = {DB_STATE_COMPLETE, DB_STATE_TIMED_OUT, DB_STATE_SCORING};
-    int resumed = 0;
+    int resumed = 0, cap = 0;
+    char (*seen)[65] = NULL;
     db_rc rc = DB_OK;
     for (size_t k = 0; k < sizeof from / sizeof from[0] && rc == DB_OK; k++) {
         for (;;) {
             char uids[64][65];
-            int n = 0;
+            int n = 0, fresh = 0;
             if ((rc = db_studies_in_state(g->index, from[k], uids, 64, &n)) != DB_OK || n == 0) break;
             for (int i = 0; i < n && rc == DB_OK; i++) {
+                if (uid_seen(seen, resumed, uids[i])) continue;
+                if (resumed == cap) {
+                    int ncap = cap ? 2 * cap : 64;
+                    char (*grown)[65] = realloc(seen, (size_t)ncap * sizeof *seen);
+                    if (!grown) {
+                        rc = DB_ERROR;
+                        break;
+                    }
+                    seen = grown;
+                    cap = ncap;
+                }
+                memcpy(seen[resumed++], uids[i], sizeof seen[0]);  /* both char[65], NUL-terminated */
+                fresh++;
                 db_study s;
                 if ((rc = db_tx_begin(g->index)) != DB_OK) break;
-                if ((rc = db_study_get(g->index, uids[i], &s)) == DB_OK) {
+                if ((rc = db_study_get(g->index, uids[i], &s)) == DB_OK && s.state == from[k]) {
                     if (from[k] == DB_STATE_SCORING)
                         snprintf(s.reason, sizeof s.reason, "scoring interrupted by a restart");
                     rc = enqueue(g, &s, now);
                 }
                 if (rc == DB_OK) rc = db_tx_commit(g->index);
                 else db_tx_rollback(g->index);
-                resumed++;
             }
-            if (rc != DB_OK) break;
+            if (rc != DB_OK || fresh == 0) break;
         }
     }
+    free(seen);
     if (resumed) log_info(LOG_CAT_MAIN, "resumed %d studies into the queue", resumed);
     if (rc == DB_OK) rc = grouper_tick(g, now);
     if (resumed && g->notify) g->notify(g->notify_ctx);

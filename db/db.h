@@ -90,8 +90,8 @@ typedef struct db_study {
     int64_t id;                /* creation order; paging cursor */
     char uid[65];
     db_state state;
-    char patient_id[65];
-    char accession[65];
+    char patient_id[193];      /* UTF-8: 64 characters of any DICOM character set */
+    char accession[193];
     int64_t first_at, last_at; /* first / last instance received */
     int64_t stable_deadline;   /* last_at + stable_age: receiving -> timed_out */
     int64_t max_deadline;      /* first_at + max_wait: receiving -> timed_out */
