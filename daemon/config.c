@@ -114,6 +114,10 @@ static const cfgt_entry entries[] = {
      .help = "Model file (safetensors). Empty: no model, complete studies wait in `queued`."},
     {.name = "scoring.workers", .type = CFGT_INT, F(scoring_workers), .def = "1", .min = 0, .max = 16,
      .help = "Scoring worker threads."},
+    {.name = "scoring.precision", .type = CFGT_STR, F(scoring_precision), .def = "fp32",
+     .help = "Arithmetic of the image tower: fp32 (the reference), bf16 (bf16 weights, fp32 "
+     "accumulation; needs AVX512-BF16 or AMX, else fp32 with a log line) or auto (bf16 where "
+     "the CPU has it)."},
     {.name = "scoring.threads", .type = CFGT_INT, F(scoring_threads), .def = "0", .min = 0, .max = 256,
      .help = "Engine threads per scoring worker; 0: the online CPUs divided by scoring.workers "
      "(at least 1), so that workers do not oversubscribe the machine."},
@@ -294,6 +298,13 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     }
     if (!cfg->storage_dir[0] || !cfg->storage_index[0]) {
         snprintf(err, errlen, "storage.dir and storage.index must be set");
+        return -1;
+    }
+    /* the names of engine/core/precision.h; config stays free of the engine library */
+    if (strcasecmp(cfg->scoring_precision, "fp32") && strcasecmp(cfg->scoring_precision, "bf16") &&
+        strcasecmp(cfg->scoring_precision, "auto")) {
+        snprintf(err, errlen, "scoring.precision '%s': use fp32, bf16 or auto",
+                 cfg->scoring_precision);
         return -1;
     }
     /* allow-list */

@@ -225,7 +225,8 @@ int main(int argc, char **argv) {
     worker_scorer scorer_if;
     const worker_scorer *scorer = NULL;
     if (cfg.scoring_model[0]) {
-        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0) {
+        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0 ||
+            scorer_set_precision(model, cfg.scoring_precision, err, sizeof err) != 0) {
             log_error(LOG_CAT_ENGINE, "%s", err);
             goto out;
         }

@@ -12,11 +12,22 @@
 #include "engine/core/file_sha256.h"
 #include "engine/core/hf_config.h"
 #include "engine/core/safetensors.h"
+#include "engine/ops/gemm.h"
 
 #define MODEL_FORMAT "mama-model"
 #define MODEL_VERSION 1
 
 #define TRY(expr) do { rc = (expr); if (rc != MAMA_OK) goto fail; } while (0)
+
+mama_status model_set_precision(mama_model *m, mama_precision want, mama_precision *got,
+                                char *note, size_t n) {
+    if (got) *got = MAMA_PREC_FP32;
+    if (!m || !m->vit) return mama_errorf(MAMA_EINVAL, "model_set_precision: no model");
+    mama_precision p = gemm_precision_resolve(want, note, n);
+    mama_status rc = vit_set_precision(m->vit, p);
+    if (rc == MAMA_OK && got) *got = p;
+    return rc;
+}
 
 const model_task *model_find_task(const mama_model *m, const char *name) {
     for (int i = 0; i < m->n_tasks; i++)

@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 
+#include "engine/core/precision.h"
 #include "engine/core/status.h"
 #include "engine/vision/vit.h"
 
@@ -110,6 +111,13 @@ typedef struct model_init_opts {
  * untrained" with real towers, whose paths and SHA-256 go into provenance.sources).
  * Free with model_free. */
 mama_status model_init(const model_init_opts *opts, mama_model **out_model);
+
+/* Runs the tower in the precision asked for, as this machine can (precision.h, gemm.h's
+ * gemm_precision_resolve): *got (may be NULL) is what it runs in now; note (when not NULL)
+ * explains a bf16 request that had to become fp32 ("" otherwise), for the caller to log.
+ * MAMA_ENOMEM when the bf16 copies cannot be allocated (the model stays fp32). */
+mama_status model_set_precision(mama_model *m, mama_precision want, mama_precision *got,
+                                char *note, size_t n);
 
 /* Finds a task by name, or NULL. */
 const model_task *model_find_task(const mama_model *m, const char *name);

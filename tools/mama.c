@@ -7,6 +7,7 @@
 /* One declaration and one table row per subcommand, grouped by area. */
 /* --- core */
 int cmd_inspect(int argc, char **argv);
+int mama_cmd_bench(int argc, char **argv);
 /* --- vision */
 int mama_cmd_model_init(int argc, char **argv);
 int mama_cmd_score(int argc, char **argv);
@@ -26,6 +27,7 @@ int cmd_export(int argc, char **argv);
 static const mama_cmd commands[] = {
     /* --- core */
     {"inspect", cmd_inspect, "print a model file's metadata and tensor table"},
+    {"bench", mama_cmd_bench, "this CPU, the kernels the engine picks on it, GEMM and tower speed"},
     /* --- vision */
     {"model-init", mama_cmd_model_init, "write a scoring model file (real DINOv2/BERT towers or a random demo)"},
     {"score", mama_cmd_score, "score the DICOM images of one study and print JSON"},

@@ -85,6 +85,7 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
 
 void vit_free(vit_model *m) {
     if (!m) return;
+    vit_set_precision(m, MAMA_PREC_FP32); /* drops the bf16 copies */
     ptable_block_free(m->acts_memory);
     ptable_block_free(m->params_memory);
     ptable_block_free(m->grads_memory);
@@ -181,20 +182,34 @@ mama_status vit_block_forward(vit_model *m, int l, const float *x) {
     mama_status rc;
     layernorm_forward(ln1, a->ln1_mean + oT, a->ln1_rstd + oT, x,
                       w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
-    linear_forward(qkv, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C,
-                   BT, C, 3 * C);
+    /* bf16 copies serve inference only; training (a kept forward) is fp32 throughout */
+    int train = m->keep_all != VIT_KEEP_NONE;
+    const vit_weights16 *w16 = train ? NULL : &m->w16;
+    size_t l3 = (size_t)l * 3 * C * C, lC = (size_t)l * C * C, lM = (size_t)l * M * C;
+#define W16(f, off) (w16 && w16->f ? w16->f + (off) : NULL)
+    if ((rc = linear_prec_forward(qkv, ln1, w->qkvw + l3, W16(qkvw, l3),
+                                  w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C, 0, GEMM_NONE)))
+        return rc;
     if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
         return rc;
-    linear_forward(attproj, atty, w->attprojw + (size_t)l * C * C,
-                   w->attprojb + (size_t)l * C, BT, C, C);
+    if ((rc = linear_prec_forward(attproj, atty, w->attprojw + lC, W16(attprojw, lC),
+                                  w->attprojb + (size_t)l * C, BT, C, C, 0, GEMM_NONE)))
+        return rc;
     residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
                             (size_t)BT, C);
     layernorm_forward(ln2, a->ln2_mean + oT, a->ln2_rstd + oT, res1,
                       w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
-    linear_forward(fch, ln2, w->fc1w + (size_t)l * M * C, w->fc1b + (size_t)l * M, BT, C, M);
-    gelu_forward(fchg, fch, (size_t)BT * M);
-    linear_forward(fcproj, fchg, w->fc2w + (size_t)l * C * M, w->fc2b + (size_t)l * C,
-                   BT, M, C);
+    if (train) { /* backward needs the pre-activation fch */
+        linear_forward(fch, ln2, w->fc1w + lM, w->fc1b + (size_t)l * M, BT, C, M);
+        gelu_forward(fchg, fch, (size_t)BT * M);
+    } else if ((rc = linear_prec_forward(fchg, ln2, w->fc1w + lM, W16(fc1w, lM),
+                                         w->fc1b + (size_t)l * M, BT, C, M, 0, GEMM_GELU_ERF))) {
+        return rc;
+    }
+    if ((rc = linear_prec_forward(fcproj, fchg, w->fc2w + lM, W16(fc2w, lM),
+                                  w->fc2b + (size_t)l * C, BT, M, C, 0, GEMM_NONE)))
+        return rc;
+#undef W16
     residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
                             (size_t)BT, C);
     m->slot_layer = l;

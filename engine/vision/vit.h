@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/precision.h"
 #include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
@@ -117,6 +118,10 @@ typedef struct vit_dacts {
     float *dlin;        /* (B,E) projection before the l2 norm */
     float *dpos;        /* (1+Np,C) gradient of the position embeddings at this size */
 } vit_dacts;
+/* bf16 copies of the block weight matrices (vit_set_precision), same shapes as vit_params. */
+typedef struct vit_weights16 {
+    uint16_t *qkvw, *attprojw, *fc1w, *fc2w;
+} vit_weights16;
 
 typedef struct vit_model {
     vit_config cfg;
@@ -138,6 +143,10 @@ typedef struct vit_model {
     vit_dacts dacts;
     float *dacts_memory;
     int dB, dNp;                /* shape dacts_memory was made for */
+    /* bf16 weight copies when the precision is bf16 (else w16_memory NULL) */
+    ptable w16tab;
+    vit_weights16 w16;
+    void *w16_memory;
 } vit_model;
 
 /* Checks the config (positive sizes, C % NH, image_size % P ...); MAMA_EINVAL naming the field. */
@@ -202,6 +211,16 @@ void vit_zero_grad(vit_model *m);
  * or a kept forward; MAMA_ENOMEM when the gradient scratch cannot be had. */
 mama_status vit_backward(vit_model *m, const float *dproj, const float *dpooled,
                          const float *dpatch);
+/* Sets the precision of the inference forward (keep_all = 0): MAMA_PREC_BF16 rounds the
+ * block weight matrices (qkv, attention projection, fc1, fc2: all but 0.1% of the FLOPs) to
+ * bf16 copies once, here, and runs those products on gemm_bf16_forward; LayerNorm, softmax,
+ * GELU, residuals, the patch embedding and the projection stay fp32. MAMA_PREC_FP32 drops
+ * the copies. Pass a resolved precision (gemm_precision_resolve); call again after the
+ * weights change. A forward with keep_all = 1 (training) always runs fp32.
+ * MAMA_ENOMEM when the copies cannot be allocated (the model stays fp32). */
+mama_status vit_set_precision(vit_model *m, mama_precision p);
+/* MAMA_PREC_BF16 when bf16 copies are in use, else MAMA_PREC_FP32. */
+mama_precision vit_precision(const vit_model *m);
 
 /* Views into the last forward's outputs. */
 static inline const float *vit_pooled(const vit_model *m) { return m->acts.pooled; }        /* (B,C) */
