@@ -20,25 +20,13 @@
 #include "engine/core/safetensors.h"
 #include "engine/vision/vit.h"
 #include "tests/check.h"
+#include "tests/vision/ref_tensor.h"
 
 /* The issue's 1e-5 + 1e-4 |want| sits at the edge of fp32 here: PyTorch's own fp32
  * autograd against this float64 reference reaches 0.94 of it (patch_w, case 2) and the
  * engine 1.2 (ln1b, patch_w of case 2: sums that cancel). Twice that budget still fails
  * any real error in a piece of the backward (those are >= 1e-2 relative). */
 static const double RTOL = 2e-4, ATOL = 2e-5;
-
-static float *read_all(const st_file *f, const char *name, const st_tensor **out_t) {
-    const st_tensor *t = st_find(f, name);
-    if (!t) { fprintf(stderr, "reference tensor %s missing\n", name); return NULL; }
-    float *x = malloc((size_t)t->numel * sizeof(float));
-    if (!x || st_read_f32(f, name, x, t->ndim, t->shape) != MAMA_OK) {
-        fprintf(stderr, "cannot read %s: %s\n", name, mama_last_error());
-        free(x);
-        return NULL;
-    }
-    if (out_t) *out_t = t;
-    return x;
-}
 
 static int cfg_int(json_t *j, const char *k) { return (int)json_integer_value(json_object_get(j, k)); }
 
@@ -50,7 +38,7 @@ static void compare_grads(const vit_model *m, const st_file *fr, int k) {
         char name[96];
         snprintf(name, sizeof name, "case%d.grad.%s", k, pe->name);
         const st_tensor *t = NULL;
-        float *want = read_all(fr, name, &t);
+        float *want = ref_tensor_read(fr, name, &t);
         CHECK_MSG(want != NULL, "%s", name);
         if (!want) continue;
         CHECK_MSG((size_t)t->numel == pe->numel, "%s: %zu reference values, engine %zu", name,
@@ -113,13 +101,13 @@ int main(int argc, char **argv) {
         char name[64];
         const st_tensor *ti = NULL;
         snprintf(name, sizeof name, "case%d.input", k);
-        float *inp = read_all(fr, name, &ti);
+        float *inp = ref_tensor_read(fr, name, &ti);
         snprintf(name, sizeof name, "case%d.gproj", k);
-        float *gproj = read_all(fr, name, NULL);
+        float *gproj = ref_tensor_read(fr, name, NULL);
         snprintf(name, sizeof name, "case%d.gpooled", k);
-        float *gpooled = read_all(fr, name, NULL);
+        float *gpooled = ref_tensor_read(fr, name, NULL);
         snprintf(name, sizeof name, "case%d.gpatch", k);
-        float *gpatch = read_all(fr, name, NULL);
+        float *gpatch = ref_tensor_read(fr, name, NULL);
         if (!inp || !gproj || !gpooled || !gpatch) return 1;
         int B = (int)ti->shape[0], H = (int)ti->shape[2], W = (int)ti->shape[3];
         printf("case %d: B=%d %dx%d\n", k, B, H, W);

@@ -21,6 +21,7 @@
 #include "engine/core/safetensors.h"
 #include "engine/ops/gemm.h"
 #include "engine/vision/vit.h"
+#include "tests/vision/ref_tensor.h"
 
 static double RTOL = 1e-4, ATOL = 1e-5;
 
@@ -43,19 +44,6 @@ static int compare(const char *what, const float *got, const float *want, size_t
         printf("    %zu elements off; first at %zu: got %.8g want %.8g\n", bad, first_bad,
                got[first_bad], want[first_bad]);
     return bad ? 1 : 0;
-}
-
-static float *read_all(const st_file *f, const char *name, const st_tensor **out_t) {
-    const st_tensor *t = st_find(f, name);
-    if (!t) { fprintf(stderr, "reference tensor %s missing\n", name); return NULL; }
-    float *x = malloc((size_t)t->numel * sizeof(float));
-    if (!x || st_read_f32(f, name, x, t->ndim, t->shape) != MAMA_OK) {
-        fprintf(stderr, "cannot read %s: %s\n", name, mama_last_error());
-        free(x);
-        return NULL;
-    }
-    if (out_t) *out_t = t;
-    return x;
 }
 
 int main(int argc, char **argv) {
@@ -117,7 +105,7 @@ int main(int argc, char **argv) {
         char name[64];
         const st_tensor *ti = NULL;
         snprintf(name, sizeof name, "case%d.input", k);
-        float *inp = read_all(fio, name, &ti);
+        float *inp = ref_tensor_read(fio, name, &ti);
         if (!inp) return 1;
         int B = (int)ti->shape[0], H = (int)ti->shape[2], W = (int)ti->shape[3];
         printf("case %d: B=%d %dx%d (width %d, depth %d)\n", k, B, H, W, cfg.width, cfg.depth);
@@ -129,7 +117,7 @@ int main(int argc, char **argv) {
         for (int o = 0; o < 4; o++) {
             snprintf(name, sizeof name, "case%d.%s", k, outs[o]);
             const st_tensor *t = NULL;
-            float *want = read_all(fio, name, &t);
+            float *want = ref_tensor_read(fio, name, &t);
             if (!want) return 1;
             float *got = NULL;
             size_t n = (size_t)t->numel;
