@@ -144,8 +144,9 @@ static void log_access(const rest_ctx *ctx, struct MHD_Connection *conn, const c
         getnameinfo(ci->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST);
     }
     const char *rname = role == CONFIG_ROLE_ADMIN ? "admin" : role == CONFIG_ROLE_READ ? "read" : "";
-    access_log_write(ctx->alog, host, rname, token_id, method, url, resp->status,
-                     resp->body ? strlen(resp->body) : 0);
+    /* binary bodies (DICOM, PNG) carry their length; text bodies are NUL-terminated */
+    size_t bytes = resp->body_len ? resp->body_len : resp->body ? strlen(resp->body) : 0;
+    access_log_write(ctx->alog, host, rname, token_id, method, url, resp->status, bytes);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, rest_response *resp, const rest_ctx *ctx) {
