@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES } cfg_type;
 
@@ -24,6 +25,11 @@ typedef struct cfg_entry {
 #define F(field) offsetof(mamad_config, field), sizeof(((mamad_config *)0)->field)
 
 static const cfg_entry table[] = {
+    {"node.id", T_STR, F(node_id), "", 0, 0,
+     "This node's name, written on every change, result and scoring claim (empty: the host "
+     "name). Nodes sharing one index need distinct ids."},
+    {"dicom.enabled", T_BOOL, F(dicom_enabled), "true", 0, 1,
+     "Run the DICOM listener. false: a scorer-only node (it scores what other nodes receive)."},
     {"dicom.ae_title", T_STR, F(dicom_ae_title), "MAMAD", 0, 0,
      "Called AE title the SCP answers to (1-16 characters); associations to another title are rejected."},
     {"dicom.bind", T_STR, F(dicom_bind), "127.0.0.1", 0, 0,
@@ -45,7 +51,8 @@ static const cfg_entry table[] = {
     {"storage.dir", T_STR, F(storage_dir), "/var/lib/mamad/storage", 0, 0,
      "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
-     "SQLite index file (WAL mode: keep it on a local file system)."},
+     "The index: an SQLite file (WAL mode: keep it on a local file system), or a PostgreSQL "
+     "URI (postgresql://user@host/db) shared by several nodes (docs/scale-out.md)."},
     {"rest.enabled", T_BOOL, F(rest_enabled), "true", 0, 1,
      "Serve the REST API. It also stays off, with a log line saying so, when no token is configured."},
     {"rest.bind", T_STR, F(rest_bind), "127.0.0.1", 0, 0, "Address the REST server binds to."},
@@ -68,9 +75,13 @@ static const cfg_entry table[] = {
      "How often deadlines are checked."},
     {"scoring.model", T_STR, F(scoring_model), "", 0, 0,
      "Model file (safetensors). Empty: no model, complete studies wait in `queued`."},
-    {"scoring.workers", T_INT, F(scoring_workers), "1", 0, 16, "Scoring worker threads."},
+    {"scoring.workers", T_INT, F(scoring_workers), "1", 0, 16,
+     "Scoring worker threads (0: a receiver-only node; other nodes score)."},
     {"scoring.max_attempts", T_INT, F(scoring_max_attempts), "3", 1, 100,
      "Scoring attempts before a study is marked failed."},
+    {"scoring.lease", T_DURATION, F(scoring_lease_ms), "60s", 100, 3600000,
+     "A scoring claim lapses this long after its last renewal (renewed every third of it "
+     "while scoring); then any node queues the study again."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug."},
     {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
      "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
@@ -305,6 +316,14 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "storage.dir and storage.index must be set");
         return -1;
     }
+    if (!cfg->node_id[0] && gethostname(cfg->node_id, sizeof cfg->node_id - 1) != 0)
+        snprintf(cfg->node_id, sizeof cfg->node_id, "mamad");
+    for (const char *p = cfg->node_id; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-_.", *p)) {
+            snprintf(err, errlen, "node.id '%s': use letters, digits, '-', '_' and '.' only",
+                     cfg->node_id);
+            return -1;
+        }
     /* allow-list */
     cfg->n_allow = 0;
     char list[sizeof cfg->dicom_allow];

@@ -26,7 +26,10 @@ typedef struct config_token {
 } config_token;
 
 typedef struct mamad_config {
+    /* [node] */
+    char node_id[64];
     /* [dicom] */
+    int64_t dicom_enabled;
     char dicom_ae_title[17];
     char dicom_bind[CONFIG_STR_MAX];
     int64_t dicom_port;
@@ -54,6 +57,7 @@ typedef struct mamad_config {
     char scoring_model[CONFIG_STR_MAX];
     int64_t scoring_workers;
     int64_t scoring_max_attempts;
+    int64_t scoring_lease_ms;
     /* [log] */
     char log_level[16];
     char log_categories[64];

@@ -32,12 +32,19 @@ void grouper_set_notify(grouper *g, void (*notify)(void *), void *notify_ctx);
  * DB_ERROR (nothing changed). */
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now);
-/* receiving studies past a deadline -> timed_out -> queued. */
+/* receiving studies past a deadline -> timed_out -> queued; scoring studies whose lease
+ * lapsed -> queued. Safe to run on every node at once. */
 db_rc grouper_tick(grouper *g, int64_t now);
-/* At start-up: complete/timed_out -> queued, interrupted scoring -> queued. */
+/* At start-up: complete/timed_out -> queued; scoring claimed by this node (interrupted by
+ * its restart), unclaimed, or with a lapsed lease -> queued. */
 db_rc grouper_resume(grouper *g, int64_t now);
-/* Worker outcomes for a study it claimed (state scoring). */
+/* Worker outcomes for a study it claimed (state scoring). Recorded only while this node
+ * still holds the claim (otherwise nothing changes: the lease lapsed and another node
+ * took the study). grouper_scored_result writes the result version in the same
+ * transaction; DB_NOTFOUND (nothing written) when the claim is no longer ours. */
 db_rc grouper_scored(grouper *g, const char *uid, int64_t now);
+db_rc grouper_scored_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                            const char *timings_json, int64_t now, int *out_version);
 db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int64_t now);
 /* Admin rescore: any state but receiving/scoring -> queued. DB_NOTFOUND if unknown;
  * DB_DUPLICATE when the study is receiving or scoring (nothing to do yet). */

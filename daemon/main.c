@@ -1,5 +1,5 @@
-/* main.c: mamad start-up and shutdown. Order: config -> logging -> index (writer and
- * reader connections) -> storage -> grouper (resume + timer) -> scoring workers -> REST
+/* main.c: mamad start-up and shutdown. Order: config -> logging -> index (one handle; each
+ * thread gets its own connection) -> storage -> grouper (resume + timer) -> scoring workers -> REST
  * -> DICOM SCP; then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
  * and lets in-flight stores finish, then REST, workers, timer, and the index closes. */
 #include <errno.h>
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
 
     int exit_code = 1;
     char err[600];
-    db *writer = NULL, *reader = NULL;
+    db *writer = NULL;
     store *st = NULL;
     grouper *g = NULL;
     worker_pool *workers = NULL;
@@ -139,13 +139,17 @@ int main(int argc, char **argv) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
-    if (db_open(cfg.storage_index, &writer, err, sizeof err) != DB_OK ||
-        db_open(cfg.storage_index, &reader, err, sizeof err) != DB_OK) {
+    if (db_open(cfg.storage_index, &writer, err, sizeof err) != DB_OK) {
         log_error(LOG_CAT_DB, "%s", err);
         goto out;
     }
-    log_info(LOG_CAT_DB, "index %s open (schema version %d, WAL, synchronous=FULL)",
-             cfg.storage_index, db_schema_version(writer));
+    db_set_node(writer, cfg.node_id, cfg.scoring_lease_ms);
+    if (!strcmp(db_backend_name(writer), "sqlite"))
+        log_info(LOG_CAT_DB, "index %s open (schema version %d, WAL, synchronous=FULL)",
+                 cfg.storage_index, db_schema_version(writer));
+    else  /* the URI may carry a password: not logged */
+        log_info(LOG_CAT_DB, "PostgreSQL index open (schema version %d), node %s",
+                 db_schema_version(writer), cfg.node_id);
     store_destroy(st);
     st = NULL;
 
@@ -191,7 +195,7 @@ int main(int argc, char **argv) {
                   "environment variable %s; there are no default tokens)",
                   cfg.rest_token_env[0] ? cfg.rest_token_env : "named by rest.token_env");
     } else if (cfg.rest_enabled) {
-        rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
+        rest_ctx rc = {.index = writer, .writer = writer, .g = g, .workers = workers, .m = &m,
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
@@ -208,7 +212,7 @@ int main(int argc, char **argv) {
         snprintf(allow[i].calling_ae, sizeof allow[i].calling_ae, "%s", cfg.allow[i].calling_ae);
         snprintf(allow[i].host, sizeof allow[i].host, "%s", cfg.allow[i].host);
     }
-    if (cfg.n_allow == 0)
+    if (cfg.dicom_enabled && cfg.n_allow == 0)
         log_warn(LOG_CAT_DICOM, "dicom.allow is empty: every association will be rejected");
     dcm_scp_config sc = {.ae_title = cfg.dicom_ae_title, .bind_address = cfg.dicom_bind,
                          .port = (uint16_t)cfg.dicom_port,
@@ -218,13 +222,15 @@ int main(int argc, char **argv) {
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
                          .max_pdu = (uint64_t)cfg.dicom_max_pdu};
     dcm_scp_handler h = store_handler(st);
-    if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
+    if (!cfg.dicom_enabled) {
+        log_info(LOG_CAT_DICOM, "DICOM listener off (dicom.enabled = false): a scorer-only node");
+    } else if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
         log_error(LOG_CAT_DICOM, "%s", err);
         goto out;
     }
-    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s",
-             MAMA_VERSION, cfg.dicom_ae_title, (int)dcm_scp_port(scp), api ? rest_port(api) : 0,
-             cfg.storage_dir);
+    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s, node %s",
+             MAMA_VERSION, cfg.dicom_ae_title, scp ? (int)dcm_scp_port(scp) : 0,
+             api ? rest_port(api) : 0, cfg.storage_dir, cfg.node_id);
 
     for (;;) {
         int sig = 0;
@@ -245,7 +251,6 @@ out:
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);
-    db_close(reader);
     db_close(writer);
     log_info(LOG_CAT_MAIN, "mamad stopped%s", exit_code ? " after an error" : "");
     log_shutdown();

@@ -67,9 +67,10 @@ static json_t *result_json(const db_result *r) {
     json_error_t jerr;
     json_t *res = json_loads(r->json, 0, &jerr);
     json_t *tim = json_loads(r->timings_json, 0, &jerr);
-    return json_pack("{s:i,s:s,s:o,s:o,s:o}", "version", r->version, "model_id", r->model_id,
+    return json_pack("{s:i,s:s,s:o,s:o,s:o,s:s}", "version", r->version, "model_id", r->model_id,
                      "result", res ? res : json_string(r->json), "timings",
-                     tim ? tim : json_object(), "created", iso_time(r->created_at));
+                     tim ? tim : json_object(), "created", iso_time(r->created_at), "node",
+                     r->node);
 }
 
 /* ---- handlers */
@@ -83,7 +84,7 @@ static void h_health(const rest_request *req, rest_response *resp) {
     snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
     int storage_ok = access(tmp, W_OK) == 0;
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:b,s:{s:b,s:b,s:s},s:I,s:s,s:I}", "status",
+        "{s:s,s:s,s:s,s:b,s:{s:b,s:b,s:s},s:I,s:s,s:I,s:s,s:s}", "status",
         db_ok && storage_ok ? "ok" : "degraded", "database", db_ok ? "ok" : db_errmsg(c->index),
         "storage", storage_ok ? "ok" : "the storage directory is not writable",
         "ready", db_ok && storage_ok, "model", "loaded", model, "untrained",
@@ -91,7 +92,8 @@ static void h_health(const rest_request *req, rest_response *resp) {
         model ? c->model_id
               : "no model is loaded: complete studies wait in queued (set scoring.model)",
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
-        "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000));
+        "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000), "node",
+        c->cfg->node_id, "index", db_backend_name(c->index));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
 }
 
@@ -227,9 +229,9 @@ static void h_changes(const rest_request *req, rest_response *resp) {
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o}", "seq", (json_int_t)rows[i].seq,
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o,s:s}", "seq", (json_int_t)rows[i].seq,
                                              "type", rows[i].type, "study", rows[i].study_uid,
-                                             "date", iso_time(rows[i].at)));
+                                             "date", iso_time(rows[i].at), "node", rows[i].node));
     /* Orthanc's contract: last = the last seq of the page, or on an empty page the
      * current maximum. */
     if (n > 0) last = rows[n - 1].seq;
@@ -282,6 +284,10 @@ static void h_metrics(const rest_request *req, rest_response *resp) {
 #define OUT(...) do { int w_ = snprintf(b + len, cap - len, __VA_ARGS__); \
                       if (w_ > 0 && (size_t)w_ < cap - len) len += (size_t)w_; } while (0)
 #define METRIC(name, type, help) OUT("# HELP " name " " help "\n# TYPE " name " " type "\n")
+    /* Counters ending _total are this node's since its start; gauges of the index
+     * (instances, studies, queue) are the same on every node sharing it. */
+    METRIC("mamad_node_info", "gauge", "This node: its id and index backend.");
+    OUT("mamad_node_info{node=\"%s\",index=\"%s\"} 1\n", c->cfg->node_id, db_backend_name(c->index));
     METRIC("mamad_instances_received_total", "counter", "Instances stored and indexed since start.");
     OUT("mamad_instances_received_total %lld\n", (long long)atomic_load(&m->stores_ok));
     METRIC("mamad_bytes_received_total", "counter", "Bytes of instances stored since start.");

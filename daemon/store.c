@@ -185,8 +185,14 @@ static uint16_t store_instance(void *ctx, const dcm_store_request *req) {
     } else {
         log_error(LOG_CAT_DB, "store %s: index commit failed: %s", info->sop_instance_uid,
                   db_errmsg(s->index));
-        unlink(final);
-        fsync_dir(dir2);
+        /* Another node sharing the storage may have indexed the same instance at this
+         * path meanwhile: keep the file when the index says it is that node's. */
+        int indexed = 0;
+        if (db_instance_exists(s->index, info->sop_instance_uid, &indexed) != DB_OK) indexed = 0;
+        if (!indexed) {
+            unlink(final);
+            fsync_dir(dir2);
+        }
         status = DCM_STATUS_OUT_OF_RESOURCES;
     }
 out:

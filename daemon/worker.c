@@ -1,4 +1,7 @@
-/* worker.c: see worker.h. */
+/* worker.c: see worker.h. Claims carry a lease (db_study_claim_next); while the scorer
+ * runs, a renewer thread extends the lease of every study this pool is scoring every
+ * lease/3, so that only a node that stopped (killed, hung, cut off from the index) lets
+ * its claims lapse, and grouper_tick on any node queues those studies again. */
 #include "daemon/worker.h"
 
 #include <pthread.h>
@@ -21,7 +24,15 @@ struct worker_pool {
     pthread_cond_t cv;
     int stopping;
     unsigned wake_seq;
+    char (*busy)[65];     /* per thread: the study it scores ("" when idle), under mu */
+    pthread_t renewer;
+    int renewer_running;
 };
+
+typedef struct worker_arg {
+    worker_pool *p;
+    int slot;
+} worker_arg;
 
 db_rc worker_job_load(db *index, const char *study_uid, worker_job *out_job) {
     memset(out_job, 0, sizeof *out_job);
@@ -58,27 +69,40 @@ static void run_one(worker_pool *p, const db_study *s) {
         char timings[96];
         snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
         int version = 0;
-        rc = db_result_add(p->index, s->uid, p->scorer.model_id, json, timings, t1, &version);
-        if (rc != DB_OK) {
-            ok = 0;
-            snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
+        /* The result and the move to scored in one transaction, if the claim is ours. */
+        rc = grouper_scored_result(p->g, s->uid, p->scorer.model_id, json, timings, t1, &version);
+        free(json);
+        if (rc == DB_OK) {
+            atomic_fetch_add(&p->m->scoring_ok, 1);
+            metrics_observe_latency(p->m, t1 - t0);
+            return;
         }
-    }
-    free(json);
-    if (ok) {
-        atomic_fetch_add(&p->m->scoring_ok, 1);
-        metrics_observe_latency(p->m, t1 - t0);
-        rc = grouper_scored(p->g, s->uid, t1);
+        if (rc == DB_NOTFOUND) {
+            log_warn(LOG_CAT_ENGINE, "study %s: the claim lapsed while scoring (another node has "
+                     "it now); this result is dropped", s->uid);
+            return;
+        }
+        snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
     } else {
-        atomic_fetch_add(&p->m->scoring_failed, 1);
-        log_warn(LOG_CAT_ENGINE, "scoring study %s failed (attempt %d): %s", s->uid, s->attempts, err);
-        rc = grouper_score_failed(p->g, s->uid, err, t1);
+        free(json);
     }
+    atomic_fetch_add(&p->m->scoring_failed, 1);
+    log_warn(LOG_CAT_ENGINE, "scoring study %s failed (attempt %d): %s", s->uid, s->attempts, err);
+    rc = grouper_score_failed(p->g, s->uid, err, t1);
     if (rc != DB_OK) log_error(LOG_CAT_DB, "recording the outcome of %s: %s", s->uid, db_errmsg(p->index));
 }
 
+static void set_busy(worker_pool *p, int slot, const char *uid) {
+    pthread_mutex_lock(&p->mu);
+    snprintf(p->busy[slot], sizeof p->busy[slot], "%s", uid);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void *worker_main(void *arg) {
-    worker_pool *p = arg;
+    worker_arg *wa = arg;
+    worker_pool *p = wa->p;
+    const int slot = wa->slot;
+    free(wa);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         int stop = p->stopping;
@@ -87,10 +111,13 @@ static void *worker_main(void *arg) {
         db_study s;
         db_rc rc = db_study_claim_next(p->index, grouper_now_ms(), &s);
         if (rc == DB_OK) {
+            set_busy(p, slot, s.uid);
             run_one(p, &s);
+            set_busy(p, slot, "");
             continue;
         }
         if (rc != DB_NOTFOUND) log_error(LOG_CAT_DB, "claiming a study: %s", db_errmsg(p->index));
+        /* Woken by this node's grouper, or every second to see what other nodes queued. */
         pthread_mutex_lock(&p->mu);
         unsigned seen = p->wake_seq;
         while (!p->stopping && seen == p->wake_seq) {
@@ -101,6 +128,38 @@ static void *worker_main(void *arg) {
         }
         pthread_mutex_unlock(&p->mu);
     }
+    return NULL;
+}
+
+/* Every lease/3: extend the claims of the studies being scored here. */
+static void *renewer_main(void *arg) {
+    worker_pool *p = arg;
+    int64_t period = db_lease_ms(p->index) / 3;
+    if (period < 10) period = 10;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += period / 1000;
+        ts.tv_nsec += (period % 1000) * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        if (p->stopping) break;
+        for (int i = 0; i < p->n_threads; i++) {
+            char uid[65];
+            snprintf(uid, sizeof uid, "%s", p->busy[i]);
+            if (!uid[0]) continue;
+            pthread_mutex_unlock(&p->mu);
+            db_rc rc = db_lease_renew(p->index, uid, grouper_now_ms());
+            if (rc == DB_NOTFOUND)
+                log_warn(LOG_CAT_DB, "study %s: lease not renewed (the claim is no longer ours)", uid);
+            else if (rc != DB_OK)
+                log_warn(LOG_CAT_DB, "renewing the lease of %s: %s", uid, db_errmsg(p->index));
+            pthread_mutex_lock(&p->mu);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -117,11 +176,20 @@ int worker_pool_start(db *index, grouper *g, metrics *m, const worker_scorer *sc
         p->scorer = *scorer;
         p->active = 1;
         p->threads = calloc((size_t)n_threads, sizeof *p->threads);
-        if (!p->threads) goto fail;
+        p->busy = calloc((size_t)n_threads, sizeof *p->busy);
+        if (!p->threads || !p->busy) goto fail;
         for (int i = 0; i < n_threads; i++) {
-            if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) goto fail;
+            worker_arg *wa = malloc(sizeof *wa);
+            if (!wa) goto fail;
+            *wa = (worker_arg){.p = p, .slot = i};
+            if (pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
+                free(wa);
+                goto fail;
+            }
             p->n_threads++;
         }
+        if (pthread_create(&p->renewer, NULL, renewer_main, p) != 0) goto fail;
+        p->renewer_running = 1;
     }
     *out_pool = p;
     return 0;
@@ -146,7 +214,9 @@ void worker_pool_stop(worker_pool *p) {
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    if (p->renewer_running) pthread_join(p->renewer, NULL);
     free(p->threads);
+    free(p->busy);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -190,6 +190,8 @@ void db_set_node(db *d, const char *node_id, int64_t lease_ms) {
 
 const char *db_node(const db *d) { return d->node; }
 
+int64_t db_lease_ms(const db *d) { return d->lease_ms; }
+
 int db_schema_version(db *d) {
     db_thread *t;
     int v = -1;

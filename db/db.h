@@ -61,6 +61,7 @@ const char *db_backend_name(const db *d);   /* "sqlite" or "postgresql" */
  * (renewed by db_lease_renew). Set once, before other threads use the handle. */
 void db_set_node(db *d, const char *node_id, int64_t lease_ms);
 const char *db_node(const db *d);
+int64_t db_lease_ms(const db *d);
 
 db_rc db_tx_begin(db *d);
 db_rc db_tx_commit(db *d);

@@ -1,5 +1,6 @@
 /* test_grouper_db.c: the study state machine (daemon/grouper.c) on a real SQLite index
- * in a temporary directory, with a controlled clock: completeness at once, duplicates,
+ * in a temporary directory (or, with MAMA_TEST_PG_URI set by pgserver.py, on a real
+ * PostgreSQL database: the same checks on the other backend), with a controlled clock: completeness at once, duplicates,
  * out-of-order retakes, stable_age and max_wait timeouts, claiming, scoring outcomes,
  * late images, restart resume, result versions, paging of studies and of the changes
  * feed at its edges, schema version and integrity. */
@@ -56,6 +57,8 @@ int main(void) {
     char err[300];
     if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/index.sqlite", dir);
+    const char *pg = getenv("MAMA_TEST_PG_URI");
+    if (pg && *pg) snprintf(path, sizeof path, "%s", pg);
     db *d = NULL;
     CHECK(db_open(path, &d, err, sizeof err) == DB_OK);
     if (!d) CHECK_DONE();
