@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "db/db_internal.h"
 
+#include "common/log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,15 @@ static void backoff(int attempt) {
     ms = ms / 2 + (long)((unsigned long)now.tv_nsec % (unsigned long)(ms / 2 + 1));
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Logs the first retry of a sequence and its end, not every attempt. */
+static void note_retry(const db_thread *t, int attempt, db_rc rc) {
+    if (attempt == 0 && rc == DB_RETRY)
+        log_warn(LOG_CAT_DB, "index busy or unreachable, retrying: %s", t ? t->errmsg : "");
+    else if (attempt > 0 && rc != DB_RETRY)
+        log_info(LOG_CAT_DB, "index: %s after %d retr%s", rc >= 0 ? "succeeded" : "failed", attempt,
+                 attempt == 1 ? "y" : "ies");
 }
 
 static void thread_unlink(db *d, db_thread *t) {
@@ -99,6 +110,7 @@ db_rc db_q_run(db *d, db_thread **out_t, db_sql_id id, const db_arg *args, int n
     for (int attempt = 0;; attempt++) {
         rc = db_thread_get(d, &t);
         if (rc == DB_OK) rc = d->be->run(t->conn, id, args, nargs, t->errmsg, sizeof t->errmsg);
+        if (t && t->depth == 0) note_retry(t, attempt, rc);
         if (rc != DB_RETRY || !t || t->depth > 0) break;
         if (attempt + 1 >= MAX_ATTEMPTS) {
             size_t n = strlen(t->errmsg);
@@ -263,6 +275,7 @@ db_rc db_tx_run(db *d, db_rc (*body)(db *d, void *ctx), void *ctx) {
                 db_tx_rollback(d);
             }
         }
+        if (!nested) note_retry(t, attempt, rc);
         if (rc != DB_RETRY || nested) break;
         if (attempt + 1 >= MAX_ATTEMPTS) {
             size_t n = strlen(t->errmsg);

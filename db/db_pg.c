@@ -99,7 +99,7 @@ static db_rc pg_connect(const char *uri, const char *node, db_conn **out, char *
                  "storage.index, that the server runs and that pg_hba.conf lets this node in)",
                  m);
         for (char *p = errmsg; *p; p++)
-            if (*p == '\n') *p = ' ';
+            if (*p == '\n' || *p == '\t') *p = ' ';
         /* Refused or timed out: the server may be restarting; worth another try. */
         db_rc r = c->pq && PQstatus(c->pq) == CONNECTION_BAD ? DB_RETRY : DB_ERROR;
         pg_disconnect(c);
