@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
-    if (store_create(cfg.storage_dir, NULL, NULL, &m, &st, err, sizeof err) != 0) {
+    if (store_create(cfg.storage_dir, cfg.node_id, NULL, NULL, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     grouper_set_notify(g, worker_pool_wake, workers);
-    if (store_create(cfg.storage_dir, g, writer, &m, &st, err, sizeof err) != 0) {
+    if (store_create(cfg.storage_dir, cfg.node_id, g, writer, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }

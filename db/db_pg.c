@@ -90,9 +90,10 @@ static db_rc pg_connect(const char *uri, const char *node, db_conn **out, char *
     }
     char app[80];
     snprintf(app, sizeof app, "mamad %s", node && *node ? node : "");
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {uri, app, "10", NULL};
-    c->pq = PQconnectdbParams(keys, vals, 1);   /* expand_dbname: the URI's own settings win */
+    /* Defaults first, the URI last: with expand_dbname its own settings override them. */
+    const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
+    const char *vals[] = {app, "10", uri, NULL};
+    c->pq = PQconnectdbParams(keys, vals, 1);
     if (!c->pq || PQstatus(c->pq) != CONNECTION_OK) {
         const char *m = c->pq ? PQerrorMessage(c->pq) : "out of memory";
         snprintf(errmsg, errlen, "cannot connect to the PostgreSQL index: %s(check "
