@@ -51,7 +51,7 @@ def run_setup(name, work, files, n_studies, n_nodes, index, model, binary=None, 
     try:
         for i in range(n_nodes):
             settings = {"storage.dir": storage, "grouper.stable_age": "60s", "dicom.max_associations": "16",
-                        "scoring.model": model, "scoring.workers": "1", "log.level": "warn"}
+                        "scoring.model": model, "scoring.workers": "1", "log.categories": "main,db"}
             if not binary:
                 settings["node.id"] = "n%d" % (i + 1)
             if index == "sqlite":
