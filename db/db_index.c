@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NARGS(...) ((int)(sizeof((db_arg[]){__VA_ARGS__}) / sizeof(db_arg)))
-#define RUN(id, ...) db_q_run(d, &t, id, (db_arg[]){__VA_ARGS__}, NARGS(__VA_ARGS__))
-#define RUN0(id) db_q_run(d, &t, id, NULL, 0)
-#define NEXT() d->be->next(t->conn, t->errmsg, sizeof t->errmsg)
-#define COL_INT(c) d->be->col_int(t->conn, c)
-#define COL_TEXT(c) d->be->col_text(t->conn, c)
-#define DONE() d->be->done(t->conn)
-
 static const char *const state_names[DB_STATE_COUNT] = {
     "receiving", "complete", "timed_out", "queued", "scoring", "scored", "failed",
 };
@@ -39,27 +31,6 @@ int db_state_parse(const char *text, db_state *out_state) {
     return -1;
 }
 
-static void copy_col(db *d, db_thread *t, char *dst, size_t n, int col) {
-    snprintf(dst, n, "%s", COL_TEXT(col));
-}
-
-/* Runs a statement that returns no rows; *out_changed (optional) = rows it changed. */
-static db_rc run_write(db *d, db_sql_id id, const db_arg *args, int nargs, int64_t *out_changed) {
-    db_thread *t;
-    db_rc r = db_q_run(d, &t, id, args, nargs);
-    if (r == DB_OK) {
-        if (out_changed) *out_changed = d->be->changes(t->conn);
-        DONE();
-    }
-    return r;
-}
-#define WRITE(changed, id, ...) run_write(d, id, (db_arg[]){__VA_ARGS__}, NARGS(__VA_ARGS__), changed)
-
-/* Finishes a read: a backend error while stepping replaces DB_OK. */
-static db_rc end_read(db *d, db_thread *t, int step_rc) {
-    DONE();
-    return step_rc < 0 ? (db_rc)step_rc : DB_OK;
-}
 
 /* ---- instances */
 
@@ -74,7 +45,7 @@ db_rc db_instance_add(db *d, const db_instance *in) {
               A_INT(in->size), in->sha256[0] ? A_TEXT(in->sha256) : A_NULL(),
               A_INT(in->received_at));
     if (r == DB_OK && changed == 0) {
-        r = run_write(d, S_DUP_INC, NULL, 0, NULL);
+        r = db_run_write(d, S_DUP_INC, NULL, 0, NULL);
         if (r == DB_OK) r = DB_DUPLICATE;
     }
     if (r < 0) {
@@ -91,24 +62,24 @@ db_rc db_instance_exists(db *d, const char *sop_uid, int *out_exists) {
     if (r != DB_OK) return r;
     int s = NEXT();
     *out_exists = s == 1;
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 static void read_instance(db *d, db_thread *t, db_instance *o) {
     memset(o, 0, sizeof *o);
-    copy_col(d, t, o->sop_uid, sizeof o->sop_uid, 0);
-    copy_col(d, t, o->study_uid, sizeof o->study_uid, 1);
-    copy_col(d, t, o->series_uid, sizeof o->series_uid, 2);
-    copy_col(d, t, o->sop_class, sizeof o->sop_class, 3);
-    copy_col(d, t, o->view_key, sizeof o->view_key, 4);
-    copy_col(d, t, o->laterality, sizeof o->laterality, 5);
-    copy_col(d, t, o->view, sizeof o->view, 6);
-    copy_col(d, t, o->modifiers, sizeof o->modifiers, 7);
-    copy_col(d, t, o->presentation_intent, sizeof o->presentation_intent, 8);
-    copy_col(d, t, o->acq_datetime, sizeof o->acq_datetime, 9);
-    copy_col(d, t, o->path, sizeof o->path, 10);
+    db_copy_col(d, t, o->sop_uid, sizeof o->sop_uid, 0);
+    db_copy_col(d, t, o->study_uid, sizeof o->study_uid, 1);
+    db_copy_col(d, t, o->series_uid, sizeof o->series_uid, 2);
+    db_copy_col(d, t, o->sop_class, sizeof o->sop_class, 3);
+    db_copy_col(d, t, o->view_key, sizeof o->view_key, 4);
+    db_copy_col(d, t, o->laterality, sizeof o->laterality, 5);
+    db_copy_col(d, t, o->view, sizeof o->view, 6);
+    db_copy_col(d, t, o->modifiers, sizeof o->modifiers, 7);
+    db_copy_col(d, t, o->presentation_intent, sizeof o->presentation_intent, 8);
+    db_copy_col(d, t, o->acq_datetime, sizeof o->acq_datetime, 9);
+    db_copy_col(d, t, o->path, sizeof o->path, 10);
     o->size = COL_INT(11);
-    copy_col(d, t, o->sha256, sizeof o->sha256, 12);
+    db_copy_col(d, t, o->sha256, sizeof o->sha256, 12);
     o->received_at = COL_INT(13);
 }
 
@@ -132,7 +103,7 @@ db_rc db_study_instances(db *d, const char *study_uid, db_instance **out_list, i
         }
         read_instance(d, t, &list[n++]);
     }
-    r = end_read(d, t, s);
+    r = db_end_read(d, t, s);
     if (r != DB_OK) {
         free(list);
         return r;
@@ -147,10 +118,10 @@ db_rc db_study_instances(db *d, const char *study_uid, db_instance **out_list, i
 static void read_study(db *d, db_thread *t, db_study *o) {
     memset(o, 0, sizeof *o);
     o->id = COL_INT(0);
-    copy_col(d, t, o->uid, sizeof o->uid, 1);
+    db_copy_col(d, t, o->uid, sizeof o->uid, 1);
     o->state = (db_state)COL_INT(2);
-    copy_col(d, t, o->patient_id, sizeof o->patient_id, 3);
-    copy_col(d, t, o->accession, sizeof o->accession, 4);
+    db_copy_col(d, t, o->patient_id, sizeof o->patient_id, 3);
+    db_copy_col(d, t, o->accession, sizeof o->accession, 4);
     o->first_at = COL_INT(5);
     o->last_at = COL_INT(6);
     o->stable_deadline = COL_INT(7);
@@ -159,10 +130,10 @@ static void read_study(db *d, db_thread *t, db_study *o) {
     o->attempts = (int)COL_INT(10);
     o->complete = (int)COL_INT(11);
     o->rescore_pending = (int)COL_INT(12);
-    copy_col(d, t, o->reason, sizeof o->reason, 13);
+    db_copy_col(d, t, o->reason, sizeof o->reason, 13);
     o->result_version = (int)COL_INT(14);
     o->n_instances = (int)COL_INT(15);
-    copy_col(d, t, o->claimed_by, sizeof o->claimed_by, 16);
+    db_copy_col(d, t, o->claimed_by, sizeof o->claimed_by, 16);
     o->lease_until = COL_INT(17);
 }
 
@@ -172,23 +143,13 @@ db_rc db_study_get(db *d, const char *uid, db_study *out_study) {
     if (r != DB_OK) return r;
     int s = NEXT();
     if (s == 1) read_study(d, t, out_study);
-    r = end_read(d, t, s);
+    r = db_end_read(d, t, s);
     return r == DB_OK && s == 0 ? DB_NOTFOUND : r;
 }
 
 /* Appends one change row of this node (the caller holds a transaction). */
 static db_rc change_add(db *d, const char *type, const char *study_uid, int64_t at) {
     return WRITE(NULL, S_CHANGE_ADD, A_TEXT(type), A_TEXT(study_uid), A_INT(at), A_TEXT(d->node));
-}
-
-/* Ends a write made under db_tx_begin: commit when r is not an error. */
-static db_rc tx_end(db *d, db_rc r) {
-    if (r < 0) {
-        db_tx_rollback(d);
-        return r;
-    }
-    db_rc c = db_tx_commit(d);
-    return c == DB_OK ? r : c;
 }
 
 db_rc db_study_ensure(db *d, const db_study *in, int *out_created) {
@@ -202,7 +163,7 @@ db_rc db_study_ensure(db *d, const db_study *in, int *out_created) {
         *out_created = changed > 0;
         if (*out_created) r = change_add(d, "NewStudy", in->uid, in->first_at);
     }
-    return tx_end(d, r);
+    return db_tx_end(d, r);
 }
 
 db_rc db_study_update(db *d, const db_study *in) {
@@ -218,7 +179,7 @@ db_rc db_study_update(db *d, const db_study *in) {
                   A_TEXT(in->reason));
     if (r == DB_OK && old.state != in->state)
         r = change_add(d, change_types[in->state], in->uid, in->state_at);
-    return tx_end(d, r);
+    return db_tx_end(d, r);
 }
 
 db_rc db_study_set_state(db *d, const char *uid, db_state state, const char *reason,
@@ -229,7 +190,7 @@ db_rc db_study_set_state(db *d, const char *uid, db_state state, const char *rea
     r = WRITE(&changed, S_STUDY_STATE, A_TEXT(uid), A_INT(state), A_TEXT(reason), A_INT(now));
     if (r == DB_OK && changed == 0) r = DB_NOTFOUND;
     else if (r == DB_OK) r = change_add(d, change_types[state], uid, now);
-    return tx_end(d, r);
+    return db_tx_end(d, r);
 }
 
 db_rc db_studies_list(db *d, int state, int64_t before_id, int limit, db_study *out,
@@ -250,7 +211,7 @@ db_rc db_studies_list(db *d, int state, int64_t before_id, int limit, db_study *
         read_study(d, t, &out[n++]);
     }
     *out_n = n;
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 typedef struct claim_ctx {
@@ -266,8 +227,8 @@ static db_rc claim_body(db *d, void *arg) {
                   A_TEXT(d->node), A_INT(c->now + d->lease_ms));
     if (r != DB_OK) return r;
     int s = NEXT();
-    if (s == 1) copy_col(d, t, uid, sizeof uid, 0);
-    if ((r = end_read(d, t, s)) != DB_OK) return r;
+    if (s == 1) db_copy_col(d, t, uid, sizeof uid, 0);
+    if ((r = db_end_read(d, t, s)) != DB_OK) return r;
     if (!uid[0]) return DB_NOTFOUND;
     if ((r = change_add(d, change_types[DB_STATE_SCORING], uid, c->now)) != DB_OK) return r;
     return db_study_get(d, uid, c->out);
@@ -287,9 +248,9 @@ db_rc db_lease_renew(db *d, const char *uid, int64_t now) {
 
 static db_rc uid_rows(db *d, db_thread *t, char (*out_uids)[65], int max, int *out_n) {
     int s = 0, n = 0;
-    while (n < max && (s = NEXT()) == 1) copy_col(d, t, out_uids[n++], 65, 0);
+    while (n < max && (s = NEXT()) == 1) db_copy_col(d, t, out_uids[n++], 65, 0);
     *out_n = n;
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 db_rc db_studies_due(db *d, int64_t now, char (*out_uids)[65], int max, int *out_n) {
@@ -325,7 +286,7 @@ db_rc db_study_count_by_state(db *d, int64_t out_counts[DB_STATE_COUNT]) {
         int64_t st = COL_INT(0);
         if (st >= 0 && st < DB_STATE_COUNT) out_counts[st] = COL_INT(1);
     }
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 /* ---- results */
@@ -336,10 +297,10 @@ db_rc db_result_add(db *d, const char *study_uid, const char *model_id, const ch
     if (r != DB_OK) return r;
     db_thread *t;
     int version = 0;
-    if ((r = RUN(S_RESULT_MAXV, A_TEXT(study_uid))) != DB_OK) return tx_end(d, r);
+    if ((r = RUN(S_RESULT_MAXV, A_TEXT(study_uid))) != DB_OK) return db_tx_end(d, r);
     int s = NEXT();
     if (s == 1) version = (int)COL_INT(0) + 1;
-    if ((r = end_read(d, t, s)) == DB_OK && s != 1)
+    if ((r = db_end_read(d, t, s)) == DB_OK && s != 1)
         r = db_fail(t, DB_ERROR, "reading the latest result version returned no row");
     if (r == DB_OK)
         r = WRITE(NULL, S_RESULT_ADD, A_TEXT(study_uid), A_INT(version), A_TEXT(model_id),
@@ -347,7 +308,7 @@ db_rc db_result_add(db *d, const char *study_uid, const char *model_id, const ch
                   A_TEXT(d->node));
     if (r == DB_OK) r = WRITE(NULL, S_STUDY_SET_RV, A_TEXT(study_uid), A_INT(version));
     if (r == DB_OK) r = change_add(d, "NewResult", study_uid, now);
-    r = tx_end(d, r);
+    r = db_tx_end(d, r);
     if (r == DB_OK && out_version) *out_version = version;
     return r;
 }
@@ -373,18 +334,18 @@ db_rc db_results_list(db *d, const char *study_uid, db_result **out_list, int *o
         db_result *o = &list[n++];
         memset(o, 0, sizeof *o);
         o->version = (int)COL_INT(0);
-        copy_col(d, t, o->model_id, sizeof o->model_id, 1);
+        db_copy_col(d, t, o->model_id, sizeof o->model_id, 1);
         const char *j = COL_TEXT(2);
         o->json = strdup(*j ? j : "null");
         o->timings_json = strdup(*COL_TEXT(3) ? COL_TEXT(3) : "{}");
         o->created_at = COL_INT(4);
-        copy_col(d, t, o->node, sizeof o->node, 5);
+        db_copy_col(d, t, o->node, sizeof o->node, 5);
         if (!o->json || !o->timings_json) {
             s = db_fail(t, DB_ERROR, "out of memory");
             break;
         }
     }
-    r = end_read(d, t, s);
+    r = db_end_read(d, t, s);
     if (r != DB_OK) {
         db_results_free(list, n);
         return r;
@@ -407,7 +368,7 @@ void db_results_free(db_result *list, int n) {
 db_rc db_change_add(db *d, const char *type, const char *study_uid, int64_t at) {
     db_rc r = db_tx_begin(d);
     if (r != DB_OK) return r;
-    return tx_end(d, change_add(d, type, study_uid, at));
+    return db_tx_end(d, change_add(d, type, study_uid, at));
 }
 
 db_rc db_changes_since(db *d, int64_t since, int limit, db_change *out, int *out_n,
@@ -425,13 +386,13 @@ db_rc db_changes_since(db *d, int64_t since, int limit, db_change *out, int *out
         }
         db_change *c = &out[n++];
         c->seq = COL_INT(0);
-        copy_col(d, t, c->type, sizeof c->type, 1);
-        copy_col(d, t, c->study_uid, sizeof c->study_uid, 2);
+        db_copy_col(d, t, c->type, sizeof c->type, 1);
+        db_copy_col(d, t, c->study_uid, sizeof c->study_uid, 2);
         c->at = COL_INT(3);
-        copy_col(d, t, c->node, sizeof c->node, 4);
+        db_copy_col(d, t, c->node, sizeof c->node, 4);
     }
     *out_n = n;
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 static db_rc one_int64(db *d, db_sql_id id, const char *arg, int64_t *out) {
@@ -440,7 +401,7 @@ static db_rc one_int64(db *d, db_sql_id id, const char *arg, int64_t *out) {
     if (r != DB_OK) return r;
     int s = NEXT();
     *out = s == 1 ? COL_INT(0) : 0;
-    return end_read(d, t, s);
+    return db_end_read(d, t, s);
 }
 
 db_rc db_changes_last(db *d, int64_t *out_seq) { return one_int64(d, S_CHANGES_LAST, NULL, out_seq); }
@@ -464,6 +425,6 @@ db_rc db_instance_totals(db *d, int64_t *out_count, int64_t *out_bytes) {
         *out_count = COL_INT(0);
         *out_bytes = COL_INT(1);
     }
-    r = end_read(d, t, s);
+    r = db_end_read(d, t, s);
     return r == DB_OK && s != 1 ? db_fail(t, DB_ERROR, "no totals row") : r;
 }

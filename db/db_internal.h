@@ -117,4 +117,26 @@ db_rc db_fail(db_thread *t, db_rc rc, const char *fmt, ...) __attribute__((forma
 db_rc db_schema_migrate(const db_backend *be, db_conn *c, char *err, size_t errlen);
 int db_schema_latest(void);
 
+/* ---- db_query.c: shared by the query files (db_index.c and those beside it) */
+
+/* RUN(id, args...) runs statement id on the calling thread's connection into the local
+ * db_thread *t; NEXT, COL_INT, COL_TEXT and DONE read its rows (d and t in scope). */
+#define NARGS(...) ((int)(sizeof((db_arg[]){__VA_ARGS__}) / sizeof(db_arg)))
+#define RUN(id, ...) db_q_run(d, &t, id, (db_arg[]){__VA_ARGS__}, NARGS(__VA_ARGS__))
+#define RUN0(id) db_q_run(d, &t, id, NULL, 0)
+#define NEXT() d->be->next(t->conn, t->errmsg, sizeof t->errmsg)
+#define COL_INT(c) d->be->col_int(t->conn, c)
+#define COL_TEXT(c) d->be->col_text(t->conn, c)
+#define DONE() d->be->done(t->conn)
+
+/* Runs a statement that returns no rows; *out_changed (optional) = rows it changed. */
+db_rc db_run_write(db *d, db_sql_id id, const db_arg *args, int nargs, int64_t *out_changed);
+#define WRITE(changed, id, ...) db_run_write(d, id, (db_arg[]){__VA_ARGS__}, NARGS(__VA_ARGS__), changed)
+/* Finishes a read: a backend error while stepping (step_rc < 0) replaces DB_OK. */
+db_rc db_end_read(db *d, db_thread *t, int step_rc);
+/* Ends a write made under db_tx_begin: commit when r is not an error, else roll back. */
+db_rc db_tx_end(db *d, db_rc r);
+/* Copies column col of the current row into dst (n bytes). */
+void db_copy_col(db *d, db_thread *t, char *dst, size_t n, int col);
+
 #endif
