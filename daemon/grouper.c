@@ -241,14 +241,20 @@ typedef struct one_ctx {
     int queued;             /* out */
 } one_ctx;
 
+/* The start of every body: outputs reset (a retried body starts from scratch), the study
+ * read again inside this transaction. */
+static db_rc load(db *index, one_ctx *c, db_study *s) {
+    c->queued = 0;
+    return db_study_get(index, c->uid, s);
+}
+
 /* receiving past a deadline -> timed_out -> queued; re-checked inside the transaction,
  * where the backend's write lock makes this node the only one deciding: a deadline
  * fires once however many nodes tick. */
 static db_rc timeout_body(db *index, void *arg) {
     one_ctx *c = arg;
-    c->queued = 0;
     db_study s;
-    db_rc rc = db_study_get(index, c->uid, &s);
+    db_rc rc = load(index, c, &s);
     if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
     if (s.state != DB_STATE_RECEIVING || (s.stable_deadline > c->now && s.max_deadline > c->now))
         return DB_OK;
@@ -268,9 +274,8 @@ static db_rc timeout_body(db *index, void *arg) {
  * this node's own claims (at start-up, from its previous life) and unclaimed rows. */
 static db_rc requeue_body(db *index, void *arg) {
     one_ctx *c = arg;
-    c->queued = 0;
     db_study s;
-    db_rc rc = db_study_get(index, c->uid, &s);
+    db_rc rc = load(index, c, &s);
     if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
     int mine = c->ok;
     int lapsed = s.lease_until <= c->now;
@@ -306,9 +311,8 @@ db_rc grouper_tick(grouper *g, int64_t now) {
 
 static db_rc resume_body(db *index, void *arg) {
     one_ctx *c = arg;
-    c->queued = 0;
     db_study s;
-    db_rc rc = db_study_get(index, c->uid, &s);
+    db_rc rc = load(index, c, &s);
     if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
     if (s.state != DB_STATE_COMPLETE && s.state != DB_STATE_TIMED_OUT) return DB_OK;
     if ((rc = enqueue(c->g, &s, c->now)) != DB_OK) return rc;
@@ -351,9 +355,8 @@ static db_rc finish_body(db *index, void *arg) {
     one_ctx *c = arg;
     grouper *g = c->g;
     int64_t now = c->now;
-    c->queued = 0;
     db_study s;
-    db_rc rc = db_study_get(index, c->uid, &s);
+    db_rc rc = load(index, c, &s);
     if (rc != DB_OK) return rc;
     if (s.state != DB_STATE_SCORING) return DB_NOTFOUND; /* e.g. resumed meanwhile: leave it */
     if (s.claimed_by[0] && strcmp(s.claimed_by, db_node(index)) != 0) return DB_NOTFOUND;
@@ -410,9 +413,8 @@ db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int6
 
 static db_rc rescore_body(db *index, void *arg) {
     one_ctx *c = arg;
-    c->queued = 0;
     db_study s;
-    db_rc rc = db_study_get(index, c->uid, &s);
+    db_rc rc = load(index, c, &s);
     if (rc != DB_OK) return rc;
     if (s.state == DB_STATE_RECEIVING || s.state == DB_STATE_SCORING) return DB_DUPLICATE;
     s.attempts = 0;

@@ -50,6 +50,17 @@ static void note_retry(const db_thread *t, int attempt, db_rc rc) {
                  attempt == 1 ? "y" : "ies");
 }
 
+/* Before attempt + 1: waits and returns 1, or notes the give-up and returns 0. */
+static int wait_before_retry(db_thread *t, int attempt) {
+    if (attempt + 1 >= MAX_ATTEMPTS) {
+        size_t n = strlen(t->errmsg);
+        snprintf(t->errmsg + n, sizeof t->errmsg - n, " (gave up after %d tries)", MAX_ATTEMPTS);
+        return 0;
+    }
+    backoff(attempt);
+    return 1;
+}
+
 static void thread_unlink(db *d, db_thread *t) {
     if (t->prev) t->prev->next = t->next;
     else d->threads = t->next;
@@ -112,13 +123,10 @@ db_rc db_q_run(db *d, db_thread **out_t, db_sql_id id, const db_arg *args, int n
         if (rc == DB_OK) rc = d->be->run(t->conn, id, args, nargs, t->errmsg, sizeof t->errmsg);
         if (t && t->depth == 0) note_retry(t, attempt, rc);
         if (rc != DB_RETRY || !t || t->depth > 0) break;
-        if (attempt + 1 >= MAX_ATTEMPTS) {
-            size_t n = strlen(t->errmsg);
-            snprintf(t->errmsg + n, sizeof t->errmsg - n, " (gave up after %d tries)", MAX_ATTEMPTS);
+        if (!wait_before_retry(t, attempt)) {
             rc = DB_ERROR;
             break;
         }
-        backoff(attempt);
     }
     *out_t = t;
     return rc;
@@ -277,13 +285,10 @@ db_rc db_tx_run(db *d, db_rc (*body)(db *d, void *ctx), void *ctx) {
         }
         if (!nested) note_retry(t, attempt, rc);
         if (rc != DB_RETRY || nested) break;
-        if (attempt + 1 >= MAX_ATTEMPTS) {
-            size_t n = strlen(t->errmsg);
-            snprintf(t->errmsg + n, sizeof t->errmsg - n, " (gave up after %d tries)", MAX_ATTEMPTS);
+        if (!wait_before_retry(t, attempt)) {
             rc = DB_ERROR;
             break;
         }
-        backoff(attempt);
     }
     return rc;
 }
