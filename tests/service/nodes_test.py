@@ -48,7 +48,7 @@ def node(work, name, settings, storage, daemons, start=True, wrap=None):
             "scoring.workers": "1", "dicom.max_associations": "16"}
     base.update(settings)
     d = Daemon(os.path.join(work, name), base, pg_db=DB)
-    d.wrap = wrap
+    d.strace_wrap = wrap   # (not "wrap": svc.Daemon may have its own prefix hook)
     daemons.append(d)
     if start:
         start_node(d)
@@ -56,12 +56,12 @@ def node(work, name, settings, storage, daemons, start=True, wrap=None):
 
 
 def start_node(d):
-    if getattr(d, "wrap", None):
+    if getattr(d, "strace_wrap", None):
         # Daemon.start runs MAMAD; run it under a wrapper (strace) by swapping the binary.
         saved = svc.MAMAD
         wrapper = os.path.join(d.work, "wrapped.sh")
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (" ".join(d.wrap), saved))
+            f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (" ".join(d.strace_wrap), saved))
         os.chmod(wrapper, 0o755)
         svc.MAMAD = wrapper
         try:
