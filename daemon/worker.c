@@ -26,6 +26,7 @@ struct worker_pool {
     unsigned wake_seq;
     char (*busy)[65];     /* per thread: the study it scores ("" when idle), under mu */
     pthread_t renewer;
+    pthread_cond_t renew_cv;   /* the renewer's own: wake-ups for work do not renew early */
     int renewer_running;
 };
 
@@ -144,7 +145,7 @@ static void *renewer_main(void *arg) {
         ts.tv_nsec += (period % 1000) * 1000000L;
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        pthread_cond_timedwait(&p->renew_cv, &p->mu, &ts);
         if (p->stopping) break;
         for (int i = 0; i < p->n_threads; i++) {
             char uid[65];
@@ -172,6 +173,7 @@ int worker_pool_start(db *index, grouper *g, metrics *m, const worker_scorer *sc
     p->m = m;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->renew_cv, NULL);
     if (scorer && scorer->score && n_threads > 0) {
         p->scorer = *scorer;
         p->active = 1;
@@ -212,6 +214,7 @@ void worker_pool_stop(worker_pool *p) {
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);
+    pthread_cond_broadcast(&p->renew_cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
     if (p->renewer_running) pthread_join(p->renewer, NULL);
@@ -219,6 +222,7 @@ void worker_pool_stop(worker_pool *p) {
     free(p->busy);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->renew_cv);
     free(p);
 }
 
