@@ -70,14 +70,17 @@ static void run_one(worker_pool *p, const db_study *s) {
         char timings[96];
         snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
         int version = 0;
-        /* The result and the move to scored in one transaction, if the claim is ours. */
+        /* The result and the move to scored in one transaction, if the claim is ours.
+         * Counted first, so that a study seen scored is always counted (taken back when
+         * the outcome could not be recorded). */
+        atomic_fetch_add(&p->m->scoring_ok, 1);
         rc = grouper_scored_result(p->g, s->uid, p->scorer.model_id, json, timings, t1, &version);
         free(json);
         if (rc == DB_OK) {
-            atomic_fetch_add(&p->m->scoring_ok, 1);
             metrics_observe_latency(p->m, t1 - t0);
             return;
         }
+        atomic_fetch_sub(&p->m->scoring_ok, 1);
         if (rc == DB_NOTFOUND) {
             log_warn(LOG_CAT_ENGINE, "study %s: the claim lapsed while scoring (another node has "
                      "it now); this result is dropped", s->uid);
@@ -153,8 +156,10 @@ static void *renewer_main(void *arg) {
             if (!uid[0]) continue;
             pthread_mutex_unlock(&p->mu);
             db_rc rc = db_lease_renew(p->index, uid, grouper_now_ms());
+            /* Usually the worker finished between reading its slot and the renewal; when
+             * the claim really lapsed, the worker says so as it records the outcome. */
             if (rc == DB_NOTFOUND)
-                log_warn(LOG_CAT_DB, "study %s: lease not renewed (the claim is no longer ours)", uid);
+                log_debug(LOG_CAT_DB, "study %s: lease not renewed (no longer scoring here)", uid);
             else if (rc != DB_OK)
                 log_warn(LOG_CAT_DB, "renewing the lease of %s: %s", uid, db_errmsg(p->index));
             pthread_mutex_lock(&p->mu);
