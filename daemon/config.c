@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES } cfg_type;
+typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES, T_SIZE } cfg_type;
 
 typedef struct cfg_entry {
     const char *name;
@@ -53,6 +53,14 @@ static const cfg_entry table[] = {
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
      "The index: an SQLite file (WAL mode: keep it on a local file system), or a PostgreSQL "
      "URI (postgresql://user@host/db) shared by several nodes (docs/scale-out.md)."},
+    {"storage.retention", T_DURATION, F(storage_retention_ms), "0", 0, 315360000000LL,
+     "Delete a study this long after it was scored (or failed) once its results are delivered "
+     "(e.g. 30d; 0: keep studies). Receiving, queued, scoring and undelivered studies are never removed."},
+    {"storage.max_size", T_SIZE, F(storage_max_size), "0", 0, INT64_MAX,
+     "Most bytes of instances and results kept (e.g. 500G; 0: no limit): beyond it the oldest "
+     "finished, delivered studies are removed first."},
+    {"storage.retention_check", T_DURATION, F(storage_retention_check_ms), "60s", 10, 86400000,
+     "How often retention and max_size are applied."},
     {"rest.enabled", T_BOOL, F(rest_enabled), "true", 0, 1,
      "Serve the REST API. It also stays off, with a log line saying so, when no token is configured."},
     {"rest.bind", T_STR, F(rest_bind), "127.0.0.1", 0, 0, "Address the REST server binds to."},
@@ -66,6 +74,9 @@ static const cfg_entry table[] = {
      "Keep it mode 0600."},
     {"rest.token_env", T_STR, F(rest_token_env), "MAMAD_TOKENS", 0, 0,
      "Environment variable with more tokens as `ROLE:TOKEN,ROLE:TOKEN` (\"\" to ignore)."},
+    {"rest.web_dir", T_STR, F(rest_web_dir), "", 0, 0,
+     "Directory of the dashboard's files (index.html, app.js, style.css), served at /. "
+     "Empty: share/mamad/web of the installation."},
     {"grouper.stable_age", T_DURATION, F(grouper_stable_age_ms), "120s", 10, 86400000,
      "A receiving study with no new instance for this long times out and is scored "
      "as incomplete (units ms, s, m, h; a bare number is seconds)."},
@@ -82,6 +93,17 @@ static const cfg_entry table[] = {
     {"scoring.lease", T_DURATION, F(scoring_lease_ms), "60s", 100, 3600000,
      "A scoring claim lapses this long after its last renewal (renewed every third of it "
      "while scoring); then any node queues the study again."},
+    {"forward.destinations", T_STR, F(forward_destinations), "", 0, 0,
+     "Where results go: space-separated AE@host:port[/objects] entries, objects being sr, "
+     "overview or sr+overview (the default). Empty: results stay in mamad."},
+    {"forward.calling_ae", T_STR, F(forward_calling_ae), "", 0, 0,
+     "Calling AE title of the outbox's associations (empty: dicom.ae_title)."},
+    {"forward.max_attempts", T_INT, F(forward_max_attempts), "10", 1, 1000,
+     "Sends of one object to one destination before it is marked failed."},
+    {"forward.retry", T_DURATION, F(forward_retry_ms), "10s", 10, 86400000,
+     "Wait before the second try; it doubles with every failure, at most 1h."},
+    {"forward.timeout", T_INT, F(forward_timeout_s), "30", 1, 3600,
+     "Seconds to wait for the destination (connect, association, C-STORE response)."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "error, warn, info or debug."},
     {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
      "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
@@ -133,10 +155,28 @@ static int parse_duration(const char *s, int64_t *out_ms) {
     else if (strcmp(end, "ms") == 0) mul = 1;
     else if (strcmp(end, "m") == 0) mul = 60000;
     else if (strcmp(end, "h") == 0) mul = 3600000;
+    else if (strcmp(end, "d") == 0) mul = 86400000;
     else return -1;
     double ms = v * mul;
     if (ms > 9e15) return -1;
     *out_ms = (int64_t)(ms + 0.5);
+    return 0;
+}
+
+/* Bytes with an optional binary suffix: 500, 64K, 10M, 2G, 1T. */
+static int parse_size(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0) return -1;
+    double mul = 1;
+    if (!strcmp(end, "K")) mul = 1024.0;
+    else if (!strcmp(end, "M")) mul = 1024.0 * 1024;
+    else if (!strcmp(end, "G")) mul = 1024.0 * 1024 * 1024;
+    else if (!strcmp(end, "T")) mul = 1024.0 * 1024 * 1024 * 1024;
+    else if (*end) return -1;
+    if (v * mul > 9e18) return -1;
+    *out = (int64_t)(v * mul + 0.5);
     return 0;
 }
 
@@ -193,7 +233,13 @@ int config_set(mamad_config *cfg, const char *key, const char *value, char *err,
         break;
     case T_DURATION:
         if (parse_duration(value, &v) != 0) {
-            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", key, value);
+            snprintf(err, errlen, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)", key, value);
+            return -1;
+        }
+        break;
+    case T_SIZE:
+        if (parse_size(value, &v) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not a size (bytes, or with K, M, G, T)", key, value);
             return -1;
         }
         break;
@@ -306,6 +352,52 @@ static int add_token(mamad_config *cfg, const char *role, const char *token, con
     return 0;
 }
 
+/* forward.destinations: AE@host:port[/sr|overview|sr+overview] */
+static int parse_forward(mamad_config *cfg, char *err, size_t errlen) {
+    cfg->n_forward = 0;
+    char list[sizeof cfg->forward_destinations];
+    snprintf(list, sizeof list, "%s", cfg->forward_destinations);
+    for (char *save = NULL, *tok = strtok_r(list, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+        char *at = strchr(tok, '@'), *colon = at ? strrchr(at, ':') : NULL, *slash = strchr(tok, '/');
+        if (slash) *slash = '\0';
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!at || at == tok || at - tok > 16 || !colon || colon == at + 1 || colon - at > 63 ||
+            !end || *end || port < 1 || port > 65535) {
+            snprintf(err, errlen, "forward.destinations: '%s' is not AE@host:port[/objects]", tok);
+            return -1;
+        }
+        unsigned objects = CONFIG_FWD_SR | CONFIG_FWD_OVERVIEW;
+        if (slash) {
+            objects = 0;
+            for (char *s2 = NULL, *o = strtok_r(slash + 1, "+", &s2); o; o = strtok_r(NULL, "+", &s2)) {
+                if (!strcmp(o, "sr")) objects |= CONFIG_FWD_SR;
+                else if (!strcmp(o, "overview")) objects |= CONFIG_FWD_OVERVIEW;
+                else {
+                    snprintf(err, errlen, "forward.destinations: unknown object '%s' (sr, overview)", o);
+                    return -1;
+                }
+            }
+        }
+        if (cfg->n_forward == CONFIG_MAX_FORWARD) {
+            snprintf(err, errlen, "forward.destinations: more than %d entries", CONFIG_MAX_FORWARD);
+            return -1;
+        }
+        config_forward *f = &cfg->forward[cfg->n_forward++];
+        snprintf(f->ae, sizeof f->ae, "%.*s", (int)(at - tok), tok);
+        snprintf(f->host, sizeof f->host, "%.*s", (int)(colon - at - 1), at + 1);
+        f->port = (int)port;
+        f->objects = objects;
+        snprintf(f->name, sizeof f->name, "%.*s@%.*s:%ld", (int)(at - tok), tok, (int)(colon - at - 1), at + 1,
+                 port);
+    }
+    if (strlen(cfg->forward_calling_ae) > 16) {
+        snprintf(err, errlen, "forward.calling_ae must be at most 16 characters");
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(mamad_config *cfg, char *err, size_t errlen) {
     size_t ael = strlen(cfg->dicom_ae_title);
     if (ael == 0 || ael > 16) {
@@ -343,6 +435,7 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
     }
+    if (parse_forward(cfg, err, errlen) != 0) return -1;
     /* tokens: file, then environment */
     cfg->n_tokens = 0;
     if (cfg->rest_token_file[0]) {
@@ -415,6 +508,7 @@ static const char *type_name(cfg_type t) {
     case T_DURATION: return "duration";
     case T_LEVEL: return "level";
     case T_CATEGORIES: return "list";
+    case T_SIZE: return "size";
     }
     return "?";
 }

@@ -25,6 +25,17 @@ typedef struct config_token {
     config_role role;
 } config_token;
 
+#define CONFIG_MAX_FORWARD 8
+enum { CONFIG_FWD_SR = 1, CONFIG_FWD_OVERVIEW = 2 };
+
+typedef struct config_forward {
+    char ae[17];
+    char host[64];
+    int port;
+    unsigned objects;        /* CONFIG_FWD_* */
+    char name[100];          /* "AE@host:port", the outbox's destination key */
+} config_forward;
+
 typedef struct mamad_config {
     /* [node] */
     char node_id[64];
@@ -41,6 +52,9 @@ typedef struct mamad_config {
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
     char storage_index[CONFIG_STR_MAX];
+    int64_t storage_retention_ms;
+    int64_t storage_max_size;
+    int64_t storage_retention_check_ms;
     /* [rest] */
     int64_t rest_enabled;
     char rest_bind[CONFIG_STR_MAX];
@@ -49,6 +63,7 @@ typedef struct mamad_config {
     int64_t rest_max_body;
     char rest_token_file[CONFIG_STR_MAX];
     char rest_token_env[64];
+    char rest_web_dir[CONFIG_STR_MAX];
     /* [grouper] */
     int64_t grouper_stable_age_ms;
     int64_t grouper_max_wait_ms;
@@ -58,6 +73,12 @@ typedef struct mamad_config {
     int64_t scoring_workers;
     int64_t scoring_max_attempts;
     int64_t scoring_lease_ms;
+    /* [forward] (issue 16) */
+    char forward_destinations[CONFIG_STR_MAX * 2];
+    char forward_calling_ae[17];
+    int64_t forward_max_attempts;
+    int64_t forward_retry_ms;
+    int64_t forward_timeout_s;
     /* [log] */
     char log_level[16];
     char log_categories[64];
@@ -68,6 +89,8 @@ typedef struct mamad_config {
     int n_allow;
     config_token tokens[CONFIG_MAX_TOKENS];
     int n_tokens;
+    config_forward forward[CONFIG_MAX_FORWARD];
+    int n_forward;
 } mamad_config;
 
 /* Fills every setting with its default. */

@@ -238,6 +238,7 @@ typedef struct one_ctx {
     /* finish with a result */
     const char *model_id, *json, *timings;
     int *out_version;
+    int result_only;        /* write the result, leave the study scoring */
     int queued;             /* out */
 } one_ctx;
 
@@ -364,6 +365,7 @@ static db_rc finish_body(db *index, void *arg) {
         if (c->json && (rc = db_result_add(index, c->uid, c->model_id, c->json, c->timings, now,
                                            c->out_version)) != DB_OK)
             return rc;
+        if (c->result_only) return DB_OK;   /* still scoring: objects are published next */
         s.reason[0] = '\0';
         rc = set_state(g, &s, DB_STATE_SCORED, now);
         if (rc == DB_OK && s.rescore_pending) {
@@ -404,6 +406,14 @@ db_rc grouper_scored_result(grouper *g, const char *uid, const char *model_id, c
     db_rc rc = db_tx_run(g->index, finish_body, &c);
     if (rc == DB_OK && c.queued && g->notify) g->notify(g->notify_ctx);
     return rc;
+}
+
+db_rc grouper_add_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                         const char *timings_json, int64_t now, int *out_version) {
+    one_ctx c = {.g = g, .uid = uid, .now = now, .ok = 1, .model_id = model_id, .json = json,
+                 .timings = timings_json, .out_version = out_version, .result_only = 1};
+    if (out_version) *out_version = 0;
+    return db_tx_run(g->index, finish_body, &c);
 }
 
 db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int64_t now) {

@@ -14,6 +14,10 @@
 #include "daemon/config.h"
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
+#include "daemon/outbox.h"
+#include "daemon/overview.h"
+#include "daemon/results.h"
+#include "daemon/retention.h"
 #include "daemon/rest.h"
 #include "daemon/scorer.h"
 #include "daemon/store.h"
@@ -132,6 +136,9 @@ int main(int argc, char **argv) {
     rest *api = NULL;
     dcm_scp *scp = NULL;
     scorer *model = NULL;
+    outbox *sender = NULL;
+    retention *keeper = NULL;
+    static results_ctx results;
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
@@ -159,6 +166,17 @@ int main(int argc, char **argv) {
                          .tick_ms = (int)cfg.grouper_tick_ms};
     /* The worker pool exists before the grouper notifies it; without a model it has no
      * threads and studies wait in queued. */
+    /* Deletions a crash interrupted are finished before anything else touches the study. */
+    if (retention_resume(writer, &cfg) != DB_OK) log_db_fail("finishing interrupted deletions", writer);
+    if (retention_start(writer, &cfg, &keeper) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the retention thread");
+        goto out;
+    }
+    /* The outbox runs with or without a model: rows queued before a restart still go. */
+    if (outbox_start(writer, &cfg, &m, &sender) != 0) {
+        log_error(LOG_CAT_MAIN, "cannot start the outbox sender");
+        goto out;
+    }
     worker_scorer scorer_if;
     const worker_scorer *scorer = NULL;
     if (cfg.scoring_model[0]) {
@@ -167,6 +185,13 @@ int main(int argc, char **argv) {
             goto out;
         }
         scorer_if = scorer_interface(model);
+        /* Every committed result becomes a CAD SR, an overview and thumbnails, queued for
+         * the [forward] destinations (daemon/results.c, daemon/outbox.c). */
+        results = (results_ctx){.index = writer, .cfg = &cfg, .model_id = scorer_model_id(model),
+                                .model_untrained = scorer_model_untrained(model),
+                                .wake_outbox = outbox_wake, .wake_ctx = sender};
+        scorer_if.publish = results_publish;
+        scorer_if.publish_ctx = &results;
         scorer = &scorer_if;
         log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s)", cfg.scoring_model,
                  scorer_model_id(model), (int)cfg.scoring_workers);
@@ -248,6 +273,9 @@ out:
     if (api) rest_stop(api);
     if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
+    outbox_stop(sender);                  /* after the workers: they wake it */
+    retention_stop(keeper);
+    overview_shutdown();                  /* nothing draws any more */
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);

@@ -22,6 +22,8 @@ typedef struct metrics {
     atomic_llong scoring_failed;
     atomic_llong latency_bucket[METRICS_LATENCY_BUCKETS + 1]; /* scoring seconds, +Inf last */
     atomic_llong latency_sum_ms;
+    atomic_llong outbox_sent;        /* C-STORE Success from a [forward] destination */
+    atomic_llong outbox_errors;      /* failed send attempts */
 } metrics;
 
 /* Upper bounds, seconds, of the scoring latency histogram buckets. */

@@ -100,7 +100,7 @@ static void dispatch(rest_request *req, rest_response *resp) {
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, rest_response *resp, const rest_ctx *ctx) {
     if (!resp->body) resp->body = strdup("");
-    size_t n = resp->body ? strlen(resp->body) : 0;
+    size_t n = resp->body_len ? resp->body_len : resp->body ? strlen(resp->body) : 0;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(n, resp->body ? resp->body : (char *)"", MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -109,6 +109,12 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, rest_response 
     }
     MHD_add_response_header(r, "Content-Type", resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    /* Strict for every answer: the dashboard runs only its own files, no inline script. */
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+                            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     if (resp->allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (resp->www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mamad\"");
     atomic_fetch_add(&ctx->m->http_requests, 1);

@@ -48,6 +48,7 @@ typedef struct rest_request {
 typedef struct rest_response {
     int status;
     char *body;               /* malloc'ed; freed by the server */
+    size_t body_len;          /* bytes of a binary body; 0: strlen(body) */
     const char *content_type;
     char allow[64];           /* Allow header for 405 */
     int www_auth;             /* add WWW-Authenticate: Bearer */

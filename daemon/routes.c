@@ -9,6 +9,7 @@
 
 #include "daemon/grouper_view.h"
 #include "daemon/routes.h"
+#include "daemon/routes_results.h"
 #include "daemon/store.h"
 #include "dicom/dcm_instance_read.h"
 
@@ -180,6 +181,7 @@ static void h_study(const rest_request *req, rest_response *resp) {
     else
         json_object_set_new(o, "latest_result", json_null());
     db_results_free(res, nr);
+    json_object_set_new(o, "outbox", routes_outbox_json(c->index, s.uid));
     rest_json(resp, 200, o);
 }
 
@@ -329,6 +331,7 @@ static void h_metrics(const rest_request *req, rest_response *resp) {
     OUT("mamad_http_errors_total %lld\n", (long long)atomic_load(&m->http_errors));
 #undef OUT
 #undef METRIC
+    routes_outbox_metrics(c->index, m, b, cap, &len);
     resp->status = 200;
     resp->body = b;
     resp->content_type = "text/plain; version=0.0.4";
@@ -338,11 +341,21 @@ const rest_route rest_routes[] = {
     {"GET", "/api/v1/health", 0, h_health, "Liveness and readiness; no token needed."},
     {"GET", "/api/v1/studies", CONFIG_ROLE_READ, h_studies, "Studies, newest first, paged."},
     {"GET", "/api/v1/studies/{uid}", CONFIG_ROLE_READ, h_study, "One study: views, instances, state, latest result."},
+    {"DELETE", "/api/v1/studies/{uid}", CONFIG_ROLE_ADMIN, h_study_delete,
+     "Delete a finished study, its files and results (admin)."},
     {"GET", "/api/v1/studies/{uid}/results", CONFIG_ROLE_READ, h_results, "All result versions of a study."},
     {"POST", "/api/v1/studies/{uid}/rescore", CONFIG_ROLE_ADMIN, h_rescore, "Queue a study for scoring again."},
     {"GET", "/api/v1/changes", CONFIG_ROLE_READ, h_changes, "The change feed (since/limit/done/last)."},
     {"GET", "/api/v1/models", CONFIG_ROLE_READ, h_models, "Loaded models."},
     {"POST", "/api/v1/models/reload", CONFIG_ROLE_ADMIN, h_models_reload, "Reload the model file."},
     {"GET", "/metrics", CONFIG_ROLE_READ, h_metrics, "Prometheus metrics."},
+    {"GET", "/api/v1/studies/{uid}/sr", CONFIG_ROLE_READ, h_study_sr,
+     "The study's Mammography CAD SR (application/dicom); ?version=N."},
+    {"GET", "/api/v1/studies/{uid}/overview", CONFIG_ROLE_READ, h_study_overview,
+     "The overview image: DICOM Secondary Capture, or PNG with Accept: image/png; ?version=N."},
+    {"GET", "/api/v1/studies/{uid}/thumbnail", CONFIG_ROLE_READ, h_study_thumbnail,
+     "One processed view as PNG (?view=L-CC|L-MLO|R-CC|R-MLO, ?version=N)."},
+    {"GET", "/", 0, h_dashboard_index, "The dashboard (static; it signs in with a read token)."},
+    {"GET", "/ui/{file}", 0, h_dashboard_file, "The dashboard's script and style sheet."},
 };
 const int rest_n_routes = (int)(sizeof rest_routes / sizeof rest_routes[0]);

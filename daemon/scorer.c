@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,21 @@ int scorer_reload(void *ctx, char *err, size_t errlen) {
     return 0;
 }
 
-static int score(void *ctx, const worker_job *job, char **out_json, char *err, size_t errlen) {
+/* Channel 0 of a model input back to [0,1] (x * std + mean), as 8-bit gray. */
+static uint8_t *input_to_gray(const mama_model *m, const float *in) {
+    const int S = m->pre.image_size;
+    uint8_t *g = malloc((size_t)S * S);
+    if (!g) return NULL;
+    for (size_t i = 0; i < (size_t)S * S; i++) {
+        float v = in[i] * m->pre.std[0] + m->pre.mean[0];
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        g[i] = (uint8_t)(v * 255.0f + 0.5f);
+    }
+    return g;
+}
+
+static int score(void *ctx, const worker_job *job, char **out_json, worker_thumbs *thumbs, char *err,
+                 size_t errlen) {
     scorer *s = ctx;
     int rc = -1;
     *out_json = NULL;
@@ -91,6 +106,14 @@ static int score(void *ctx, const worker_job *job, char **out_json, char *err, s
         }
         lat[i] = job->views[i].key[0];                    /* "L-CC" -> 'L' */
         snprintf(view[i], sizeof view[i], "%s", job->views[i].key + 2);
+        if (thumbs && thumbs->n < 4) {
+            uint8_t *g = input_to_gray(m, inputs + per * (size_t)i);
+            if (g) {
+                thumbs->side = S;
+                snprintf(thumbs->key[thumbs->n], sizeof thumbs->key[0], "%s", job->views[i].key);
+                thumbs->gray[thumbs->n++] = g;
+            }
+        }
         views[i] = (score_view_in){.pixels = inputs + per * (size_t)i, .laterality = lat[i],
                                    .view = view[i], .id = job->views[i].sop_uid};
     }

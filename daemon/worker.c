@@ -55,8 +55,16 @@ db_rc worker_job_load(db *index, const char *study_uid, worker_job *out_job) {
     return DB_OK;
 }
 
+void worker_thumbs_free(worker_thumbs *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n; i++) free(t->gray[i]);
+    memset(t, 0, sizeof *t);
+}
+
 static void run_one(worker_pool *p, const db_study *s) {
     worker_job job;
+    worker_thumbs thumbs = {0};
+    int version = 0;
     char err[512] = "";
     char *json = NULL;
     int64_t t0 = grouper_now_ms();
@@ -64,17 +72,27 @@ static void run_one(worker_pool *p, const db_study *s) {
     int ok = rc == DB_OK && job.n_views > 0;
     if (rc != DB_OK) snprintf(err, sizeof err, "index: %s", db_errmsg(p->index));
     else if (job.n_views == 0) snprintf(err, sizeof err, "no scorable view (no 2D L/R CC/MLO image)");
-    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, err, sizeof err) != 0) ok = 0;
+    if (ok && p->scorer.score(p->scorer.ctx, &job, &json, p->scorer.publish ? &thumbs : NULL, err,
+                              sizeof err) != 0)
+        ok = 0;
     int64_t t1 = grouper_now_ms();
     if (ok) {
         char timings[96];
         snprintf(timings, sizeof timings, "{\"score_ms\":%lld}", (long long)(t1 - t0));
-        int version = 0;
-        /* The result and the move to scored in one transaction, if the claim is ours.
-         * Counted first, so that a study seen scored is always counted (taken back when
-         * the outcome could not be recorded). */
+        /* Counted first, so that a study seen scored is always counted (taken back when
+         * the outcome could not be recorded). Each step below holds only while the claim
+         * is ours. Without objects to publish: the result and the move to scored in one
+         * transaction. With them: the result, its objects, then scored, so that a crash
+         * in between leaves the study scoring (resumed, scored again, delivered). */
         atomic_fetch_add(&p->m->scoring_ok, 1);
-        rc = grouper_scored_result(p->g, s->uid, p->scorer.model_id, json, timings, t1, &version);
+        if (!p->scorer.publish) {
+            rc = grouper_scored_result(p->g, s->uid, p->scorer.model_id, json, timings, t1, &version);
+        } else {
+            rc = grouper_add_result(p->g, s->uid, p->scorer.model_id, json, timings, t1, &version);
+            if (rc == DB_OK) p->scorer.publish(p->scorer.publish_ctx, &job, version, json, &thumbs, t1);
+            if (rc == DB_OK) rc = grouper_scored_result(p->g, s->uid, NULL, NULL, NULL, t1, NULL);
+        }
+        worker_thumbs_free(&thumbs);
         free(json);
         if (rc == DB_OK) {
             metrics_observe_latency(p->m, t1 - t0);
@@ -88,6 +106,7 @@ static void run_one(worker_pool *p, const db_study *s) {
         }
         snprintf(err, sizeof err, "writing the result: %s", db_errmsg(p->index));
     } else {
+        worker_thumbs_free(&thumbs);
         free(json);
     }
     atomic_fetch_add(&p->m->scoring_failed, 1);

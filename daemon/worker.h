@@ -7,6 +7,7 @@
 #define MAMA_WORKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
@@ -25,12 +26,32 @@ typedef struct worker_job {
     worker_view views[4]; /* only the views present */
 } worker_job;
 
+/* The views as the model saw them (its input, un-normalised, channel 0), for the overview
+ * and the dashboard's thumbnails. Filled by the scorer when asked; freed with
+ * worker_thumbs_free. */
+typedef struct worker_thumbs {
+    int side;             /* S: each image is side x side */
+    int n;
+    char key[4][8];
+    uint8_t *gray[4];     /* malloc'ed; 0 black .. 255 dense */
+} worker_thumbs;
+
+void worker_thumbs_free(worker_thumbs *t);
+
+/* Called after a result version is committed (optional): builds and queues what goes back
+ * to the PACS (daemon/results.c). */
+typedef void (*worker_publish_fn)(void *ctx, const worker_job *job, int version, const char *json,
+                                  const worker_thumbs *thumbs, int64_t now);
+
 typedef struct worker_scorer {
     void *ctx;
     const char *model_id;  /* identity written with every result */
     /* Scores one study. 0 and *out_json (malloc'ed JSON object, freed by the caller), or
      * -1 with a message in err. Called from several worker threads at once. */
-    int (*score)(void *ctx, const worker_job *job, char **out_json, char *err, size_t errlen);
+    int (*score)(void *ctx, const worker_job *job, char **out_json, worker_thumbs *thumbs, char *err,
+                 size_t errlen);
+    worker_publish_fn publish;   /* optional */
+    void *publish_ctx;
 } worker_scorer;
 
 typedef struct worker_pool worker_pool;

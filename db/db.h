@@ -47,7 +47,7 @@ typedef enum db_rc {
 typedef struct db db;
 
 /* The current schema version (the number of migrations, db_schema.c). */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /* target: a file path (SQLite) or a postgresql:// / postgres:// URI (libpq). Opens the
  * calling thread's connection and migrates the schema. */
@@ -200,6 +200,87 @@ db_rc db_changes_last(db *d, int64_t *out_seq);  /* 0 when the log is empty */
 db_rc db_counter_add(db *d, const char *name, int64_t delta);
 db_rc db_counter_get(db *d, const char *name, int64_t *out_value);
 db_rc db_instance_totals(db *d, int64_t *out_count, int64_t *out_bytes);
+
+/* ---- result objects: files derived from a result version (db_outbox.c) */
+typedef struct db_object {
+    char study_uid[65];
+    int version;
+    char kind[24];             /* "sr", "overview", "thumb:L-CC", ... */
+    char sop_uid[65];          /* "" for files that are not DICOM */
+    char sop_class[65];
+    char path[512];
+    int64_t size;
+    int64_t created_at;
+} db_object;
+
+/* Records (or replaces) one object of a result version. */
+db_rc db_object_put(db *d, const db_object *o);
+/* The object of kind of a version (version 0: the latest version that has one). */
+db_rc db_object_get(db *d, const char *study_uid, int version, const char *kind, db_object *out);
+
+/* ---- outbox: objects to send, one row per object and destination */
+typedef enum db_outbox_state {
+    DB_OUTBOX_PENDING = 0,     /* to send at next_at */
+    DB_OUTBOX_SENT = 1,        /* the destination answered Success */
+    DB_OUTBOX_FAILED = 2,      /* gave up after the configured attempts */
+    DB_OUTBOX_NSTATES
+} db_outbox_state;
+
+typedef struct db_outbox {
+    int64_t id;
+    char study_uid[65];
+    int version;
+    char kind[24];
+    char destination[160];
+    int state;
+    int attempts;
+    int64_t next_at;
+    char last_error[256];
+    int64_t created_at, sent_at;
+} db_outbox;
+
+const char *db_outbox_state_name(int state);
+/* Queues kind of version for destination (nothing when that row exists). */
+db_rc db_outbox_add(db *d, const char *study_uid, int version, const char *kind,
+                    const char *destination, int64_t now);
+/* Pending rows with next_at <= now, oldest first, up to max. */
+db_rc db_outbox_due(db *d, int64_t now, db_outbox *out, int max, int *out_n);
+/* The earliest next_at of a pending row; *out_found 0 when none. */
+db_rc db_outbox_next_due(db *d, int64_t *out_at, int *out_found);
+db_rc db_outbox_mark_sent(db *d, int64_t id, int64_t now);
+/* One failed attempt: attempts + 1, the error, and either the next try or FAILED. */
+db_rc db_outbox_mark_retry(db *d, int64_t id, int64_t next_at, const char *error, int give_up);
+/* All rows of a study, oldest first, up to max. */
+db_rc db_outbox_of_study(db *d, const char *study_uid, db_outbox *out, int max, int *out_n);
+db_rc db_outbox_counts(db *d, int64_t out_counts[DB_OUTBOX_NSTATES]);
+
+/* ---- retention and deletion (db_retention.c). A deletion is: db_deletion_begin (the
+ * intent, committed), remove the files, db_deletion_finish (every row of the study and the
+ * intent in one transaction, plus a "StudyDeleted" change). db_deletions_pending lists the
+ * intents a crash left, to be finished at start. */
+typedef enum db_delete_rc {
+    DB_DELETE_OK = 0,
+    DB_DELETE_BUSY = 1,        /* receiving, complete, timed out, queued or scoring */
+    DB_DELETE_UNDELIVERED = 2, /* results not yet sent (pending or failed outbox rows) */
+} db_delete_rc;
+
+/* Records the intent to delete a study. Refuses (DB_OK, *out_refused set, nothing written)
+ * a study that is not finished (scored or failed), and one with undelivered results unless
+ * force. DB_NOTFOUND when no such study. */
+db_rc db_deletion_begin(db *d, const char *study_uid, const char *reason, int force, int64_t now,
+                        db_delete_rc *out_refused);
+db_rc db_deletion_finish(db *d, const char *study_uid, int64_t now);
+db_rc db_deletions_pending(db *d, char (*out_uids)[65], int max, int *out_n);
+/* Every file of a study (instances and result objects); *out_paths malloc'ed array of
+ * malloc'ed strings, free with db_paths_free. */
+db_rc db_study_files(db *d, const char *study_uid, char ***out_paths, int *out_n);
+void db_paths_free(char **paths, int n);
+/* Finished studies that retention may remove, oldest state change first: state scored or
+ * failed, state_at <= before (any age when before < 0), every outbox row sent, not being
+ * deleted. Up to max uids. */
+db_rc db_retention_candidates(db *d, int64_t before, char (*out_uids)[65], int max, int *out_n);
+/* Bytes of instances plus result objects. */
+db_rc db_storage_bytes(db *d, int64_t *out_bytes);
 
 /* SQLite: PRAGMA integrity_check, *out_ok = 1 when it answers "ok". PostgreSQL checks its
  * own pages; there *out_ok = 1 when the server answers. */

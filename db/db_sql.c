@@ -15,6 +15,10 @@
     "sop_uid, study_uid, series_uid, sop_class, view_key, laterality, view, modifiers, " \
     "presentation_intent, acq_datetime, path, size, sha256, received_at"
 
+#define OUTBOX_COLS                                                                      \
+    "id, study_uid, version, kind, destination, state, attempts, next_at, last_error, "  \
+    "created_at, sent_at"
+
 static const char *const common[S_COUNT] = {
     [S_INST_ADD] = "INSERT INTO instances(" INST_COLS ") "
                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) "
@@ -63,6 +67,47 @@ static const char *const common[S_COUNT] = {
                       "DO UPDATE SET value = counters.value + excluded.value",
     [S_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
     [S_INST_TOTALS] = "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM instances",
+    /* result objects and the outbox (db_outbox.c) */
+    [S_OBJ_PUT] = "INSERT INTO result_objects(study_uid, version, kind, sop_uid, sop_class, path, "
+                  "size, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
+                  "ON CONFLICT(study_uid, version, kind) DO UPDATE SET sop_uid = excluded.sop_uid, "
+                  "sop_class = excluded.sop_class, path = excluded.path, size = excluded.size, "
+                  "created_at = excluded.created_at",
+    [S_OBJ_GET] = "SELECT study_uid, version, kind, sop_uid, sop_class, path, size, created_at "
+                  "FROM result_objects WHERE study_uid = ?1 AND kind = ?3 AND "
+                  "(?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
+    [S_OUTBOX_ADD] = "INSERT INTO outbox(study_uid, version, kind, destination, next_at, "
+                     "created_at) VALUES (?1,?2,?3,?4,?5,?5) ON CONFLICT DO NOTHING",
+    [S_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 0 AND next_at <= ?1 "
+                     "ORDER BY next_at, id LIMIT ?2",
+    [S_OUTBOX_OF_STUDY] = "SELECT " OUTBOX_COLS " FROM outbox WHERE study_uid = ?1 ORDER BY id "
+                          "LIMIT ?2",
+    [S_OUTBOX_NEXT_DUE] = "SELECT COUNT(*), COALESCE(MIN(next_at), 0) FROM outbox WHERE state = 0",
+    [S_OUTBOX_SENT] = "UPDATE outbox SET state = 1, attempts = attempts + 1, sent_at = ?2, "
+                      "last_error = '' WHERE id = ?1",
+    [S_OUTBOX_RETRY] = "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3, "
+                       "state = ?4 WHERE id = ?1",
+    [S_OUTBOX_COUNTS] = "SELECT state, COUNT(*) FROM outbox GROUP BY state",
+    /* deletion and retention (db_retention.c) */
+    [S_DEL_STATE] = "SELECT state FROM studies WHERE uid = ?1",
+    [S_DEL_UNDELIVERED] = "SELECT COUNT(*) FROM outbox WHERE study_uid = ?1 AND state <> 1",
+    [S_DEL_INTENT_ADD] = "INSERT INTO deletions(study_uid, reason, started_at) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT DO NOTHING",
+    [S_DEL_INSTANCES] = "DELETE FROM instances WHERE study_uid = ?1",
+    [S_DEL_RESULTS] = "DELETE FROM results WHERE study_uid = ?1",
+    [S_DEL_OBJECTS] = "DELETE FROM result_objects WHERE study_uid = ?1",
+    [S_DEL_OUTBOX] = "DELETE FROM outbox WHERE study_uid = ?1",
+    [S_DEL_STUDY] = "DELETE FROM studies WHERE uid = ?1",
+    [S_DEL_INTENT] = "DELETE FROM deletions WHERE study_uid = ?1",
+    [S_DEL_PENDING] = "SELECT study_uid FROM deletions ORDER BY started_at",
+    [S_RETENTION] = "SELECT s.uid FROM studies s WHERE s.state IN (?1, ?2) AND "
+                    "(CAST(?3 AS BIGINT) < 0 OR s.state_at <= CAST(?3 AS BIGINT)) AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                    "o.study_uid = s.uid AND o.state <> 1) AND NOT EXISTS (SELECT 1 FROM deletions "
+                    "x WHERE x.study_uid = s.uid) ORDER BY s.state_at, s.id LIMIT ?4",
+    [S_STORAGE_BYTES] = "SELECT (SELECT COALESCE(SUM(size), 0) FROM instances) + "
+                        "(SELECT COALESCE(SUM(size), 0) FROM result_objects)",
+    [S_STUDY_FILES] = "SELECT path FROM instances WHERE study_uid = ?1 UNION ALL "
+                      "SELECT path FROM result_objects WHERE study_uid = ?1",
 };
 
 /* PostgreSQL: claimers on several nodes skip a row another claimer holds instead of

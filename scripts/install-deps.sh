@@ -9,6 +9,8 @@ pkgs=(
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
   libpq-dev postgresql strace                                      # the PostgreSQL index backend and its tests
+  libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
+  chromium chromium-driver python3-venv                            # the dashboard's browser test
 )
 missing=()
 for p in "${pkgs[@]}"; do

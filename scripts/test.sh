@@ -16,4 +16,10 @@ else
   meson setup "$builddir" "$@" >/dev/null
 fi
 ninja -C "$builddir"
+# Selenium for the dashboard's browser test (tests/service/browser_test.py), in a venv of
+# the build directory; the test is skipped with the reason when this fails (offline).
+if [ ! -x "$builddir/venv-browser/bin/python" ] || ! "$builddir/venv-browser/bin/python" -c 'import selenium' 2>/dev/null; then
+  { python3 -m venv "$builddir/venv-browser" && "$builddir/venv-browser/bin/pip" install -q selenium; } ||
+    echo "test: selenium not installable here; the browser test will be skipped"
+fi
 meson test -C "$builddir" --num-processes "$(nproc)" --print-errorlogs

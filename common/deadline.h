@@ -1,0 +1,21 @@
+/* deadline.h: the absolute CLOCK_REALTIME time ms from now, for pthread_cond_timedwait
+ * (the daemon's sleeping threads: outbox sender, retention). */
+#ifndef MAMA_DEADLINE_H
+#define MAMA_DEADLINE_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline struct timespec deadline_in_ms(int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+#endif
