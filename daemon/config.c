@@ -48,6 +48,10 @@ static const cfg_entry table[] = {
     {"dicom.allow", T_STR, F(dicom_allow), "", 0, 0,
      "Space-separated CALLING_AE@host entries allowed to store (\"*\" matches any AE or host). "
      "Empty denies everybody."},
+    {"dicom.accept_secondary_capture", T_BOOL, F(dicom_accept_secondary_capture), "false", 0, 1,
+     "Also accept Secondary Capture images (1.2.840.10008.5.1.4.1.1.7, e.g. CBIS-DDSM) whose "
+     "Modality is MG or Body Part Examined BREAST; laterality and view come from the tags such "
+     "data carry (docs/operations.md)."},
     {"storage.dir", T_STR, F(storage_dir), "/var/lib/mamad/storage", 0, 0,
      "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
@@ -88,6 +92,9 @@ static const cfg_entry table[] = {
      "Model file (safetensors). Empty: no model, complete studies wait in `queued`."},
     {"scoring.workers", T_INT, F(scoring_workers), "1", 0, 16,
      "Scoring worker threads (0: a receiver-only node; other nodes score)."},
+    {"scoring.threads", T_INT, F(scoring_threads), "0", 0, 256,
+     "Engine threads per scoring worker; 0: the online CPUs divided by scoring.workers "
+     "(at least 1), so that workers do not oversubscribe the machine."},
     {"scoring.max_attempts", T_INT, F(scoring_max_attempts), "3", 1, 100,
      "Scoring attempts before a study is marked failed."},
     {"scoring.lease", T_DURATION, F(scoring_lease_ms), "60s", 100, 3600000,

@@ -49,6 +49,7 @@ typedef struct mamad_config {
     int64_t dicom_dimse_timeout_s;
     int64_t dicom_max_pdu;
     char dicom_allow[CONFIG_STR_MAX * 2];
+    int64_t dicom_accept_secondary_capture;
     /* [storage] */
     char storage_dir[CONFIG_STR_MAX];
     char storage_index[CONFIG_STR_MAX];
@@ -71,6 +72,7 @@ typedef struct mamad_config {
     /* [scoring] */
     char scoring_model[CONFIG_STR_MAX];
     int64_t scoring_workers;
+    int64_t scoring_threads;
     int64_t scoring_max_attempts;
     int64_t scoring_lease_ms;
     /* [forward] (issue 16) */

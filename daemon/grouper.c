@@ -367,6 +367,13 @@ static db_rc finish_body(db *index, void *arg) {
             return rc;
         if (c->result_only) return DB_OK;   /* still scoring: objects are published next */
         s.reason[0] = '\0';
+        /* a study scored with views missing keeps saying why (docs/openapi.yaml: reason) */
+        if (!s.complete) {
+            char missing[64];
+            views_filled(index, s.uid, missing, sizeof missing, &rc);
+            if (rc != DB_OK) return rc;
+            snprintf(s.reason, sizeof s.reason, "timed out, scored with views missing: %s", missing);
+        }
         rc = set_state(g, &s, DB_STATE_SCORED, now);
         if (rc == DB_OK && s.rescore_pending) {
             s.rescore_pending = 0;

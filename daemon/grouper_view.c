@@ -65,7 +65,10 @@ static void squash(char *dst, size_t n, const char *src) {
 void grouper_view_classify(const dcm_instance_info *info, grouper_view *out) {
     memset(out, 0, sizeof *out);
     const int processing_class = strcmp(info->sop_class_uid, SOP_MG_PROCESSING) == 0;
-    const int presentation_class = strcmp(info->sop_class_uid, SOP_MG_PRESENTATION) == 0;
+    /* a Secondary Capture mammogram (digitised film) is a presentation image; the SCP
+     * accepts it only with dicom.accept_secondary_capture */
+    const int presentation_class =
+        strcmp(info->sop_class_uid, SOP_MG_PRESENTATION) == 0 || dcm_instance_is_mammo_sc(info);
     out->for_processing =
         processing_class || strcasecmp(info->presentation_intent, "FOR PROCESSING") == 0;
 

@@ -184,6 +184,17 @@ int main(int argc, char **argv) {
             log_error(LOG_CAT_ENGINE, "%s", err);
             goto out;
         }
+        /* scoring.threads 0: the CPUs shared out between the workers, so that workers do not
+         * oversubscribe the cores (issue 14 saw 2-4 s per four-view study with every thread
+         * on a loaded 2-core machine, 0.5 s with one) */
+        int threads = (int)cfg.scoring_threads;
+        if (threads < 1) {
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            int workers = cfg.scoring_workers > 0 ? (int)cfg.scoring_workers : 1;
+            threads = cpus > 0 ? (int)(cpus / workers) : 1;
+            if (threads < 1) threads = 1;
+        }
+        scorer_set_threads(model, threads);
         scorer_if = scorer_interface(model);
         /* Every committed result becomes a CAD SR, an overview and thumbnails, queued for
          * the [forward] destinations (daemon/results.c, daemon/outbox.c). */
@@ -193,8 +204,8 @@ int main(int argc, char **argv) {
         scorer_if.publish = results_publish;
         scorer_if.publish_ctx = &results;
         scorer = &scorer_if;
-        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s)", cfg.scoring_model,
-                 scorer_model_id(model), (int)cfg.scoring_workers);
+        log_info(LOG_CAT_ENGINE, "model %s loaded (id %s), %d scoring worker(s), %d engine thread(s) each",
+                 cfg.scoring_model, scorer_model_id(model), (int)cfg.scoring_workers, threads);
     } else {
         log_info(LOG_CAT_ENGINE, "no model is loaded (scoring.model is empty): complete studies wait in queued");
     }
@@ -245,7 +256,8 @@ int main(int argc, char **argv) {
                          .acse_timeout_s = (int)cfg.dicom_acse_timeout_s,
                          .dimse_timeout_s = (int)cfg.dicom_dimse_timeout_s,
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
-                         .max_pdu = (uint64_t)cfg.dicom_max_pdu};
+                         .max_pdu = (uint64_t)cfg.dicom_max_pdu,
+                         .accept_secondary_capture = (int)cfg.dicom_accept_secondary_capture};
     dcm_scp_handler h = store_handler(st);
     if (!cfg.dicom_enabled) {
         log_info(LOG_CAT_DICOM, "DICOM listener off (dicom.enabled = false): a scorer-only node");

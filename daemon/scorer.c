@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "scoring/view_input.h"
+#include "engine/core/parallel.h"
 #include "engine/model.h"
 #include "engine/score.h"
 
@@ -19,7 +20,10 @@ struct scorer {
     mama_model *model;
     char model_id[64];
     int untrained;          /* the loaded model's provenance says untrained */
+    int threads;            /* engine threads while scoring (scoring.threads resolved) */
 };
+
+void scorer_set_threads(scorer *s, int threads) { s->threads = threads > 0 ? threads : 1; }
 
 int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen) {
     scorer *s = calloc(1, sizeof *s);
@@ -29,6 +33,7 @@ int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t e
     }
     snprintf(s->path, sizeof s->path, "%s", model_path);
     pthread_mutex_init(&s->mu, NULL);
+    s->threads = 1;
     if (model_load(model_path, &s->model) != MAMA_OK) {
         snprintf(err, errlen, "scoring.model %s: %s", model_path, mama_last_error());
         scorer_close(s);
@@ -87,12 +92,14 @@ static int score(void *ctx, const worker_job *job, char **out_json, worker_thumb
     int rc = -1;
     *out_json = NULL;
     pthread_mutex_lock(&s->mu);
+    /* OpenMP's thread count is per calling thread: set it in the worker that scores */
+    if (mama_get_threads() != s->threads) mama_set_threads(s->threads);
     mama_model *m = s->model;
     const int S = m->pre.image_size;
     const size_t per = (size_t)3 * S * S;
     float *inputs = malloc(sizeof(float) * per * (size_t)job->n_views);
     score_view_in views[4];
-    char lat[4], view[4][8];
+    char lat[4], view[4][8], quality[4][256];
     score_result *r = NULL;
     if (!inputs) {
         snprintf(err, errlen, "out of memory for %d views of %dx%d", job->n_views, S, S);
@@ -100,7 +107,8 @@ static int score(void *ctx, const worker_job *job, char **out_json, worker_thumb
     }
     for (int i = 0; i < job->n_views; i++) {
         char e[400];
-        if (view_input_load(m, job->views[i].path, inputs + per * (size_t)i, NULL, e, sizeof e) != 0) {
+        if (view_input_load_checked(m, job->views[i].path, inputs + per * (size_t)i, NULL, quality[i],
+                                    sizeof quality[i], e, sizeof e) != 0) {
             snprintf(err, errlen, "%s: %s", job->views[i].sop_uid, e);
             goto out;
         }
@@ -124,7 +132,9 @@ static int score(void *ctx, const worker_job *job, char **out_json, worker_thumb
     json_t *j = score_result_json(r, m);
     if (j) {
         json_object_set_new(j, "complete", json_boolean(job->complete));
-        *out_json = json_dumps(j, JSON_COMPACT);
+        for (int i = 0; i < job->n_views; i++) view_input_warn(j, job->views[i].sop_uid, quality[i]);
+        /* the same digits as `mama score` (tools/cmd_score.c) */
+        *out_json = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
         json_decref(j);
     }
     if (!*out_json) {

@@ -15,6 +15,8 @@ typedef struct scorer scorer;
 /* 0, or -1 with a message naming the file and what is wrong with it. */
 int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t errlen);
 void scorer_close(scorer *s);
+/* Engine threads used while scoring (>= 1; the default is 1 until set). */
+void scorer_set_threads(scorer *s, int threads);
 /* The interface the workers call; model_id points into s (stable for its lifetime). */
 worker_scorer scorer_interface(scorer *s);
 /* Reloads the model file (rest_ctx.reload_model). */

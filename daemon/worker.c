@@ -96,6 +96,8 @@ static void run_one(worker_pool *p, const db_study *s) {
         free(json);
         if (rc == DB_OK) {
             metrics_observe_latency(p->m, t1 - t0);
+            log_info(LOG_CAT_ENGINE, "study %s scored: %d view(s), %lld ms, model %s", s->uid, job.n_views,
+                     (long long)(t1 - t0), p->scorer.model_id);
             return;
         }
         atomic_fetch_sub(&p->m->scoring_ok, 1);

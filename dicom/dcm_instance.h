@@ -40,7 +40,19 @@ typedef struct dcm_instance_info {
     uint16_t rows, columns;
     uint16_t bits_stored;
     char photometric[17];              /* "MONOCHROME1" / "MONOCHROME2" */
+    char body_part[17];                /* BodyPartExamined (0018,0015), e.g. "BREAST" */
+    /* Where image_laterality and view_position came from: "ImageLaterality",
+     * "Laterality", "ViewPosition", and for Secondary Capture images (which carry
+     * neither) "PatientOrientation" or "SeriesDescription"; "" when not found. */
+    char laterality_from[24];
+    char view_from[24];
 } dcm_instance_info;
+
+#define DCM_SOP_SECONDARY_CAPTURE "1.2.840.10008.5.1.4.1.1.7"
+
+/* 1 when info is a Secondary Capture image that says it is a mammogram (Modality MG or
+ * BodyPartExamined BREAST): the only Secondary Capture mamad may accept. */
+int dcm_instance_is_mammo_sc(const dcm_instance_info *info);
 
 #ifdef __cplusplus
 }

@@ -7,8 +7,10 @@
  * name a file. */
 #include "dicom/dcm_instance_read.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -114,6 +116,79 @@ static int check_pixels(DcmDataset *ds, const dcm_instance_info *info, char *err
     return 0;
 }
 
+extern "C" int dcm_instance_is_mammo_sc(const dcm_instance_info *info) {
+    return !strcmp(info->sop_class_uid, DCM_SOP_SECONDARY_CAPTURE) &&
+           (!strcasecmp(info->modality, "MG") || !strcasecmp(info->body_part, "BREAST"));
+}
+
+/* PatientOrientation "ROW\\COL" -> laterality and view (dcm_instance_read.h). */
+static void from_orientation(const char *po, char *lat, size_t latcap, char *view, size_t viewcap) {
+    char row[17] = "", col[17] = "";
+    const char *bs = strchr(po, '\\');
+    if (!bs) return;
+    snprintf(row, sizeof row, "%.*s", (int)(bs - po) < 16 ? (int)(bs - po) : 16, po);
+    snprintf(col, sizeof col, "%.16s", bs + 1);
+    if (!strcmp(row, "A")) snprintf(lat, latcap, "L");
+    else if (!strcmp(row, "P")) snprintf(lat, latcap, "R");
+    int foot_head = strchr(col, 'F') || strchr(col, 'H'), side = strchr(col, 'R') || strchr(col, 'L');
+    if (foot_head && side) snprintf(view, viewcap, "MLO");
+    else if (side && strlen(col) == 1) snprintf(view, viewcap, "CC");
+    else if (foot_head && strlen(col) == 1) snprintf(view, viewcap, "ML");
+}
+
+/* Words of a SeriesDescription -> laterality and view (dcm_instance_read.h). */
+static void from_description(const char *desc, char *lat, size_t latcap, char *view, size_t viewcap) {
+    char word[32];
+    size_t n = 0;
+    for (size_t i = 0;; i++) {
+        unsigned char c = (unsigned char)desc[i];
+        if (isalnum(c) && n + 1 < sizeof word) {
+            word[n++] = (char)toupper(c);
+            continue;
+        }
+        word[n] = '\0';
+        if (n) {
+            const char *w = word, *v = NULL;
+            char l = 0;
+            if (!strcmp(w, "LEFT") || !strcmp(w, "L")) l = 'L';
+            else if (!strcmp(w, "RIGHT") || !strcmp(w, "R")) l = 'R';
+            else if ((w[0] == 'L' || w[0] == 'R') && (!strcmp(w + 1, "CC") || !strcmp(w + 1, "MLO"))) {
+                l = w[0];
+                v = w + 1;
+            } else if (!strcmp(w, "CC") || !strcmp(w, "MLO")) v = w;
+            if (l && !lat[0]) snprintf(lat, latcap, "%c", l);
+            if (v && !view[0]) snprintf(view, viewcap, "%s", v);
+        }
+        n = 0;
+        if (!c) break;
+    }
+}
+
+/* Secondary Capture: laterality and view from the tags such images carry. Values that do
+ * not fit are ignored here (they are not identifiers). */
+static void sc_orientation(DcmDataset *ds, dcm_instance_info *o) {
+    char po[DCM_SHORT_MAX], desc[DCM_SHORT_MAX];
+    if (get_str(ds, DCM_PatientOrientation, po, sizeof po) != 0) po[0] = '\0';
+    if (get_str(ds, DCM_SeriesDescription, desc, sizeof desc) != 0) desc[0] = '\0';
+    const struct { const char *text, *name; void (*parse)(const char *, char *, size_t, char *, size_t); } src[] = {
+        {po, "PatientOrientation", from_orientation},
+        {desc, "SeriesDescription", from_description},
+    };
+    for (const auto &s : src) {
+        if (!s.text[0]) continue;
+        char lat[3] = "", view[17] = "";
+        s.parse(s.text, lat, sizeof lat, view, sizeof view);
+        if (!o->image_laterality[0] && lat[0]) {
+            snprintf(o->image_laterality, sizeof o->image_laterality, "%s", lat);
+            snprintf(o->laterality_from, sizeof o->laterality_from, "%s", s.name);
+        }
+        if (!o->view_position[0] && !o->view_code[0] && view[0]) {
+            snprintf(o->view_position, sizeof o->view_position, "%s", view);
+            snprintf(o->view_from, sizeof o->view_from, "%s", s.name);
+        }
+    }
+}
+
 /* The rule of dcm_instance_read.h: whole value, trimmed, refused when too long. */
 static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, char *err,
                      size_t errlen) {
@@ -140,6 +215,7 @@ static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, ch
         {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate"},
         {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription"},
         {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation"},
+        {ds, DCM_BodyPartExamined, o->body_part, sizeof o->body_part, "BodyPartExamined"},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap) != 0) {
@@ -147,12 +223,16 @@ static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, ch
             return -1;
         }
     }
+    if (o->image_laterality[0]) snprintf(o->laterality_from, sizeof o->laterality_from, "ImageLaterality");
     /* no ImageLaterality: the series' Laterality (0020,0060) names the breast */
     if (!o->image_laterality[0] && get_str(ds, DCM_Laterality, o->image_laterality,
                                            sizeof o->image_laterality) != 0) {
         fail(err, errlen, "Laterality is longer than allowed%s%s", "", "");
         return -1;
     }
+    if (o->image_laterality[0] && !o->laterality_from[0])
+        snprintf(o->laterality_from, sizeof o->laterality_from, "Laterality");
+    if (o->view_position[0]) snprintf(o->view_from, sizeof o->view_from, "ViewPosition");
     if (get_str(ds, DCM_AcquisitionDateTime, o->acquisition_datetime,
                 sizeof o->acquisition_datetime) != 0 || !o->acquisition_datetime[0]) {
         char d[9], t[17];
@@ -171,6 +251,7 @@ static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, ch
     ds->findAndGetUint16(DCM_Rows, o->rows);
     ds->findAndGetUint16(DCM_Columns, o->columns);
     ds->findAndGetUint16(DCM_BitsStored, o->bits_stored);
+    if (!strcmp(o->sop_class_uid, DCM_SOP_SECONDARY_CAPTURE)) sc_orientation(ds, o);
     return 0;
 }
 

@@ -8,7 +8,14 @@
  * (which holds the longest value its VR allows, e.g. 64 characters for UI and LO) is
  * malformed and the file is refused with an error naming the tag: truncating an
  * identifier could silently merge two patients' or studies' images. Laterality is
- * ImageLaterality (0020,0062), else the series Laterality (0020,0060). */
+ * ImageLaterality (0020,0062), else the series Laterality (0020,0060).
+ * Secondary Capture images (digitised film such as CBIS-DDSM) carry no ImageLaterality
+ * or ViewPosition: for them, and only them, what is still missing is read from
+ * PatientOrientation (0020,0020; mammography's convention, PS3.3 C.8.11.7: rows towards
+ * A = left breast, P = right; columns with a foot/head part F or H plus R or L = MLO,
+ * R or L alone = CC, F or H alone = ML) and, last, from the words of SeriesDescription
+ * (LEFT/RIGHT/L/R, CC/MLO, or one word LCC, RMLO ...). laterality_from and view_from
+ * say which tag gave the value, so that the caller can log it. */
 #ifndef MAMA_DCM_INSTANCE_READ_H
 #define MAMA_DCM_INSTANCE_READ_H
 

@@ -133,6 +133,7 @@ struct dcm_scp {
     int acse_timeout_s = 30;
     int max_associations = 4;
     long max_pdu = ASC_DEFAULTMAXPDU;
+    bool accept_sc = false;
     uint16_t port = 0;
     int listen_fd = -1;
     T_ASC_Network *net = nullptr;
@@ -236,12 +237,15 @@ protected:
     OFCondition negotiateAssociation() override {
         T_ASC_Parameters *params = assoc_->params;
         int n = ASC_countPresentationContexts(params);
+        bool storage_accepted = false;
+        others_refused_ = 0;
         for (int i = 0; i < n; i++) {
             T_ASC_PresentationContext pc;
             if (ASC_getPresentationContext(params, i, &pc).bad()) continue;
-            bool echo = !strcmp(pc.abstractSyntax, UID_VerificationSOPClass), storage = false;
-            for (const char *sop : kStorageClasses) storage = storage || !strcmp(pc.abstractSyntax, sop);
-            if (!echo && !storage) {
+            bool echo = !strcmp(pc.abstractSyntax, UID_VerificationSOPClass);
+            std::string why;
+            if (!echo && !storage_class_served(pc.abstractSyntax, &why)) {
+                log_context_refused(pc, why);
                 ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
                 continue;
             }
@@ -257,12 +261,61 @@ protected:
                 for (const char *ok : kTransferSyntaxes)
                     if (!strcmp(ts, ok)) chosen = ts;
             }
-            if (chosen)
+            if (chosen) {
                 ASC_acceptPresentationContext(params, pc.presentationContextID, chosen);
-            else
+                if (!echo) storage_accepted = true;
+            } else {
+                std::string first = pc.transferSyntaxCount > 0 ? pc.proposedTransferSyntaxes[0] : "none";
+                log_context_refused(pc, "none of its " + std::to_string(pc.transferSyntaxCount) +
+                                            " transfer syntaxes is accepted (first: " + uid_name(first.c_str()) +
+                                            "; docs/operations.md lists the accepted ones)");
                 ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED);
+            }
         }
+        if (others_refused_)
+            log_info(LOG_CAT_DICOM, "association from '%s' (%s): %d other presentation context(s) refused: "
+                     "not SOP classes mamad stores (each one in the debug log)",
+                     printable(calling_.c_str()).c_str(), peer_.c_str(), others_refused_);
+        if (!storage_accepted && n > 0)
+            log_warn(LOG_CAT_DICOM, "association from '%s' (%s): no storage presentation context accepted "
+                     "(%d proposed): every C-STORE will fail", printable(calling_.c_str()).c_str(), peer_.c_str(), n);
         return EC_Normal;
+    }
+
+    /* The storage SOP classes served (docs/operations.md "Accepted SOP classes"); why gets
+     * the reason when not. */
+    bool storage_class_served(const char *sop, std::string *why) const {
+        for (const char *k : kStorageClasses)
+            if (!strcmp(sop, k)) return true;
+        if (!strcmp(sop, UID_SecondaryCaptureImageStorage)) {
+            if (scp_->accept_sc) return true;
+            *why = "Secondary Capture is not accepted (set dicom.accept_secondary_capture = true "
+                   "for digitised film such as CBIS-DDSM)";
+            return false;
+        }
+        *why = "not a SOP class mamad stores (digital mammography, breast tomosynthesis and "
+               "breast projection X-ray; docs/operations.md)";
+        return false;
+    }
+
+    static std::string uid_name(const char *uid) {
+        const char *name = dcmFindNameOfUID(uid, NULL);
+        return printable(uid) + (name ? std::string(" ") + name : std::string());
+    }
+
+    /* Every refused presentation context is logged with its reason (a sender whose images
+     * are all refused otherwise sees only an abort): a mammography class as a warning,
+     * Secondary Capture at info; the dozens of unrelated classes a generic sender such as
+     * storescu proposes at debug level, counted in one info line per association. */
+    void log_context_refused(const T_ASC_PresentationContext &pc, const std::string &why) {
+        bool ours = false, sc = !strcmp(pc.abstractSyntax, UID_SecondaryCaptureImageStorage);
+        for (const char *k : kStorageClasses) ours = ours || !strcmp(pc.abstractSyntax, k);
+        if (!ours && !sc) others_refused_++;
+        /* Secondary Capture at info: generic senders propose it in every association */
+        LOG_AT(ours ? LOG_LVL_WARN : sc ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_CAT_DICOM,
+               "association from '%s' (%s): presentation context %d (%s) refused: %s",
+               printable(calling_.c_str()).c_str(), peer_.c_str(), (int)pc.presentationContextID,
+               uid_name(pc.abstractSyntax).c_str(), why.c_str());
     }
 
     void notifyAssociationAcknowledge() override {
@@ -320,6 +373,23 @@ protected:
     }
 
 private:
+    /* A Secondary Capture image is stored only when it says it is a mammogram; where its
+     * laterality and view came from is logged, since they are read from tags that
+     * mammography images do not use for it (dcm_instance_read.h). */
+    static bool check_secondary_capture(const dcm_instance_info &ii, std::string *why) {
+        if (strcmp(ii.sop_class_uid, DCM_SOP_SECONDARY_CAPTURE) != 0) return true;
+        if (!dcm_instance_is_mammo_sc(&ii)) {
+            *why = std::string("Secondary Capture accepted only for mammograms: Modality '") +
+                   printable(ii.modality) + "', BodyPartExamined '" + printable(ii.body_part) + "'";
+            return false;
+        }
+        log_info(LOG_CAT_DICOM, "Secondary Capture %s: laterality '%s' from %s, view '%s' from %s",
+                 printable(ii.sop_instance_uid).c_str(), printable(ii.image_laterality).c_str(),
+                 ii.laterality_from[0] ? ii.laterality_from : "no tag",
+                 printable(ii.view_position).c_str(), ii.view_from[0] ? ii.view_from : "no tag");
+        return true;
+    }
+
     OFCondition handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentationContextInfo &info);
     uint16_t receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,
                           const DcmPresentationContextInfo &info, OFCondition *out_cond,
@@ -328,6 +398,7 @@ private:
     dcm_scp *scp_;
     T_ASC_Association *assoc_ = nullptr;
     std::string calling_, peer_, reject_reason_;
+    int others_refused_ = 0;
 };
 
 /* RECEIVING + SYNCED. Returns a status; *out_cond is bad only for network errors. */
@@ -414,6 +485,8 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
             status = DCM_STATUS_DATASET_MISMATCH;
             why = std::string("SOP Class UID '") + ii.sop_class_uid +
                   "' differs from the request's '" + req.AffectedSOPClassUID + "'";
+        } else if (!check_secondary_capture(ii, &why)) {
+            status = DCM_STATUS_DATASET_MISMATCH;
         } else {
             const struct { const char *name, *v; } uids[] = {
                 {"SOP Instance UID", ii.sop_instance_uid}, {"SOP Class UID", ii.sop_class_uid},
@@ -720,6 +793,7 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         scp->acse_timeout_s = cfg->acse_timeout_s > 0 ? cfg->acse_timeout_s : 30;
         scp->max_associations = cfg->max_associations;
         if (cfg->max_pdu) scp->max_pdu = (long)cfg->max_pdu;
+        scp->accept_sc = cfg->accept_secondary_capture != 0;
         scp->port = port;
         for (int i = 0; i < cfg->n_allow; i++) {
             AllowEntry e;
@@ -746,6 +820,7 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         OFCondition oc = c.addPresentationContext(UID_VerificationSOPClass, echo_ts);
         for (const char *sop : kStorageClasses)
             if (oc.good()) oc = c.addPresentationContext(sop, ts);
+        if (oc.good() && scp->accept_sc) oc = c.addPresentationContext(UID_SecondaryCaptureImageStorage, ts);
         if (oc.bad()) {
             snprintf(err, errlen, "cannot configure presentation contexts: %s", oc.text());
             goto fail;

@@ -77,6 +77,8 @@ typedef struct dcm_scp_config {
     const dcm_allow_entry *allow;
     int n_allow;                 /* deny by default: zero entries admits nobody */
     uint64_t max_pdu;            /* 0 = DCMTK default */
+    int accept_secondary_capture; /* 1: also Secondary Capture Image Storage, stored only
+                                     when Modality is MG or BodyPartExamined BREAST */
 } dcm_scp_config;
 
 typedef struct dcm_scp dcm_scp;

@@ -13,6 +13,8 @@
 #include <stddef.h>
 
 #include "dicom/dcm_instance.h"
+#include <jansson.h>
+
 #include "engine/model.h"
 
 enum {
@@ -26,5 +28,17 @@ enum {
  * Returns 0, or VIEW_INPUT_ERR_READ / VIEW_INPUT_ERR_PREP with a message in err. */
 int view_input_load(const mama_model *m, const char *path, float *out_pixels,
                     dcm_instance_info *out_info, char *err, size_t errlen);
+
+/* As view_input_load; quality (may be NULL; qlen bytes) receives the crop's quality
+ * warning (engine/vision/breast_mask.h: box over 95% of the image, breast cut by the edge,
+ * too dark, too small, none found), "" when the crop looks sound. */
+int view_input_load_checked(const mama_model *m, const char *path, float *out_pixels,
+                            dcm_instance_info *out_info, char *quality, size_t qlen,
+                            char *err, size_t errlen);
+
+/* Appends "view <id>: <quality>" to the "warnings" array of a score_result_json object
+ * when quality is not empty, so that a bad crop is never silent. Returns 0, -1 when
+ * result has no warnings array or memory ran out. */
+int view_input_warn(json_t *result, const char *id, const char *quality);
 
 #endif

@@ -24,7 +24,9 @@ read_token=$(awk '$1=="read"{print $2; exit}' var/tokens)
 cat <<MSG
 run: mamad on DICOM 127.0.0.1:11112 (AE MAMAD, sender AE DEMO) and REST http://127.0.0.1:8042
      send a demo study:  ./build/tools/mama phantom --out var/demo --size 512x416 &&
-                         storescu -aet DEMO -aec MAMAD 127.0.0.1 11112 var/demo/*/*.dcm
+                         dcmsend -aet DEMO -aec MAMAD 127.0.0.1 11112 var/demo/*/*.dcm
+     (dcmsend sends compressed files as they are; storescu needs -xv, -xs ... for them:
+      docs/operations.md)
      watch it:           curl -H "Authorization: Bearer $read_token" http://127.0.0.1:8042/api/v1/studies
 MSG
 exec ./build/daemon/mamad -c deploy/mamad.conf \

@@ -1,11 +1,13 @@
 /* cmd_contact_sheet.c: `mama contact-sheet --study DIR --mias DIR --out sheet.png`: one PNG
  * for a person to look at what the model is fed. Top row: the study's four views in
  * hanging order R-CC, L-CC, R-MLO, L-MLO; bottom row: four mini-MIAS films (default
- * mdb001 mdb002 mdb023 mdb028). Every tile is the evaluation preprocessing output (Otsu
- * breast crop, resized to a square, aspect not kept), so crops that lose tissue or keep
+ * mdb001 mdb002 mdb023 mdb028). Every tile is the evaluation preprocessing output (breast
+ * crop of engine/vision/breast_mask.h, resized to a square, aspect not kept), so crops that lose tissue or keep
  * labels show at once. On MIAS tiles the Info.txt abnormality circle is drawn in white,
  * mapped through the crop; on the study's tiles likewise the findings of
- * <study>/../phantom_findings.csv (written by mama phantom) when it exists. */
+ * <study>/../phantom_findings.csv (written by mama phantom) when it exists.
+ * With --whole every tile is the whole image instead, the breast mask at full brightness,
+ * the rest dimmed, and the crop box outlined in white: what the crop kept and dropped. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/vision/breast_mask.h"
 #include "engine/vision/image_io.h"
 #include "engine/vision/preprocess.h"
 #include "tools/image_source.h"
@@ -27,6 +30,7 @@ static void usage(FILE *out) {
             "  --mias DIR    mini-MIAS folder (images/mdbNNN.png and Info.txt)\n"
             "  --films LIST  comma-separated MIAS films (default mdb001,mdb002,mdb023,mdb028)\n"
             "  --tile N      tile side in pixels (default 256)\n"
+            "  --whole       whole images: mask bright, the rest dimmed, crop box outlined\n"
             "  --out FILE    PNG to write\n");
 }
 
@@ -35,7 +39,35 @@ typedef struct tile {
     float *pixels; /* (tile, tile) */
 } tile;
 
-/* Loads, crops and resizes one file into t->pixels; *out_box gets the crop. */
+static int g_whole; /* --whole */
+
+/* img (H,W) in place: outside the mask dimmed, the box outlined (lines about one tile
+ * pixel wide). */
+static mama_status outline_crop(float *img, int H, int W, int side, prep_box *out_box) {
+    uint8_t *mask = malloc((size_t)H * W);
+    if (!mask) return mama_errorf(MAMA_ENOMEM, "no memory for a %dx%d mask", H, W);
+    breast_mask_info info;
+    mama_status rc = breast_mask_compute(img, H, W, mask, &info);
+    if (rc == MAMA_OK) {
+        for (size_t i = 0; i < (size_t)H * W; i++)
+            if (!mask[i]) img[i] = 0.35f * img[i] + 0.22f;
+        prep_box b = info.box;
+        int lw = (H > W ? H : W) / side + 1;
+        for (int y = b.y0; y < b.y0 + b.h; y++)
+            for (int x = b.x0; x < b.x0 + b.w; x++)
+                if (y - b.y0 < lw || b.y0 + b.h - 1 - y < lw || x - b.x0 < lw || b.x0 + b.w - 1 - x < lw)
+                    img[(size_t)y * W + x] = 1.0f;
+        *out_box = b;
+        char warn[256];
+        breast_mask_warning(&info, warn, sizeof warn);
+        printf("  breast mask: crop y=%d x=%d h=%d w=%d %s\n", b.y0, b.x0, b.h, b.w, warn);
+    }
+    free(mask);
+    return rc;
+}
+
+/* Loads, crops and resizes one file into t->pixels; *out_box gets the crop (with --whole
+ * the whole image, the crop drawn into it). */
 static int make_tile(tile *t, const char *path, int side, prep_box *out_box, int *out_h, int *out_w,
                      dcm_instance_info *out_info) {
     float *img = NULL;
@@ -43,8 +75,15 @@ static int make_tile(tile *t, const char *path, int side, prep_box *out_box, int
     mama_status rc = image_source_load(path, &img, &H, &W, out_info, &is_dicom);
     if (rc == MAMA_OK) {
         t->pixels = malloc(sizeof(float) * (size_t)side * side);
-        rc = t->pixels ? prep_crop_resize(t->pixels, side, side, img, H, W, 1, out_box)
-                       : mama_errorf(MAMA_ENOMEM, "no memory");
+        if (!t->pixels) rc = mama_errorf(MAMA_ENOMEM, "no memory");
+        else if (g_whole) {
+            prep_box crop;
+            rc = outline_crop(img, H, W, side, &crop);
+            *out_box = (prep_box){0, 0, H, W};
+            if (rc == MAMA_OK) rc = prep_crop_resize(t->pixels, side, side, img, H, W, 0, NULL);
+        } else {
+            rc = prep_crop_resize(t->pixels, side, side, img, H, W, 1, out_box);
+        }
     }
     free(img);
     if (rc != MAMA_OK) {
@@ -145,6 +184,8 @@ int cmd_contact_sheet(int argc, char **argv) {
             films = argv[++i];
         } else if (!strcmp(a, "--tile") && i + 1 < argc) {
             side = atoi(argv[++i]);
+        } else if (!strcmp(a, "--whole")) {
+            g_whole = 1;
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
         } else {
@@ -168,7 +209,8 @@ int cmd_contact_sheet(int argc, char **argv) {
         struct dirent *e;
         int seen = 0;
         while (d && (e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
+            size_t nl = strlen(e->d_name);
+            if (e->d_name[0] == '.' || (nl > 9 && !strcmp(e->d_name + nl - 9, "_mask.pgm"))) continue; /* phantom truth */
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", study, e->d_name);
             tile t = {{0}, NULL};

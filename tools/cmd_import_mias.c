@@ -229,8 +229,15 @@ static int import_mias(int argc, char **argv) {
     return rc;
 }
 
+int cmd_import_images(int argc, char **argv); /* cmd_import_images.c */
+int cmd_import_cbis(int argc, char **argv);
+
 int cmd_import(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "mias") == 0) return import_mias(argc - 1, argv + 1);
-    fprintf(stderr, "usage: mama import mias DIR OUT [options]   (the only data set importable so far)\n");
+    if (argc >= 2 && strcmp(argv[1], "images") == 0) return cmd_import_images(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "cbis") == 0) return cmd_import_cbis(argc - 1, argv + 1);
+    fprintf(stderr, "usage: mama import mias DIR OUT [options]\n"
+                    "       mama import images OUT (--csv FILE | --pattern P DIR) [options]\n"
+                    "       mama import cbis DIR OUT [options]\n");
     return argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? 0 : 2;
 }

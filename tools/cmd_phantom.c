@@ -31,6 +31,9 @@ typedef struct options {
     int quiet;
     int voi_sigmoid;   /* VOI LUT Function SIGMOID instead of LINEAR */
     int layout_rsna; /* OUT/<patient_id>/<image_id>.dcm instead of OUT/<accession>/<view>.dcm */
+    unsigned hard;   /* PH_HARD_* */
+    int density;     /* 1..4 forced, 0 drawn */
+    int masks;       /* write <name>_mask.pgm beside each image */
 } options;
 
 static void usage(FILE *f) {
@@ -48,6 +51,11 @@ static void usage(FILE *f) {
             "  --voi F            VOI LUT function: linear (default) or sigmoid\n"
             "  --layout L         views: OUT/<accession>/<view>.dcm (default);\n"
             "                     rsna: OUT/<patient_id>/<image_id>.dcm as train.csv names them\n"
+            "  --hard LIST        fatty,film,labels,markers: the cases that break a plain\n"
+            "                     Otsu crop (docs/phantom.md); implies --masks\n"
+            "  --density D        force BI-RADS density A, B, C or D (fatty forces A)\n"
+            "  --masks            write each view's true mask as <name>_mask.pgm (0 air,\n"
+            "                     255 breast, 160 pectoral, 64 label/marker, 32 film border)\n"
             "  --quiet            no progress lines\n");
 }
 
@@ -174,6 +182,20 @@ static int parse(int argc, char **argv, options *o) {
                 fprintf(stderr, "mama phantom: --layout: '%s' is not views or rsna\n", val);
                 return 2;
             }
+        } else if (strcmp(a, "--hard") == 0) {
+            NEED_VALUE;
+            static const char *const names[] = {"fatty", "film", "labels", "markers"};
+            if (parse_list(val, names, 4, &o->hard, "--hard (fatty, film, labels, markers)") != 0) return 2;
+            o->masks = 1;
+        } else if (strcmp(a, "--density") == 0) {
+            NEED_VALUE;
+            if (strlen(val) != 1 || val[0] < 'A' || val[0] > 'D') {
+                fprintf(stderr, "mama phantom: --density must be A, B, C or D, not '%s'\n", val);
+                return 2;
+            }
+            o->density = val[0] - 'A' + 1;
+        } else if (strcmp(a, "--masks") == 0) {
+            o->masks = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else {
@@ -213,11 +235,34 @@ static int add_shot(shot *list, int n, int side, int mlo, unsigned mods, int fp,
     return n + 1;
 }
 
-static int generate_study(const options *o, int index, ph_tables *tab, uint16_t *pix, void *work) {
+/* The true mask as an 8-bit PGM (docs/phantom.md: 0 air, 255 breast, 160 pectoral,
+ * 64 label or marker, 32 film border). */
+static int write_mask(const char *path, const uint8_t *mask, int rows, int cols) {
+    static const uint8_t level[5] = {0, 255, 160, 32, 64};
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "mama phantom: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "P5\n%d %d\n255\n", cols, rows);
+    int ok = 1;
+    for (int y = 0; y < rows && ok; y++) {
+        uint8_t line[8192];
+        for (int x = 0; x < cols; x++) line[x] = level[mask[(size_t)y * cols + x] % 5];
+        ok = fwrite(line, 1, (size_t)cols, f) == (size_t)cols;
+    }
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "mama phantom: cannot write %s\n", path);
+    return ok ? 0 : -1;
+}
+
+static int generate_study(const options *o, int index, ph_tables *tab, uint16_t *pix, void *work, uint8_t *mask) {
     const double spacing = PH_DETECTOR_WIDTH_MM / o->cols;
     ph_study st;
     ph_case_draw(&st, o->seed, index, o->rows * spacing, o->abnormal);
     if (o->extras & EXTRA_IMPLANT) st.implant = 1;
+    if (o->density) st.density = o->density;
+    if (o->hard & PH_HARD_FATTY) st.density = 1;
 
     char dir[4096];
     char folder[32];
@@ -258,7 +303,9 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
                      .bits = o->bits,
                      .mono1 = o->mono1,
                      .implant_displaced = (sh->mods & DCM_VIEWMOD_IMPLANT_DISPLACED) != 0,
-                     .noise_seed = ph_hash3(o->seed, (uint64_t)index, 1000 + (uint64_t)k * (sh->retake ? 7 : 1))};
+                     .noise_seed = ph_hash3(o->seed, (uint64_t)index, 1000 + (uint64_t)k * (sh->retake ? 7 : 1)),
+                     .hard = o->hard,
+                     .mask = mask};
         ph_mark m[PH_MAX_FINDINGS];
         if (ph_render(&st, &v, pix, work, m) != 0) {
             fprintf(stderr, "mama phantom: cannot render a %dx%d image\n", o->rows, o->cols);
@@ -275,6 +322,10 @@ static int generate_study(const options *o, int index, ph_tables *tab, uint16_t 
         long image_id = st.rsna_patient * 100 + k + 1;
         if (o->layout_rsna) snprintf(name, sizeof name, "%ld", image_id);
         else snprintf(name, sizeof name, "%s%s%s", lat, view, sh->suffix);
+        if (mask) {
+            snprintf(path, sizeof path, "%s/%s_mask.pgm", dir, name);
+            if (write_mask(path, mask, o->rows, o->cols) != 0) return -1;
+        }
         snprintf(path, sizeof path, "%s/%s.dcm", dir, name);
         snprintf(rel, sizeof rel, "%s/%s.dcm", folder, name);
         ph_uid(sop, o->seed, (uint64_t)index, 0x534f5000ull + (uint64_t)k);
@@ -373,10 +424,13 @@ int cmd_phantom(int argc, char **argv) {
     size_t npix = (size_t)o.rows * o.cols;
     uint16_t *pix = malloc(npix * sizeof *pix);
     void *work = malloc(ph_render_work_size(o.rows, o.cols));
-    if (!pix || !work) {
+    /* the film overlay needs the mask to know where the air is */
+    uint8_t *mask = o.masks || o.hard ? malloc(npix) : NULL;
+    if (!pix || !work || ((o.masks || o.hard) && !mask)) {
         fprintf(stderr, "mama phantom: out of memory for a %dx%d image\n", o.rows, o.cols);
         free(pix);
         free(work);
+        free(mask);
         return 1;
     }
     ph_tables tab;
@@ -385,16 +439,18 @@ int cmd_phantom(int argc, char **argv) {
         fprintf(stderr, "mama phantom: %s\n", err);
         free(pix);
         free(work);
+        free(mask);
         return 1;
     }
     rc = 0;
     for (int i = 0; i < o.count && rc == 0; i++)
-        if (generate_study(&o, i, &tab, pix, work) != 0) rc = 1;
+        if (generate_study(&o, i, &tab, pix, work, mask) != 0) rc = 1;
     if (ph_tables_close(&tab) != 0) {
         fprintf(stderr, "mama phantom: writing the tables in %s failed\n", o.out);
         rc = 1;
     }
     free(pix);
     free(work);
+    free(mask);
     return rc;
 }

@@ -120,7 +120,7 @@ int mama_cmd_score(int argc, char **argv) {
     score_result *r = NULL;
     float *inputs = NULL;
     score_view_in *views = NULL;
-    char (*ids)[DCM_UID_MAX] = NULL, (*view_names)[17] = NULL;
+    char (*ids)[DCM_UID_MAX] = NULL, (*view_names)[17] = NULL, (*quality)[256] = NULL;
     char study_uid[DCM_UID_MAX] = "";
     int *view_file = NULL;
     if (model_load(model_path, &m) != MAMA_OK) {
@@ -133,7 +133,8 @@ int mama_cmd_score(int argc, char **argv) {
     views = calloc((size_t)n_paths, sizeof *views);
     ids = calloc((size_t)n_paths, sizeof *ids);
     view_names = calloc((size_t)n_paths, sizeof *view_names);
-    if (!inputs || !views || !ids || !view_names) {
+    quality = calloc((size_t)n_paths, sizeof *quality);
+    if (!inputs || !views || !ids || !view_names || !quality) {
         fprintf(stderr, "mama score: out of memory for %d views of %dx%d\n", n_paths, S, S);
         goto done;
     }
@@ -146,7 +147,8 @@ int mama_cmd_score(int argc, char **argv) {
     for (int i = 0; i < n_paths; i++) {
         dcm_instance_info info;
         char err[512];
-        int rc = view_input_load(m, paths[i], inputs + per * nv, &info, err, sizeof err);
+        int rc = view_input_load_checked(m, paths[i], inputs + per * nv, &info, quality[nv], sizeof quality[nv],
+                                         err, sizeof err);
         if (rc == VIEW_INPUT_ERR_READ) {
             if (study_dir) {   /* a directory may hold other files: say so and go on */
                 fprintf(stderr, "mama score: skipping %s: %s\n", paths[i], err);
@@ -191,6 +193,7 @@ int mama_cmd_score(int argc, char **argv) {
         json_t *vj = json_object_get(j, "views");   /* same order as views[] */
         for (int i = 0; i < nv && i < (int)json_array_size(vj); i++)
             json_object_set_new(json_array_get(vj, i), "file", json_string(paths[view_file[i]]));
+        for (int i = 0; i < nv; i++) view_input_warn(j, ids[i], quality[i]);
     }
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(j);
@@ -208,6 +211,7 @@ done:
     free(views);
     free(ids);
     free(view_names);
+    free(quality);
     free(view_file);
     if (owned) {
         for (int i = 0; i < n_paths; i++) free(paths[i]);

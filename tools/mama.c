@@ -30,7 +30,7 @@ static const mama_cmd commands[] = {
     {"preprocess", cmd_preprocess, "DICOM/PNG -> preprocessed model view as PNG (crop, resize)"},
     {"contact-sheet", cmd_contact_sheet, "PNG sheet of a study's four views and MIAS films, preprocessed"},
     {"phantom", cmd_phantom, "generate screening studies as DICOM MG with ground truth"},
-    {"import", cmd_import, "write a data set's films as DICOM studies (mias)"},
+    {"import", cmd_import, "write images as MG DICOM studies (mias, images: PNG/TIFF/JPEG/DICOM + CSV, cbis)"},
     {NULL, NULL, NULL},
 };
 

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/vision/breast_mask.h"
+
 #define PC_MAGIC "MAMAPC01"
-#define PC_VERSION 1u
+#define PC_VERSION 2u /* 2: the crop is the breast mask (breast_mask.c), not Otsu's largest component */
 #define PC_HEADER 64u
 #define PC_MAX_SIDE 65535
 
@@ -209,11 +211,13 @@ mama_status prepcache_get(const prepcache_config *cfg, const char *path,
     if (rc != MAMA_OK) return rc;
     prep_box box = {0, 0, H, W};
     if (cfg->crop) {
-        rc = prep_breast_box(&box, src, H, W, prep_otsu_threshold(src, H, W));
+        breast_mask_info info;
+        rc = breast_mask_compute(src, H, W, NULL, &info);
         if (rc != MAMA_OK) {
             free(src);
             return rc;
         }
+        box = info.box;
     }
     int longer = box.h > box.w ? box.h : box.w;
     int OH = box.h, OW = box.w;

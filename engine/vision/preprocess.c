@@ -1,9 +1,11 @@
-/* preprocess.c: Otsu breast crop, antialiased resize, augmentations and normalisation
+/* preprocess.c: breast crop, antialiased resize, augmentations and normalisation
  * that turn a [0,1] grayscale mammogram into the model's (3,S,S) input.
  *
  * Legend: H, W source rows/cols; OH, OW resized rows/cols; S model side; 3 channels.
- * See preprocess.h for the pipeline and the choice of filter. */
+ * The crop box comes from breast_mask.c. See preprocess.h for the pipeline and the choice of filter. */
 #include "engine/vision/preprocess.h"
+
+#include "engine/vision/breast_mask.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -291,18 +293,26 @@ void prep_to_model_input(float *out, const float *img, int S, const float mean[3
     }
 }
 
-mama_status prep_crop_resize(float *out, int OH, int OW, const float *img, int H, int W,
-                             int crop, prep_box *out_box) {
+mama_status prep_crop_resize_info(float *out, int OH, int OW, const float *img, int H,
+                                  int W, int crop, prep_box *out_box,
+                                  breast_mask_info *out_info) {
     if (!img || H <= 0 || W <= 0)
         return mama_errorf(MAMA_EINVAL, "preprocess: empty image %dx%d", H, W);
     prep_box box = {0, 0, H, W};
     if (crop) {
-        float t = prep_otsu_threshold(img, H, W);
-        mama_status rc = prep_breast_box(&box, img, H, W, t);
+        breast_mask_info info;
+        mama_status rc = breast_mask_compute(img, H, W, NULL, &info);
         if (rc != MAMA_OK) return rc;
+        box = info.box;
+        if (out_info) *out_info = info;
     }
     if (out_box) *out_box = box;
     return prep_resize(out, OH, OW, img, W, box);
+}
+
+mama_status prep_crop_resize(float *out, int OH, int OW, const float *img, int H, int W,
+                             int crop, prep_box *out_box) {
+    return prep_crop_resize_info(out, OH, OW, img, H, W, crop, out_box, NULL);
 }
 
 static int check_cfg(const prep_config *cfg) {
@@ -314,11 +324,17 @@ static int check_cfg(const prep_config *cfg) {
 
 mama_status prep_image_eval(float *out, const float *img, int H, int W,
                             const prep_config *cfg, prep_box *out_box) {
+    return prep_image_eval_info(out, img, H, W, cfg, out_box, NULL);
+}
+
+mama_status prep_image_eval_info(float *out, const float *img, int H, int W,
+                                 const prep_config *cfg, prep_box *out_box,
+                                 breast_mask_info *out_info) {
     if (check_cfg(cfg)) return mama_errorf(MAMA_EINVAL, "preprocess: bad size %d or std", cfg->size);
     int S = cfg->size;
     float *gray = malloc(sizeof(float) * (size_t)S * (size_t)S);
     if (!gray) return mama_errorf(MAMA_ENOMEM, "preprocess: no memory for %dx%d", S, S);
-    mama_status rc = prep_crop_resize(gray, S, S, img, H, W, cfg->crop, out_box);
+    mama_status rc = prep_crop_resize_info(gray, S, S, img, H, W, cfg->crop, out_box, out_info);
     if (rc == MAMA_OK) prep_to_model_input(out, gray, S, cfg->mean, cfg->std);
     free(gray);
     return rc;
@@ -440,8 +456,10 @@ mama_status prep_image_train(float *out, const float *img, int H, int W,
     mama_status rc = MAMA_OK;
     prep_box box = {0, 0, H, W};
     if (cfg->crop) {
-        rc = prep_breast_box(&box, img, H, W, prep_otsu_threshold(img, H, W));
+        breast_mask_info info;
+        rc = breast_mask_compute(img, H, W, NULL, &info);
         if (rc != MAMA_OK) goto done;
+        box = info.box;
     }
     prep_box sub;
     prep_rrc_params(&sub, box.h, box.w, aug, rng);

@@ -4,11 +4,10 @@
  * side (518 for the paper model); 3 channels (the gray image repeated).
  *
  * Evaluation path (prep_image_eval):
- *   Otsu threshold (256 bins over [0,1]) -> breast mask = the LARGEST 8-connected
- *   foreground component (drops film labels, markers and scanner specks, which are
- *   separate and smaller; the breast always touches the chest-wall edge and is by far
- *   the largest bright region) -> bounding box of that component -> resize the box to
- *   S x S (aspect not kept) -> repeat to 3 channels -> (x - mean[c]) / std[c].
+ *   breast mask (engine/vision/breast_mask.h: air/tissue threshold, labels and clear film
+ *   out, opening, the largest component on the chest-wall side) -> bounding box of the
+ *   mask -> resize the box to S x S (aspect not kept) -> repeat to 3 channels ->
+ *   (x - mean[c]) / std[c].
  * Training path (prep_image_train): the same crop, then the SimCLR-style augmentations
  *   (random resized crop scale 0.1-1, aspect 3/4-4/3; h and v flip p 0.5 each;
  *   brightness and contrast jitter 0.8 in random order with p 0.8; Gaussian blur 7x7,
@@ -43,7 +42,7 @@ typedef struct prep_config {
     int size;          /* S: output side, default 518 */
     float mean[3];     /* per-channel mean, default 0.5 */
     float std[3];      /* per-channel std, default 0.5 */
-    int crop;          /* 1: Otsu breast crop (default); 0: use the whole image */
+    int crop;          /* 1: breast crop (default); 0: use the whole image */
 } prep_config;
 
 typedef struct prep_aug_config {
@@ -61,12 +60,13 @@ typedef struct prep_aug_config {
 void prep_config_default(prep_config *out_cfg);
 void prep_aug_config_default(prep_aug_config *out_aug);
 
-/* Otsu's threshold of img (H,W) in [0,1] over 256 equal bins on [0,1] (bin of v =
+/* Otsu's threshold (the breast mask's split of air from tissue classes) of img (H,W) in [0,1] over 256 equal bins on [0,1] (bin of v =
  * floor(256 v), clamped to 0..255); returns t = (k+1)/256 for the best split after bin k:
  * foreground is v >= t. A constant image gives t = 1 (no foreground). */
 float prep_otsu_threshold(const float *img, int H, int W);
 
-/* Bounding box of the largest 8-connected component of {v >= t} in img (H,W). When the
+/* Bounding box of the largest 8-connected component of {v >= t} in img (H,W): the
+ * plain Otsu crop the breast mask replaced, kept as the baseline tests compare with. When the
  * image has no foreground the box is the whole image. Labels foreground runs with
  * union-find (scratch: 16 bytes per run, allocated inside); ties go to the component
  * whose first pixel comes first in raster order. */
@@ -90,6 +90,16 @@ mama_status prep_image_eval(float *out, const float *img, int H, int W,
  * (for caches, PNG export and contact sheets). */
 mama_status prep_crop_resize(float *out, int OH, int OW, const float *img, int H, int W,
                              int crop, prep_box *out_box);
+
+/* The same two with the breast mask's details (quality flags) in out_info (may be
+ * NULL; untouched when crop is 0). */
+struct breast_mask_info;
+mama_status prep_image_eval_info(float *out, const float *img, int H, int W,
+                                 const prep_config *cfg, prep_box *out_box,
+                                 struct breast_mask_info *out_info);
+mama_status prep_crop_resize_info(float *out, int OH, int OW, const float *img, int H,
+                                  int W, int crop, prep_box *out_box,
+                                  struct breast_mask_info *out_info);
 
 /* Training: out (3,S,S) from img (H,W) in [0,1] (typically an already cropped cache
  * entry: pass cfg->crop = 0 then). rng (engine/rng.h) is advanced; the same state gives

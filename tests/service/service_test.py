@@ -3,7 +3,7 @@
 DCMTK storescu/echoscu, real HTTP). One meson test per case; see svc.py for the harness.
 
 Cases: disk_full scoring four_view grouping timeout parallel kill9 bad_input rest changes shutdown
-series_laterality
+series_laterality secondary_capture scored_incomplete import_images send_compressed
 """
 import glob
 import json
@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from svc import (ADMIN_TOKEN, HARNESS, MAMA, MAMAD, RAWSCU, Daemon, acked, check, dataset_bytes,  # noqa: E402
-                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail)
+                 index_rows, phantom, run_case, sha256, sop_uid, study_uid, tag, Fail, AE, SENDER)
 
 VIEWS = {"L-CC": "LCC", "L-MLO": "LMLO", "R-CC": "RCC", "R-MLO": "RMLO"}
 
@@ -572,7 +572,248 @@ def series_laterality(work, daemons):
     check(d.stop() == 0, "SIGTERM: clean exit")
 
 
-CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality)}
+def _to_secondary_capture(path, drop, add):
+    """Rewrites an MG phantom file as a Secondary Capture image the way digitised film
+    data sets carry it: SC SOP class, none of ImageLaterality / ViewPosition / View Code
+    Sequence, then `drop` further tags removed and `add` ("tag=value") set."""
+    sc = "1.2.840.10008.5.1.4.1.1.7"
+    args = ["dcmodify", "-nb", "-imt", "-m", "(0008,0016)=" + sc,  # the meta header follows
+            "-e", "(0020,0062)", "-e", "(0018,5101)", "-e", "(0054,0220)"]
+    for t in drop:
+        args += ["-e", t]
+    for a in add:
+        args += ["-i", a]
+    r = subprocess.run(args + [path], capture_output=True, text=True)
+    check(r.returncode == 0, "dcmodify %s: %s" % (os.path.basename(path), r.stderr.strip()))
+
+
+def secondary_capture(work, daemons):
+    """A Secondary Capture MG study (as CBIS-DDSM ships): refused by default with the
+    reason in the log (not only "peer aborted"), accepted, grouped into its four views and
+    scored with dicom.accept_secondary_capture; laterality and view come from
+    PatientOrientation (R-CC, R-MLO), the series Laterality (L-CC) or SeriesDescription
+    (L-MLO, no PatientOrientation), each source logged; an SC image that is not a
+    mammogram (Modality OT, no BodyPartExamined) fails its C-STORE with the reason."""
+    for tool in ("dcmodify", "dcmdump"):
+        if not shutil.which(tool):
+            print("SKIP: %s not installed (apt install dcmtk)" % tool)
+            sys.exit(77)
+    sd = phantom(work + "/ph", "--count", "1", "--seed", "29")[0]
+    files = {k: os.path.join(sd, v + ".dcm") for k, v in VIEWS.items()}
+    _to_secondary_capture(files["R-CC"], [], [])
+    _to_secondary_capture(files["R-MLO"], [], [])
+    _to_secondary_capture(files["L-CC"], [], ["(0020,0060)=L"])
+    _to_secondary_capture(files["L-MLO"], ["(0020,0020)"], ["(0008,103e)=LEFT MLO"])
+    other = os.path.join(work, "other.dcm")
+    shutil.copy(os.path.join(sd, "LCC.dcm"), other)
+    r = subprocess.run(["dcmodify", "-nb", "-i", "(0008,0060)=OT", "-e", "(0018,0015)", "-i",
+                        "(0008,0018)=2.25.1234567", other],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "dcmodify other: %s" % r.stderr.strip())
+    for k, p in files.items():
+        dump = subprocess.run(["dcmdump", "-q", "-Un", p], capture_output=True, text=True).stdout
+        check("(0002,0002) UI [1.2.840.10008.5.1.4.1.1.7]" in dump and "(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]"
+              in dump and "(0020,0062)" not in dump and "(0018,5101)" not in dump,
+              "%s is Secondary Capture without ImageLaterality" % k)
+    uid = study_uid(files["L-CC"])
+    # default: refused, and the log says why
+    d = Daemon(work + "/d0")
+    daemons.append(d.start())
+    rc, out = d.store(list(files.values()))
+    check(acked(out) == 0, "default: nothing stored")
+    log = d.log_since_start()
+    check("refused: Secondary Capture is not accepted" in log and "dicom.accept_secondary_capture" in log,
+          "default: the refused presentation context and its reason are logged")
+    status, doc = d.get("/api/v1/studies/" + uid)
+    check(status == 404, "default: no study (%s)" % status)
+    check(d.stop() == 0, "clean stop")
+    # with the option: stored, grouped, scored
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    d = Daemon(work + "/d1", {"dicom.accept_secondary_capture": "true", "scoring.model": model,
+                              "scoring.workers": "1"})
+    daemons.append(d.start())
+    rc, out = d.store(list(files.values()))
+    check(acked(out) == 4, "with the option: four Success responses")
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+    for key, path in files.items():
+        check(doc["views"][key] and doc["views"][key]["sop_uid"] == sop_uid(path),
+              "view %s is %s" % (key, os.path.basename(path)))
+    views = doc["latest_result"]["result"]["views"]
+    by_sop = {sop_uid(p): k for k, p in files.items()}
+    got = sorted((by_sop[v["id"]], v["laterality"] + "-" + v["view"]) for v in views)
+    check(got == sorted((k, k) for k in files), "scored every view on its side (%s)" % got)
+    log = d.log_since_start()
+    for key, src in (("R-CC", "PatientOrientation"), ("L-CC", "Laterality"), ("L-MLO", "SeriesDescription")):
+        line = "Secondary Capture %s: laterality '%s' from %s" % (sop_uid(files[key]), key[0], src)
+        check(line in log, "logged: %s" % line)
+    check("view 'MLO' from SeriesDescription" in log and "view 'CC' from PatientOrientation" in log,
+          "the view sources are logged")
+    rc, out = d.store([other])
+    check(acked(out) == 0, "a Secondary Capture that is not a mammogram is refused")
+    check("Secondary Capture accepted only for mammograms: Modality 'OT'" in d.log_since_start(),
+          "its C-STORE failure is logged with the reason")
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
+def scored_incomplete(work, daemons):
+    """A timed-out study scored with a view missing: its reason still says why after
+    scoring, the log has a line for the scored study, a view whose crop is bad (a window
+    that leaves nothing visible) is named in the result's warnings while the good views
+    are not, and probabilities carry 6 significant digits (as `mama score` prints)."""
+    if not shutil.which("dcmodify"):
+        print("SKIP: dcmodify not installed (apt install dcmtk)")
+        sys.exit(77)
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    sd = phantom(work + "/ph", "--count", "1", "--seed", "31", "--views", "LCC,RCC,LMLO")[0]
+    files = sorted(glob.glob(os.path.join(sd, "*.dcm")))
+    dark = os.path.join(sd, "LCC.dcm")
+    r = subprocess.run(["dcmodify", "-nb", "-m", "(0028,1050)=60000", "-m", "(0028,1051)=10", dark],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "dcmodify: %s" % r.stderr.strip())
+    d = Daemon(work + "/d", {"grouper.stable_age": "1s", "scoring.model": model, "scoring.workers": "1"})
+    daemons.append(d.start())
+    uid = study_uid(files[0])
+    rc, out = d.store(files)
+    check(acked(out) == 3, "three views stored")
+    doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+    check("views missing: R-MLO" in doc["reason"], "scored study keeps its reason: '%s'" % doc["reason"])
+    check(("study %s scored" % uid) in d.log_since_start(), "a log line for the scored study")
+    warnings = doc["latest_result"]["result"]["warnings"]
+    dark_sop = sop_uid(dark)
+    crop = [w for w in warnings if "crop:" in w]
+    check(len(crop) == 1 and dark_sop in crop[0] and "no breast tissue" in crop[0],
+          "one crop warning, for the dark view: %s" % crop)
+    probs = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "probs":
+                    probs.extend(v.values())
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(doc["latest_result"]["result"])
+    check(probs and all(float("%.6g" % p) == p for p in probs),
+          "probabilities with 6 significant digits (%d, e.g. %r)" % (len(probs), probs[:2]))
+    # mama score says the same of the same files
+    r = subprocess.run([MAMA, "score", "--model", model, "--threads", "1", "--study", sd],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "mama score (%s)" % r.stderr.strip())
+    cli = json.loads(r.stdout)
+    check([w for w in cli["warnings"] if "crop:" in w and dark_sop in w], "mama score names the dark view too")
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
+def _dciodvfy_errors(path):
+    r = subprocess.run(["dciodvfy", path], capture_output=True, text=True)
+    return [l for l in (r.stdout + r.stderr).splitlines() if l.startswith("Error")]
+
+
+def import_images(work, daemons):
+    """`mama import images` (a CSV naming a PNG, a TIFF, a JPEG and a DICOM file) and
+    `mama import cbis` (the CBIS-DDSM folder layout, Secondary Capture files, an ROI folder
+    to skip): every output passes dciodvfy without an error, and mamad groups each study
+    into its four views on the right sides and scores it."""
+    for tool in ("dcmj2pnm", "dcmodify", "dciodvfy"):
+        if not shutil.which(tool):
+            print("SKIP: %s not installed (scripts/install-deps.sh)" % tool)
+            sys.exit(77)
+    sd = phantom(work + "/ph", "--count", "2", "--seed", "37")
+    src = os.path.join(work, "src")
+    os.makedirs(src)
+    conv = [("LCC", "a.png", "--write-png"), ("RCC", "b.tif", "--write-tiff"), ("LMLO", "c.jpg", "--write-jpeg")]
+    for view, name, opt in conv:
+        r = subprocess.run(["dcmj2pnm", opt, os.path.join(sd[0], view + ".dcm"), os.path.join(src, name)],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "dcmj2pnm %s: %s" % (name, r.stderr.strip()))
+    shutil.copy(os.path.join(sd[0], "RMLO.dcm"), os.path.join(src, "d.dcm"))
+    with open(os.path.join(src, "list.csv"), "w") as f:
+        f.write("path,patient_id,study,laterality,view,study_date\n"
+                "a.png,PAT1,S1,L,CC,20240101\nb.tif,PAT1,S1,RIGHT,CC,20240101\n"
+                "c.jpg,PAT1,S1,left,MLO,20240101\nd.dcm,PAT1,S1,R,MLO,20240101\n")
+    out = os.path.join(work, "out")
+    r = subprocess.run([MAMA, "import", "images", out, "--csv", os.path.join(src, "list.csv")],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "mama import images (%s)" % (r.stdout + r.stderr).strip())
+    made = sorted(glob.glob(os.path.join(out, "PAT1_S1", "*.dcm")))
+    check([os.path.basename(p) for p in made] == ["LCC.dcm", "LMLO.dcm", "RCC.dcm", "RMLO.dcm"],
+          "four views written (%s)" % made)
+    # CBIS-DDSM layout: SC files in <type>_P_<n>_<SIDE>_<VIEW>/<date>/<series>/1-1.dcm
+    cbis = os.path.join(work, "CBIS-DDSM")
+    names = {"LCC": "LEFT_CC", "RCC": "RIGHT_CC", "LMLO": "LEFT_MLO", "RMLO": "RIGHT_MLO"}
+    for view, side in names.items():
+        series = os.path.join(cbis, "Mass-Training_P_00042_" + side, "07-20-2016-DDSM-1", "1.000-full mammogram-1")
+        os.makedirs(series)
+        dst = os.path.join(series, "1-1.dcm")
+        shutil.copy(os.path.join(sd[1], view + ".dcm"), dst)
+        _to_secondary_capture(dst, ["(0020,0020)", "(0020,0060)"], [])
+    roi = os.path.join(cbis, "Mass-Training_P_00042_LEFT_CC_1", "x", "y")
+    os.makedirs(roi)
+    shutil.copy(os.path.join(sd[1], "LCC.dcm"), os.path.join(roi, "1-1.dcm"))
+    out2 = os.path.join(work, "out2")
+    r = subprocess.run([MAMA, "import", "cbis", cbis, out2], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and "4 full-field images; 1 other folders" in r.stdout,
+          "mama import cbis (%s)" % (r.stdout + r.stderr).strip())
+    made2 = sorted(glob.glob(os.path.join(out2, "*", "*.dcm")))
+    check(len(made2) == 4 and all("P_00042_Mass-Training_P_00042" in p for p in made2), "four CBIS views (%s)" % made2)
+    for p in made + made2:
+        errs = _dciodvfy_errors(p)
+        check(not errs, "dciodvfy %s: no error (%s)" % (os.path.relpath(p, work), errs[:3]))
+    model = os.path.join(work, "micro.safetensors")
+    r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
+    check(r.returncode == 0, "a micro model file (mama model-init)")
+    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1"})
+    daemons.append(d.start())
+    for files in (made, made2):
+        uid = study_uid(files[0])
+        rc, out_ = d.store(files)
+        check(acked(out_) == 4, "storescu: four Success responses")
+        doc, _ = d.wait_study(uid, lambda s: s["state"] == "scored", timeout=30)
+        want = {os.path.basename(p)[:-4]: sop_uid(p) for p in files}
+        for key, view in VIEWS.items():
+            check(doc["views"][key] and doc["views"][key]["sop_uid"] == want[view], "%s is %s.dcm" % (key, view))
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
+def send_compressed(work, daemons):
+    """The send lines of README.md and docs/operations.md on compressed files: dcmsend
+    sends a mix of JPEG 2000, JPEG lossless, JPEG-LS, RLE and uncompressed files in one
+    association (it proposes each file's own transfer syntax); storescu needs the option
+    of the syntax (-xv for JPEG 2000 lossless) and fails without it (it proposes only
+    uncompressed syntaxes and cannot send a JPEG 2000 file over them)."""
+    if not shutil.which("dcmsend"):
+        print("SKIP: dcmsend not installed (apt install dcmtk)")
+        sys.exit(77)
+    d = Daemon(work + "/d")
+    daemons.append(d.start())
+    files = []
+    for i, ts in enumerate(["j2k", "jpegll", "jpegls", "rle", "explicit"]):
+        sd = phantom(work + "/ph%d" % i, "--count", "1", "--seed", str(40 + i), "--tsyntax", ts)[0]
+        files.append(sorted(glob.glob(os.path.join(sd, "*.dcm"))))
+    r = subprocess.run(["dcmsend", "-v", "-aet", SENDER, "-aec", AE, "127.0.0.1", str(d.dicom_port)]
+                       + [f for group in files[1:] for f in group], capture_output=True, text=True, timeout=120)
+    n_ok = (r.stdout + r.stderr).count("Received C-STORE Response (Success)")
+    check(r.returncode == 0 and n_ok == 16, "dcmsend: 16 compressed and uncompressed files stored (%d)" % n_ok)
+    rc, out = d.store(files[0])
+    check(acked(out) == 0, "storescu without -xv: the JPEG 2000 files are not sent")
+    r = subprocess.run(["storescu", "-v", "-xv", "-aet", SENDER, "-aec", AE, "127.0.0.1", str(d.dicom_port)]
+                       + files[0], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and acked(r.stdout + r.stderr) == 4, "storescu -xv: the JPEG 2000 files stored")
+    n = index_rows(d.index, "SELECT COUNT(*) FROM instances")[0][0]
+    check(n == 20, "20 instances indexed (%d)" % n)
+    check(d.stop() == 0, "SIGTERM: clean exit")
+
+
+CASES = {f.__name__: f for f in (disk_full, scoring, four_view, grouping, timeout, parallel, kill9, bad_input, rest, changes, shutdown, series_laterality,
+                                            secondary_capture, scored_incomplete, import_images,
+                                            send_compressed)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

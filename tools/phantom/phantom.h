@@ -24,6 +24,16 @@
  * phantom's own; their exact arithmetic is part of "same seed, same bytes". */
 uint64_t ph_hash3(uint64_t a, uint64_t b, uint64_t c);
 void ph_rng_seed(mama_rng *r, uint64_t a, uint64_t b, uint64_t c);
+/* A 32-bit integer hash (lowbias32) for per-pixel noise and lattices: part of "same seed,
+ * same bytes" too. */
+static inline uint32_t ph_hash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
 double ph_rng_range(mama_rng *r, double lo, double hi);
 /* Box-Muller on u1 in [1e-300, 1) (mama_rng_normal uses 1 - u): kept so that phantoms
  * stay byte-identical across the move to the engine's generator. */
@@ -133,7 +143,20 @@ typedef struct ph_view {
     int mono1;             /* store inverted values */
     int implant_displaced; /* implant pushed out of the field */
     uint64_t noise_seed;   /* per acquisition (a retake gets another) */
+    unsigned hard;         /* PH_HARD_*: the cases that broke the Otsu crop */
+    uint8_t *mask;         /* rows x cols or NULL: the true mask (PH_MASK_*), as written */
 } ph_view;
+
+/* Hard cases (phantom_hard.c): a fatty breast whose pectoral is much brighter than its
+ * fat; digitised film (film base instead of air, clear-film borders, black scanner
+ * padding); burned-in labels; a lead marker and a step wedge. */
+enum { PH_HARD_FATTY = 1, PH_HARD_FILM = 2, PH_HARD_LABELS = 4, PH_HARD_MARKERS = 8 };
+/* True mask values: what each pixel is. */
+enum { PH_MASK_AIR = 0, PH_MASK_BREAST = 1, PH_MASK_PECTORAL = 2, PH_MASK_BORDER = 3, PH_MASK_LABEL = 4 };
+/* Draws the film, label and marker overlays into img (rows x cols, canonical frame: chest
+ * wall left, values 0..1) and marks them in mask (same frame; may be NULL), in places
+ * the breast leaves free. s: mm per pixel. */
+void ph_hard_apply(const ph_study *st, const ph_view *v, float *img, uint8_t *mask, double s);
 
 /* Where a finding landed in a rendered view (pixels, canonical or mirrored as written). */
 typedef struct ph_mark {

@@ -31,17 +31,8 @@
 
 static const double density_threshold[5] = {0, 0.60, 0.53, 0.46, 0.39};
 
-static inline uint32_t hash32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
 static inline float lattice(int ix, int iy, uint32_t seed) {
-    uint32_t h = hash32((uint32_t)ix * 0x9E3779B1U ^ hash32((uint32_t)iy + seed));
+    uint32_t h = ph_hash32((uint32_t)ix * 0x9E3779B1U ^ ph_hash32((uint32_t)iy + seed));
     return (float)(h >> 8) * (1.0f / 16777216.0f);
 }
 
@@ -145,6 +136,10 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
     const float inv_cf = 1.0f / (float)fr->cf;
     const int implant = st->implant;
     const uint32_t nseed = (uint32_t)mama_rng_mix64(v->noise_seed);
+    /* fatty hard case: darker fat, a much brighter pectoral (Otsu then splits fat from
+     * muscle, not breast from air) */
+    const int fatty = (v->hard & PH_HARD_FATTY) != 0;
+    const float fat_level = fatty ? 0.27f : FAT_LEVEL, pect_level = fatty ? 0.86f : PECT_LEVEL;
     for (int i = 0; i < fr->rows; i++) {
         const float y = ((float)i + 0.5f) * s;
         const float h = (float)(mlo ? (y < yn ? b->up_mlo_mm : b->down_mlo_mm) : b->half_cc_mm);
@@ -164,13 +159,15 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
         const float ty = ci - (float)i0;
         const float *c0 = fr->coarse + (size_t)i0 * fr->cw, *c1 = c0 + fr->cw;
         const float *nrow = fr->noise;
-        const uint32_t noff = hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
+        const uint32_t noff = ph_hash32(nseed ^ ((uint32_t)i * 0x9E3779B1U));
         /* past the outline (and the nipple) only air: no per-pixel geometry there */
         float x_end = v2 < 1.0f ? sqrtf(1.0f - v2) / inv_a : 0.0f;
         if (nip_row && x_end < a + nip_r) x_end = a + nip_r;
         int j_end = (int)(x_end / s) + 2;
         if (j_end > fr->cols) j_end = fr->cols;
         for (int j = j_end; j < fr->cols; j++) row[j] = BG_LEVEL + 0.5f * NOISE_SIGMA * nrow[(j + noff) & (NOISE_TABLE - 1)];
+        uint8_t *mrow = v->mask ? v->mask + (size_t)i * fr->cols : NULL;
+        if (mrow) memset(mrow, PH_MASK_AIR, (size_t)fr->cols);
         for (int j = 0; j < j_end; j++) {
             const float x = ((float)j + 0.5f) * s;
             const float u = x * inv_a, u2 = u * u, e2 = u2 + v2;
@@ -193,16 +190,17 @@ static void build_tissue(frame *fr, const ph_study *st, const ph_breast *b, cons
                 row[j] = BG_LEVEL + 0.5f * NOISE_SIGMA * noise;
                 continue;
             }
+            if (mrow) mrow[j] = x < pect ? PH_MASK_PECTORAL : PH_MASK_BREAST;
             const float cj = (float)j * inv_cf;
             const int j0 = (int)cj;
             const float tx = cj - (float)j0;
             const float top = c0[j0] + (c0[j0 + 1] - c0[j0]) * tx, bot = c1[j0] + (c1[j0 + 1] - c1[j0]) * tx;
             const float gl = top + (bot - top) * ty;
-            float tissue = FAT_LEVEL + GLAND_GAIN * gl;
+            float tissue = fat_level + GLAND_GAIN * gl;
             if (nipple) tissue += 0.06f;
             if (x < pect + 3.0f) {
                 const float w = smoothstepf(pect + 1.5f, pect - 1.5f, x);
-                tissue = tissue * (1 - w) + (PECT_LEVEL + 0.08f * gl + 0.04f * (x - pect) / (pect + 1.0f)) * w;
+                tissue = tissue * (1 - w) + (pect_level + 0.08f * gl + 0.04f * (x - pect) / (pect + 1.0f)) * w;
             }
             if (implant) {
                 /* silicone: a smooth, nearly white dome against the chest wall that hides
@@ -422,7 +420,7 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
         /* sum of four uniform bytes, scaled to unit variance */
         uint32_t nseed = (uint32_t)mama_rng_mix64(v->noise_seed);
         for (int k = 0; k < NOISE_TABLE; k++) {
-            uint32_t hsh = hash32((uint32_t)k ^ nseed);
+            uint32_t hsh = ph_hash32((uint32_t)k ^ nseed);
             fr.noise[k] = ((float)(hsh & 0xff) + (float)((hsh >> 8) & 0xff) + (float)((hsh >> 16) & 0xff) +
                            (float)(hsh >> 24) - 510.0f) * (1.7320508f / 255.0f);
         }
@@ -458,6 +456,29 @@ int ph_render(const ph_study *st, const ph_view *v, uint16_t *out, void *work, p
             marks[k].r = f->size_mm / fr.s;
         }
     }
+    if (v->hard & (PH_HARD_FILM | PH_HARD_LABELS | PH_HARD_MARKERS)) ph_hard_apply(st, v, fr.img, v->mask, fr.s);
+    if (v->mask) {
+        /* the truth is the breast as stored: what the window shows black (the outer skin
+         * band, thinner than a millimetre on dense breasts, up to two on fatty ones) is
+         * air to every reader and every crop */
+        double c, w;
+        ph_view plain = *v;
+        plain.mono1 = 0;
+        ph_window(&plain, &c, &w);
+        const float lo = (float)((c - 0.5 * w) / (double)((1u << v->bits) - 1));
+        for (size_t p = 0; p < (size_t)v->rows * v->cols; p++)
+            if ((v->mask[p] == PH_MASK_BREAST || v->mask[p] == PH_MASK_PECTORAL) && fr.img[p] < lo)
+                v->mask[p] = PH_MASK_AIR;
+    }
+    if (v->mask && v->side) /* the mask was drawn in the canonical frame too */
+        for (int i = 0; i < v->rows; i++) {
+            uint8_t *m = v->mask + (size_t)i * v->cols;
+            for (int j = 0; j < v->cols / 2; j++) {
+                uint8_t t = m[j];
+                m[j] = m[v->cols - 1 - j];
+                m[v->cols - 1 - j] = t;
+            }
+        }
     /* quantise, mirror the right breast, invert for MONOCHROME1 */
     const float maxv = (float)((1u << v->bits) - 1);
     for (int i = 0; i < v->rows; i++) {
