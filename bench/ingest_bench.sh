@@ -26,6 +26,8 @@ done
 # Benchmarks leave BLAS tuning to the machine (no BLAS runs here; kept for uniformity).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 MAMAD=$BUILD/daemon/mamad MAMA=$BUILD/tools/mama
+# mamad refuses root without --user or --allow-root
+ROOT_OPT=(); [ "$(id -u)" = 0 ] && ROOT_OPT=(--allow-root)
 for t in storescu storescp "$MAMAD" "$MAMA"; do
     command -v "$t" >/dev/null || { echo "missing $t (build the project; apt install dcmtk)"; exit 1; }
 done
@@ -75,7 +77,7 @@ start_server() {  # start_server NAME PORT: sets SRV_PID, AE
         ;;
     mamad)
         AE=MAMAD
-        "$MAMAD" --set dicom.port="$port" --set dicom.allow="DEMO@127.0.0.1 DEMO@localhost" \
+        "$MAMAD" "${ROOT_OPT[@]}" --set dicom.port="$port" --set dicom.allow="DEMO@127.0.0.1 DEMO@localhost" \
             --set dicom.max_associations=16 --set storage.dir="$dir/store" \
             --set storage.index="$dir/index.sqlite" --set rest.enabled=false \
             --set grouper.stable_age=1h --set log.level=warn >"$dir/log" 2>&1 &

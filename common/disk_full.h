@@ -14,6 +14,11 @@ extern "C" {
  * are not: a failing disk or a read-only mount needs a person, not a retry. */
 int disk_full(int err);
 
+/* Bytes an unprivileged writer can still use on the file system holding path (statvfs
+ * f_bavail x f_frsize), or -1 when it cannot be asked. The storage reserve
+ * (storage.reserve: C-STOREs get 0xA700 below it, /health says so) is measured with it. */
+long long disk_free_bytes(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 typedef enum cfg_type { T_STR, T_INT, T_BOOL, T_DURATION, T_LEVEL, T_CATEGORIES, T_SIZE } cfg_type;
 
@@ -45,6 +46,24 @@ static const cfg_entry table[] = {
      "Seconds to wait for the next DIMSE message or data of an instance."},
     {"dicom.max_pdu", T_INT, F(dicom_max_pdu), "0", 0, 1048576,
      "Largest PDU received, bytes (0 = DCMTK's default)."},
+    {"dicom.request_timeout", T_INT, F(dicom_request_timeout_s), "5", 1, 3600,
+     "Seconds a new connection has to send its whole association request; then it is "
+     "closed (at most dicom.acse_timeout)."},
+    {"dicom.max_pending_per_host", T_INT, F(dicom_max_pending_per_host), "8", 1, 256,
+     "Connections of one host that may be waiting to send their association request; more "
+     "are closed at accept. Hosts on no dicom.allow entry are always closed at accept."},
+    {"dicom.max_associations_per_host", T_INT, F(dicom_max_assoc_per_host), "0", 0, 256,
+     "Associations one host may hold at once (0: dicom.max_associations); more are "
+     "rejected as local limit exceeded."},
+    {"dicom.tls_cert", T_STR, F(dicom_tls_cert), "", 0, 0,
+     "PEM certificate for DICOM TLS (DCMTK's TLS layer, BCP 195 TLS Secure Transport "
+     "profile); with dicom.tls_key every association must use TLS. Empty: no TLS."},
+    {"dicom.tls_key", T_STR, F(dicom_tls_key), "", 0, 0,
+     "PEM private key for dicom.tls_cert; refused when group or others can read it."},
+    {"dicom.tls_ca", T_STR, F(dicom_tls_ca), "", 0, 0,
+     "PEM file of the certificates trusted to sign client (sender) certificates."},
+    {"dicom.tls_require_client_cert", T_BOOL, F(dicom_tls_require_client_cert), "true", 0, 1,
+     "With TLS: refuse senders without a client certificate signed by dicom.tls_ca."},
     {"dicom.allow", T_STR, F(dicom_allow), "", 0, 0,
      "Space-separated CALLING_AE@host entries allowed to store (\"*\" matches any AE or host). "
      "Empty denies everybody."},
@@ -57,6 +76,10 @@ static const cfg_entry table[] = {
     {"storage.index", T_STR, F(storage_index), "/var/lib/mamad/index.sqlite", 0, 0,
      "The index: an SQLite file (WAL mode: keep it on a local file system), or a PostgreSQL "
      "URI (postgresql://user@host/db) shared by several nodes (docs/scale-out.md)."},
+    {"storage.reserve", T_INT, F(storage_reserve_mb), "512", 0, 1048576,
+     "Free space (MB) kept on the storage file system: below it C-STOREs are answered "
+     "0xA700 (out of resources, the sender retries later) before the disk is truly full, so "
+     "the index always has room; /health reports it. 0 = no reserve."},
     {"storage.retention", T_DURATION, F(storage_retention_ms), "0", 0, 315360000000LL,
      "Delete a study this long after it was scored (or failed) once its results are delivered "
      "(e.g. 30d; 0: keep studies). Receiving, queued, scoring and undelivered studies are never removed."},
@@ -73,6 +96,17 @@ static const cfg_entry table[] = {
     {"rest.threads", T_INT, F(rest_threads), "4", 1, 64, "REST worker threads."},
     {"rest.max_body", T_INT, F(rest_max_body), "65536", 0, 16777216,
      "Largest request body accepted, bytes; larger requests get 413."},
+    {"rest.max_connections", T_INT, F(rest_max_connections), "256", 4, 4096,
+     "REST connections open at once; more are refused at accept."},
+    {"rest.max_connections_per_ip", T_INT, F(rest_max_connections_per_ip), "16", 1, 4096,
+     "REST connections one client address may hold open; more are refused at accept."},
+    {"rest.connection_timeout", T_INT, F(rest_connection_timeout_s), "10", 1, 3600,
+     "Seconds a REST connection may stay idle (or send its request) before it is closed."},
+    {"rest.tls_cert", T_STR, F(rest_tls_cert), "", 0, 0,
+     "PEM certificate (chain) for HTTPS; with rest.tls_key the REST API speaks only TLS "
+     "(libmicrohttpd + GnuTLS). Empty: plain HTTP (keep rest.bind on loopback then)."},
+    {"rest.tls_key", T_STR, F(rest_tls_key), "", 0, 0,
+     "PEM private key for rest.tls_cert; refused when group or others can read it."},
     {"rest.token_file", T_STR, F(rest_token_file), "", 0, 0,
      "File of bearer tokens, one `ROLE TOKEN` per line (ROLE is read or admin; # comments). "
      "Keep it mode 0600."},
@@ -115,6 +149,10 @@ static const cfg_entry table[] = {
     {"log.categories", T_CATEGORIES, F(log_categories), "all", 0, 0,
      "Comma-separated categories to log: main, dicom, http, db, engine, or all."},
     {"log.syslog", T_BOOL, F(log_syslog), "false", 0, 1, "Log to syslog instead of stderr."},
+    {"log.access_file", T_STR, F(log_access_file), "/var/log/mamad/access.log", 0, 0,
+     "REST audit log, one JSON line per request (time, client, role, token id - not the "
+     "token -, method, path, status, bytes; no patient data), apart from the service log. "
+     "\"\" turns it off."},
 };
 #define N_ENTRIES (sizeof table / sizeof table[0])
 
@@ -359,6 +397,26 @@ static int add_token(mamad_config *cfg, const char *role, const char *token, con
     return 0;
 }
 
+/* "<what>.tls_cert" and "<what>.tls_key": both or neither, the key mode 0600 or stricter. */
+static int check_tls_pair(const char *what, const char *cert, const char *key, char *err, size_t errlen) {
+    if (!cert[0] != !key[0]) {
+        snprintf(err, errlen, "%s.tls_cert and %s.tls_key go together (set both, or neither)", what, what);
+        return -1;
+    }
+    if (!key[0]) return 0;
+    struct stat kst;
+    if (stat(key, &kst) != 0) {
+        snprintf(err, errlen, "%s.tls_key %s: %s", what, key, strerror(errno));
+        return -1;
+    }
+    if (kst.st_mode & 077) {
+        snprintf(err, errlen, "%s.tls_key %s is readable by group or others (mode %04o): run `chmod 600 %s`",
+                 what, key, (unsigned)(kst.st_mode & 07777), key);
+        return -1;
+    }
+    return 0;
+}
+
 /* forward.destinations: AE@host:port[/sr|overview|sr+overview] */
 static int parse_forward(mamad_config *cfg, char *err, size_t errlen) {
     cfg->n_forward = 0;
@@ -442,6 +500,15 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(a->calling_ae, sizeof a->calling_ae, "%.*s", (int)(at - tok), tok);
         snprintf(a->host, sizeof a->host, "%s", at + 1);
     }
+    /* TLS (REST, DICOM): certificate and key together; the key readable by its owner only */
+    if (check_tls_pair("rest", cfg->rest_tls_cert, cfg->rest_tls_key, err, errlen) != 0 ||
+        check_tls_pair("dicom", cfg->dicom_tls_cert, cfg->dicom_tls_key, err, errlen) != 0)
+        return -1;
+    if (cfg->dicom_tls_cert[0] && cfg->dicom_tls_require_client_cert && !cfg->dicom_tls_ca[0]) {
+        snprintf(err, errlen, "dicom.tls_require_client_cert needs dicom.tls_ca (the certificates "
+                 "trusted to sign the senders' certificates), or set it to false");
+        return -1;
+    }
     if (parse_forward(cfg, err, errlen) != 0) return -1;
     /* tokens: file, then environment */
     cfg->n_tokens = 0;
@@ -449,6 +516,15 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         FILE *f = fopen(cfg->rest_token_file, "r");
         if (!f) {
             snprintf(err, errlen, "rest.token_file %s: %s", cfg->rest_token_file, strerror(errno));
+            return -1;
+        }
+        /* The tokens are passwords: a file others can read is refused, not warned about. */
+        struct stat tst;
+        if (fstat(fileno(f), &tst) != 0 || (tst.st_mode & 077)) {
+            snprintf(err, errlen, "rest.token_file %s is readable by group or others (mode %04o): "
+                     "the tokens are secrets; run `chmod 600 %s`", cfg->rest_token_file,
+                     (unsigned)(tst.st_mode & 07777), cfg->rest_token_file);
+            fclose(f);
             return -1;
         }
         char line[512];

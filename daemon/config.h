@@ -48,6 +48,13 @@ typedef struct mamad_config {
     int64_t dicom_acse_timeout_s;
     int64_t dicom_dimse_timeout_s;
     int64_t dicom_max_pdu;
+    int64_t dicom_request_timeout_s;
+    int64_t dicom_max_pending_per_host;
+    int64_t dicom_max_assoc_per_host;
+    char dicom_tls_cert[CONFIG_STR_MAX];
+    char dicom_tls_key[CONFIG_STR_MAX];
+    char dicom_tls_ca[CONFIG_STR_MAX];
+    int64_t dicom_tls_require_client_cert;
     char dicom_allow[CONFIG_STR_MAX * 2];
     int64_t dicom_accept_secondary_capture;
     /* [storage] */
@@ -56,12 +63,18 @@ typedef struct mamad_config {
     int64_t storage_retention_ms;
     int64_t storage_max_size;
     int64_t storage_retention_check_ms;
+    int64_t storage_reserve_mb;
     /* [rest] */
     int64_t rest_enabled;
     char rest_bind[CONFIG_STR_MAX];
     int64_t rest_port;
     int64_t rest_threads;
     int64_t rest_max_body;
+    int64_t rest_max_connections;
+    int64_t rest_max_connections_per_ip;
+    int64_t rest_connection_timeout_s;
+    char rest_tls_cert[CONFIG_STR_MAX];
+    char rest_tls_key[CONFIG_STR_MAX];
     char rest_token_file[CONFIG_STR_MAX];
     char rest_token_env[64];
     char rest_web_dir[CONFIG_STR_MAX];
@@ -85,6 +98,7 @@ typedef struct mamad_config {
     char log_level[16];
     char log_categories[64];
     int64_t log_syslog;
+    char log_access_file[CONFIG_STR_MAX];
 
     /* Derived by config_finish (not settable directly). */
     config_allow allow[CONFIG_MAX_ALLOW];

@@ -204,6 +204,11 @@ static db_rc add_body(db *index, void *arg) {
 
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now) {
+    return grouper_add_stored(g, info, path, size, NULL, now);
+}
+
+db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *path,
+                         int64_t size, const char *sha256, int64_t now) {
     grouper_view v;
     grouper_view_classify(info, &v);
     db_instance in;
@@ -220,6 +225,7 @@ db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char
              v.for_processing ? "FOR PROCESSING" : "FOR PRESENTATION");
     snprintf(in.acq_datetime, sizeof in.acq_datetime, "%s", info->acquisition_datetime);
     snprintf(in.path, sizeof in.path, "%s", path);
+    if (sha256) snprintf(in.sha256, sizeof in.sha256, "%s", sha256);
     in.size = size;
     in.received_at = now;
 
@@ -280,7 +286,9 @@ static db_rc requeue_body(db *index, void *arg) {
     if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
     int mine = c->ok;
     int lapsed = s.lease_until <= c->now;
-    int own = !strcmp(s.claimed_by, db_node(index)) || !s.claimed_by[0];
+    /* ours from before this start: a claim our workers made since (state_at >= now) is
+     * live, not interrupted */
+    int own = (!strcmp(s.claimed_by, db_node(index)) || !s.claimed_by[0]) && s.state_at < c->now;
     if (s.state != DB_STATE_SCORING || !(lapsed || (mine && own))) return DB_OK;
     if (mine && own) snprintf(s.reason, sizeof s.reason, "scoring interrupted by a restart");
     else snprintf(s.reason, sizeof s.reason, "the lease of node %s lapsed while scoring",
@@ -321,28 +329,51 @@ static db_rc resume_body(db *index, void *arg) {
     return DB_OK;
 }
 
+/* 1 when uid is among the n in seen. */
+static int uid_seen(char (*seen)[65], int n, const char *uid) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(seen[i], uid) == 0) return 1;
+    return 0;
+}
+
+/* Re-queues what a stop left complete, timed out or scoring. The workers already run, so a
+ * study re-queued here can be claimed (scoring again) before the next page is read: each
+ * study is resumed at most once per call (the seen list), or it would be scored twice. */
 db_rc grouper_resume(grouper *g, int64_t now) {
     static const db_state from[] = {DB_STATE_COMPLETE, DB_STATE_TIMED_OUT, DB_STATE_SCORING};
-    int resumed = 0;
+    int resumed = 0, cap = 0;
+    char (*seen)[65] = NULL;
     db_rc rc = DB_OK;
     for (size_t k = 0; k < sizeof from / sizeof from[0] && rc == DB_OK; k++) {
         for (;;) {
             char uids[64][65];
-            int n = 0, moved = 0;
-            /* Scoring studies of other live nodes are theirs: only this node's own (its
-             * previous life), unclaimed ones and lapsed leases come back. */
+            int n = 0, fresh = 0;
+            /* Scoring studies of other live nodes are theirs: only this node's claims from
+             * before this start (its previous life), unclaimed ones and lapsed leases. */
             if (from[k] == DB_STATE_SCORING) rc = db_studies_orphaned(g->index, now, 1, uids, 64, &n);
             else rc = db_studies_in_state(g->index, from[k], uids, 64, &n);
             if (rc != DB_OK || n == 0) break;
             for (int i = 0; i < n && rc == DB_OK; i++) {
+                if (uid_seen(seen, resumed, uids[i])) continue;
+                if (resumed == cap) {
+                    int ncap = cap ? 2 * cap : 64;
+                    char (*grown)[65] = realloc(seen, (size_t)ncap * sizeof *seen);
+                    if (!grown) {
+                        rc = DB_ERROR;
+                        break;
+                    }
+                    seen = grown;
+                    cap = ncap;
+                }
+                memcpy(seen[resumed++], uids[i], sizeof seen[0]);  /* both char[65], NUL-terminated */
+                fresh++;
                 one_ctx c = {.g = g, .uid = uids[i], .now = now, .ok = 1};
                 rc = db_tx_run(g->index, from[k] == DB_STATE_SCORING ? requeue_body : resume_body, &c);
-                moved += c.queued;
             }
-            resumed += moved;
-            if (rc != DB_OK || moved == 0) break;   /* another node took the rest */
+            if (rc != DB_OK || fresh == 0) break;   /* nothing new: done (or another node was) */
         }
     }
+    free(seen);
     if (resumed) log_info(LOG_CAT_MAIN, "resumed %d studies into the queue", resumed);
     if (rc == DB_OK) rc = grouper_tick(g, now);
     if (resumed && g->notify) g->notify(g->notify_ctx);

@@ -32,6 +32,9 @@ void grouper_set_notify(grouper *g, void (*notify)(void *), void *notify_ctx);
  * DB_ERROR (nothing changed). */
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now);
+/* The same with the file's SHA-256 (64 hex digits, or NULL/"") recorded in its row. */
+db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *path,
+                         int64_t size, const char *sha256, int64_t now);
 /* receiving studies past a deadline -> timed_out -> queued; scoring studies whose lease
  * lapsed -> queued. Safe to run on every node at once. */
 db_rc grouper_tick(grouper *g, int64_t now);

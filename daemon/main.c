@@ -1,6 +1,8 @@
-/* main.c: mamad start-up and shutdown. Order: config -> logging -> index (one handle; each
- * thread gets its own connection) -> storage -> grouper (resume + timer) -> scoring workers -> REST
- * -> DICOM SCP; then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
+/* main.c: mamad start-up and shutdown. Order: config -> logging -> privileges (refuse
+ * root unless --user or --allow-root; umask 027; bind the DICOM and REST ports; drop to
+ * --user) -> index (one handle; each thread gets its own connection) -> storage ->
+ * grouper (resume + timer) -> scoring workers -> REST -> DICOM SCP (both on the ports
+ * bound before the drop); then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
  * and lets in-flight stores finish, then REST, workers, timer, and the index closes. */
 #include <errno.h>
 #include <signal.h>
@@ -8,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
+#include "daemon/privilege.h"
 #include "daemon/outbox.h"
 #include "daemon/overview.h"
 #include "daemon/results.h"
@@ -27,12 +31,15 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: mamad [-c FILE] [--set key=value]... [-v] [--check] [--config-doc]\n\n"
+            "usage: mamad [-c FILE] [--set key=value]... [-v] [--user NAME | --allow-root]\n"
+            "             [--check] [--config-doc]\n\n"
             "mamad receives mammography studies over DICOM, stores and groups them, and\n"
             "serves them over REST (see docs/configuration.md and docs/openapi.yaml).\n\n"
             "  -c, --config FILE   read settings from FILE (key = value, [sections])\n"
             "  --set KEY=VALUE     override one setting (repeatable, applied after the file)\n"
             "  -v, --verbose       log.level = debug\n"
+            "  --user NAME         started as root: bind the ports, then run as NAME\n"
+            "  --allow-root        run as root anyway (otherwise refused)\n"
             "  --check             validate the configuration and exit\n"
             "  --config-doc        print docs/configuration.md (from the settings table)\n"
             "  -h, --help          this text      --version  the version\n\nsettings:\n");
@@ -40,7 +47,13 @@ static void usage(FILE *out) {
 }
 
 /* Parses the command line into cfg. Returns -1 to exit 2 (usage), 1 to exit 0, 0 to run. */
-static int parse_args(int argc, char **argv, mamad_config *cfg, int *out_check) {
+typedef struct run_opts {
+    int check;
+    const char *user;      /* --user NAME */
+    int allow_root;        /* --allow-root */
+} run_opts;
+
+static int parse_args(int argc, char **argv, mamad_config *cfg, run_opts *o) {
     char err[600];
     const char *config_path = NULL;
     /* The file first, then the overrides, whatever their order on the command line. */
@@ -77,7 +90,15 @@ static int parse_args(int argc, char **argv, mamad_config *cfg, int *out_check) 
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             snprintf(cfg->log_level, sizeof cfg->log_level, "debug");
         } else if (!strcmp(a, "--check")) {
-            *out_check = 1;
+            o->check = 1;
+        } else if (!strcmp(a, "--user")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                fprintf(stderr, "mamad: --user needs a user name\n");
+                return -1;
+            }
+            o->user = argv[++i];
+        } else if (!strcmp(a, "--allow-root")) {
+            o->allow_root = 1;
         } else if (!strcmp(a, "--config-doc")) {
             config_print_markdown(stdout);
             return 1;
@@ -104,19 +125,31 @@ static void log_db_fail(const char *what, db *d) { log_error(LOG_CAT_DB, "%s: %s
 int main(int argc, char **argv) {
     static mamad_config cfg;
     config_defaults(&cfg);
-    int check = 0;
-    int prc = parse_args(argc, argv, &cfg, &check);
+    run_opts opts = {0};
+    int prc = parse_args(argc, argv, &cfg, &opts);
     if (prc < 0) return 2;
     if (prc > 0) return 0;
     log_level lvl = LOG_LVL_INFO;
     log_parse_level(cfg.log_level, &lvl);
     log_init(lvl, config_categories_mask(cfg.log_categories), (int)cfg.log_syslog, "mamad");
-    if (check) {
+    if (opts.check) {
         printf("configuration ok: DICOM %s@%s:%d, %d allow-list entr%s, REST %s:%d with %d token(s)\n",
                cfg.dicom_ae_title, cfg.dicom_bind, (int)cfg.dicom_port, cfg.n_allow,
                cfg.n_allow == 1 ? "y" : "ies", cfg.rest_bind, (int)cfg.rest_port, cfg.n_tokens);
         return 0;
     }
+
+    char err[600];
+    if (privilege_check(opts.user, opts.allow_root, err, sizeof err) != 0) {
+        log_error(LOG_CAT_MAIN, "%s", err);
+        log_shutdown();
+        return 2;
+    }
+    if (geteuid() == 0 && !(opts.user && opts.user[0]))
+        log_warn(LOG_CAT_MAIN, "running as root (--allow-root): a dedicated user is safer (--user)");
+    /* Index, WAL, SHM, stored and temporary files: never world-readable (patient IDs),
+     * whatever umask the service manager left. */
+    umask(027);
 
     /* Signals are taken synchronously by sigwait below; every thread inherits the mask. */
     sigset_t sigs;
@@ -128,7 +161,8 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     int exit_code = 1;
-    char err[600];
+    int dicom_fd = -1, rest_fd = -1;
+    access_log *alog = NULL;
     db *writer = NULL;
     store *st = NULL;
     grouper *g = NULL;
@@ -142,6 +176,22 @@ int main(int argc, char **argv) {
     static metrics m;
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
+    /* The ports first (104 or 443 need root), then no root at all. */
+    if (cfg.dicom_enabled &&
+        (dicom_fd = dcm_scp_listen(cfg.dicom_bind, (uint16_t)cfg.dicom_port, err, sizeof err)) < 0) {
+        log_error(LOG_CAT_DICOM, "%s", err);
+        goto out;
+    }
+    if (cfg.rest_enabled && cfg.n_tokens > 0 && (rest_fd = rest_listen(&cfg, err, sizeof err)) < 0) {
+        log_error(LOG_CAT_HTTP, "%s", err);
+        goto out;
+    }
+    if (privilege_drop(opts.user, err, sizeof err) != 0) {
+        log_error(LOG_CAT_MAIN, "%s", err);
+        goto out;
+    }
+    if (opts.user && opts.user[0])
+        log_info(LOG_CAT_MAIN, "ports bound; running as user %s (uid %d)", opts.user, (int)getuid());
     if (store_create(cfg.storage_dir, cfg.node_id, NULL, NULL, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
@@ -219,13 +269,23 @@ int main(int argc, char **argv) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
+    store_set_reserve(st, (long long)cfg.storage_reserve_mb << 20);
     store_clean_tmp(st);
     if (grouper_resume(g, grouper_now_ms()) != DB_OK) {
         log_db_fail("resuming studies", writer);
         goto out;
     }
+    if (store_sweep(st, NULL) < 0) goto out;
     if (grouper_timer_start(g) != 0) goto out;
 
+    if (cfg.rest_enabled && cfg.n_tokens > 0 && cfg.log_access_file[0]) {
+        alog = access_log_open(cfg.log_access_file, err, sizeof err);
+        if (!alog) {
+            log_error(LOG_CAT_HTTP, "%s", err);
+            goto out;
+        }
+        log_info(LOG_CAT_HTTP, "REST access log: %s", cfg.log_access_file);
+    }
     if (cfg.rest_enabled && cfg.n_tokens == 0) {
         log_error(LOG_CAT_HTTP, "REST is DISABLED: no token configured (set rest.token_file or the "
                   "environment variable %s; there are no default tokens)",
@@ -235,13 +295,14 @@ int main(int argc, char **argv) {
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
-                       .started_at = grouper_now_ms()};
+                       .started_at = grouper_now_ms(), .alog = alog, .listen_fd = rest_fd};
+        rest_fd = -1;   /* rest_start owns it now, also when it fails */
         if (rest_start(&rc, &api, err, sizeof err) != 0) {
             log_error(LOG_CAT_HTTP, "%s", err);
             goto out;
         }
-        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%d token(s))", cfg.rest_bind,
-                 rest_port(api), cfg.n_tokens);
+        log_info(LOG_CAT_HTTP, "REST listening on %s port %d (%s, %d token(s))", cfg.rest_bind,
+                 rest_port(api), cfg.rest_tls_cert[0] ? "HTTPS" : "plain HTTP", cfg.n_tokens);
     }
 
     for (int i = 0; i < cfg.n_allow; i++) {
@@ -255,15 +316,25 @@ int main(int argc, char **argv) {
                          .max_associations = (int)cfg.dicom_max_associations,
                          .acse_timeout_s = (int)cfg.dicom_acse_timeout_s,
                          .dimse_timeout_s = (int)cfg.dicom_dimse_timeout_s,
+                         .request_timeout_s = (int)cfg.dicom_request_timeout_s,
+                         .max_pending_per_host = (int)cfg.dicom_max_pending_per_host,
+                         .max_assoc_per_host = (int)cfg.dicom_max_assoc_per_host,
                          .tmp_dir = store_tmp_dir(st), .allow = allow, .n_allow = cfg.n_allow,
                          .max_pdu = (uint64_t)cfg.dicom_max_pdu,
-                         .accept_secondary_capture = (int)cfg.dicom_accept_secondary_capture};
+                         .accept_secondary_capture = (int)cfg.dicom_accept_secondary_capture,
+                         .tls_cert = cfg.dicom_tls_cert, .tls_key = cfg.dicom_tls_key,
+                         .tls_ca = cfg.dicom_tls_ca,
+                         .tls_require_client_cert = (int)cfg.dicom_tls_require_client_cert,
+                         .listen_fd = dicom_fd};
     dcm_scp_handler h = store_handler(st);
     if (!cfg.dicom_enabled) {
         log_info(LOG_CAT_DICOM, "DICOM listener off (dicom.enabled = false): a scorer-only node");
-    } else if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
-        log_error(LOG_CAT_DICOM, "%s", err);
-        goto out;
+    } else {
+        dicom_fd = -1;      /* dcm_scp_start owns it now, also when it fails */
+        if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
+            log_error(LOG_CAT_DICOM, "%s", err);
+            goto out;
+        }
     }
     log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s, node %s",
              MAMA_VERSION, cfg.dicom_ae_title, scp ? (int)dcm_scp_port(scp) : 0,
@@ -281,8 +352,11 @@ int main(int argc, char **argv) {
     }
     exit_code = 0;
 out:
+    if (dicom_fd >= 0) close(dicom_fd);
+    if (rest_fd >= 0) close(rest_fd);
     if (scp) dcm_scp_stop(scp);           /* stops accepting; in-flight stores finish */
     if (api) rest_stop(api);
+    access_log_close(alog);
     if (g) grouper_timer_stop(g);         /* no more wake-ups of the workers */
     if (workers) worker_pool_stop(workers);
     outbox_stop(sender);                  /* after the workers: they wake it */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/access_log.h"
 #include "daemon/config.h"
 #include "daemon/grouper.h"
 #include "daemon/metrics.h"
@@ -26,11 +27,17 @@ typedef struct rest_ctx {
     int (*reload_model)(void *ctx, char *err, size_t errlen);
     void *reload_ctx;
     int64_t started_at;
+    access_log *alog;         /* NULL: no access log (log.access_file = "") */
+    int listen_fd;            /* > 0: a socket from rest_listen (bound before dropping
+                                 root), taken over; else rest_start binds one */
 } rest_ctx;
 
 typedef struct rest rest;
 
-/* Starts the listener on cfg->rest_bind:rest_port. 0, or -1 with a message. */
+/* Binds and listens on cfg->rest_bind:rest_port. The socket, or -1 with a message. */
+int rest_listen(const mamad_config *cfg, char *err, size_t errlen);
+/* Starts the server on ctx->listen_fd, or on a socket of its own from rest_listen.
+ * 0, or -1 with a message (the socket is closed then). */
 int rest_start(const rest_ctx *ctx, rest **out_rest, char *err, size_t errlen);
 void rest_stop(rest *r);
 /* The port bound (the ephemeral one when rest.port is 0). */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 const rest_error_info rest_errors[REST_ERR_COUNT] = {
     [REST_ERR_UNAUTHORIZED] = {"unauthorized", 401,
                                "a bearer token is required: send `Authorization: Bearer <token>`"},
@@ -18,10 +20,25 @@ const rest_error_info rest_errors[REST_ERR_COUNT] = {
                           "not a valid DICOM UID (1-64 digits and dots, no leading zeros)"},
     [REST_ERR_STUDY_NOT_FOUND] = {"study_not_found", 404, "no study with this UID"},
     [REST_ERR_BODY_TOO_LARGE] = {"body_too_large", 413, "request body too large"},
+    [REST_ERR_URI_TOO_LONG] = {"uri_too_long", 414,
+                               "request URI longer than 8192 bytes or with more than 64 query parameters"},
     [REST_ERR_BUSY] = {"conflict", 409, "the study cannot be rescored in its current state"},
     [REST_ERR_NO_MODEL] = {"no_model", 409, "no model is configured (scoring.model)"},
     [REST_ERR_INTERNAL] = {"internal", 500, "internal error (see the daemon log)"},
 };
+
+json_t *rest_str(const char *s) {
+    if (!s) s = "";
+    size_t n = strlen(s);
+    if (utf8_valid(s, n)) return json_stringn(s, n);
+    size_t cap = n * 3 + 1;   /* each invalid byte may become 3 (U+FFFD) */
+    char *clean = malloc(cap);
+    if (!clean) return NULL;
+    size_t w = utf8_sanitize(s, n, clean, cap);
+    json_t *j = json_stringn(clean, w);
+    free(clean);
+    return j;
+}
 
 void rest_json(rest_response *resp, int status, json_t *obj) {
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
@@ -41,13 +58,14 @@ void rest_error(rest_response *resp, rest_err e, const char *fmt, ...) {
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        int w = vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        if (w >= (int)sizeof msg) msg[utf8_prefix(msg, sizeof msg - 1)] = '\0';   /* cut whole */
     } else {
         snprintf(msg, sizeof msg, "%s", rest_errors[e].message);
     }
     rest_json(resp, rest_errors[e].http_status,
-              json_pack("{s:{s:s,s:s}}", "error", "code", rest_errors[e].code, "message", msg));
+              json_pack("{s:{s:s,s:o}}", "error", "code", rest_errors[e].code, "message", rest_str(msg)));
 }
 
 const char *rest_query(const rest_request *req, const char *name) {

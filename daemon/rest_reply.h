@@ -19,6 +19,7 @@ typedef enum rest_err {
     REST_ERR_BAD_UID,
     REST_ERR_STUDY_NOT_FOUND,
     REST_ERR_BODY_TOO_LARGE,
+    REST_ERR_URI_TOO_LONG,
     REST_ERR_BUSY,
     REST_ERR_NO_MODEL,
     REST_ERR_INTERNAL,
@@ -43,6 +44,7 @@ typedef struct rest_request {
     const char *body;
     size_t body_len;
     int role;                 /* CONFIG_ROLE_* of the bearer token, 0 when none */
+    char token_id[17];        /* access_log_token_id of the bearer token sent, "" if none */
 } rest_request;
 
 typedef struct rest_response {
@@ -54,9 +56,14 @@ typedef struct rest_response {
     int www_auth;             /* add WWW-Authenticate: Bearer */
 } rest_response;
 
-/* Fills resp with the JSON error (message printf-style; NULL for the default). */
+/* Fills resp with the JSON error (message printf-style; NULL for the default). The message
+ * is made valid UTF-8 and cut on a character boundary, whatever the arguments hold. */
 void rest_error(rest_response *resp, rest_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A JSON string of s as valid UTF-8 (common/utf8.h: invalid bytes become U+FFFD), never
+ * NULL for a NULL or invalid s: every text from the index or the request goes through it,
+ * because jansson refuses invalid UTF-8 and the response would be lost. */
+json_t *rest_str(const char *s);
 /* Serializes (and decrefs) obj as the JSON body with the given status. */
 void rest_json(rest_response *resp, int status, json_t *obj);
 /* A query parameter, or NULL. */

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/disk_full.h"
+#include "common/utf8.h"
 #include "daemon/grouper_view.h"
 #include "daemon/routes.h"
 #include "daemon/routes_results.h"
@@ -40,7 +42,7 @@ static int int_param(const rest_request *req, rest_response *resp, const char *n
     }
     if (!ok || x < lo || x > hi) {
         rest_error(resp, REST_ERR_BAD_PARAM, "%s must be an integer in %" PRId64 "..%" PRId64
-                   " (got '%.40s')", name, lo, hi, v);
+                   " (got '%.*s')", name, lo, hi, (int)utf8_prefix(v, 40), v);
         return -1;
     }
     *out = x;
@@ -49,15 +51,16 @@ static int int_param(const rest_request *req, rest_response *resp, const char *n
 
 static int check_uid(const rest_request *req, rest_response *resp) {
     if (dcm_uid_valid(req->param)) return 1;
-    rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID (1-64 digits and dots, "
-               "no empty components or leading zeros)", req->param);
+    rest_error(resp, REST_ERR_BAD_UID, "'%.*s' is not a valid DICOM UID (1-64 digits and dots, "
+               "no empty components or leading zeros)", (int)utf8_prefix(req->param, 70), req->param);
     return 0;
 }
 
 static json_t *study_summary(const db_study *s) {
-    return json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:i,s:i,s:I}", "uid", s->uid,
-                     "state", db_state_name(s->state), "complete", s->complete,
-                     "reason", s->reason, "patient_id", s->patient_id, "accession", s->accession,
+    return json_pack("{s:o,s:s,s:b,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:i,s:i,s:I}", "uid", rest_str(s->uid),
+                     "state", db_state_name(s->state), "complete", s->complete, "reason",
+                     rest_str(s->reason), "patient_id", rest_str(s->patient_id), "accession",
+                     rest_str(s->accession),
                      "instances", s->n_instances, "first_received", iso_time(s->first_at),
                      "last_received", iso_time(s->last_at), "state_changed", iso_time(s->state_at),
                      "attempts", s->attempts, "result_version", s->result_version,
@@ -68,10 +71,10 @@ static json_t *result_json(const db_result *r) {
     json_error_t jerr;
     json_t *res = json_loads(r->json, 0, &jerr);
     json_t *tim = json_loads(r->timings_json, 0, &jerr);
-    return json_pack("{s:i,s:s,s:o,s:o,s:o,s:s}", "version", r->version, "model_id", r->model_id,
-                     "result", res ? res : json_string(r->json), "timings",
+    return json_pack("{s:i,s:o,s:o,s:o,s:o,s:o}", "version", r->version, "model_id",
+                     rest_str(r->model_id), "result", res ? res : rest_str(r->json), "timings",
                      tim ? tim : json_object(), "created", iso_time(r->created_at), "node",
-                     r->node);
+                     rest_str(r->node));
 }
 
 /* ---- handlers */
@@ -81,20 +84,31 @@ static void h_health(const rest_request *req, rest_response *resp) {
     int64_t counts[DB_STATE_COUNT];
     int db_ok = db_study_count_by_state(c->index, counts) == DB_OK;
     int model = c->model_id && c->model_id[0] && worker_pool_active(c->workers);
-    char tmp[600];
+    char tmp[600], storage_msg[256] = "ok";
     snprintf(tmp, sizeof tmp, "%s/tmp", c->cfg->storage_dir);
     int storage_ok = access(tmp, W_OK) == 0;
+    long long free_b = disk_free_bytes(c->cfg->storage_dir);
+    long long reserve = (long long)c->cfg->storage_reserve_mb << 20;
+    if (!storage_ok)
+        snprintf(storage_msg, sizeof storage_msg, "the storage directory is not writable");
+    else if (free_b >= 0 && reserve > 0 && free_b < reserve) {
+        storage_ok = 0;   /* C-STOREs get 0xA700 now: not ready */
+        snprintf(storage_msg, sizeof storage_msg, "%lld MB free, below storage.reserve (%lld MB): "
+                 "C-STOREs are refused with 0xA700", free_b >> 20, reserve >> 20);
+    }
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:b,s:{s:b,s:b,s:s},s:I,s:s,s:I,s:s,s:s}", "status",
-        db_ok && storage_ok ? "ok" : "degraded", "database", db_ok ? "ok" : db_errmsg(c->index),
-        "storage", storage_ok ? "ok" : "the storage directory is not writable",
+        "{s:s,s:o,s:s,s:I,s:I,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I,s:o,s:s}", "status",
+        db_ok && storage_ok ? "ok" : "degraded", "database",
+        rest_str(db_ok ? "ok" : db_errmsg(c->index)),
+        "storage", storage_msg, "storage_free_bytes", (json_int_t)free_b,
+        "storage_reserve_bytes", (json_int_t)reserve,
         "ready", db_ok && storage_ok, "model", "loaded", model, "untrained",
         model && c->model_untrained && *c->model_untrained, "message",
-        model ? c->model_id
-              : "no model is loaded: complete studies wait in queued (set scoring.model)",
+        rest_str(model ? c->model_id
+                       : "no model is loaded: complete studies wait in queued (set scoring.model)"),
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
         "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000), "node",
-        c->cfg->node_id, "index", db_backend_name(c->index));
+        rest_str(c->cfg->node_id), "index", db_backend_name(c->index));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
 }
 
@@ -108,7 +122,7 @@ static void h_studies(const rest_request *req, rest_response *resp) {
         db_state s;
         if (db_state_parse(st, &s) != 0) {
             rest_error(resp, REST_ERR_BAD_PARAM, "state must be one of receiving, complete, "
-                       "timed_out, queued, scoring, scored, failed (got '%.32s')", st);
+                       "timed_out, queued, scoring, scored, failed (got '%.*s')", (int)utf8_prefix(st, 32), st);
             return;
         }
         state = (int)s;
@@ -154,17 +168,20 @@ static void h_study(const rest_request *req, rest_response *resp) {
         }
         const db_instance *in = &list[idx[v]];
         json_object_set_new(views, grouper_view_keys[v],
-                            json_pack("{s:s,s:s,s:s}", "sop_uid", in->sop_uid, "presentation_intent",
-                                      in->presentation_intent, "acquired", in->acq_datetime));
+                            json_pack("{s:o,s:o,s:o}", "sop_uid", rest_str(in->sop_uid),
+                                      "presentation_intent", rest_str(in->presentation_intent),
+                                      "acquired", rest_str(in->acq_datetime)));
     }
     for (int i = 0; i < n; i++) {
         const db_instance *in = &list[i];
         json_array_append_new(
-            insts, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:b}", "sop_uid",
-                             in->sop_uid, "series_uid", in->series_uid, "sop_class", in->sop_class,
-                             "view_key", in->view_key, "laterality", in->laterality, "view",
-                             in->view, "modifiers", in->modifiers, "presentation_intent",
-                             in->presentation_intent, "acquired", in->acq_datetime, "size",
+            insts, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:b}", "sop_uid",
+                             rest_str(in->sop_uid), "series_uid", rest_str(in->series_uid),
+                             "sop_class", rest_str(in->sop_class), "view_key",
+                             rest_str(in->view_key), "laterality", rest_str(in->laterality),
+                             "view", rest_str(in->view), "modifiers", rest_str(in->modifiers),
+                             "presentation_intent", rest_str(in->presentation_intent),
+                             "acquired", rest_str(in->acq_datetime), "size",
                              (json_int_t)in->size, "received", iso_time(in->received_at),
                              "selected", in->view_key[0] && idx[grouper_view_index(in->view_key)] == i));
     }
@@ -202,7 +219,7 @@ static void h_results(const rest_request *req, rest_response *resp) {
     json_t *arr = json_array();
     for (int i = 0; i < nr; i++) json_array_append_new(arr, result_json(&res[i]));
     db_results_free(res, nr);
-    rest_json(resp, 200, json_pack("{s:s,s:o}", "study", s.uid, "results", arr));
+    rest_json(resp, 200, json_pack("{s:o,s:o}", "study", rest_str(s.uid), "results", arr));
 }
 
 static void h_rescore(const rest_request *req, rest_response *resp) {
@@ -213,7 +230,7 @@ static void h_rescore(const rest_request *req, rest_response *resp) {
         rest_error(resp, REST_ERR_BUSY, "study %s is still receiving or being scored; retry later",
                    req->param);
     else if (rc != DB_OK) rest_error(resp, REST_ERR_INTERNAL, NULL);
-    else rest_json(resp, 202, json_pack("{s:s,s:s}", "study", req->param, "state", "queued"));
+    else rest_json(resp, 202, json_pack("{s:o,s:s}", "study", rest_str(req->param), "state", "queued"));
 }
 
 static void h_changes(const rest_request *req, rest_response *resp) {
@@ -231,9 +248,11 @@ static void h_changes(const rest_request *req, rest_response *resp) {
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o,s:s}", "seq", (json_int_t)rows[i].seq,
-                                             "type", rows[i].type, "study", rows[i].study_uid,
-                                             "date", iso_time(rows[i].at), "node", rows[i].node));
+        json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:o,s:o}", "seq", (json_int_t)rows[i].seq,
+                                             "type", rest_str(rows[i].type), "study",
+                                             rest_str(rows[i].study_uid),
+                                             "date", iso_time(rows[i].at), "node",
+                                             rest_str(rows[i].node)));
     /* Orthanc's contract: last = the last seq of the page, or on an empty page the
      * current maximum. */
     if (n > 0) last = rows[n - 1].seq;
@@ -246,8 +265,8 @@ static void h_models(const rest_request *req, rest_response *resp) {
     const rest_ctx *c = req->ctx;
     json_t *arr = json_array();
     if (c->model_id && c->model_id[0] && worker_pool_active(c->workers))
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "id", c->model_id, "path",
-                                             c->cfg->scoring_model, "active", 1));
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:b}", "id", rest_str(c->model_id), "path",
+                                             rest_str(c->cfg->scoring_model), "active", 1));
     rest_json(resp, 200, json_pack("{s:o}", "models", arr));
 }
 
@@ -298,6 +317,10 @@ static void h_metrics(const rest_request *req, rest_response *resp) {
     OUT("mamad_instances_indexed %lld\n", (long long)n_inst);
     METRIC("mamad_stored_bytes", "gauge", "Bytes of the indexed instances.");
     OUT("mamad_stored_bytes %lld\n", (long long)bytes);
+    METRIC("mamad_storage_free_bytes", "gauge", "Free bytes on the storage file system (-1: unknown).");
+    OUT("mamad_storage_free_bytes %lld\n", disk_free_bytes(c->cfg->storage_dir));
+    METRIC("mamad_storage_reserve_bytes", "gauge", "storage.reserve: below it C-STOREs get 0xA700.");
+    OUT("mamad_storage_reserve_bytes %lld\n", (long long)c->cfg->storage_reserve_mb << 20);
     METRIC("mamad_duplicates_total", "counter", "Duplicate SOP Instance UIDs received (kept once).");
     OUT("mamad_duplicates_total %lld\n", (long long)dups);
     METRIC("mamad_store_failures_total", "counter", "C-STORE requests answered with a failure by the daemon.");

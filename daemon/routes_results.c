@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/utf8.h"
 #include "daemon/retention.h"
 #include "dicom/dcm_instance_read.h"
 
@@ -46,7 +47,7 @@ static void send_file(rest_response *resp, const char *path, const char *type) {
  * error response filled. */
 static int find_object(const rest_request *req, rest_response *resp, const char *kind, db_object *o) {
     if (!dcm_uid_valid(req->param)) {
-        rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID", req->param);
+        rest_error(resp, REST_ERR_BAD_UID, "'%.*s' is not a valid DICOM UID", (int)utf8_prefix(req->param, 70), req->param);
         return 0;
     }
     int version = 0;
@@ -55,7 +56,7 @@ static int find_object(const rest_request *req, rest_response *resp, const char 
         char *end = NULL;
         long x = strtol(v, &end, 10);
         if (!*v || *end || x < 1 || x > 1000000) {
-            rest_error(resp, REST_ERR_BAD_PARAM, "version must be an integer >= 1 (got '%.20s')", v);
+            rest_error(resp, REST_ERR_BAD_PARAM, "version must be an integer >= 1 (got '%.*s')", (int)utf8_prefix(v, 20), v);
             return 0;
         }
         version = (int)x;
@@ -113,7 +114,7 @@ void h_study_thumbnail(const rest_request *req, rest_response *resp) {
 
 void h_study_delete(const rest_request *req, rest_response *resp) {
     if (!dcm_uid_valid(req->param)) {
-        rest_error(resp, REST_ERR_BAD_UID, "'%.70s' is not a valid DICOM UID", req->param);
+        rest_error(resp, REST_ERR_BAD_UID, "'%.*s' is not a valid DICOM UID", (int)utf8_prefix(req->param, 70), req->param);
         return;
     }
     char err[600] = "";
@@ -125,7 +126,7 @@ void h_study_delete(const rest_request *req, rest_response *resp) {
         rest_error(resp, REST_ERR_BUSY, "study %s is still receiving, queued or being scored; retry when it is "
                    "scored or failed", req->param);
     else if (rc != DB_OK) rest_error(resp, REST_ERR_INTERNAL, "deleting the study failed: %s", err);
-    else rest_json(resp, 200, json_pack("{s:s,s:b}", "study", req->param, "deleted", 1));
+    else rest_json(resp, 200, json_pack("{s:o,s:b}", "study", rest_str(req->param), "deleted", 1));
 }
 
 /* ---- the dashboard: static files of rest.web_dir, a fixed list (no path from the URL
@@ -156,7 +157,7 @@ static void web_file(const rest_request *req, rest_response *resp, const char *n
         resp->content_type = web_files[i].type;
         return;
     }
-    rest_error(resp, REST_ERR_NOT_FOUND, "no dashboard file %.60s", name);
+    rest_error(resp, REST_ERR_NOT_FOUND, "no dashboard file %.*s", (int)utf8_prefix(name, 60), name);
 }
 
 void h_dashboard_index(const rest_request *req, rest_response *resp) { web_file(req, resp, "index.html"); }
@@ -168,10 +169,11 @@ json_t *routes_outbox_json(db *index, const char *study_uid) {
     int n = 0;
     if (db_outbox_of_study(index, study_uid, rows, 64, &n) != DB_OK) return arr;
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "version", rows[i].version,
-                                             "object", rows[i].kind, "destination", rows[i].destination,
+        json_array_append_new(arr, json_pack("{s:i,s:o,s:o,s:s,s:i,s:o,s:I,s:I}", "version", rows[i].version,
+                                             "object", rest_str(rows[i].kind), "destination",
+                                             rest_str(rows[i].destination),
                                              "state", db_outbox_state_name(rows[i].state), "attempts",
-                                             rows[i].attempts, "last_error", rows[i].last_error,
+                                             rows[i].attempts, "last_error", rest_str(rows[i].last_error),
                                              "next_try_ms", (json_int_t)rows[i].next_at, "sent_ms",
                                              (json_int_t)rows[i].sent_at));
     return arr;

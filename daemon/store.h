@@ -21,6 +21,14 @@ void store_destroy(store *s);
 const char *store_tmp_dir(const store *s);
 /* Removes leftovers of transfers interrupted by a crash (never acknowledged). */
 void store_clean_tmp(store *s);
+/* Start-up sweep: every file under the storage tree that the index does not know (a
+ * crash between the rename and the index commit; never acknowledged) is indexed when it
+ * reads as the instance its path names, else moved to <dir>/quarantine/. Logged; returns
+ * how many were indexed (and *out_quarantined), or -1 when the index failed. */
+int store_sweep(store *s, int *out_quarantined);
+/* Free space to keep on the storage file system (bytes, 0 = none): a C-STORE that would
+ * leave less gets 0xA700. */
+void store_set_reserve(store *s, long long bytes);
 /* The handler to give dcm_scp_start. */
 dcm_scp_handler store_handler(store *s);
 

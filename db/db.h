@@ -115,8 +115,8 @@ typedef struct db_study {
     int64_t id;                /* creation order; paging cursor */
     char uid[65];
     db_state state;
-    char patient_id[65];
-    char accession[65];
+    char patient_id[193];      /* UTF-8: 64 characters of any DICOM character set */
+    char accession[193];
     int64_t first_at, last_at; /* first / last instance received */
     int64_t stable_deadline;   /* last_at + stable_age: receiving -> timed_out */
     int64_t max_deadline;      /* first_at + max_wait: receiving -> timed_out */
@@ -153,7 +153,8 @@ db_rc db_study_claim_next(db *d, int64_t now, db_study *out_study);
  * claim is no longer ours (it lapsed and another node took the study). */
 db_rc db_lease_renew(db *d, const char *uid, int64_t now);
 /* Scoring studies whose lease lapsed (lease_until <= now); with mine = 1 also those this
- * node claimed (its previous life, at start-up) or nobody did. Oldest first, up to max. */
+ * node (or nobody) claimed before now: its previous life, at start-up. Oldest first, up
+ * to max. */
 db_rc db_studies_orphaned(db *d, int64_t now, int mine, char (*out_uids)[65], int max,
                           int *out_n);
 /* Receiving studies whose stable or max deadline is <= now, up to max; uids copied. */

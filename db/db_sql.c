@@ -48,7 +48,7 @@ static const char *const common[S_COUNT] = {
                       "(stable_deadline <= ?2 OR max_deadline <= ?2) ORDER BY id LIMIT ?3",
     [S_STUDIES_IN_STATE] = "SELECT uid FROM studies WHERE state = ?1 ORDER BY id LIMIT ?2",
     [S_STUDIES_ORPHANED] = "SELECT uid FROM studies WHERE state = ?1 AND (lease_until <= ?2 "
-                           "OR (?3 = 1 AND (claimed_by = ?4 OR claimed_by = ''))) "
+                           "OR (?3 = 1 AND state_at < ?2 AND (claimed_by = ?4 OR claimed_by = ''))) "
                            "ORDER BY id LIMIT ?5",
     [S_LEASE_RENEW] = "UPDATE studies SET lease_until = ?3 WHERE uid = ?1 AND state = ?4 "
                       "AND claimed_by = ?2",

@@ -9,6 +9,7 @@
 // Every entry point catches every exception: the C callers only see -1 and a message.
 #include "dicom/dcm_image.h"
 #include "dicom/dcm_instance_read.h"
+#include "dicom/dcm_preparse.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -363,6 +364,9 @@ void map_pixels(float *out, size_t n, const pixel_format &pf, const voi_choice &
 
 void load(const char *path, int min_side, dcm_image *out) {
     register_codecs();
+    // the bounds every reader applies before DCMTK parses (dcm_preparse.h)
+    char bound[512];
+    if (dcm_preparse_file(path, bound, sizeof bound) != 0) fail("%s: %s", path, bound);
     DcmFileFormat ff;
     // ERM_fileOnly: a DICOM Part 10 file (preamble + "DICM" + meta header) is required;
     // anything else would be parsed as a guessed dataset and give garbage.

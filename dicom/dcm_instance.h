@@ -1,6 +1,8 @@
 /* dcm_instance.h: the key tags of one received or read DICOM instance, as plain C.
  * Filled by the DICOM layer (never from raw paths); consumed by the daemon's grouper and
- * the index. Strings are NUL-terminated, trimmed of DICOM padding, empty when absent. */
+ * the index. Strings are NUL-terminated, trimmed of DICOM padding, empty when absent, and
+ * UTF-8: free text (the DCM_TEXT_MAX fields) is converted from the dataset's Specific
+ * Character Set (0008,0005) by dicom/dcm_instance_read.cc; the file keeps the raw bytes. */
 #ifndef MAMA_DCM_INSTANCE_H
 #define MAMA_DCM_INSTANCE_H
 
@@ -12,6 +14,9 @@ extern "C" {
 
 #define DCM_UID_MAX 65      /* 64 characters + NUL */
 #define DCM_SHORT_MAX 65
+/* 64 characters of LO/SH/PN as UTF-8: any one byte of a DICOM character set becomes at
+ * most 3 bytes of UTF-8 (the value's raw length is still checked against 64). */
+#define DCM_TEXT_MAX (64 * 3 + 1)
 
 typedef struct dcm_instance_info {
     char study_uid[DCM_UID_MAX];
@@ -20,12 +25,12 @@ typedef struct dcm_instance_info {
     char sop_class_uid[DCM_UID_MAX];
     char transfer_syntax_uid[DCM_UID_MAX];
     char modality[17];
-    char patient_id[DCM_SHORT_MAX];
-    char accession_number[DCM_SHORT_MAX];
+    char patient_id[DCM_TEXT_MAX];
+    char accession_number[DCM_TEXT_MAX];
     char image_laterality[3];          /* "L", "R", or "" (falls back to (0020,0060)) */
     char view_position[17];            /* "CC", "MLO", ... (0018,5101) */
     char view_code[DCM_SHORT_MAX];     /* View Code Sequence item: CodeValue, e.g. "R-10242" */
-    char view_code_meaning[DCM_SHORT_MAX];
+    char view_code_meaning[DCM_TEXT_MAX];
     char view_modifiers[DCM_SHORT_MAX * 2]; /* View Modifier Code Sequence values, '\\'-joined
                                               (CID 4015): SRT "R-102D7" / SCT 399055006 spot
                                               compression, "R-102D6" / 399163009
@@ -36,7 +41,7 @@ typedef struct dcm_instance_info {
     char acquisition_datetime[27];     /* DT, or AcquisitionDate + AcquisitionTime joined */
     char patient_age[5];               /* AS, e.g. "057Y" */
     char study_date[9];
-    char study_description[DCM_SHORT_MAX];
+    char study_description[DCM_TEXT_MAX];
     uint16_t rows, columns;
     uint16_t bits_stored;
     char photometric[17];              /* "MONOCHROME1" / "MONOCHROME2" */

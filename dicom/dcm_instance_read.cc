@@ -6,6 +6,7 @@
  * loader that already holds the file. Also the UID syntax check used before any UID may
  * name a file. */
 #include "dicom/dcm_instance_read.h"
+#include "dicom/dcm_preparse.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -18,7 +19,10 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcspchrs.h"
 #include "dcmtk/ofstd/ofstd.h"
+
+#include "common/utf8.h"
 
 /* Values longer than this stay in the file until asked for; the largest tag read here is
  * far shorter, pixel data far longer. */
@@ -43,15 +47,69 @@ extern "C" int dcm_uid_valid(const char *s) {
     return 1;
 }
 
+/* Free text (LO, SH, PN ...) to UTF-8 by the dataset's Specific Character Set (0008,0005),
+ * with DCMTK's converter (iconv underneath). The index and REST speak UTF-8 only; the
+ * file keeps the sender's bytes. No character set declared (the default repertoire) or
+ * "ISO_IR 192": valid UTF-8 is kept as it is, anything else is read as ISO_IR 100
+ * (Latin-1: every byte is a character, so no byte of the value is lost) - senders that
+ * forget to declare Latin-1 are common. A value the converter refuses (an invalid
+ * sequence for the declared set) keeps its valid UTF-8 and gets U+FFFD for the rest. */
+struct TextDecoder {
+    DcmSpecificCharacterSet cs;
+    bool active = false;
+
+    explicit TextDecoder(DcmItem *ds) {
+        OFString v;
+        if (!ds || ds->findAndGetOFStringArray(DCM_SpecificCharacterSet, v, OFFalse).bad()) return;
+        size_t b = 0, e = v.length();
+        while (b < e && (v[b] == ' ' || v[b] == '\0')) b++;
+        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\0')) e--;
+        OFString name = v.substr(b, e - b);
+        if (name.empty() || name == "ISO_IR 192" || name == "ISO_IR 6") return;
+        active = cs.selectCharacterSet(name, "ISO_IR 192").good();
+    }
+
+    void decode(const char *raw, size_t n, char *out, size_t cap) {
+        if (active) {
+            OFString to;
+            if (cs.convertString(OFString(raw, n), to, "\\").good()) {
+                utf8_sanitize(to.c_str(), to.length(), out, cap);
+                return;
+            }
+        } else if (!utf8_valid(raw, n)) {
+            size_t w = 0;   /* Latin-1: U+0000..U+00FF, one or two bytes each */
+            for (size_t i = 0; i < n && w + 2 < cap; i++) {
+                unsigned char c = (unsigned char)raw[i];
+                if (c < 0x80) {
+                    out[w++] = (char)c;
+                } else {
+                    out[w++] = (char)(0xC0 | (c >> 6));
+                    out[w++] = (char)(0x80 | (c & 0x3F));
+                }
+            }
+            out[w] = '\0';
+            return;
+        }
+        utf8_sanitize(raw, n, out, cap);
+    }
+};
+
 /* Whole value (all components, backslashes kept) without leading/trailing spaces and NULs.
- * Returns 0, or -1 when it does not fit. Absent -> "". */
-static int get_str(DcmItem *item, const DcmTagKey &key, char *out, size_t cap) {
+ * Returns 0, or -1 when it is longer than raw_max bytes (or, for non-text, does not fit).
+ * text: decoded to UTF-8 by *text. Absent -> "". */
+static int get_str(DcmItem *item, const DcmTagKey &key, char *out, size_t cap,
+                   TextDecoder *text = nullptr, size_t raw_max = 0) {
     out[0] = '\0';
     OFString v;
     if (item->findAndGetOFStringArray(key, v, OFFalse).bad()) return 0;
     size_t b = 0, e = v.length();
     while (b < e && (v[b] == ' ' || v[b] == '\0')) b++;
     while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\0')) e--;
+    if (text) {
+        if (e - b > raw_max) return -1;
+        text->decode(v.c_str() + b, e - b, out, cap);
+        return 0;
+    }
     if (e - b >= cap) return -1;
     memcpy(out, v.c_str() + b, e - b);
     out[e - b] = '\0';
@@ -198,27 +256,30 @@ static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, ch
         char *dst;
         size_t cap;
         const char *name;
+        bool text;     /* free text in the dataset's character set (DCM_TEXT_MAX field) */
     } fields[] = {
-        {meta, DCM_TransferSyntaxUID, o->transfer_syntax_uid, sizeof o->transfer_syntax_uid, "TransferSyntaxUID"},
-        {ds, DCM_StudyInstanceUID, o->study_uid, sizeof o->study_uid, "StudyInstanceUID"},
-        {ds, DCM_SeriesInstanceUID, o->series_uid, sizeof o->series_uid, "SeriesInstanceUID"},
-        {ds, DCM_SOPInstanceUID, o->sop_instance_uid, sizeof o->sop_instance_uid, "SOPInstanceUID"},
-        {ds, DCM_SOPClassUID, o->sop_class_uid, sizeof o->sop_class_uid, "SOPClassUID"},
-        {ds, DCM_Modality, o->modality, sizeof o->modality, "Modality"},
-        {ds, DCM_PatientID, o->patient_id, sizeof o->patient_id, "PatientID"},
-        {ds, DCM_AccessionNumber, o->accession_number, sizeof o->accession_number, "AccessionNumber"},
-        {ds, DCM_ImageLaterality, o->image_laterality, sizeof o->image_laterality, "ImageLaterality"},
-        {ds, DCM_ViewPosition, o->view_position, sizeof o->view_position, "ViewPosition"},
-        {ds, DCM_PresentationIntentType, o->presentation_intent, sizeof o->presentation_intent, "PresentationIntentType"},
-        {ds, DCM_BreastImplantPresent, o->breast_implant_present, sizeof o->breast_implant_present, "BreastImplantPresent"},
-        {ds, DCM_PatientAge, o->patient_age, sizeof o->patient_age, "PatientAge"},
-        {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate"},
-        {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription"},
-        {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation"},
-        {ds, DCM_BodyPartExamined, o->body_part, sizeof o->body_part, "BodyPartExamined"},
+        {meta, DCM_TransferSyntaxUID, o->transfer_syntax_uid, sizeof o->transfer_syntax_uid, "TransferSyntaxUID", false},
+        {ds, DCM_StudyInstanceUID, o->study_uid, sizeof o->study_uid, "StudyInstanceUID", false},
+        {ds, DCM_SeriesInstanceUID, o->series_uid, sizeof o->series_uid, "SeriesInstanceUID", false},
+        {ds, DCM_SOPInstanceUID, o->sop_instance_uid, sizeof o->sop_instance_uid, "SOPInstanceUID", false},
+        {ds, DCM_SOPClassUID, o->sop_class_uid, sizeof o->sop_class_uid, "SOPClassUID", false},
+        {ds, DCM_Modality, o->modality, sizeof o->modality, "Modality", false},
+        {ds, DCM_PatientID, o->patient_id, sizeof o->patient_id, "PatientID", true},
+        {ds, DCM_AccessionNumber, o->accession_number, sizeof o->accession_number, "AccessionNumber", true},
+        {ds, DCM_ImageLaterality, o->image_laterality, sizeof o->image_laterality, "ImageLaterality", false},
+        {ds, DCM_ViewPosition, o->view_position, sizeof o->view_position, "ViewPosition", false},
+        {ds, DCM_PresentationIntentType, o->presentation_intent, sizeof o->presentation_intent, "PresentationIntentType", false},
+        {ds, DCM_BreastImplantPresent, o->breast_implant_present, sizeof o->breast_implant_present, "BreastImplantPresent", false},
+        {ds, DCM_PatientAge, o->patient_age, sizeof o->patient_age, "PatientAge", false},
+        {ds, DCM_StudyDate, o->study_date, sizeof o->study_date, "StudyDate", false},
+        {ds, DCM_StudyDescription, o->study_description, sizeof o->study_description, "StudyDescription", true},
+        {ds, DCM_PhotometricInterpretation, o->photometric, sizeof o->photometric, "PhotometricInterpretation", false},
+        {ds, DCM_BodyPartExamined, o->body_part, sizeof o->body_part, "BodyPartExamined", false},
     };
+    TextDecoder text(ds);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap) != 0) {
+        if (get_str(fields[i].item, fields[i].key, fields[i].dst, fields[i].cap,
+                    fields[i].text ? &text : nullptr, DCM_SHORT_MAX - 1) != 0) {
             fail(err, errlen, "%s is longer than allowed%s", fields[i].name, "");
             return -1;
         }
@@ -243,7 +304,8 @@ static int fill_tags(DcmMetaInfo *meta, DcmDataset *ds, dcm_instance_info *o, ch
     DcmItem *view = NULL;
     if (ds->findAndGetSequenceItem(DCM_ViewCodeSequence, view, 0).good() && view) {
         get_str(view, DCM_CodeValue, o->view_code, sizeof o->view_code);
-        get_str(view, DCM_CodeMeaning, o->view_code_meaning, sizeof o->view_code_meaning);
+        get_str(view, DCM_CodeMeaning, o->view_code_meaning, sizeof o->view_code_meaning, &text,
+                DCM_SHORT_MAX - 1);
         get_codes(view, DCM_ViewModifierCodeSequence, o->view_modifiers, sizeof o->view_modifiers);
     }
     if (!o->view_modifiers[0]) /* some writers put the modifiers at the top level */
@@ -275,6 +337,8 @@ extern "C" int dcm_read_instance_info(const char *path, dcm_instance_info *out_i
                                       size_t errlen) {
     try {
         memset(out_info, 0, sizeof *out_info);
+        /* bounded walk first: DCMTK's recursive parser must never see an unbounded file */
+        if (dcm_preparse_file(path, err, errlen) != 0) return -1;
         DcmFileFormat ff;
         OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, kMaxReadLength, ERM_fileOnly);
         if (c.bad()) {

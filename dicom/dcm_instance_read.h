@@ -30,7 +30,8 @@ extern "C" {
 /* Reads the key tags of a DICOM file (it must have a file meta header) without loading
  * its pixel data, and checks the file is whole: it parses to the end, it has Pixel Data,
  * and native Pixel Data has the length Rows x Columns x Samples x BitsAllocated x Frames
- * implies with its last bytes present. 0, or -1 with the reason in err. Thread-safe. */
+ * implies with its last bytes present. The bounded pre-parse (dcm_preparse.h) runs first,
+ * so DCMTK never parses an unbounded file. 0, or -1 with the reason in err. Thread-safe. */
 int dcm_read_instance_info(const char *path, dcm_instance_info *out_info, char *err,
                            size_t errlen);
 

@@ -5,14 +5,17 @@
  * Design notes
  * ============
  * Threads. dcm_scp_start() binds the port itself and starts one listener thread
- * (listener_main). It accepts TCP connections without blocking and keeps each one
- * pending (conn_ready) until its whole A-ASSOCIATE-RQ PDU has arrived, at most
- * acse_timeout_s; only then does DCMTK read it (hand_off: ASC_receiveAssociation on the
+ * (listener_main). It accepts TCP connections without blocking; a host that matches no
+ * allow-list entry, or that already has max_pending_per_host connections pending, is
+ * closed at accept (drop_at_accept, one log line a second at most). Others stay pending
+ * (conn_ready) until their whole A-ASSOCIATE-RQ PDU has arrived, at most
+ * request_timeout_s (5 s); only then does DCMTK read it (hand_off: ASC_receiveAssociation on the
  * accepted socket through dcmExternalSocketHandle). So a connection that sends nothing,
  * or sends slowly, delays nobody, which DCMTK 3.6.7's DcmSCPPool cannot promise: its
  * single listener reads each request itself. hand_off then rejects at once with
  * A-ASSOCIATE-RJ "local limit exceeded" (transient, service provider) when
- * max_associations associations are running, or "temporary congestion" while stopping,
+ * max_associations associations are running (or max_assoc_per_host of that host), or
+ * "temporary congestion" while stopping,
  * and otherwise starts a detached worker thread (worker_main) running one ScpWorker,
  * a DcmThreadSCP. Nothing queues.
  *
@@ -33,7 +36,10 @@
  *              from DIMSE_receiveDataSetInFile through DcmTmpConsumer to the fd. A write
  *              error does not stop the receive: the rest of the dataset is read and dropped.
  *   SYNCED     DcmTmpConsumer::finish + fsync + close. ENOSPC/EDQUOT -> 0xA700.
- *   CHECKED    dcm_read_instance_info (tags, whole-file check) -> else 0xC000;
+ *   CHECKED    dcm_read_instance_info: first the bounded pre-parse (dcm_preparse.h:
+ *              nesting depth, element count, declared lengths; DCMTK's recursive parser
+ *              would overflow this thread's stack on ~7,000 nested sequences), then the
+ *              tags and the whole-file check -> else 0xC000 with the reason logged;
  *              SOP Instance/Class UID equal to the request's -> else 0xA900;
  *              every UID valid per dcm_uid_valid -> else 0xC000.
  *   HANDLED    handler->store() moves the file into place and commits; its status is sent.
@@ -48,6 +54,8 @@
  *     associations are aborted between commands, a store in progress finishes and gets
  *     its response; when no worker remains the listener stops and is joined.
  *   - scp->active counts running workers (under scp->mu); never above max_associations.
+ *   - Worker threads get an explicit stack (kWorkerStackBytes), never the inherited
+ *     ulimit; no input reaches DCMTK's parser unbounded.
  */
 #include "dicom/dcm_scp.h"
 #include "dicom/dcm_instance_read.h"
@@ -68,6 +76,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +86,7 @@
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scpthrd.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include "dcmtk/oflog/oflog.h"
 
 #include "common/disk_full.h"
@@ -131,18 +141,23 @@ struct dcm_scp {
     dcm_scp_handler handler;
     int dimse_timeout_s = 30;
     int acse_timeout_s = 30;
+    int request_timeout_s = 5;
+    int max_pending_per_host = 8;
+    int max_assoc_per_host = 4;
     int max_associations = 4;
     long max_pdu = ASC_DEFAULTMAXPDU;
     bool accept_sc = false;
     uint16_t port = 0;
     int listen_fd = -1;
     T_ASC_Network *net = nullptr;
+    DcmTLSTransportLayer *tls = nullptr;      /* DICOM TLS, or NULL */
     DcmSharedSCPConfig shared;                /* the workers' DcmSCP configuration */
     pthread_t listener;
     bool listener_started = false;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t idle = PTHREAD_COND_INITIALIZER;   /* signalled when active drops */
     int active = 0;                           /* running workers, under mu */
+    std::map<std::string, int> active_by_host;  /* running workers per peer, under mu */
     std::atomic<bool> stopping{false};        /* refuse new, abort idle */
     std::atomic<bool> quit{false};            /* the listener leaves its loop */
     std::atomic<unsigned long> store_seq{0};
@@ -180,6 +195,14 @@ static bool host_matches(const std::string &entry, const std::string &peer) {
     return false;
 }
 
+/* 1 when some allow-list entry names this host (or any host): only then may the
+ * connection stay open long enough to send an association request. */
+static bool host_allowed(const dcm_scp *scp, const std::string &peer) {
+    for (const AllowEntry &e : scp->allow)
+        if (host_matches(e.host, peer)) return true;
+    return false;
+}
+
 /* ------------------------------------------------------------------------------------- */
 
 class ScpWorker : public DcmThreadSCP {
@@ -187,10 +210,12 @@ public:
     explicit ScpWorker(dcm_scp *scp) : scp_(scp) {}
 
     /* Negotiates and serves one association; DcmThreadSCP::run frees it. */
-    OFCondition serve(T_ASC_Association *assoc) {
+    /* peer: the numeric address from accept (DCMTK 3.6.7 reads the peer of an IPv6
+     * socket as 0.0.0.0, so its callingPresentationAddress is not used). */
+    OFCondition serve(T_ASC_Association *assoc, const std::string &peer) {
         assoc_ = assoc;
         calling_ = trim(assoc->params->DULparams.callingAPTitle);
-        peer_ = norm_host(assoc->params->DULparams.callingPresentationAddress);
+        peer_ = peer;
         OFCondition c = setSharedConfig(scp_->shared);
         if (c.bad()) return c;
         return run(assoc);
@@ -393,7 +418,7 @@ private:
     OFCondition handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentationContextInfo &info);
     uint16_t receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,
                           const DcmPresentationContextInfo &info, OFCondition *out_cond,
-                          std::string *why);
+                          std::string *why, char sha256[65]);
 
     dcm_scp *scp_;
     T_ASC_Association *assoc_ = nullptr;
@@ -404,8 +429,9 @@ private:
 /* RECEIVING + SYNCED. Returns a status; *out_cond is bad only for network errors. */
 uint16_t ScpWorker::receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req,
                                  const DcmPresentationContextInfo &info, OFCondition *out_cond,
-                                 std::string *why) {
+                                 std::string *why, char sha256[65]) {
     DcmTmpConsumer consumer(fd);
+    sha256[0] = '\0';
     unsigned long nth = scp_->fail_store_nth.load();
     if (nth && scp_->store_seq.fetch_add(1) + 1 == nth) consumer.fail_errno = ENOSPC;
     unsigned char meta[1024];
@@ -433,6 +459,7 @@ uint16_t ScpWorker::receive_into(int fd, const char *tmp, T_DIMSE_C_StoreRQ &req
         return DCM_STATUS_CANNOT_UNDERSTAND;
     }
     int e = consumer.finish();
+    if (e == 0) consumer.sha256_hex(sha256);
     if (e == 0 && fsync(fd) != 0) e = errno;
     if (e) {
         *why = std::string(disk_full(e) ? "disk full while writing " : "I/O error while writing ") +
@@ -446,7 +473,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
     OFCondition cond = EC_Normal;
     uint16_t status = DCM_STATUS_SUCCESS;
     std::string why;
-    char tmp[4096];
+    char tmp[4096], sha256[65] = "";
     tmp[0] = '\0';
     uint64_t size = 0;
     int fd = dcm_tmpfile_create(scp_->tmp_dir.c_str(), tmp, sizeof tmp);
@@ -458,7 +485,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
         DIC_UL bytes = 0, pdvs = 0;
         cond = DIMSE_ignoreDataSet(assoc_, DIMSE_NONBLOCKING, scp_->dimse_timeout_s, &bytes, &pdvs);
     } else {
-        status = receive_into(fd, tmp, req, info, &cond, &why);
+        status = receive_into(fd, tmp, req, info, &cond, &why, sha256);
         struct stat st;
         if (fstat(fd, &st) == 0) size = (uint64_t)st.st_size;
         if (close(fd) != 0 && status == DCM_STATUS_SUCCESS) {
@@ -509,6 +536,7 @@ OFCondition ScpWorker::handle_store(T_DIMSE_C_StoreRQ &req, const DcmPresentatio
         sr.calling_ae = calling_.c_str();
         sr.peer_host = peer_.c_str();
         sr.file_size = size;
+        sr.sha256 = sha256;
         status = scp_->handler.store ? scp_->handler.store(scp_->handler.ctx, &sr)
                                      : DCM_STATUS_PROCESSING_FAILURE;
         if (status != DCM_STATUS_SUCCESS) why = "the store handler refused it";
@@ -535,6 +563,7 @@ struct Pending {
     double deadline;
     bool partial;      /* some bytes of the request are here: poll() would spin on it */
     std::string peer;
+    bool tls = false;  /* the port speaks TLS */
 };
 
 static double now_s() {
@@ -555,6 +584,12 @@ static int conn_ready(Pending &p, const char **why) {
         return -1;
     }
     p.partial = true;
+    if (p.tls) {
+        /* encrypted: the request cannot be seen before the handshake, which DCMTK does in
+         * hand_off under the request deadline (socket timeouts) */
+        if (h[0] != 0x16) { *why = "not a TLS handshake on the DICOM TLS port"; return -1; }
+        return 1;
+    }
     if (h[0] != 0x01) { *why = "not a DICOM association request (first PDU is not A-ASSOCIATE-RQ)"; return -1; }
     if (n < 6) return 0;
     unsigned long len = ((unsigned long)h[2] << 24) | ((unsigned long)h[3] << 16) |
@@ -573,41 +608,70 @@ static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason
     ASC_rejectAssociation(assoc, &rej);
 }
 
+/* 8 MiB: glibc's usual default, made explicit; 64 nested levels use a few hundred KB. */
+static const size_t kWorkerStackBytes = 8u << 20;
+
 struct WorkerArg {
     dcm_scp *scp;
     T_ASC_Association *assoc;
+    std::string host;
 };
+
+/* One worker fewer (under mu): the pool's and its host's count. */
+static void release_slot(dcm_scp *scp, const std::string &host) {
+    pthread_mutex_lock(&scp->mu);
+    scp->active--;
+    auto it = scp->active_by_host.find(host);
+    if (it != scp->active_by_host.end() && --it->second <= 0) scp->active_by_host.erase(it);
+    pthread_cond_broadcast(&scp->idle);
+    pthread_mutex_unlock(&scp->mu);
+}
 
 static void *worker_main(void *arg) {
     WorkerArg *w = (WorkerArg *)arg;
     dcm_scp *scp = w->scp;
     try {
         ScpWorker worker(scp);
-        OFCondition c = worker.serve(w->assoc);
+        OFCondition c = worker.serve(w->assoc, w->host);
         if (c.bad()) log_warn(LOG_CAT_DICOM, "association ended with an error: %s", c.text());
     } catch (...) {
         log_error(LOG_CAT_DICOM, "association worker stopped by an exception");
     }
+    std::string host = w->host;
     delete w;
-    pthread_mutex_lock(&scp->mu);
-    scp->active--;
-    pthread_cond_broadcast(&scp->idle);
-    pthread_mutex_unlock(&scp->mu);
+    release_slot(scp, host);
     return NULL;
 }
 
 /* The request is buffered: DCMTK parses it from the accepted socket; then a worker
  * takes the association, or it is rejected at once. */
-static void hand_off(dcm_scp *scp, int fd) {
+static void hand_off(dcm_scp *scp, int fd, const std::string &host) {
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    /* TLS: the handshake and the request are read here, blocking; the request deadline
+     * bounds each read and write of them */
+    struct timeval tv = {scp->request_timeout_s, 0}, none = {0, 0};
+    if (scp->tls) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     T_ASC_Association *assoc = NULL;
     dcmExternalSocketHandle.set(fd);     /* only this thread receives associations */
-    OFCondition c = ASC_receiveAssociation(scp->net, &assoc, scp->max_pdu, NULL, NULL, OFFalse,
+    OFCondition c = ASC_receiveAssociation(scp->net, &assoc, scp->max_pdu, NULL, NULL,
+                                           scp->tls ? OFTrue : OFFalse,
                                            DUL_BLOCK, 0);
     dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    if (scp->tls) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    }
     if (c.bad() || !assoc || !assoc->params) {
-        log_warn(LOG_CAT_DICOM, "cannot read an association request: %s", c.text());
+        log_warn(LOG_CAT_DICOM, "cannot read an association request from %s%s: %s", host.c_str(),
+                 scp->tls ? " (TLS handshake or client certificate refused?)" : "", c.text());
+        if (scp->handler.assoc_event)
+            scp->handler.assoc_event(scp->handler.ctx, "rejected", "", host.c_str(),
+                                     scp->tls ? "TLS handshake failed or the request could not be read"
+                                              : "the association request could not be read");
         if (assoc) {
             ASC_dropAssociation(assoc);
             ASC_destroyAssociation(&assoc);
@@ -617,30 +681,40 @@ static void hand_off(dcm_scp *scp, int fd) {
         return;
     }
     std::string ae = trim(assoc->params->DULparams.callingAPTitle);
-    std::string host = norm_host(assoc->params->DULparams.callingPresentationAddress);
     pthread_mutex_lock(&scp->mu);
     bool stopping = scp->stopping, full = scp->active >= scp->max_associations;
-    if (!stopping && !full) scp->active++;
+    auto it = scp->active_by_host.find(host);
+    bool host_full = !full && it != scp->active_by_host.end() && it->second >= scp->max_assoc_per_host;
+    if (!stopping && !full && !host_full) {
+        scp->active++;
+        scp->active_by_host[host]++;
+    }
     pthread_mutex_unlock(&scp->mu);
-    if (!stopping && !full) {
-        WorkerArg *w = new WorkerArg{scp, assoc};
+    if (!stopping && !full && !host_full) {
+        WorkerArg *w = new WorkerArg{scp, assoc, host};
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* An explicit stack, not whatever `ulimit -s` the service was started under: DCMTK
+         * parses (and decodes) recursively on this thread. dcm_preparse bounds the depth
+         * far below what this stack holds. */
+        pthread_attr_setstacksize(&attr, kWorkerStackBytes);
         int rc = pthread_create(&t, &attr, worker_main, w);
         pthread_attr_destroy(&attr);
         if (rc == 0) return;
         delete w;
-        pthread_mutex_lock(&scp->mu);
-        scp->active--;
-        pthread_cond_broadcast(&scp->idle);
-        pthread_mutex_unlock(&scp->mu);
+        release_slot(scp, host);
         scp->event("rejected", ae.c_str(), host.c_str(), "cannot start a thread for it");
         reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
     } else if (stopping) {
         scp->event("rejected", ae.c_str(), host.c_str(), "service is shutting down");
         reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    } else if (host_full) {
+        std::string why = "host " + host + " already has " + std::to_string(scp->max_assoc_per_host) +
+                          " associations open (per-host limit, local limit exceeded)";
+        scp->event("rejected", ae.c_str(), host.c_str(), why.c_str());
+        reject(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
     } else {
         std::string why = "all " + std::to_string(scp->max_associations) +
                           " association slots are busy (local limit exceeded)";
@@ -649,6 +723,26 @@ static void hand_off(dcm_scp *scp, int fd) {
     }
     ASC_dropAssociation(assoc);
     ASC_destroyAssociation(&assoc);
+}
+
+/* A connection closed at accept: logged (at most one line a second, with how many were
+ * closed meanwhile, so a flood cannot flood the log) and reported as "rejected". */
+static void drop_at_accept(dcm_scp *scp, const char *host, const char *why) {
+    static double last = 0;
+    static unsigned long quiet = 0;
+    double t = now_s();
+    if (t - last >= 1.0) {
+        if (quiet)
+            log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s (%lu more closed in the "
+                     "last second)", host, why, quiet);
+        else
+            log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", host, why);
+        last = t;
+        quiet = 0;
+    } else {
+        quiet++;
+    }
+    if (scp->handler.assoc_event) scp->handler.assoc_event(scp->handler.ctx, "rejected", "", host, why);
 }
 
 static void *listener_main(void *arg) {
@@ -670,19 +764,29 @@ static void *listener_main(void *arg) {
         }
         if (n > 0 && (pfds[0].revents & POLLIN)) {
             for (;;) {
-                struct sockaddr_in a;
+                struct sockaddr_storage a;
                 socklen_t alen = sizeof a;
                 int fd = accept4(scp->listen_fd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) break;
-                char host[64] = "?";
-                inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
-                if (pending.size() >= max_pending) {
-                    log_warn(LOG_CAT_DICOM, "closing a connection from %s: %zu connections are "
-                             "waiting to send their association request", host, pending.size());
+                char hbuf[NI_MAXHOST] = "?";
+                getnameinfo((struct sockaddr *)&a, alen, hbuf, sizeof hbuf, NULL, 0, NI_NUMERICHOST);
+                std::string host = norm_host(hbuf);
+                const char *why = NULL;
+                size_t same = 0;
+                for (const Pending &p : pending) same += p.peer == host;
+                if (!host_allowed(scp, host))
+                    why = "the host is not in the allow-list (closed at accept)";
+                else if (same >= (size_t)scp->max_pending_per_host)
+                    why = "the host already has its limit of connections waiting to send an "
+                          "association request";
+                else if (pending.size() >= max_pending)
+                    why = "too many connections are waiting to send their association request";
+                if (why) {
+                    drop_at_accept(scp, host.c_str(), why);
                     close(fd);
                     continue;
                 }
-                pending.push_back({fd, now_s() + scp->acse_timeout_s, false, host});
+                pending.push_back({fd, now_s() + scp->request_timeout_s, false, host, scp->tls != nullptr});
             }
         }
         double t = now_s();
@@ -693,9 +797,9 @@ static void *listener_main(void *arg) {
             Pending p = pending[i];
             pending.erase(pending.begin() + (long)i);
             if (st == 1) {
-                hand_off(scp, p.fd);
+                hand_off(scp, p.fd, p.peer);
             } else {
-                if (st == 0) why = "sent no complete association request within the ACSE timeout";
+                if (st == 0) why = "sent no complete association request within the request timeout";
                 if (p.partial || st == 0) {
                     log_warn(LOG_CAT_DICOM, "closing a connection from %s: %s", p.peer.c_str(), why);
                     if (scp->handler.assoc_event)
@@ -710,44 +814,107 @@ static void *listener_main(void *arg) {
     return NULL;
 }
 
-/* The listening socket on bind_address (IPv4 literal or name; ""/NULL = all) and port
- * (0 = a free ephemeral port, written back). -1 with a message. */
-static int open_listen_socket(const char *bind_address, uint16_t *port, char *err, size_t errlen) {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(*port);
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind_address && bind_address[0] && strcmp(bind_address, "*") != 0 &&
-        inet_pton(AF_INET, bind_address, &a.sin_addr) != 1) {
+/* The listening socket on bind_address (IPv4 or IPv6 literal or name; ""/NULL/"*" = all:
+ * IPv6 dual-stack where the host has IPv6, else IPv4) and port (0 = a free ephemeral
+ * port). -1 with a message. */
+static int open_listen_socket(const char *bind_address, uint16_t port, char *err, size_t errlen) {
+    bool any = !bind_address || !bind_address[0] || strcmp(bind_address, "*") == 0;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    memset(&ss, 0, sizeof ss);
+    if (any) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_addr = in6addr_any;
+        a6->sin6_port = htons(port);
+        sslen = sizeof *a6;
+    } else {
         struct addrinfo hints, *res = NULL;
         memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_INET;
+        hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(bind_address, NULL, &hints, &res) != 0 || !res) {
-            snprintf(err, errlen, "bind address '%s' is not an IPv4 address or known host name", bind_address);
+        hints.ai_flags = AI_PASSIVE;
+        char ps[8];
+        snprintf(ps, sizeof ps, "%u", port);
+        if (getaddrinfo(bind_address, ps, &hints, &res) != 0 || !res) {
+            snprintf(err, errlen, "bind address '%s' is not an IPv4/IPv6 address or known host name",
+                     bind_address);
             return -1;
         }
-        a.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        sslen = (socklen_t)res->ai_addrlen;
         freeaddrinfo(res);
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && any && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+        /* no IPv6 on this host: all IPv4 addresses */
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        memset(&ss, 0, sizeof ss);
+        a4->sin_family = AF_INET;
+        a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        a4->sin_port = htons(port);
+        sslen = sizeof *a4;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    int one = 1;
+    int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0) {
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, any ? &zero : &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 128) != 0) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s (is another service using it?)",
-                 bind_address && bind_address[0] ? bind_address : "*", *port, strerror(errno));
+                 any ? "*" : bind_address, port, strerror(errno));
         close(fd);
         return -1;
     }
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
     return fd;
+}
+
+static uint16_t socket_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+extern "C" int dcm_scp_listen(const char *bind_address, uint16_t port, char *err, size_t errlen) {
+    return open_listen_socket(bind_address, port, err, errlen);
+}
+
+/* DICOM TLS on scp->net: DCMTK's layer with the BCP 195 profile, the server's key and
+ * certificate, and (tls_ca) the certificates trusted for clients. 0, or -1 + err. */
+static int setup_tls(dcm_scp *scp, const dcm_scp_config *cfg, char *err, size_t errlen) {
+    DcmTLSTransportLayer *tl = new DcmTLSTransportLayer(NET_ACCEPTOR, NULL, OFTrue);
+    OFCondition c = tl->setTLSProfile(TSP_Profile_BCP195);
+    if (c.good()) c = tl->activateCipherSuites();
+    bool have_ca = cfg->tls_ca && cfg->tls_ca[0];
+    tl->setCertificateVerification(cfg->tls_require_client_cert ? DCV_requireCertificate
+                                   : have_ca ? DCV_checkCertificate : DCV_ignoreCertificate);
+    if (c.good()) c = tl->setPrivateKeyFile(cfg->tls_key, DCF_Filetype_PEM);
+    if (c.good()) c = tl->setCertificateFile(cfg->tls_cert, DCF_Filetype_PEM);
+    if (c.good() && !tl->checkPrivateKeyMatchesCertificate()) c = EC_IllegalParameter;
+    if (c.good() && have_ca) c = tl->addTrustedCertificateFile(cfg->tls_ca, DCF_Filetype_PEM);
+    if (c.good() && cfg->tls_require_client_cert && !have_ca) c = EC_IllegalParameter;
+    if (c.good()) c = ASC_setTransportLayer(scp->net, tl, 0);
+    if (c.bad()) {
+        snprintf(err, errlen, "DICOM TLS: %s (tls_cert %s, tls_key %s%s%s: PEM files of a matching "
+                 "certificate and key; requiring client certificates needs tls_ca)", c.text(),
+                 cfg->tls_cert, cfg->tls_key ? cfg->tls_key : "", have_ca ? ", tls_ca " : "",
+                 have_ca ? cfg->tls_ca : "");
+        delete tl;
+        return -1;
+    }
+    scp->tls = tl;
+    return 0;
+}
+
+/* dcm_scp_start owns cfg->listen_fd: closed on every failure. */
+static int give_up(const dcm_scp_config *cfg) {
+    if (cfg && cfg->listen_fd > 0) close(cfg->listen_fd);
+    return -1;
 }
 
 extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
@@ -757,32 +924,37 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
     try {
         if (!cfg || !handler || !handler->store) {
             snprintf(err, errlen, "dcm_scp_start: missing config or store handler");
-            return -1;
+            return give_up(cfg);
         }
         std::string ae = trim(cfg->ae_title);
         if (ae.empty() || ae.size() > 16) {
             snprintf(err, errlen, "AE title '%s' must be 1..16 characters", cfg->ae_title ? cfg->ae_title : "");
-            return -1;
+            return give_up(cfg);
         }
         if (!cfg->tmp_dir || !cfg->tmp_dir[0]) {
             snprintf(err, errlen, "no temporary directory configured for received files");
-            return -1;
+            return give_up(cfg);
         }
         struct stat st;
         if (stat(cfg->tmp_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(cfg->tmp_dir, W_OK) != 0) {
             snprintf(err, errlen, "temporary directory %s is not a writable directory", cfg->tmp_dir);
-            return -1;
+            return give_up(cfg);
         }
         if (cfg->max_associations < 1 || cfg->max_associations > 1000) {
             snprintf(err, errlen, "max_associations %d out of range 1..1000", cfg->max_associations);
-            return -1;
+            return give_up(cfg);
         }
         /* DCMTK's own log goes to stderr; keep it to warnings unless we debug. */
         OFLog::configure(log_current_level >= LOG_LVL_DEBUG ? OFLogger::INFO_LOG_LEVEL
                                                             : OFLogger::WARN_LOG_LEVEL);
-        uint16_t port = cfg->port;
-        int lfd = open_listen_socket(cfg->bind_address, &port, err, errlen);
+        int lfd = cfg->listen_fd > 0 ? cfg->listen_fd
+                                     : open_listen_socket(cfg->bind_address, cfg->port, err, errlen);
         if (lfd < 0) return -1;
+        if (cfg->listen_fd > 0) {
+            int fl = fcntl(lfd, F_GETFL);
+            if (fl >= 0) fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
+        }
+        uint16_t port = socket_port(lfd);
 
         scp = new dcm_scp();
         scp->listen_fd = lfd;
@@ -791,6 +963,11 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
         scp->handler = *handler;
         scp->dimse_timeout_s = cfg->dimse_timeout_s > 0 ? cfg->dimse_timeout_s : 30;
         scp->acse_timeout_s = cfg->acse_timeout_s > 0 ? cfg->acse_timeout_s : 30;
+        scp->request_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 5;
+        if (scp->request_timeout_s > scp->acse_timeout_s) scp->request_timeout_s = scp->acse_timeout_s;
+        scp->max_pending_per_host = cfg->max_pending_per_host > 0 ? cfg->max_pending_per_host : 8;
+        scp->max_assoc_per_host = cfg->max_assoc_per_host > 0 ? cfg->max_assoc_per_host
+                                                              : cfg->max_associations;
         scp->max_associations = cfg->max_associations;
         if (cfg->max_pdu) scp->max_pdu = (long)cfg->max_pdu;
         scp->accept_sc = cfg->accept_secondary_capture != 0;
@@ -835,14 +1012,15 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
             snprintf(err, errlen, "cannot initialise the DICOM network: %s", oc.text());
             goto fail;
         }
+        if (cfg->tls_cert && cfg->tls_cert[0] && setup_tls(scp, cfg, err, errlen) != 0) goto fail;
         if (pthread_create(&scp->listener, NULL, listener_main, scp) != 0) {
             snprintf(err, errlen, "cannot start the DICOM listener thread");
             goto fail;
         }
         scp->listener_started = true;
-        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on %s port %u (%d associations, %zu allow-list entries)",
+        log_info(LOG_CAT_DICOM, "DICOM SCP '%s' listening on %s port %u (%s, %d associations, %zu allow-list entries)",
                  ae.c_str(), cfg->bind_address && cfg->bind_address[0] ? cfg->bind_address : "*",
-                 port, cfg->max_associations, scp->allow.size());
+                 port, scp->tls ? "TLS" : "no TLS", cfg->max_associations, scp->allow.size());
         *out_scp = scp;
         return 0;
     } catch (...) {
@@ -851,6 +1029,7 @@ extern "C" int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *h
 fail:
     if (scp) {
         if (scp->net) ASC_dropNetwork(&scp->net);
+        delete scp->tls;
         if (scp->listen_fd >= 0) close(scp->listen_fd);
         delete scp;
     }
@@ -869,6 +1048,8 @@ extern "C" void dcm_scp_stop(dcm_scp *scp) {
         scp->quit = true;
         if (scp->listener_started) pthread_join(scp->listener, NULL);
         if (scp->net) ASC_dropNetwork(&scp->net);
+        delete scp->tls;
+        scp->tls = nullptr;
         close(scp->listen_fd);
         log_info(LOG_CAT_DICOM, "DICOM SCP on port %u stopped", scp->port);
     } catch (...) {

@@ -6,8 +6,9 @@
  * Durability contract of one C-STORE (see the design notes in dcm_scp.cc):
  *   1. the dataset streams from the network into a temporary file under tmp_dir
  *      (never held whole in memory);
- *   2. the file is fsynced and its key tags parsed into dcm_instance_info; a file that is
- *      not DICOM, is truncated, or whose SOP Instance/Class UID differs from the request,
+ *   2. the file is fsynced, walked by the bounded pre-parse (dcm_preparse.h) and its key
+ *      tags parsed into dcm_instance_info; a file that is not DICOM, is truncated, nests
+ *      too deep, holds too many elements or declares lengths past its end, or whose SOP Instance/Class UID differs from the request,
  *      or holds an invalid UID, gets a failure status and the temporary file is removed;
  *   3. handler->store() is called with the temporary path; it moves the file to its final
  *      place, commits the index row and returns the DIMSE status;
@@ -38,6 +39,7 @@ typedef struct dcm_store_request {
     const char *calling_ae;
     const char *peer_host;
     uint64_t file_size;
+    const char *sha256;             /* SHA-256 of the file, 64 hex digits ("" if unknown) */
 } dcm_store_request;
 
 typedef struct dcm_scp_handler {
@@ -65,12 +67,11 @@ typedef struct dcm_allow_entry {
 
 typedef struct dcm_scp_config {
     const char *ae_title;        /* called AE title that must match */
-    const char *bind_address;    /* IPv4 address or host name to listen on; NULL/"" = all */
+    const char *bind_address;    /* IPv4 or IPv6 address or host name to listen on;
+                                    NULL/"" = all (IPv6 and IPv4 where the host has IPv6) */
     uint16_t port;               /* 0 = pick a free ephemeral port (tests); see dcm_scp_port */
     int max_associations;        /* pool size; a full pool rejects new associations */
-    int acse_timeout_s;          /* also how long a connection may take to send its whole
-                                    A-ASSOCIATE-RQ before it is closed (others are served
-                                    meanwhile); 0 = 30 s */
+    int acse_timeout_s;          /* association negotiation messages (0 = 30 s) */
     int dimse_timeout_s;         /* a stalled message, and the idle time between commands
                                     after which an association is aborted (0 = 30 s) */
     const char *tmp_dir;         /* temporary files, on the same file system as storage */
@@ -79,6 +80,23 @@ typedef struct dcm_scp_config {
     uint64_t max_pdu;            /* 0 = DCMTK default */
     int accept_secondary_capture; /* 1: also Secondary Capture Image Storage, stored only
                                      when Modality is MG or BodyPartExamined BREAST */
+    /* Connection hygiene (issue 15): a host matching no allow-list entry is closed at
+     * accept, before it can hold anything. */
+    int request_timeout_s;       /* a connection must have sent its whole A-ASSOCIATE-RQ
+                                    within this (0 = 5 s, at most acse_timeout_s) */
+    int max_pending_per_host;    /* connections of one host still sending their request
+                                    (0 = 8); more are closed at accept */
+    int max_assoc_per_host;      /* associations of one host at once (0 = max_associations);
+                                    more are rejected "local limit exceeded" */
+    /* DICOM TLS (DCMTK's TLS layer, BCP 195 TLS Secure Transport Connection Profile,
+     * PS3.15 B.9): with tls_cert + tls_key every connection must speak TLS. */
+    const char *tls_cert;        /* PEM certificate; NULL/"" = no TLS */
+    const char *tls_key;         /* PEM private key */
+    const char *tls_ca;          /* PEM certificates trusted for client certificates */
+    int tls_require_client_cert; /* 1: a client certificate signed by tls_ca is required */
+    int listen_fd;               /* > 0: a socket from dcm_scp_listen, taken over (bound
+                                    before the daemon dropped root; dcm_scp_start closes
+                                    it when it fails); else bind_address:port */
 } dcm_scp_config;
 
 typedef struct dcm_scp dcm_scp;
@@ -89,6 +107,11 @@ typedef struct dcm_scp dcm_scp;
  * DCMTK's global dcmExternalSocketHandle from its listener thread). */
 int dcm_scp_start(const dcm_scp_config *cfg, const dcm_scp_handler *handler,
                   dcm_scp **out_scp, char *err, size_t errlen);
+/* Binds and listens on bind_address:port (0 = an ephemeral port) for dcm_scp_config
+ * listen_fd: the daemon binds before dropping root. Returns the socket, or -1 with a
+ * message. */
+int dcm_scp_listen(const char *bind_address, uint16_t port, char *err, size_t errlen);
+
 /* Stops: new associations are rejected ("service is shutting down"), a C-STORE in
  * progress completes and is answered, idle associations are aborted at once (within a
  * second), then the listener is joined and the SCP freed. A store still streaming is

@@ -12,6 +12,8 @@
 
 #include <atomic>
 
+#include <openssl/evp.h>
+
 #include "dcmtk/dcmdata/dcuid.h"
 
 static const size_t kBufSize = 256 * 1024;
@@ -19,12 +21,28 @@ static const size_t kBufSize = 256 * 1024;
  * the tail of a 17 MB mammogram rather than all of it (disk and network overlap). */
 static const uint64_t kWritebackChunk = 8u << 20;
 
-DcmTmpConsumer::~DcmTmpConsumer() { free(buf_); }
+DcmTmpConsumer::~DcmTmpConsumer() {
+    free(buf_);
+    EVP_MD_CTX_free(md_);
+}
+
+void DcmTmpConsumer::sha256_hex(char out[65]) {
+    out[0] = '\0';
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (md_failed_ || !md_ || EVP_DigestFinal_ex(md_, d, &n) != 1 || n != 32) return;
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+    EVP_MD_CTX_free(md_);
+    md_ = nullptr;
+}
 
 int DcmTmpConsumer::drain() {
     size_t off = 0;
     while (off < used_ && err_ == 0) {
-        ssize_t n = ::write(fd_, buf_ + off, used_ - off);
+        /* pwrite at the known offset: the storage writes (this file, SQLite's WAL) are
+         * all positional, so a fault injected into pwrite (tests/service durability) hits
+         * storage and never the network or the log */
+        ssize_t n = ::pwrite(fd_, buf_ + off, used_ - off, (off_t)on_disk_);
         if (n < 0) {
             if (errno == EINTR) continue;
             err_ = errno;
@@ -48,6 +66,10 @@ void DcmTmpConsumer::start_writeback() {
 offile_off_t DcmTmpConsumer::write(const void *buf, offile_off_t buflen) {
     if (buflen <= 0) return 0;
     bytes_ += (uint64_t)buflen;
+    /* the digest of the file as written, computed on the way (no second read) */
+    if (!md_ && !md_failed_ && (!(md_ = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md_, EVP_sha256(), NULL) != 1))
+        md_failed_ = true;
+    if (!md_failed_ && EVP_DigestUpdate(md_, buf, (size_t)buflen) != 1) md_failed_ = true;
     if (err_) return buflen;                       /* swallow after the first error */
     if (fail_errno) {
         err_ = fail_errno;

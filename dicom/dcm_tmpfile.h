@@ -30,6 +30,9 @@ public:
     int finish();
     int error() const { return err_; }
     uint64_t bytes() const { return bytes_; }
+    /* SHA-256 of every byte written (the whole file), as 64 lowercase hex digits + NUL;
+     * "" when the digest could not be computed. Call after finish(). */
+    void sha256_hex(char out[65]);
     int fail_errno = 0;   /* fault injection: the next data write fails with this errno */
 
 private:
@@ -42,6 +45,8 @@ private:
     uint64_t bytes_ = 0;
     size_t used_ = 0;
     unsigned char *buf_ = nullptr;
+    struct evp_md_ctx_st *md_ = nullptr;   /* OpenSSL EVP_MD_CTX, made on first write */
+    bool md_failed_ = false;
 };
 
 class DcmTmpStream : public DcmOutputStream {

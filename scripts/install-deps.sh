@@ -11,6 +11,8 @@ pkgs=(
   libpq-dev postgresql strace                                      # the PostgreSQL index backend and its tests
   imagemagick                                                      # independent PNG/TIFF/JPEG encoder (test_raster_read)
   python3-numpy python3-scipy python3-pydicom                      # the breast mask's numpy twin (pixel_breast_mask_parity)
+  strace fiu-utils                                                 # durability by injection (service_durability)
+  clang                                                            # libFuzzer targets (scripts/fuzz.sh)
   libcairo2-dev libfontconfig-dev fonts-dejavu-core                # the results overview (daemon/overview.c)
   chromium chromium-driver python3-venv                            # the dashboard's browser test
 )

@@ -20,6 +20,16 @@ if [ ! -s var/tokens ]; then
 fi
 [ -s var/demo-model.safetensors ] ||
   ./build/tools/mama model-init --out var/demo-model.safetensors --config tiny --seed 1
+# Least privilege: as root, mamad binds its ports and then runs as the dedicated system
+# user `mamad` (created once here), which owns var/; mamad refuses plain root.
+run_as=()
+if [ "$(id -u)" = 0 ]; then
+  id mamad >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir "$PWD/var" --shell /usr/sbin/nologin mamad
+  chown -R mamad:mamad var
+  run_as=(--user mamad)
+  echo "run: mamad will run as user mamad (owner of ./var)"
+fi
 read_token=$(awk '$1=="read"{print $2; exit}' var/tokens)
 cat <<MSG
 run: mamad on DICOM 127.0.0.1:11112 (AE MAMAD, sender AE DEMO) and REST http://127.0.0.1:8042
@@ -29,8 +39,9 @@ run: mamad on DICOM 127.0.0.1:11112 (AE MAMAD, sender AE DEMO) and REST http://1
       docs/operations.md)
      watch it:           curl -H "Authorization: Bearer $read_token" http://127.0.0.1:8042/api/v1/studies
 MSG
-exec ./build/daemon/mamad -c deploy/mamad.conf \
+exec ./build/daemon/mamad "${run_as[@]}" -c deploy/mamad.conf \
   --set storage.dir="$PWD/var/storage" \
   --set storage.index="$PWD/var/index.sqlite" \
   --set rest.token_file="$PWD/var/tokens" \
+  --set log.access_file="$PWD/var/access.log" \
   --set scoring.model="$PWD/var/demo-model.safetensors" "$@"

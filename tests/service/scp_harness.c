@@ -2,7 +2,9 @@
  *
  *   scp_harness serve --ae AE --tmp DIR --store DIR [--port P] [--pool N] [--bind ADDR]
  *                     [--allow AE@HOST]... [--dimse-timeout S] [--acse-timeout S]
- *                     [--fail-store N]
+ *                     [--fail-store N] [--request-timeout S] [--pending-per-host N]
+ *                     [--assoc-per-host N] [--tls-cert PEM --tls-key PEM [--tls-ca PEM]
+ *                     [--tls-require 0|1]]
  *       Runs the SCP with a minimal durable handler (fsync'd temp file renamed to
  *       STORE/<SOPInstanceUID>.dcm, directory fsynced; a duplicate keeps the first copy)
  *       and prints one line per event on stdout: "PORT n", "EVENT <event> <ae> <host>
@@ -10,9 +12,14 @@
  *       "STOPPED". SIGTERM/SIGINT stop it through
  *       dcm_scp_stop.
  *   scp_harness mkdcm OUT --sop UID --study UID --series UID [--lat L] [--view CC|MLO]
- *                     [--rows R] [--cols C] [--seed S]
+ *                     [--rows R] [--cols C] [--seed S] [--nest N] [--charset CS]
+ *                     [--patient ID | --patient-hex HEX]
  *       Writes a small valid Digital Mammography For Presentation file (explicit VR little
- *       endian, 16-bit allocated, 12 stored, View Code Sequence), any UID as given. */
+ *       endian, 16-bit allocated, 12 stored, View Code Sequence), any UID as given.
+ *       --nest N adds Request Attributes Sequences (0040,0275) nested N levels deep
+ *       (undefined lengths, 36 bytes a level: the stack-overflow dataset of issue 15);
+ *       --charset writes Specific Character Set (0008,0005), --patient the PatientID as
+ *       given, --patient-hex its bytes in hex (e.g. 4DDC4C4C45522D31, Latin-1 MÜLLER-1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -94,6 +101,13 @@ static int serve(int argc, char **argv) {
         else if (!strcmp(a, "--acse-timeout")) cfg.acse_timeout_s = atoi(v);
         else if (!strcmp(a, "--bind")) cfg.bind_address = v;
         else if (!strcmp(a, "--fail-store")) fail_nth = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--request-timeout")) cfg.request_timeout_s = atoi(v);
+        else if (!strcmp(a, "--pending-per-host")) cfg.max_pending_per_host = atoi(v);
+        else if (!strcmp(a, "--assoc-per-host")) cfg.max_assoc_per_host = atoi(v);
+        else if (!strcmp(a, "--tls-cert")) cfg.tls_cert = v;
+        else if (!strcmp(a, "--tls-key")) cfg.tls_key = v;
+        else if (!strcmp(a, "--tls-ca")) cfg.tls_ca = v;
+        else if (!strcmp(a, "--tls-require")) cfg.tls_require_client_cert = atoi(v);
         else if (!strcmp(a, "--allow") && cfg.n_allow < 16) {
             const char *at = strchr(v, '@');
             dcm_allow_entry *e = &allow[cfg.n_allow++];
@@ -162,7 +176,9 @@ static void us(buf *b, unsigned g, unsigned e, unsigned v) { unsigned char x[2] 
 static int mkdcm(int argc, char **argv) {
     if (argc < 3) return 2;
     const char *out = argv[2], *sop = NULL, *study = NULL, *series = NULL, *lat = "L", *view = "CC";
+    const char *charset = NULL, *patient = "PHANTOM01";
     int rows = 64, cols = 48;
+    long nest = 0;
     unsigned seed = 1;
     for (int i = 3; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -174,6 +190,19 @@ static int mkdcm(int argc, char **argv) {
         else if (!strcmp(a, "--rows")) rows = atoi(v);
         else if (!strcmp(a, "--cols")) cols = atoi(v);
         else if (!strcmp(a, "--seed")) seed = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--nest")) nest = atol(v);
+        else if (!strcmp(a, "--charset")) charset = v;
+        else if (!strcmp(a, "--patient")) patient = v;
+        else if (!strcmp(a, "--patient-hex")) {
+            static char raw[130];
+            size_t k = 0;
+            for (; k + 1 < sizeof raw && v[2 * k] && v[2 * k + 1]; k++) {
+                char h[3] = {v[2 * k], v[2 * k + 1], 0};
+                raw[k] = (char)strtoul(h, NULL, 16);
+            }
+            raw[k] = '\0';
+            patient = raw;
+        }
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     if (!sop || !study || !series || rows < 1 || cols < 1) {
@@ -193,12 +222,13 @@ static int mkdcm(int argc, char **argv) {
     str(&item, 8, 0x102, "SH", "SRT");
     str(&item, 8, 0x104, "LO", mlo ? "medio-lateral oblique" : "cranio-caudal");
 
+    if (charset) str(&ds, 8, 0x05, "CS", charset);
     str(&ds, 8, 0x16, "UI", mg);
     str(&ds, 8, 0x18, "UI", sop);
     str(&ds, 8, 0x20, "DA", "20260101");
     str(&ds, 8, 0x60, "CS", "MG");
     str(&ds, 8, 0x68, "CS", "FOR PRESENTATION");
-    str(&ds, 0x10, 0x20, "LO", "PHANTOM01");
+    str(&ds, 0x10, 0x20, "LO", patient);
     str(&ds, 0x10, 0x1010, "AS", "057Y");
     str(&ds, 0x18, 0x5101, "CS", view);
     str(&ds, 0x20, 0x0d, "UI", study);
@@ -212,6 +242,14 @@ static int mkdcm(int argc, char **argv) {
     us(&ds, 0x28, 0x101, 12);
     us(&ds, 0x28, 0x102, 11);
     us(&ds, 0x28, 0x103, 0);
+    for (long i = 0; i < nest; i++) {   /* SQ, undefined length, an undefined-length item */
+        u16(&ds, 0x40); u16(&ds, 0x275); put(&ds, "SQ", 2); u16(&ds, 0); u32(&ds, 0xffffffffu);
+        u16(&ds, 0xfffe); u16(&ds, 0xe000); u32(&ds, 0xffffffffu);
+    }
+    for (long i = 0; i < nest; i++) {   /* item delimiter, sequence delimiter */
+        u16(&ds, 0xfffe); u16(&ds, 0xe00d); u32(&ds, 0);
+        u16(&ds, 0xfffe); u16(&ds, 0xe0dd); u32(&ds, 0);
+    }
     buf sq = {0};
     u16(&sq, 0xfffe); u16(&sq, 0xe000); u32(&sq, item.n);
     put(&sq, item.p, item.n);

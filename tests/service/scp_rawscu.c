@@ -5,7 +5,7 @@
  *   "ASSOC accepted" | "ASSOC rejected result=R source=S reason=X"
  *   "STATUS 0xNNNN" per C-STORE, "RELEASED".
  *
- *   scp_rawscu --port P --called AE --calling AE [--file F] [--mode normal|garbage|truncate]
+ *   scp_rawscu --port P [--host ADDR] --called AE --calling AE [--file F] [--mode normal|garbage|truncate]
  *              [--cmd-sop UID] [--cmd-class UID (context and command)] [--count N] [--hold SECONDS] [--pace MS between PDVs]
  * The dataset is the file's own (explicit VR little endian, its meta header stripped) and
  * is proposed with the file's transfer syntax. Exit status 0 when the exchange finished. */
@@ -140,7 +140,7 @@ static int send_pdv(unsigned pcid, int command, int last, const unsigned char *p
 int main(int argc, char **argv) {
     int port = 0, count = 1, hold = 0, pace_ms = 0;
     const char *called = "MAMAD", *calling = "SENDER", *file = NULL, *mode = "normal", *cmd_sop = NULL;
-    const char *cmd_class = NULL;
+    const char *cmd_class = NULL, *host = "127.0.0.1";
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--port")) port = atoi(v);
@@ -153,6 +153,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--count")) count = atoi(v);
         else if (!strcmp(a, "--hold")) hold = atoi(v);
         else if (!strcmp(a, "--pace")) pace_ms = atoi(v);
+        else if (!strcmp(a, "--host")) host = v;
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     unsigned char *f = NULL;
@@ -173,15 +174,27 @@ int main(int argc, char **argv) {
         meta_str(f, fn, 0x10, ts, sizeof ts, &ds_off);
     }
     if (cmd_class) snprintf(sop_class, sizeof sop_class, "%s", cmd_class);
-    sock = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
+    /* --host: a numeric IPv4 or IPv6 address (default 127.0.0.1) */
+    struct sockaddr_storage a;
     memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen;
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) { fprintf(stderr, "bad --host\n"); return 2; }
+        alen = sizeof *a6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&a;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) { fprintf(stderr, "bad --host\n"); return 2; }
+        alen = sizeof *a4;
+    }
+    sock = socket(a.ss_family, SOCK_STREAM, 0);
     struct timeval tv = {20, 0};
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(sock, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
+    if (connect(sock, (struct sockaddr *)&a, alen) != 0) { perror("connect"); return 1; }
 
     /* A-ASSOCIATE-RQ */
     be16(&body, 1); be16(&body, 0);

@@ -2,7 +2,7 @@
 # scp_test.sh CASE HARNESS RAWSCU: integration tests of the DICOM SCP alone (dcm_scp.h),
 # run through scp_harness on a loopback ephemeral port with DCMTK's own clients
 # (echoscu, storescu) and scp_rawscu for the datasets storescu cannot send.
-# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener.
+# Cases: echo store_syntaxes access bad_input pool_full disk_full stop phantom listener flood tls.
 # MAMA_TOOL: the `mama` binary (for `mama phantom`), needed by the phantom case only.
 set -u
 CASE=$1 H=$2 RAW=$3
@@ -139,7 +139,9 @@ access)
     stop_scp
     start_scp "$W/tmp" "$W/store"
     echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT 2>/dev/null && fail "empty allow-list admitted a sender"
-    grep -q "allow-list is empty" "$W/scp.log" || fail "no deny-by-default reason"
+    # a host on no allow-list entry (here: none at all) is closed at accept (issue 15)
+    grep -q "^EVENT rejected .*127.0.0.1 the host is not in the allow-list (closed at accept)" "$W/scp.log" ||
+        fail "no deny-by-default reason"
     stop_scp
     ;;
 bad_input)
@@ -170,6 +172,18 @@ bad_input)
     expect_status 0xC000 "UID with path characters" --file "$W/src/evil.dcm"
     expect_status 0xC000 "UID with an empty component" --file "$W/src/evil2.dcm"
     expect_status 0xC000 "UID with a newline" --file "$W/src/evil3.dcm"
+    # ~7,000 nested sequences (258 KB) overflowed the association thread's stack inside
+    # DCMTK's recursive parser and took the whole process down (issue 15): refused now
+    mk "$W/src/deep.dcm" $UIDR.7 --seed 7 --nest 7000
+    expect_status 0xC000 "7,000 nested sequence levels" --file "$W/src/deep.dcm"
+    grep -q 'failure: refused before parsing: sequences nested deeper than 64 levels' "$W/scp.err" ||
+        fail "no log line saying why the deep dataset was refused"
+    kill -0 $PID 2>/dev/null || fail "the SCP died on the deep dataset"
+    mk "$W/src/nest60.dcm" $UIDR.8 --seed 8 --nest 60
+    out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/nest60.dcm")
+    echo "$out" | grep -q '^STATUS 0x0000$' || fail "60 nested levels (within the bound) refused: $out"
+    rm -f "$W/store/$UIDR.8.dcm"
+    echo "ok: 60 nested levels stored"
     grep -q "^FORGED" "$W/scp.err" && fail "a UID forged a log line"   # (DCMTK drops the newline)
     [ -e "$W/evil" ] || [ -e "$W/store/evil" ] || [ -e /tmp/evil ] && fail "a path built from a UID exists"
     grep -q 'failure: .*not a valid UID' "$W/scp.err" || fail "no log line saying why the UID failed"
@@ -180,6 +194,112 @@ bad_input)
     cmp <(dataset "$W/src/good2.dcm") <(dataset "$W/store/$UIDR.2.dcm") || fail "raw-sent dataset differs"
     stop_scp
     grep -q 'duplicates=1' "$W/scp.log" || fail "duplicate not seen by the handler"
+    ;;
+flood)
+    # Issue 15, finding 3: 256 idle TCP connections filled the pending-request queue and
+    # real associations were refused for up to acse_timeout. Loopback has all of 127/8:
+    # 127.0.0.3 is on no allow-list entry, 127.0.0.2 is (but only floods), the real
+    # sender is 127.0.0.1. Bounded: 300 + 300 connections, a few seconds.
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --allow SENDER@127.0.0.2 \
+        --pending-per-host 4 --request-timeout 2
+    SVC_DIR=$(dirname "$0") python3 - "$PORT" >"$W/flood.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+sys.path.insert(0, os.environ["SVC_DIR"])
+from svc import count_closed
+port = int(sys.argv[1])
+def flood(src, n):
+    out = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        out.append(s)
+    return out
+unknown = flood("127.0.0.3", 300)
+known = flood("127.0.0.2", 300)
+print("FLOODING", flush=True)
+# every unknown-host connection is closed by the server, without waiting for a timeout
+print("UNKNOWN_CLOSED", count_closed(unknown, 5), flush=True)
+# an allowed host's idle connections: every one is closed, at accept (past its 4
+# pending) or at the 2 s request deadline; the server's events say which
+print("KNOWN_CLOSED", count_closed(known, 10), flush=True)
+PY
+    fl=$!
+    for _ in $(seq 200); do grep -q FLOODING "$W/flood.out" && break; sleep 0.05; done
+    grep -q FLOODING "$W/flood.out" || fail "flood did not start: $(cat "$W/flood.out")"
+    # while 600 idle connections are open, the real sender is served
+    echoscu -aet SENDER -aec MAMAD 127.0.0.1 $PORT || fail "echo refused during the flood"
+    mk "$W/src/f1.dcm" $UIDR.31 --seed 31
+    send -xe "$W/src/f1.dcm" || fail "store refused during the flood"
+    [ -f "$W/store/$UIDR.31.dcm" ] || fail "instance not stored during the flood"
+    wait $fl
+    cat "$W/flood.out"
+    grep -q '^UNKNOWN_CLOSED 300$' "$W/flood.out" || fail "unknown-host connections left open"
+    grep -q '^KNOWN_CLOSED 300$' "$W/flood.out" || fail "an allowed host's idle connections left open"
+    at_accept=$(grep -c '^EVENT rejected .*127.0.0.2 .*limit of connections waiting' "$W/scp.log")
+    at_deadline=$(grep -c '^EVENT rejected .*127.0.0.2 .*within the request timeout' "$W/scp.log")
+    echo "127.0.0.2: $at_accept closed at accept, $at_deadline at the request deadline"
+    [ $((at_accept + at_deadline)) = 300 ] || fail "not every idle connection accounted for"
+    [ "$at_accept" -ge 200 ] && [ "$at_deadline" -ge 4 ] || fail "per-host pending limit not applied"
+    grep -q 'not in the allow-list (closed at accept)' "$W/scp.err" || fail "no log line for the unknown host"
+    [ "$(grep -c 'closing a connection from 127.0.0.3' "$W/scp.err")" -lt 20 ] || fail "the flood flooded the log"
+    stop_scp
+    # DICOM on IPv6 (issue 15): the default listener is dual-stack; a store from ::1
+    if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+        start_scp "$W/tmp" "$W/store" --allow 'SENDER@::1'
+        mk "$W/src/v6.dcm" $UIDR.32 --seed 32
+        out=$("$RAW" --host ::1 --port $PORT --called MAMAD --calling SENDER --file "$W/src/v6.dcm")
+        echo "$out" | grep -q '^STATUS 0x0000$' || fail "store over IPv6: $out"
+        grep -q '^EVENT accepted SENDER ::1' "$W/scp.log" || fail "IPv6 peer not named ::1"
+        [ -f "$W/store/$UIDR.32.dcm" ] || fail "IPv6 store not stored"
+        out=$("$RAW" --port $PORT --called MAMAD --calling SENDER --file "$W/src/v6.dcm")
+        echo "$out" | grep -q '^STATUS' && fail "127.0.0.1 is not on the allow-list but stored: $out"
+        stop_scp
+        echo "ok: DICOM over IPv6"
+    else
+        echo "note: no IPv6 loopback here; the IPv6 store is not tried"
+    fi
+    # per-host limit on open associations: two holders from one host, the third is rejected
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --assoc-per-host 2 --pool 8
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h1" &
+    h1=$!
+    "$RAW" --port $PORT --called MAMAD --calling SENDER --hold 4 >"$W/h2" &
+    h2=$!
+    for _ in $(seq 100); do
+        [ "$(grep -c '^EVENT accepted' "$W/scp.log")" = 2 ] && break
+        sleep 0.05
+    done
+    out=$(timeout 5 "$RAW" --port $PORT --called MAMAD --calling SENDER)
+    [ "$out" = "ASSOC rejected result=2 source=3 reason=2" ] || fail "third association of one host: '$out'"
+    grep -q 'per-host limit' "$W/scp.log" || fail "no per-host reason"
+    wait $h1 $h2
+    stop_scp
+    ;;
+tls)
+    # DICOM TLS (issue 15): DCMTK's TLS layer, BCP 195 profile, client certificates
+    # required; every certificate is made here by the openssl CLI
+    command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
+    for n in srv cli other; do
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/$n.key" -out "$W/$n.crt" -days 2 \
+            -subj /CN=$n -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req $n"
+    done
+    chmod 600 "$W"/*.key
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --tls-cert "$W/srv.crt" --tls-key "$W/srv.key" \
+        --tls-ca "$W/cli.crt" --tls-require 1
+    grep -q "(TLS," "$W/scp.err" || fail "the SCP does not say it speaks TLS"
+    mk "$W/src/t1.dcm" $UIDR.41 --seed 41
+    send +tls "$W/cli.key" "$W/cli.crt" +cf "$W/srv.crt" "$W/src/t1.dcm" || fail "TLS store with a trusted client certificate"
+    cmp <(dataset "$W/src/t1.dcm") <(dataset "$W/store/$UIDR.41.dcm") || fail "TLS-received dataset differs"
+    mk "$W/src/t2.dcm" $UIDR.42 --seed 42
+    send "$W/src/t2.dcm" && fail "plain DICOM accepted on the TLS port"
+    send +tls "$W/other.key" "$W/other.crt" +cf "$W/srv.crt" "$W/src/t2.dcm" && fail "an untrusted client certificate was accepted"
+    send +tls "$W/cli.key" "$W/cli.crt" +cf "$W/other.crt" "$W/src/t2.dcm" && fail "the client trusted a server it should not"
+    [ -f "$W/store/$UIDR.42.dcm" ] && fail "a refused connection stored a file"
+    grep -q "not a TLS handshake on the DICOM TLS port" "$W/scp.log" || fail "no reason for the plain connection"
+    grep -q "TLS handshake failed" "$W/scp.log" || fail "no reason for the untrusted certificate"
+    echoscu -aet SENDER -aec MAMAD +tls "$W/cli.key" "$W/cli.crt" +cf "$W/srv.crt" 127.0.0.1 $PORT || fail "TLS echo after the refusals"
+    stop_scp
+    echo "ok: DICOM TLS with a required client certificate"
     ;;
 pool_full)
     start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --pool 2
@@ -304,7 +424,7 @@ phantom)
     ;;
 listener)
     # connections that send nothing, too little or no DICOM hold up nobody, and are closed
-    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --acse-timeout 3
+    start_scp "$W/tmp" "$W/store" --allow SENDER@127.0.0.1 --request-timeout 3
     exec 3<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"            # silent
     exec 4<>/dev/tcp/127.0.0.1/$PORT || fail "cannot connect"
     printf '\x01\x00\x00\x00' >&4                                        # the start of a request
@@ -320,10 +440,10 @@ listener)
     grep -q 'closing a connection from 127.0.0.1: not a DICOM association request' "$W/scp.err" || fail "HTTP bytes not refused"
     grep -q '^EVENT rejected - 127.0.0.1 not a DICOM association request' "$W/scp.log" || fail "no event for the HTTP bytes"
     for _ in $(seq 100); do
-        [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] && break
+        [ "$(grep -c 'sent no complete association request within the request timeout' "$W/scp.err")" = 2 ] && break
         sleep 0.1
     done
-    [ "$(grep -c 'sent no complete association request within the ACSE timeout' "$W/scp.err")" = 2 ] || fail "silent connections not closed after the ACSE timeout"
+    [ "$(grep -c 'sent no complete association request within the request timeout' "$W/scp.err")" = 2 ] || fail "silent connections not closed after the request timeout"
     exec 3<&- 4<&- 5<&-
     stop_scp
     # bind address: listening on 127.0.0.1 only, 127.0.0.2 (also loopback) gets no answer

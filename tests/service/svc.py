@@ -105,6 +105,7 @@ class Daemon:
             "rest.token_env": "",
             "grouper.stable_age": "30s",
             "grouper.tick": "50ms",
+            "log.access_file": os.path.join(work, "access.log"),
         }
         self.settings.update(settings or {})
         if PG_MODE or pg_db:
@@ -114,10 +115,17 @@ class Daemon:
         self.storage = self.settings["storage.dir"]
         self.index = self.settings["storage.index"]
 
-    def start(self):
-        args = [MAMAD]
+    def argv(self, extra=None):
+        """The mamad command line with this daemon's settings. mamad refuses root without
+        --user or --allow-root (issue 15); tests run as root here, so --allow-root unless
+        extra (e.g. ["--user", "nobody"]) is given."""
+        args = [MAMAD] + (extra if extra is not None else (["--allow-root"] if os.geteuid() == 0 else []))
         for k, v in self.settings.items():
             args += ["--set", "%s=%s" % (k, v)]
+        return args
+
+    def start(self, extra=None):
+        args = list(getattr(self, "wrap", None) or []) + self.argv(extra)
         self.logf = open(self.log_path, "ab")
         self.log_offset = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
@@ -221,6 +229,24 @@ class Daemon:
             if line.startswith(name + " "):
                 return float(line.split()[1])
         raise Fail("metric %s not found" % name)
+
+
+def count_closed(socks, wait):
+    """How many of socks the server closes (EOF or reset) within wait seconds in all."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    n, deadline = 0, time.time() + wait
+    while n < len(socks) and time.time() < deadline:
+        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
+            sel.unregister(key.fileobj)
+            try:
+                eof = key.fileobj.recv(1) == b""
+            except OSError:
+                eof = True
+            n += eof
+    return n
 
 
 def acked(output):

@@ -3,6 +3,7 @@
  * table generates. */
 #define _GNU_SOURCE
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -91,6 +92,13 @@ int main(int argc, char **argv) {
     config_defaults(&c);
     p = write_file("tokens", "# tokens\nread  read-token-0123456789\nadmin admin-token-0123456789\n");
     snprintf(c.rest_token_file, sizeof c.rest_token_file, "%s", p);
+    /* a token file others can read is refused with the reason (issue 15) */
+    chmod(p, 0644);
+    CHECK(config_finish(&c, err, sizeof err) != 0 && strstr(err, "readable by group or others (mode 0644)") &&
+          strstr(err, "chmod 600"));
+    chmod(p, 0640);
+    CHECK(config_finish(&c, err, sizeof err) != 0 && strstr(err, "mode 0640"));
+    chmod(p, 0600);
     setenv("MAMAD_TOKENS", "read:env-read-token-0123456789", 1);
     CHECK(config_finish(&c, err, sizeof err) == 0);
     CHECK(c.n_tokens == 3);
@@ -104,6 +112,7 @@ int main(int argc, char **argv) {
     CHECK(config_finish(&c, err, sizeof err) != 0 && strstr(err, "16..127"));
     unsetenv("MAMAD_TOKENS");
     p = write_file("tokens2", "owner some-token-0123456789\n");
+    chmod(p, 0600);
     snprintf(c.rest_token_file, sizeof c.rest_token_file, "%s", p);
     CHECK(config_finish(&c, err, sizeof err) != 0 && strstr(err, "read or admin"));
 
