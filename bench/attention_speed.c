@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "engine/ops/ops.h"
+#include "engine/core/cpu_isa.h"
 #include "engine/core/parallel.h"
 #include "bench/bench_util.h"
 
@@ -85,6 +86,7 @@ int main(int argc, char **argv) {
     }
     double gflop = 4.0 * T * (double)T * C / 1e9;
     bench_print_load();
+    printf("engine kernels: %s (MAMA_MAX_ISA caps it); cpu: %s\n", cpu_isa_name(), cpu_isa_model());
     printf("openblas: %s\nattention B=1 T=%d C=%d NH=%d: %.2f GFLOP per call\n",
            parallel_blas_config(), T, C, NH, gflop);
     for (int thr = 1; thr <= 2; thr++) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "engine/ops/gemm.h"
 #include "engine/ops/ops.h"
 #include "engine/core/parallel.h"
 #include "bench/bench_util.h"
@@ -55,7 +56,10 @@ int main(int argc, char **argv) {
         {"vit fc1  1374x3072x768", 1374, 3072, 768},
         {"vit fc2  1374x768x3072", 1374, 768, 3072},
     };
+    char desc[1024];
+    gemm_describe(desc, sizeof desc);
     printf("openblas: %s\n", parallel_blas_config());
+    printf("engine gemm: %s\n", gemm_backend_name());
     bench_print_load();
     /* columns 4.. (awk $4..): wall-clock GFLOP/s, blas then engine per thread count; after
        "cpu:" the same from the best CPU time (bench/vit_bench.sh parses $4..$7) */
@@ -82,5 +86,7 @@ int main(int argc, char **argv) {
         for (int t = 1; t <= nt; t++) printf("  %8.1f  %10.1f", cpu[2 * (t - 1)], cpu[2 * t - 1]);
         printf("\n");
     }
+    gemm_describe(desc, sizeof desc);
+    printf("engine gemm in use: %s\n", desc);
     return 0;
 }

@@ -14,7 +14,9 @@
 
 #include "engine/text/bert.h"
 #include "engine/text/gpt2.h"
+#include "engine/core/cpu_isa.h"
 #include "engine/core/parallel.h"
+#include "engine/ops/gemm.h"
 #include "engine/text/text_pool.h"
 #include "bench/bench_util.h"
 
@@ -66,24 +68,39 @@ int main(int argc, char **argv) {
             ids[b * T + t] = (int)((1000003u * (unsigned)(b * T + t) + 17u) % (unsigned)V);
             mask[b * T + t] = t < T - 7 * b;
         }
-    double best = 1e30, total = 0.0;
+    /* MAMA_PRECISION (fp32 default, bf16, auto): the towers' inference precision */
+    mama_precision want = MAMA_PREC_FP32, got;
+    const char *pe = getenv("MAMA_PRECISION");
+    if (pe && mama_precision_parse(pe, &want)) { fprintf(stderr, "%s\n", mama_last_error()); return 2; }
+    char note[256];
+    got = gemm_precision_resolve(want, note, sizeof note);
+    if (note[0]) fprintf(stderr, "text_bench: %s\n", note);
+    if (is_gpt2 ? gpt2_set_precision(g, got) : bert_set_precision(bm, got)) {
+        fprintf(stderr, "%s\n", mama_last_error());
+        return 1;
+    }
+    double best = 1e30, total = 0.0, best_cpu = 1e30;
     for (int it = -1; it < iters; it++) {
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         mama_status rc = is_gpt2 ? gpt2_forward(g, ids, mask, B, T)
                                  : bert_forward(bm, ids, NULL, mask, B, T);
         if (rc == MAMA_OK)
             rc = text_mean_pool_forward(pooled, is_gpt2 ? g->acts.lnf : bm->hidden, mask, B, T, C);
         if (rc) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
-        double dt = bench_now() - t0;
+        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
         if (it < 0) continue;
         total += dt;
         if (dt < best) best = dt;
+        if (dc < best_cpu) best_cpu = dc;
     }
     double tokens = (double)B * T;
-    printf("engine: %s B=%d T=%d threads=%d blas=%s\n", argv[1], B, T, threads,
-           parallel_blas_config());
+    char desc[1024];
+    gemm_describe(desc, sizeof desc);
+    printf("engine: %s B=%d T=%d threads=%d precision=%s isa=%s [%s]\n", argv[1], B, T, threads,
+           mama_precision_name(got), cpu_isa_name(), desc);
     printf("engine_tokens_per_s %.1f (mean of %d; best %.1f) checksum %.6f\n",
            tokens * iters / total, iters, tokens / best, pooled[0] + pooled[C - 1]);
+    printf("engine_cpu_tokens_per_s %.1f (best process CPU time)\n", tokens / best_cpu);
     free(ids); free(mask); free(pooled);
     gpt2_destroy(g);
     bert_destroy(bm);

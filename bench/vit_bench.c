@@ -2,7 +2,8 @@
  * machine's sgemm rate, for bench/vit_bench.sh. One configuration per process so that the
  * peak RSS belongs to it.
  * Legend: B batch, S input side, T tokens, C width, L depth, M MLP hidden.
- * usage: vit_bench [--threads N] [--batch B] [--iters I] [--config base|tiny]
+ * usage: vit_bench [--threads N] [--batch B] [--iters I] [--config base|tiny|small] [--size S]
+ *   small: DINOv2-S/14 without registers (bench/dinov2s_bench.sh); --size: input side
  *        vit_bench --ops [--threads N]   (one ViT-B/14 layer at 518, op by op, x 12) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,15 +78,16 @@ static int ops_profile(void) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 1, B = 1, iters = 3, ops = 0;
+    int threads = 1, B = 1, iters = 3, ops = 0, size = 0;
     const char *config = "base";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ops")) ops = 1;
-        else { fprintf(stderr, "usage: %s [--threads N] [--batch B] [--iters I] [--config base|tiny] [--ops]\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [--threads N] [--batch B] [--iters I] [--config base|tiny|small] [--size S] [--ops]\n", argv[0]); return 2; }
     }
     if (threads < 1 || B < 1 || iters < 1) { fprintf(stderr, "bad arguments\n"); return 2; }
     mama_set_threads(threads);
@@ -96,7 +98,10 @@ int main(int argc, char **argv) {
                     .n_registers = 4, .mlp_ratio = 4.0f, .ln_eps = 1e-6f, .layerscale = 1,
                     .in_chans = 3, .embed = 512};
     if (!strcmp(config, "tiny")) { c.width = 192; c.depth = 4; c.heads = 3; c.image_size = 224; c.embed = 128; }
-    int S = c.image_size;
+    if (!strcmp(config, "small")) {   /* DINOv2-S: Dinov2Model, plain bicubic position resize */
+        c.width = 384; c.heads = 6; c.n_registers = 0; c.pos_plain = 1;
+    }
+    int S = size > 0 ? size : c.image_size;
     vit_model *m = NULL;
     if (vit_create(&c, &m) != MAMA_OK) { fprintf(stderr, "%s\n", mama_last_error()); return 1; }
     vit_init_random(m, 1);

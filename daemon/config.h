@@ -85,6 +85,7 @@ typedef struct mamad_config {
     /* [scoring] */
     char scoring_model[CONFIG_STR_MAX];
     int64_t scoring_workers;
+    char scoring_precision[8];
     int64_t scoring_threads;
     int64_t scoring_max_attempts;
     int64_t scoring_lease_ms;

@@ -230,7 +230,8 @@ int main(int argc, char **argv) {
     worker_scorer scorer_if;
     const worker_scorer *scorer = NULL;
     if (cfg.scoring_model[0]) {
-        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0) {
+        if (scorer_open(cfg.scoring_model, &model, err, sizeof err) != 0 ||
+            scorer_set_precision(model, cfg.scoring_precision, err, sizeof err) != 0) {
             log_error(LOG_CAT_ENGINE, "%s", err);
             goto out;
         }
@@ -294,6 +295,7 @@ int main(int argc, char **argv) {
         rest_ctx rc = {.index = writer, .writer = writer, .g = g, .workers = workers, .m = &m,
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
+                       .model_status = model ? scorer_model_status(model) : NULL,
                        .reload_model = model ? scorer_reload : NULL, .reload_ctx = model,
                        .started_at = grouper_now_ms(), .alog = alog, .listen_fd = rest_fd};
         rest_fd = -1;   /* rest_start owns it now, also when it fails */

@@ -23,6 +23,7 @@ typedef struct rest_ctx {
     const mamad_config *cfg;
     const char *model_id;     /* NULL or "" when no model is loaded */
     const int *model_untrained; /* NULL, or 1 while the loaded model is marked untrained */
+    const char *model_status; /* NULL, or the loaded model's provenance status */
     /* Optional, wired by the integrator: reloads the model; 0 ok, -1 + err. */
     int (*reload_model)(void *ctx, char *err, size_t errlen);
     void *reload_ctx;

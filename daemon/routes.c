@@ -109,6 +109,8 @@ static void h_health(const rest_request *req, rest_response *resp) {
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
         "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000), "node",
         rest_str(c->cfg->node_id), "index", db_backend_name(c->index));
+    if (model && c->model_status && c->model_status[0])   /* e.g. "pretrained-backbone, heads untrained" */
+        json_object_set_new(json_object_get(o, "model"), "status", json_string(c->model_status));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
 }
 

@@ -20,8 +20,38 @@ struct scorer {
     mama_model *model;
     char model_id[64];
     int untrained;          /* the loaded model's provenance says untrained */
+    char status[64];        /* its provenance.status ("pretrained-backbone, heads untrained") */
+    mama_precision precision; /* as asked (scoring.precision); applied at every load */
     int threads;            /* engine threads while scoring (scoring.threads resolved) */
 };
+
+/* Applies s->precision to m and logs the outcome. */
+static int apply_precision(scorer *s, mama_model *m, char *err, size_t errlen) {
+    char note[256];
+    mama_precision got;
+    if (model_set_precision(m, s->precision, &got, note, sizeof note) != MAMA_OK) {
+        snprintf(err, errlen, "scoring.precision %s: %s", mama_precision_name(s->precision),
+                 mama_last_error());
+        return -1;
+    }
+    if (note[0]) log_warn(LOG_CAT_ENGINE, "scoring.precision: %s", note);
+    log_info(LOG_CAT_ENGINE, "image tower runs in %s (scoring.precision %s)",
+             mama_precision_name(got), mama_precision_name(s->precision));
+    return 0;
+}
+
+int scorer_set_precision(scorer *s, const char *precision, char *err, size_t errlen) {
+    mama_precision p;
+    if (mama_precision_parse(precision, &p) != MAMA_OK) {
+        snprintf(err, errlen, "%s", mama_last_error());
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->precision = p;
+    int rc = apply_precision(s, s->model, err, errlen);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
 
 void scorer_set_threads(scorer *s, int threads) { s->threads = threads > 0 ? threads : 1; }
 
@@ -41,6 +71,7 @@ int scorer_open(const char *model_path, scorer **out_scorer, char *err, size_t e
     }
     snprintf(s->model_id, sizeof s->model_id, "%s", s->model->id);
     s->untrained = s->model->untrained;
+    snprintf(s->status, sizeof s->status, "%s", s->model->status);
     *out_scorer = s;
     return 0;
 }
@@ -54,6 +85,7 @@ void scorer_close(scorer *s) {
 
 const char *scorer_model_id(const scorer *s) { return s->model_id; }
 const int *scorer_model_untrained(const scorer *s) { return &s->untrained; }
+const char *scorer_model_status(const scorer *s) { return s->status; }
 
 int scorer_reload(void *ctx, char *err, size_t errlen) {
     scorer *s = ctx;
@@ -62,11 +94,16 @@ int scorer_reload(void *ctx, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: %s (the previous model stays loaded)", s->path, mama_last_error());
         return -1;
     }
+    if (s->precision != MAMA_PREC_FP32 && apply_precision(s, fresh, err, errlen) != 0) {
+        model_free(fresh);
+        return -1;
+    }
     pthread_mutex_lock(&s->mu);
     mama_model *old = s->model;
     s->model = fresh;
     snprintf(s->model_id, sizeof s->model_id, "%s", fresh->id);
     s->untrained = fresh->untrained;
+    snprintf(s->status, sizeof s->status, "%s", fresh->status);
     pthread_mutex_unlock(&s->mu);
     model_free(old);
     log_info(LOG_CAT_ENGINE, "model %s reloaded (id %s)", s->path, s->model_id);

@@ -9,12 +9,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/core/file_sha256.h"
+#include "engine/core/hf_config.h"
 #include "engine/core/safetensors.h"
+#include "engine/ops/gemm.h"
 
 #define MODEL_FORMAT "mama-model"
 #define MODEL_VERSION 1
 
 #define TRY(expr) do { rc = (expr); if (rc != MAMA_OK) goto fail; } while (0)
+
+mama_status model_set_precision(mama_model *m, mama_precision want, mama_precision *got,
+                                char *note, size_t n) {
+    if (got) *got = MAMA_PREC_FP32;
+    if (!m || !m->vit) return mama_errorf(MAMA_EINVAL, "model_set_precision: no model");
+    mama_precision p = gemm_precision_resolve(want, note, n);
+    mama_status rc = vit_set_precision(m->vit, p);
+    if (rc == MAMA_OK && got) *got = p;
+    return rc;
+}
 
 const model_task *model_find_task(const mama_model *m, const char *name) {
     for (int i = 0; i < m->n_tasks; i++)
@@ -31,6 +44,8 @@ void model_free(mama_model *m) {
         free(m->tasks[i].head_b);
     }
     free(m->config_json);
+    free(m->sources_json);
+    free(m->text_proj);
     free(m);
 }
 
@@ -87,6 +102,15 @@ static mama_status parse_vision(json_t *v, vit_config *c) {
     c->in_chans = 3;
     if (json_object_get(v, "in_chans") && (rc = get_int(v, "vision", "in_chans", &c->in_chans)))
         return rc;
+    json_t *pr = json_object_get(v, "pos_resize");   /* optional: files before it were antialiased */
+    c->pos_plain = 0;
+    if (pr) {
+        const char *s = json_string_value(pr);
+        if (!s || (strcmp(s, "bicubic_aa") && strcmp(s, "bicubic")))
+            return mama_errorf(MAMA_EFORMAT, "model config: vision.pos_resize must be \"bicubic_aa\" "
+                               "(Dinov2WithRegistersModel) or \"bicubic\" (Dinov2Model)");
+        c->pos_plain = !strcmp(s, "bicubic");
+    }
     return vit_config_validate(c);
 }
 
@@ -200,18 +224,25 @@ static json_t *config_to_json(const mama_model *m) {
             "study_rule", t->rule == MODEL_RULE_MEAN ? "mean" : "max_suspicion", "suspicious", sus));
     }
     const model_preprocess *p = &m->pre;
-    return json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i}, "
-                     "s:{s:i, s:[f,f,f], s:[f,f,f], s:s}, s:i, s:o, s:{s:b, s:s, s:s}}",
-        "format", MODEL_FORMAT, "version", MODEL_VERSION,
-        "vision", "width", c->width, "depth", c->depth, "heads", c->heads, "patch", c->patch,
+    json_t *sources = m->sources_json ? json_loads(m->sources_json, 0, NULL) : NULL;
+    json_t *prov = json_pack("{s:b, s:s, s:s, s:s}", "untrained", m->untrained, "source", m->source,
+                             "created", m->created, "status", m->status);
+    if (prov && sources) json_object_set_new(prov, "sources", sources);
+    else json_decref(sources);
+    json_t *vision = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:s}",
+        "width", c->width, "depth", c->depth, "heads", c->heads, "patch", c->patch,
         "image_size", c->image_size, "n_registers", c->n_registers,
         "mlp_ratio", (double)c->mlp_ratio, "ln_eps", (double)c->ln_eps,
         "layerscale", c->layerscale, "in_chans", c->in_chans,
+        "pos_resize", c->pos_plain ? "bicubic" : "bicubic_aa");
+    return json_pack("{s:s, s:i, s:o, "
+                     "s:{s:i, s:[f,f,f], s:[f,f,f], s:s}, s:i, s:o, s:o}",
+        "format", MODEL_FORMAT, "version", MODEL_VERSION, "vision", vision,
         "preprocess", "image_size", p->image_size,
         "mean", (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
         "std", (double)p->std[0], (double)p->std[1], (double)p->std[2], "resize", p->resize,
         "embed_dim", m->embed, "tasks", tasks,
-        "provenance", "untrained", m->untrained, "source", m->source, "created", m->created);
+        "provenance", prov);
 }
 
 /* FNV-1a over the config text and every parameter word: a cheap identity for results. */
@@ -362,6 +393,19 @@ mama_status model_load(const char *path, mama_model **out_model) {
     }
     TRY(get_str(prov, "provenance", "source", m->source, sizeof m->source));
     TRY(get_str(prov, "provenance", "created", m->created, sizeof m->created));
+    if (json_object_get(prov, "status"))
+        TRY(get_str(prov, "provenance", "status", m->status, sizeof m->status));
+    else
+        snprintf(m->status, sizeof m->status, "%s", m->untrained ? "untrained" : "trained");
+    json_t *srcs = json_object_get(prov, "sources");
+    if (srcs) {
+        if (!json_is_array(srcs)) {
+            rc = mama_errorf(MAMA_EFORMAT, "%s: provenance.sources must be an array", path);
+            goto fail;
+        }
+        m->sources_json = json_dumps(srcs, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!m->sources_json) { rc = mama_errorf(MAMA_ENOMEM, "out of memory"); goto fail; }
+    }
     json_t *tasks = json_object_get(j, "tasks");
     if (!json_is_array(tasks) || json_array_size(tasks) > MODEL_MAX_TASKS) {
         rc = mama_errorf(MAMA_EFORMAT, "%s: mama_config.tasks must be an array of at most %d tasks",
@@ -387,6 +431,19 @@ mama_status model_load(const char *path, mama_model **out_model) {
         goto fail;
     }
     for (int i = 0; i < m->n_tasks; i++) TRY(load_task_tensors(f, path, m, &m->tasks[i]));
+    const st_tensor *tp = st_find(f, "text_proj.weight");
+    if (tp) {
+        if (tp->ndim != 2 || tp->shape[0] != m->embed || tp->shape[1] <= 0 || tp->shape[1] > 65536) {
+            rc = mama_errorf(MAMA_ESHAPE, "%s: text_proj.weight must be (embed_dim %d, text width)",
+                             path, m->embed);
+            goto fail;
+        }
+        m->text_width = (int)tp->shape[1];
+        m->text_proj = malloc(sizeof(float) * (size_t)m->embed * m->text_width);
+        if (!m->text_proj) { rc = mama_errorf(MAMA_ENOMEM, "out of memory"); goto fail; }
+        int64_t ts[2] = {m->embed, m->text_width};
+        TRY(read_exact(f, path, "text_proj.weight", m->text_proj, 2, ts));
+    }
     m->config_json = strdup(cj);
     if (!m->config_json) { rc = mama_errorf(MAMA_ENOMEM, "out of memory"); goto fail; }
     compute_id(m);
@@ -418,6 +475,10 @@ mama_status model_save(mama_model *m, const char *path) {
     TRY(vit_save(m->vit, w, "vision.", "vision_proj.weight"));
     int64_t s1[1] = {1};
     TRY(st_writer_add_f32(w, "logit_scale", 1, s1, &m->logit_scale));
+    if (m->text_proj) {
+        int64_t ts[2] = {m->embed, m->text_width};
+        TRY(st_writer_add_f32(w, "text_proj.weight", 2, ts, m->text_proj));
+    }
     for (int i = 0; i < m->n_tasks; i++) {
         const model_task *t = &m->tasks[i];
         char name[160];
@@ -480,70 +541,61 @@ static const char *find_prefix(const st_file *f) {
     return NULL;
 }
 
-static const st_tensor *find2(const st_file *f, const char *prefix, int meta, const char *hf_name,
-                              const char *meta_name) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%s", prefix, meta ? meta_name : hf_name);
-    return st_find(f, name);
+/* One provenance.sources entry: the file, its SHA-256. */
+static mama_status add_source(json_t *arr, const char *role, const char *path) {
+    char hex[65];
+    mama_status rc = file_sha256_hex(path, hex);
+    if (rc != MAMA_OK) return rc;
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "role", role, "path", path, "sha256", hex));
+    return MAMA_OK;
 }
 
-/* The tower's config from a checkpoint's tensor shapes (config "auto"): width, depth,
- * patch, position grid, registers, MLP ratio and LayerScale. The head count is not in the
- * weights: it comes from config.json beside the file (num_attention_heads, and
- * layer_norm_eps when present), else width / 64 (every DINOv2 size has 64-wide heads). */
-static mama_status infer_config(const st_file *f, const char *path, const char *prefix,
-                                vit_config *c) {
-    char probe[256];
-    snprintf(probe, sizeof probe, "%scls_token", prefix);
-    int meta = st_find(f, probe) != NULL;
-    const st_tensor *cls = find2(f, prefix, meta, "embeddings.cls_token", "cls_token");
-    const st_tensor *pw = find2(f, prefix, meta, "embeddings.patch_embeddings.projection.weight",
-                                "patch_embed.proj.weight");
-    const st_tensor *pos = find2(f, prefix, meta, "embeddings.position_embeddings", "pos_embed");
-    const st_tensor *reg = find2(f, prefix, meta, "embeddings.register_tokens", "register_tokens");
-    const st_tensor *fc1 = find2(f, prefix, meta, "encoder.layer.0.mlp.fc1.weight", "blocks.0.mlp.fc1.weight");
-    const st_tensor *ls = find2(f, prefix, meta, "encoder.layer.0.layer_scale1.lambda1", "blocks.0.ls1.gamma");
-    if (!cls || !pw || !pos || !fc1 || pw->ndim != 4 || pos->ndim != 3 || fc1->ndim != 2 || cls->ndim < 1)
-        return mama_errorf(MAMA_EFORMAT, "%s: cannot infer the tower's config (cls token, patch "
-                           "embedding, position embeddings and mlp.fc1 of layer 0 needed)", path);
-    c->width = (int)cls->shape[cls->ndim - 1];
-    c->in_chans = (int)pw->shape[1];
-    c->patch = (int)pw->shape[2];
-    int64_t npos = pos->shape[1] - 1, g = (int64_t)llround(sqrt((double)npos));
-    if (g * g != npos)
-        return mama_errorf(MAMA_EFORMAT, "%s: %lld patch positions are not a square grid", path,
-                           (long long)npos);
-    c->image_size = (int)g * c->patch;
-    c->n_registers = reg && reg->ndim == 3 ? (int)reg->shape[1] : 0;
-    c->mlp_ratio = (float)fc1->shape[0] / (float)c->width;
-    c->layerscale = ls != NULL;
-    c->ln_eps = 1e-6f;
-    c->depth = 0;
-    for (int l = 0; l < 4096; l++) {
-        snprintf(probe, sizeof probe, meta ? "blocks.%d.norm1.weight" : "encoder.layer.%d.norm1.weight", l);
-        if (!find2(f, prefix, 0, probe, probe)) break;
-        c->depth = l + 1;
-    }
-    c->heads = c->width % 64 == 0 ? c->width / 64 : 0;
-    /* config.json beside the checkpoint, as Hugging Face stores it */
-    char cfgpath[1024];
-    const char *slash = strrchr(path, '/');
-    if (slash) snprintf(cfgpath, sizeof cfgpath, "%.*s/config.json", (int)(slash - path), path);
-    else snprintf(cfgpath, sizeof cfgpath, "config.json");
+/* mean/std from a preprocessor_config.json beside the tower (image_mean, image_std);
+ * absent file: the defaults stay. */
+static mama_status read_preprocessor(const char *dir, model_preprocess *pre) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return MAMA_OK;
+    fclose(probe);
     json_error_t je;
-    json_t *j = json_load_file(cfgpath, 0, &je);
-    if (j) {
-        json_t *h = json_object_get(j, "num_attention_heads");
-        if (json_is_integer(h)) c->heads = (int)json_integer_value(h);
-        json_t *e = json_object_get(j, "layer_norm_eps");
-        if (json_is_number(e)) c->ln_eps = (float)json_number_value(e);
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j || !json_is_object(j)) {
         json_decref(j);
+        return mama_errorf(MAMA_EFORMAT, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
     }
-    if (c->heads <= 0)
-        return mama_errorf(MAMA_EINVAL, "%s: width %d is not a multiple of 64 and no %s gives "
-                           "num_attention_heads; put the checkpoint's config.json beside it or "
-                           "use --config", path, c->width, cfgpath);
-    return vit_config_validate(c);
+    static const char *keys[2] = {"image_mean", "image_std"};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(j, keys[k]);
+        float *dst = k ? pre->std : pre->mean;
+        for (int i = 0; i < 3; i++) {
+            json_t *x = json_array_get(a, (size_t)i);
+            if (json_array_size(a) != 3 || !json_is_number(x) || (k && !(json_number_value(x) > 0))) {
+                json_decref(j);
+                return mama_errorf(MAMA_EFORMAT, "%s: %s must be 3 numbers%s", path, keys[k],
+                                   k ? " > 0" : "");
+            }
+            dst[i] = (float)json_number_value(x);
+        }
+    }
+    json_decref(j);
+    return MAMA_OK;
+}
+
+/* The text tower's width (config.json hidden_size) for its projection. */
+static mama_status text_tower_width_of(const char *dir, int *out) {
+    char path[2048], *text = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mama_status rc = hf_config_read(path, NULL, &text);
+    json_t *root = NULL;
+    if (rc == MAMA_OK) rc = hf_config_parse(text, "text tower", &root);
+    free(text);
+    if (rc != MAMA_OK) return rc;
+    *out = hf_config_int(root, "hidden_size", -1);
+    json_decref(root);
+    if (*out <= 0 || *out > 65536)
+        return mama_errorf(MAMA_EFORMAT, "%s/config.json: hidden_size missing or out of range", dir);
+    return MAMA_OK;
 }
 
 mama_status model_init(const model_init_opts *o, mama_model **out_model) {
@@ -553,13 +605,20 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     const char *prefix = NULL;
     mama_model *m = calloc(1, sizeof *m);
     if (!m) return mama_errorf(MAMA_ENOMEM, "out of memory");
-    const char *cfgname = o->config ? o->config : (o->from_hf ? "auto" : "tiny");
-    if (o->from_hf) {
-        TRY(st_open(o->from_hf, &f));
+    char tower_path[2048];
+    const char *from = o->from_hf;
+    if (o->image_tower) {
+        snprintf(tower_path, sizeof tower_path, "%s/model.safetensors", o->image_tower);
+        from = tower_path;
+    }
+    const char *cfgname = o->config ? o->config : (from ? "auto" : "tiny");
+    if (from) {
+        TRY(st_open(from, &f));
         prefix = find_prefix(f);
         if (!prefix) {
             rc = mama_errorf(MAMA_ENOTFOUND, "%s: no DINOv2 cls token (embeddings.cls_token or "
-                             "cls_token) found: not a Dinov2WithRegistersModel checkpoint", o->from_hf);
+                             "cls_token) found: not a Dinov2Model / Dinov2WithRegistersModel "
+                             "checkpoint", from);
             goto fail;
         }
     }
@@ -571,14 +630,18 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     } else if (strcmp(cfgname, "micro") == 0) {   /* tests: milliseconds per view */
         vc.width = 32; vc.depth = 2; vc.heads = 4; vc.patch = 4; vc.image_size = 28;
         m->embed = 16;
+    } else if (strcmp(cfgname, "small") == 0) {   /* DINOv2-S shapes (Dinov2Model, no registers) */
+        vc.width = 384; vc.depth = 12; vc.heads = 6; vc.patch = 14; vc.image_size = 518;
+        vc.n_registers = 0; vc.pos_plain = 1;
+        m->embed = 512;
     } else if (strcmp(cfgname, "base") == 0) {
         vc.width = 768; vc.depth = 12; vc.heads = 12; vc.patch = 14; vc.image_size = 518;
         m->embed = 512;
-    } else if (strcmp(cfgname, "auto") == 0 && o->from_hf) {
-        TRY(infer_config(f, o->from_hf, prefix, &vc));
+    } else if (strcmp(cfgname, "auto") == 0 && from) {
+        TRY(vit_config_from_checkpoint(f, from, prefix, &vc));
         m->embed = 512;
     } else {
-        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, base, micro, "
+        rc = mama_errorf(MAMA_EINVAL, "model-init: unknown config '%s' (use tiny, small, base, micro, "
                          "or auto with a checkpoint)", cfgname);
         goto fail;
     }
@@ -586,14 +649,38 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     m->pre.image_size = vc.image_size;
     for (int i = 0; i < 3; i++) { m->pre.mean[i] = 0.5f; m->pre.std[i] = 0.5f; }
     snprintf(m->pre.resize, sizeof m->pre.resize, "bilinear_aa");
+    if (o->image_tower) TRY(read_preprocessor(o->image_tower, &m->pre));
+    snprintf(m->status, sizeof m->status, "%s",
+             from || o->text_tower ? "pretrained-backbone, heads untrained" : "untrained");
+    json_t *sources = json_array();
+    if (!sources) { rc = mama_errorf(MAMA_ENOMEM, "out of memory"); goto fail; }
+    if (from) rc = add_source(sources, "image_tower", from);
+    char text_path[2048];
+    if (rc == MAMA_OK && o->text_tower) {
+        snprintf(text_path, sizeof text_path, "%s/model.safetensors", o->text_tower);
+        rc = text_tower_width_of(o->text_tower, &m->text_width);
+        if (rc == MAMA_OK) rc = add_source(sources, "text_tower", text_path);
+    }
+    if (rc == MAMA_OK && json_array_size(sources) > 0) {
+        m->sources_json = json_dumps(sources, JSON_COMPACT);
+        if (!m->sources_json) rc = mama_errorf(MAMA_ENOMEM, "out of memory");
+    }
+    json_decref(sources);
+    if (rc != MAMA_OK) goto fail;
     m->logit_scale = logf(1.0f / 0.07f);
     m->untrained = 1;
     TRY(vit_create(&vc, &m->vit));
     vit_init_random(m->vit, o->seed);
-    if (o->from_hf) {
+    if (from) {
         TRY(vit_load(m->vit, f, prefix, NULL));   /* projection stays random: not in DINOv2 */
-        snprintf(m->source, sizeof m->source, "tower from %s; projection, prompts and heads "
-                 "random (seed %llu)", o->from_hf, (unsigned long long)o->seed);
+        if (o->text_tower)
+            snprintf(m->source, sizeof m->source, "image tower %.400s, text tower %.400s; "
+                     "projections and heads random (seed %llu), zero-shot prompts = the text "
+                     "tower's class-prompt embeddings through the random text projection", from,
+                     o->text_tower, (unsigned long long)o->seed);
+        else
+            snprintf(m->source, sizeof m->source, "tower from %.400s; projections, prompts and "
+                     "heads random (seed %llu)", from, (unsigned long long)o->seed);
     } else {
         snprintf(m->source, sizeof m->source, "random init (config %s, seed %llu)", cfgname,
                  (unsigned long long)o->seed);
@@ -611,6 +698,12 @@ mama_status model_init(const model_init_opts *o, mama_model **out_model) {
     add_task(m, "birads", MODEL_TASK_ZERO_SHOT, MODEL_RULE_MAX_SUSPICION, 7, BIRADS, sus_birads, 3);
     add_task(m, "malignancy", MODEL_TASK_LINEAR, MODEL_RULE_MAX_SUSPICION, 2, MALIGNANCY, sus_malig, 1);
     uint64_t s = o->seed * 0x2545F4914F6CDD1Dull + 17;
+    if (m->text_width > 0) {   /* like vision_proj: N(0, 1/Ct), so unit-scale inputs stay unit-scale */
+        size_t n = (size_t)m->embed * m->text_width;
+        m->text_proj = malloc(sizeof(float) * n);
+        if (!m->text_proj) { rc = mama_errorf(MAMA_ENOMEM, "out of memory"); goto fail; }
+        for (size_t k = 0; k < n; k++) m->text_proj[k] = rng_normal(&s) / sqrtf((float)m->text_width);
+    }
     for (int i = 0; i < m->n_tasks; i++) {
         model_task *t = &m->tasks[i];
         size_t K = (size_t)t->n_classes, E = (size_t)m->embed, C = (size_t)vc.width;

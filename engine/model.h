@@ -7,14 +7,19 @@
  *   __metadata__["mama_config"] = JSON {
  *     "format": "mama-model", "version": 1,
  *     "vision": {"width", "depth", "heads", "patch", "image_size", "n_registers",
- *                "mlp_ratio", "ln_eps", "layerscale", "in_chans"},
+ *                "mlp_ratio", "ln_eps", "layerscale", "in_chans", "pos_resize" (optional:
+ *                "bicubic_aa" (default, Dinov2WithRegistersModel) or "bicubic" (Dinov2Model))},
  *     "preprocess": {"image_size", "mean": [3], "std": [3], "resize": "bilinear_aa"},
  *     "embed_dim": E,
  *     "tasks": [{"name", "classes": [...], "kind": "zero_shot"|"linear",
  *                "study_rule": "mean"|"max_suspicion", "suspicious": [class indices]}],
- *     "provenance": {"untrained": bool, "source": str, "created": ISO-8601 str, ...}}
+ *     "provenance": {"untrained": bool, "source": str, "created": ISO-8601 str,
+ *                    "status": str (optional: "untrained", "pretrained-backbone, heads
+ *                    untrained", "trained"), "sources": [{"role", "path", "sha256"}]
+ *                    (optional: the weight files the model was built from)}}
  *   tensors: "vision.<HF Dinov2WithRegistersModel names>", "vision_proj.weight" (E, C),
- *     "logit_scale" (1) (s = exp(logit_scale)),
+ *     "logit_scale" (1) (s = exp(logit_scale)), optional "text_proj.weight" (E, Ct) (the
+ *     text tower's projection, for `mama prompts`),
  *     zero_shot: "task.<name>.prompts" (K, E); linear: "task.<name>.head.weight" (K, C)
  *     and "task.<name>.head.bias" (K).
  * "study_rule" and "suspicious" are optional: the defaults are "mean" for a task named
@@ -25,6 +30,7 @@
 
 #include <stdint.h>
 
+#include "engine/core/precision.h"
 #include "engine/core/status.h"
 #include "engine/vision/vit.h"
 
@@ -65,8 +71,12 @@ typedef struct mama_model {
     int n_tasks;
     model_task tasks[MODEL_MAX_TASKS];
     int untrained;
-    char source[256];
+    char source[1024];
     char created[64];
+    char status[64];       /* provenance.status */
+    char *sources_json;    /* provenance.sources as JSON array text (owned), or NULL */
+    int text_width;        /* Ct of text_proj, 0 when absent */
+    float *text_proj;      /* (E, Ct) or NULL */
     char id[32];           /* 16 hex digits: FNV-1a of the config JSON and tensor bytes */
     char *config_json;     /* the mama_config text as loaded or built (owned) */
 } mama_model;
@@ -79,20 +89,35 @@ void model_free(mama_model *m);
 mama_status model_save(mama_model *m, const char *path);
 
 typedef struct model_init_opts {
-    const char *config;     /* "tiny" (width 192, depth 4, 224 px: the CPU demo), "base"
+    const char *config;     /* "tiny" (width 192, depth 4, 224 px: the CPU demo), "small"
+                               (384/12/518, no registers: DINOv2-S's shapes), "base"
                                (768/12/518, the paper's), "micro" (32/2/28 px, tests) or
                                "auto" (from_hf only: sizes from the checkpoint's shapes, heads
                                from config.json beside it or width/64);
                                NULL: auto with from_hf, else tiny */
-    const char *from_hf;    /* HF Dinov2WithRegistersModel safetensors or NULL (random tower) */
+    const char *from_hf;    /* HF Dinov2(WithRegisters)Model safetensors or NULL (random tower) */
+    const char *image_tower;/* a DINOv2 directory (model.safetensors, config.json, optional
+                               preprocessor_config.json for mean/std); wins over from_hf */
+    const char *text_tower; /* a BERT directory (model.safetensors, config.json): a seeded
+                               random text projection (E, hidden_size) is added and the
+                               source recorded; prompts are then made by `mama prompts` */
     uint64_t seed;
     const char *created;    /* ISO-8601 time to record, or NULL for now */
 } model_init_opts;
 
 /* Builds a model: the tower from HF weights when given (else seeded random), seeded random
  * projection, prompts and heads, the default tasks (density A-D, BI-RADS 0-6 zero-shot;
- * malignancy linear), marked untrained in provenance. Free with model_free. */
+ * malignancy linear), marked untrained in provenance (status "pretrained-backbone, heads
+ * untrained" with real towers, whose paths and SHA-256 go into provenance.sources).
+ * Free with model_free. */
 mama_status model_init(const model_init_opts *opts, mama_model **out_model);
+
+/* Runs the tower in the precision asked for, as this machine can (precision.h, gemm.h's
+ * gemm_precision_resolve): *got (may be NULL) is what it runs in now; note (when not NULL)
+ * explains a bf16 request that had to become fp32 ("" otherwise), for the caller to log.
+ * MAMA_ENOMEM when the bf16 copies cannot be allocated (the model stays fp32). */
+mama_status model_set_precision(mama_model *m, mama_precision want, mama_precision *got,
+                                char *note, size_t n);
 
 /* Finds a task by name, or NULL. */
 const model_task *model_find_task(const mama_model *m, const char *name);

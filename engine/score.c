@@ -192,11 +192,15 @@ json_t *score_result_json(const score_result *r, const mama_model *m) {
         }
     }
     json_t *warnings = json_array();
-    if (r->model_untrained)
-        json_array_append_new(warnings, json_string("untrained model: the scores are not "
-                                                    "clinically meaningful"));
-    json_t *root = json_pack("{s:{s:s, s:b, s:s, s:s}, s:o, s:o, s:{s:o}, s:{s:f, s:f}, s:o}",
-        "model", "id", m->id, "untrained", m->untrained, "source", m->source, "created", m->created,
+    if (r->model_untrained) {
+        char w[160];
+        snprintf(w, sizeof w, "untrained model (%s): the scores are not clinically meaningful",
+                 m->status[0] ? m->status : "untrained");
+        json_array_append_new(warnings, json_string(w));
+    }
+    json_t *root = json_pack("{s:{s:s, s:b, s:s, s:s, s:s}, s:o, s:o, s:{s:o}, s:{s:f, s:f}, s:o}",
+        "model", "id", m->id, "untrained", m->untrained, "status", m->status, "source", m->source,
+        "created", m->created,
         "views", views, "breasts", breasts, "study", "tasks", study,
         "timing_ms", "forward", r->forward_ms, "total", r->total_ms, "warnings", warnings);
     return root;

@@ -14,6 +14,7 @@
 #include "engine/vision/image_io.h"
 #include "engine/vision/preprocess.h"
 #include "tools/image_source.h"
+#include "tools/out_name.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -24,19 +25,6 @@ static void usage(FILE *out) {
             "  --no-crop       skip the Otsu breast crop (resize the whole image)\n"
             "  --bits 8|16     PNG depth (default 8)\n"
             "Prints one line per file: source size, crop box, transfer syntax and view.\n");
-}
-
-/* out = dir/<parent>_<stem><ext> */
-static void out_name(char *out, size_t cap, const char *dir, const char *path, const char *ext) {
-    char a[4096], b[4096];
-    snprintf(a, sizeof a, "%s", path);
-    snprintf(b, sizeof b, "%s", path);
-    char *base = basename(a), *parent = basename(dirname(b));
-    char stem[1024];
-    snprintf(stem, sizeof stem, "%s", base);
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem) *dot = '\0';
-    snprintf(out, cap, "%s/%s_%s%s", dir, parent, stem, ext);
 }
 
 int cmd_preprocess(int argc, char **argv) {

@@ -19,12 +19,14 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: mama score --model MODEL.safetensors [--threads N] FILE.dcm...\n"
-        "       mama score --model MODEL.safetensors [--threads N] --study DIR\n"
+        "usage: mama score --model MODEL.safetensors [--threads N] [--precision P] FILE.dcm...\n"
+        "       mama score --model MODEL.safetensors [--threads N] [--precision P] --study DIR\n"
         "Scores the images of one study (every DICOM file directly inside DIR with --study)\n"
         "and prints JSON: per view, per breast and per study probabilities for each task of\n"
         "the model. Make a demo model with `mama model-init --out MODEL.safetensors`.\n"
-        "--threads N: compute threads (default: every CPU).\n");
+        "--threads N: compute threads (default: every CPU).\n"
+        "--precision fp32|bf16|auto: the image tower's arithmetic (default fp32, the\n"
+        "  reference; bf16 needs AVX512-BF16 or AMX and otherwise runs fp32, saying so).\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -64,13 +66,20 @@ static char **list_dir(const char *dir, int *out_n) {
 int mama_cmd_score(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"study", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'},
+        {"threads", required_argument, 0, 't'}, {"precision", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    mama_precision precision = MAMA_PREC_FP32;
     const char *model_path = NULL, *study_dir = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:s:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:s:t:p:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'p':
+            if (mama_precision_parse(optarg, &precision) != MAMA_OK) {
+                fprintf(stderr, "mama score: --precision: %s\n", mama_last_error());
+                return 2;
+            }
+            break;
         case 't': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -126,6 +135,17 @@ int mama_cmd_score(int argc, char **argv) {
     if (model_load(model_path, &m) != MAMA_OK) {
         fprintf(stderr, "mama score: %s\n", mama_last_error());
         goto done;
+    }
+    {
+        char note[256];
+        mama_precision got;
+        if (model_set_precision(m, precision, &got, note, sizeof note) != MAMA_OK) {
+            fprintf(stderr, "mama score: %s\n", mama_last_error());
+            goto done;
+        }
+        if (note[0]) fprintf(stderr, "mama score: %s\n", note);
+        if (precision != MAMA_PREC_FP32)
+            fprintf(stderr, "mama score: image tower in %s\n", mama_precision_name(got));
     }
     int S = m->pre.image_size;
     size_t per = (size_t)3 * S * S;

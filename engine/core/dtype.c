@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "engine/core/cpu_isa.h"
+
 size_t dtype_size(mama_dtype dt) { return dt == MAMA_F32 || dt == MAMA_I32 ? 4 : 2; }
 
 const char *dtype_name(mama_dtype dt) {
@@ -95,7 +97,37 @@ void dtype_f16_to_f32_n(float *dst, const void *src, size_t n) {
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* dtype_f32_to_bf16 on 16 lanes, bit for bit (the same integer rounding and NaN rule; not
+ * vcvtneps2bf16, which flushes subnormals). The bf16 GEMM path rounds every product input
+ * through this, so it is on the hot path. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void f32_to_bf16_512(
+    uint16_t *dst, const float *src, size_t n) {
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+    const __m512i quiet = _mm512_set1_epi32(0x0040);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512i u = _mm512_maskz_loadu_epi32(m, src + i);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+        __m512i hi = _mm512_srli_epi32(u, 16);
+        __m512i r = _mm512_srli_epi32(
+            _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one))), 16);
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
+        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+#define HAVE_BF16_512 1
+#endif
+
 void dtype_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) {
+#ifdef HAVE_BF16_512
+    if (cpu_isa_avx512()) {
+        f32_to_bf16_512(dst, src, n);
+        return;
+    }
+#endif
     for (size_t i = 0; i < n; i++) dst[i] = dtype_f32_to_bf16(src[i]);
 }
 

@@ -206,7 +206,9 @@ static mama_status acts_prepare(cuda_vit *g, int B, int H, int W) {
     g->h_pos_bf16 = (uint16_t *)malloc(npos * sizeof(uint16_t));
     if (!g->h_pos_interp || !g->h_pos_scratch || !g->h_pos_bf16)
         return mama_errorf(MAMA_ENOMEM, "cuda_vit_forward: position table for %dx%d", H, W);
-    pos_embed_resize(g->h_pos_interp, g->h_pos_scratch, g->h_pos, g->G0, Gh, Gw, H, W, C);
+    /* the same resize convention as the CPU tower (Dinov2Model plain, with-registers AA) */
+    (g->cfg.pos_plain ? pos_embed_resize_bicubic : pos_embed_resize)(g->h_pos_interp,
+        g->h_pos_scratch, g->h_pos, g->G0, Gh, Gw, H, W, C);
     dtype_f32_to_bf16_n(g->h_pos_bf16, g->h_pos_interp, npos);
     rc = cuda_upload(g->a.pos, g->h_pos_bf16, npos * sizeof(uint16_t));
     if (rc != MAMA_OK) return rc;

@@ -3,7 +3,8 @@
  *   BQ query rows per block, BK keys per block (128 x 256: the fastest of 32..256 x 128..512
  *   measured at T = 1374, HS = 64 on this machine; bench/attention_speed.c).
  *
- * Forward on AVX2 + FMA with HS a multiple of 16 (forward_avx2): per (batch, head, chunk of
+ * Forward on AVX-512 or else AVX2 + FMA (cpu_isa.h, chosen per call from the running CPU)
+ *   with HS a multiple of 16 (forward_rows with that ISA's row kernels): per (batch, head, chunk of
  *   about 256 queries), OpenMP over all three, K and V of the head packed contiguously, then
  *   per 6 query rows: S (6,T) = Q (scale K)^T and O = softmax(S) V in register-blocked FMA
  *   kernels; the whole score row is there, so a plain softmax (no rescaling). The block of
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "engine/ops/ops.h"
+#include "engine/core/cpu_isa.h"
 #include "engine/core/parallel.h"
 #include "engine/ops/vmath.h"
 
@@ -257,9 +259,167 @@ __attribute__((target("avx2,fma"))) static void pv_rows(float *O, const float *P
         for (int i = 0; i < MR * HS; i++) O[i] = 0.0f;
 }
 
-static int have_avx2_fma(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+static int have_avx2_fma(void) { return cpu_isa_avx2_fma(); }
+
+/* ---- the same kernels on AVX-512: 16 lanes a register, 32 registers. qk and pv take up to
+ * 4 panels of 16 (64 keys or columns) per step: 6 rows x 4 = 24 accumulators, each
+ * broadcast of a Q or P element feeding 4 FMAs. */
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#if defined(__clang__)
+#define UNROLL_W _Pragma("unroll")
+#else
+#define UNROLL_W _Pragma("GCC unroll 4")
+#endif
+#define INLINE512 __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) inline
+
+/* exp16: exp8's polynomial on 16 lanes; 0 below -87.3 (and for -inf). */
+static INLINE512 __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.3f), hi = _mm512_set1_ps(88.3f);
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 fn = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), shifter),
+                              shifter);
+    __m512 r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(0.693359375f), xc);
+    r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512i n = _mm512_add_epi32(_mm512_cvtps_epi32(fn), _mm512_set1_epi32(127));
+    __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(n, 23)));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), y);
 }
+
+static INLINE512 __mmask16 tail_mask(int left) { return (__mmask16)((1u << left) - 1u); }
+
+/* Max of s (n), -inf for n = 0; the tail through a masked load. */
+T512 static float max_512(const float *s, int n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m0 = ninf, m1 = ninf;
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(s + j + 16));
+    }
+    for (; j < n; j += 16)
+        m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, tail_mask(n - j < 16 ? n - j : 16), s + j));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+/* s (n) = exp(s - shift) in place; returns the sum. */
+T512 static float exp_sum_512(float *s, int n, float shift) {
+    const __m512 sh = _mm512_set1_ps(shift);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), sh));
+        __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), sh));
+        _mm512_storeu_ps(s + j, e0);
+        _mm512_storeu_ps(s + j + 16, e1);
+        a0 = _mm512_add_ps(a0, e0);
+        a1 = _mm512_add_ps(a1, e1);
+    }
+    for (; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j < 16 ? n - j : 16);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), sh));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        a0 = _mm512_mask_add_ps(a0, m, a0, e);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+/* S columns [16 p, 16 (p + W)) of MR rows = Qp Kp^T for W (1, 2 or 4) key panels. */
+static INLINE512 void qk_panels_512(float *S, int ldS, const float *Qp, const float *Kp, int HS,
+                                    int p, const int W) {
+    __m512 c[MR][4];
+    UNROLL_MR
+    for (int r = 0; r < MR; r++)
+        UNROLL_W for (int w = 0; w < W; w++) c[r][w] = _mm512_setzero_ps();
+    for (int d = 0; d < HS; d++) {
+        __m512 b[4];
+        UNROLL_W for (int w = 0; w < W; w++) b[w] = _mm512_loadu_ps(Kp + ((size_t)(p + w) * HS + d) * 16);
+        UNROLL_MR
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(Qp[r * HS + d]);
+            UNROLL_W for (int w = 0; w < W; w++) c[r][w] = _mm512_fmadd_ps(a, b[w], c[r][w]);
+        }
+    }
+    UNROLL_MR
+    for (int r = 0; r < MR; r++)
+        UNROLL_W for (int w = 0; w < W; w++) _mm512_storeu_ps(S + (size_t)r * ldS + (p + w) * 16, c[r][w]);
+}
+
+/* qk_rows on AVX-512 (the same packing of Kp). */
+T512 static void qk_rows_512(float *S, int ldS, const float *Qp, const float *Kp, int HS, int np) {
+    int p = 0;
+    for (; p + 4 <= np; p += 4) qk_panels_512(S, ldS, Qp, Kp, HS, p, 4);
+    if (p + 2 <= np) {
+        qk_panels_512(S, ldS, Qp, Kp, HS, p, 2);
+        p += 2;
+    }
+    if (p < np) qk_panels_512(S, ldS, Qp, Kp, HS, p, 1);
+}
+
+/* O columns [16 pc, 16 (pc + W)) of MR rows, keys [k0, k1): += P V (from 0 when first),
+ * times inv when last. */
+static INLINE512 void pv_panels_512(float *O, const float *P, int ldP, const float *Vp, int T,
+                                    int HS, int k0, int k1, int pc, const int W, int first,
+                                    int last, const float *inv) {
+    __m512 c[MR][4];
+    UNROLL_MR
+    for (int r = 0; r < MR; r++)
+        UNROLL_W for (int w = 0; w < W; w++)
+            c[r][w] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(O + r * HS + (pc + w) * 16);
+    for (int k = k0; k < k1; k++) {
+        __m512 b[4];
+        UNROLL_W for (int w = 0; w < W; w++) b[w] = _mm512_loadu_ps(Vp + ((size_t)(pc + w) * T + k) * 16);
+        UNROLL_MR
+        for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(P[(size_t)r * ldP + k]);
+            UNROLL_W for (int w = 0; w < W; w++) c[r][w] = _mm512_fmadd_ps(a, b[w], c[r][w]);
+        }
+    }
+    UNROLL_MR
+    for (int r = 0; r < MR; r++) {
+        __m512 sc = _mm512_set1_ps(last ? inv[r] : 1.0f);
+        UNROLL_W for (int w = 0; w < W; w++)
+            _mm512_storeu_ps(O + r * HS + (pc + w) * 16, _mm512_mul_ps(c[r][w], sc));
+    }
+}
+
+/* pv_rows on AVX-512 (the same packing of Vp; keys in chunks of KC). */
+T512 static void pv_rows_512(float *O, const float *P, int ldP, const float *Vp, int T, int HS,
+                             int nk, const float *inv) {
+    const int npc = HS / 16;
+    for (int k0 = 0; k0 < nk; k0 += KC) {
+        int k1 = nk - k0 < KC ? nk : k0 + KC, first = k0 == 0, last = k1 == nk;
+        int pc = 0;
+        for (; pc + 4 <= npc; pc += 4)
+            pv_panels_512(O, P, ldP, Vp, T, HS, k0, k1, pc, 4, first, last, inv);
+        if (pc + 2 <= npc) {
+            pv_panels_512(O, P, ldP, Vp, T, HS, k0, k1, pc, 2, first, last, inv);
+            pc += 2;
+        }
+        if (pc < npc) pv_panels_512(O, P, ldP, Vp, T, HS, k0, k1, pc, 1, first, last, inv);
+    }
+    if (nk <= 0)
+        for (int i = 0; i < MR * HS; i++) O[i] = 0.0f;
+}
+
+/* The row kernels of one ISA, for forward_rows. */
+typedef struct row_kernels {
+    void (*qk)(float *S, int ldS, const float *Qp, const float *Kp, int HS, int np);
+    void (*pv)(float *O, const float *P, int ldP, const float *Vp, int T, int HS, int nk,
+               const float *inv);
+    float (*max)(const float *s, int n);
+    float (*exp_sum)(float *s, int n, float shift);
+} row_kernels;
+
+static const row_kernels kernels_avx2 = {qk_rows, pv_rows, max_avx2, exp_sum_avx2};
+static const row_kernels kernels_avx512 = {qk_rows_512, pv_rows_512, max_512, exp_sum_512};
 #else
 #define HAVE_AVX2_ROWS 0
 #endif
@@ -317,7 +477,7 @@ VMATH_SIMD
 }
 
 #if HAVE_AVX2_ROWS
-/* The forward on AVX2 + FMA, HS a multiple of 16: per (batch, head, chunk of QC query rows),
+/* The forward on AVX2 + FMA or AVX-512 (kr), HS a multiple of 16: per (batch, head, chunk of QC query rows),
  * K and V of the head packed once, then per MR query rows: all their scores (MR x T: the
  * block of the score matrix), plain softmax (the whole row is there: no rescaling), P V. */
 #define QC 256
@@ -327,9 +487,9 @@ VMATH_SIMD
 static void prefetch_row(const float *x, int n) {
     for (int i = 0; i < n; i += 16) __builtin_prefetch(x + i);
 }
-static mama_status forward_avx2(float *out, float *lse, const float *qkv,
-                                const float *key_mask, int B, int T, int C, int NH,
-                                float scale, int causal) {
+static mama_status forward_rows(const row_kernels *kr, float *out, float *lse,
+                                const float *qkv, const float *key_mask, int B, int T, int C,
+                                int NH, float scale, int causal) {
     const int HS = C / NH, C3 = 3 * C;
     const int np = (T + 15) / 16, ldS = np * 16;
     const int nqc = (T + QC - 1) / QC;
@@ -378,23 +538,23 @@ static mama_status forward_avx2(float *out, float *lse, const float *qkv,
                 for (int r = 0; r < mr; r++)
                     memcpy(Qp + r * HS, base + (size_t)(g + r) * C3, sizeof(float) * (size_t)HS);
                 memset(Qp + mr * HS, 0, sizeof(float) * (size_t)(MR - mr) * HS);
-                qk_rows(S, ldS, Qp, Kp, HS, (kend + 15) / 16);
+                kr->qk(S, ldS, Qp, Kp, HS, (kend + 15) / 16);
                 for (int r = 0; r < MR; r++) {
                     float *s = S + (size_t)r * ldS;
                     float mx = -INFINITY, l = 0.0f;
                     if (r < mr) {
                         if (km || causal) mask_row(s, kend, km, 0, causal, g + r);
-                        mx = max_avx2(s, kend);
+                        mx = kr->max(s, kend);
                     }
                     if (mx == -INFINITY)
                         memset(s, 0, sizeof(float) * (size_t)kend);
                     else
-                        l = exp_sum_avx2(s, kend, mx);
+                        l = kr->exp_sum(s, kend, mx);
                     inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
                     if (r < mr && lse)
                         lse[((size_t)b * NH + h) * T + g + r] = l > 0.0f ? mx + logf(l) : -INFINITY;
                 }
-                pv_rows(Ot, S, ldS, Vp, T, HS, kend, inv);
+                kr->pv(Ot, S, ldS, Vp, T, HS, kend, inv);
                 for (int r = 0; r < mr; r++)
                     memcpy(out + ((size_t)b * T + g + r) * C + (size_t)h * HS, Ot + r * HS,
                            sizeof(float) * (size_t)HS);
@@ -413,8 +573,10 @@ mama_status attention_forward(float *out, float *lse, const float *qkv, const fl
     if (rc != MAMA_OK || empty) return rc;
     const int HS = C / NH, C3 = 3 * C;
 #if HAVE_AVX2_ROWS
+    if (HS % 16 == 0 && cpu_isa_avx512())
+        return forward_rows(&kernels_avx512, out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
     if (HS % 16 == 0 && have_avx2_fma())
-        return forward_avx2(out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
+        return forward_rows(&kernels_avx2, out, lse, qkv, key_mask, B, T, C, NH, scale, causal);
 #endif
     const int nqb = (T + BQ - 1) / BQ;
     const long ntask = (long)B * NH * nqb;

@@ -1,4 +1,5 @@
-/* linear.c: fully connected layers as CBLAS sgemm calls, in PyTorch nn.Linear layout
+/* linear.c: fully connected layers as gemm.h products (oneDNN or OpenBLAS, bias and GELU
+ * fused where the backend can), in PyTorch nn.Linear layout
  * (w (OC,C)) and Hugging Face GPT-2 Conv1D layout (w (C,OC)).
  * Legend: N rows (tokens across the batch), C input features, OC output features.
  * Threads (gemm.h, parallel.h): the output is split into column panels (or row panels when
@@ -29,10 +30,35 @@ static void bias_backward(float *db, const float *dout, int N, int OC) {
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N,
                     int C, int OC) {
     if (N <= 0 || OC <= 0) return;
-    if (C <= 0 || b) fill_bias(out, b, N, OC);
-    if (C <= 0) return;
-    /* out (N,OC) = inp (N,C) @ w^T (C,OC) [+ out] */
-    gemm_forward(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
+    if (C <= 0) {
+        fill_bias(out, b, N, OC);
+        return;
+    }
+    /* out (N,OC) = inp (N,C) @ w^T (C,OC) + b, the bias fused into the product */
+    gemm_bias_forward(1, N, OC, C, inp, C, w, C, b, GEMM_NONE, out, OC);
+}
+
+void linear_gelu_forward(float *out, const float *inp, const float *w, const float *b, int N,
+                         int C, int OC) {
+    if (N <= 0 || OC <= 0) return;
+    if (C <= 0) {
+        fill_bias(out, b, N, OC);
+        gelu_forward(out, out, (size_t)N * OC);
+        return;
+    }
+    gemm_bias_forward(1, N, OC, C, inp, C, w, C, b, GEMM_GELU_ERF, out, OC);
+}
+
+mama_status linear_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                const float *b, int N, int C, int OC, int gelu) {
+    return gemm_bf16_forward(1, N, OC, C, inp, C, w, C, b, gelu ? GEMM_GELU_ERF : GEMM_NONE,
+                             out, OC);
+}
+
+mama_status linear_in_out_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                       const float *b, int N, int C, int OC, int gelu_tanh) {
+    return gemm_bf16_forward(0, N, OC, C, inp, C, w, OC, b,
+                             gelu_tanh ? GEMM_GELU_TANH : GEMM_NONE, out, OC);
 }
 
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -49,10 +75,12 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
 void linear_in_out_forward(float *out, const float *inp, const float *w, const float *b, int N,
                     int C, int OC) {
     if (N <= 0 || OC <= 0) return;
-    if (C <= 0 || b) fill_bias(out, b, N, OC);
-    if (C <= 0) return;
-    /* out (N,OC) = inp (N,C) @ w (C,OC) [+ out] */
-    gemm_forward(0, 0, N, OC, C, 1.0f, inp, C, w, OC, b ? 1.0f : 0.0f, out, OC);
+    if (C <= 0) {
+        fill_bias(out, b, N, OC);
+        return;
+    }
+    /* out (N,OC) = inp (N,C) @ w (C,OC) + b */
+    gemm_bias_forward(0, N, OC, C, inp, C, w, OC, b, GEMM_NONE, out, OC);
 }
 
 void linear_in_out_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -64,4 +92,15 @@ void linear_in_out_backward(float *dinp, float *dw, float *db, const float *dout
     if (dinp) gemm_forward(0, 1, N, C, OC, 1.0f, dout, OC, w, OC, 1.0f, dinp, C);
     /* dw (C,OC) += inp^T (C,N) @ dout (N,OC) */
     if (dw) gemm_forward(1, 0, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
+}
+
+mama_status linear_prec_forward(float *out, const float *inp, const float *w,
+                                const uint16_t *w16, const float *b, int N, int C, int OC,
+                                int in_out, gemm_post post) {
+    if (w16)
+        return gemm_bf16_forward(!in_out, N, OC, C, inp, C, w16, in_out ? OC : C, b, post, out,
+                                 OC);
+    if (N <= 0 || OC <= 0) return MAMA_OK;
+    gemm_bias_forward(!in_out, N, OC, C, inp, C, w, in_out ? OC : C, b, post, out, OC);
+    return MAMA_OK;
 }

@@ -14,7 +14,10 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "engine/core/status.h"
+#include "engine/ops/gemm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +30,27 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
  * dinp/dw/db may be NULL to skip it. */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int C, int OC);
+
+/* out (N,OC) = GELU(inp @ w^T + b), exact GELU fused into the product (inference: the
+ * pre-activation is not kept, so there is no backward of this form). */
+void linear_gelu_forward(float *out, const float *inp, const float *w, const float *b,
+                         int N, int C, int OC);
+/* linear_forward with w (OC,C) in bf16 (raw patterns, dtype.h): inp rounded to bf16 on the
+ * way in, fp32 accumulation and output (gemm.h: gemm_bf16_forward); gelu: 1 fuses the
+ * exact GELU after. MAMA_ENOMEM when its scratch cannot be had (out untouched). */
+mama_status linear_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                const float *b, int N, int C, int OC, int gelu);
+/* linear_in_out_forward with w (C,OC) in bf16; gelu_tanh: 1 fuses GPT-2's tanh GELU. */
+mama_status linear_in_out_bf16_forward(float *out, const float *inp, const uint16_t *w,
+                                       const float *b, int N, int C, int OC, int gelu_tanh);
+
+/* A tower's block product in either precision: out (N,OC) = post(inp @ W + b) on the bf16
+ * copy w16 when it is not NULL, else on the fp32 w; W in nn.Linear layout (OC,C), or GPT-2's
+ * (C,OC) when in_out. post (gemm.h) fuses a GELU (inference: no pre-activation is kept).
+ * Returns as linear_bf16_forward (fp32 always MAMA_OK). */
+mama_status linear_prec_forward(float *out, const float *inp, const float *w,
+                                const uint16_t *w16, const float *b, int N, int C, int OC,
+                                int in_out, gemm_post post);
 
 /* out (N,OC) = inp (N,C) @ w + b; w (C,OC): Hugging Face GPT-2 Conv1D layout. */
 void linear_in_out_forward(float *out, const float *inp, const float *w, const float *b,

@@ -14,7 +14,7 @@
  *     With antialias=True PyTorch uses the separable PIL-style filter: Keys cubic with
  *     a = -0.5 (not the -0.75 of the non-antialiased path), support 2*max(scale,1), the
  *     window clipped at the borders and the weights renormalised to sum 1.
- *   (HF's plain Dinov2 differs: scale_factor + 0.1 offset, no antialias. Not this.) */
+ *   (HF's plain Dinov2Model differs: no antialias; pos_embed_resize_bicubic below.) */
 #ifndef MAMA_POS_EMBED_H
 #define MAMA_POS_EMBED_H
 
@@ -27,6 +27,15 @@ extern "C" {
 /* 1 when HF would interpolate for this input (see above), else 0. */
 int pos_embed_needs_resize(int G0, int Gh, int Gw, int H, int W);
 
+/* The same resize without antialiasing, as Hugging Face Dinov2Model (transformers 5.x,
+ * read from its source) and the ONNX graphs exported from it (Resize cubic, half_pixel,
+ * cubic_coeff_a -0.75): torch.nn.functional.interpolate(mode="bicubic",
+ * align_corners=False) with an explicit size: source x = (i + 0.5) * in/out - 0.5, the four
+ * taps floor(x)-1 .. floor(x)+2 clamped to the grid, Keys cubic a = -0.75, no
+ * renormalisation. Same skip rule, same scratch (pos_embed_scratch_floats). */
+void pos_embed_resize_bicubic(float *out, float *scratch, const float *pos, int G0, int Gh,
+                              int Gw, int H, int W, int C);
+
 /* Floats of scratch that pos_embed_resize needs for these sizes. */
 size_t pos_embed_scratch_floats(int G0, int Gh, int Gw, int C);
 
@@ -34,6 +43,12 @@ size_t pos_embed_scratch_floats(int G0, int Gh, int Gw, int C);
  * scratch: pos_embed_scratch_floats(...) floats (no allocation here). */
 void pos_embed_resize(float *out, float *scratch, const float *pos, int G0, int Gh, int Gw,
                       int H, int W, int C);
+
+/* Backward of pos_embed_resize: dpos (1 + G0*G0, C) += the transpose of the resize applied
+ * to dout (1 + Gh*Gw, C) (a plain add when no resize is needed). scratch as for the
+ * forward. */
+void pos_embed_resize_backward(float *dpos, float *scratch, const float *dout, int G0, int Gh,
+                               int Gw, int H, int W, int C);
 
 #ifdef __cplusplus
 }

@@ -97,6 +97,7 @@ mama_status bert_create(const bert_config *cfg, bert_model **out_model) {
 
 void bert_destroy(bert_model *m) {
     if (!m) return;
+    bert_set_precision(m, MAMA_PREC_FP32); /* drops the bf16 copies */
     ptable_block_free(m->params_memory);
     ptable_block_free(m->grads_memory);
     ptable_block_free(m->acts_memory);
@@ -296,20 +297,33 @@ mama_status bert_forward(bert_model *m, const int *ids, const int *type_ids,
         float *res1 = a->res1 + s * N * C, *ln1 = a->ln1 + s * N * C;
         float *fch = a->fch + s * N * F, *fchg = a->fch_gelu + s * N * F;
         float *res2 = a->res2 + s * N * C;
-        linear_forward(qkv, xin, p->qkvw + l * 3 * C * C, p->qkvb + l * 3 * C, (int)N, (int)C,
-                       (int)(3 * C));
+        /* bf16 copies serve inference only */
+        const bert_weights16 *w16 = !m->train && m->w16_memory ? &m->w16 : NULL;
+#define W16(f, off) (w16 ? w16->f + (off) : NULL)
+        if ((rc = linear_prec_forward(qkv, xin, p->qkvw + l * 3 * C * C, W16(qkvw, l * 3 * C * C),
+                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 0, GEMM_NONE)))
+            return rc;
         rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C,
                                c->n_head, scale, 0);
         if (rc) return rc;
-        linear_forward(res1, atty, p->attow + l * C * C, p->attob + l * C, (int)N, (int)C,
-                       (int)C);
+        if ((rc = linear_prec_forward(res1, atty, p->attow + l * C * C, W16(attow, l * C * C),
+                               p->attob + l * C, (int)N, (int)C, (int)C, 0, GEMM_NONE)))
+            return rc;
         residual_scaled_forward(res1, res1, xin, NULL, N, (int)C);
         layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, res1,
                           p->ln1w + l * C, p->ln1b + l * C, (int)N, (int)C, c->ln_eps);
-        linear_forward(fch, ln1, p->fcw + l * F * C, p->fcb + l * F, (int)N, (int)C, (int)F);
-        gelu_forward(fchg, fch, N * F);
-        linear_forward(res2, fchg, p->projw + l * C * F, p->projb + l * C, (int)N, (int)F,
-                       (int)C);
+        if (w16) { /* GELU fused; the pre-activation is not needed in inference */
+            if ((rc = linear_prec_forward(fchg, ln1, p->fcw + l * F * C, W16(fcw, l * F * C),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 0, GEMM_GELU_ERF)))
+                return rc;
+        } else {
+            linear_forward(fch, ln1, p->fcw + l * F * C, p->fcb + l * F, (int)N, (int)C, (int)F);
+            gelu_forward(fchg, fch, N * F);
+        }
+        if ((rc = linear_prec_forward(res2, fchg, p->projw + l * C * F, W16(projw, l * C * F),
+                               p->projb + l * C, (int)N, (int)F, (int)C, 0, GEMM_NONE)))
+            return rc;
+#undef W16
         residual_scaled_forward(res2, res2, ln1, NULL, N, (int)C);
         layernorm_forward(xout, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);

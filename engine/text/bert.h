@@ -14,6 +14,7 @@
 #ifndef MAMA_BERT_H
 #define MAMA_BERT_H
 
+#include "engine/core/precision.h"
 #include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
@@ -70,6 +71,11 @@ typedef struct bert_dacts {
     float *dh, *dhg;                   /* (N,F) */
 } bert_dacts;
 
+/* bf16 copies of the block matrices (bert_set_precision), same shapes as bert_params. */
+typedef struct bert_weights16 {
+    uint16_t *qkvw, *attow, *fcw, *projw;
+} bert_weights16;
+
 typedef struct bert_model {
     bert_config cfg;
     ptable ptab;               /* parameter layout (names as the bert_params members) */
@@ -90,9 +96,15 @@ typedef struct bert_model {
     float *hidden;             /* (B,T,C) token features of the last forward (into acts.x) */
     int train;                 /* 1: keep every layer's activations for bert_backward */
     int B, T;
+    ptable w16tab;             /* bf16 copies when the precision is bf16 (else empty) */
+    bert_weights16 w16;
+    void *w16_memory;
 } bert_model;
 
 mama_status bert_create(const bert_config *cfg, bert_model **out_model);
+/* The precision of inference forwards (not bert_set_train): MAMA_PREC_BF16 rounds the four
+ * block matrices to bf16 copies once, here; the rest stays fp32. As gpt2_set_precision. */
+mama_status bert_set_precision(bert_model *m, mama_precision p);
 void bert_destroy(bert_model *m);
 
 /* Reads the weights (prefix "" or "bert." detected); the tensors must match cfg. */

@@ -144,6 +144,7 @@ mama_status gpt2_create(const gpt2_config *cfg, const lora_config *lora_cfg,
 
 void gpt2_destroy(gpt2_model *m) {
     if (!m) return;
+    gpt2_set_precision(m, MAMA_PREC_FP32); /* drops the bf16 copies */
     ptable_block_free(m->params_memory);
     ptable_block_free(m->lora_memory);
     ptable_block_free(m->lora_grad_memory);
@@ -306,26 +307,41 @@ mama_status gpt2_forward(gpt2_model *m, const int *ids, const float *mask, int B
 
         layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, resid,
                           p->ln1w + l * C, p->ln1b + l * C, (int)N, (int)C, c->ln_eps);
-        linear_in_out_forward(qkv, ln1, p->qkvw + l * C * 3 * C, p->qkvb + l * 3 * C, (int)N, (int)C,
-                       (int)(3 * C));
+        /* bf16 copies serve inference only */
+        const gpt2_weights16 *w16 = m->inference && m->w16_memory ? &m->w16 : NULL;
+#define W16(f, off) (w16 ? w16->f + (off) : NULL)
+        if ((rc = linear_prec_forward(qkv, ln1, p->qkvw + l * C * 3 * C, W16(qkvw, l * C * 3 * C),
+                               p->qkvb + l * 3 * C, (int)N, (int)C, (int)(3 * C), 1, GEMM_NONE)))
+            return rc;
         if (m->lora.A[0])
             lora_site_forward(m, 0, l, qkv, a->lora_tmp[0] + s * N * R, ln1, (int)N);
         rc = attention_forward(atty, a->att_lse + s * N * NH, qkv, a->mask, B, T, (int)C, NH,
                                layer_scale(c, l), 1);
         if (rc) return rc;
-        linear_in_out_forward(attproj, atty, p->attprojw + l * C * C, p->attprojb + l * C, (int)N,
-                       (int)C, (int)C);
+        if ((rc = linear_prec_forward(attproj, atty, p->attprojw + l * C * C, W16(attprojw, l * C * C),
+                               p->attprojb + l * C, (int)N, (int)C, (int)C, 1, GEMM_NONE)))
+            return rc;
         if (m->lora.A[1])
             lora_site_forward(m, 1, l, attproj, a->lora_tmp[1] + s * N * R, atty, (int)N);
         residual_scaled_forward(res2, resid, attproj, NULL, N, (int)C);
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           p->ln2w + l * C, p->ln2b + l * C, (int)N, (int)C, c->ln_eps);
-        linear_in_out_forward(fch, ln2, p->fcw + l * C * F, p->fcb + l * F, (int)N, (int)C, (int)F);
-        if (m->lora.A[2])
-            lora_site_forward(m, 2, l, fch, a->lora_tmp[2] + s * N * R, ln2, (int)N);
-        gelu_tanh_forward(fchg, fch, N * F);
-        linear_in_out_forward(fcproj, fchg, p->fcprojw + l * F * C, p->fcprojb + l * C, (int)N,
-                       (int)F, (int)C);
+        if (w16 && !m->lora.A[2]) { /* GELU fused; the pre-activation is not needed */
+            if ((rc = linear_prec_forward(fchg, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1, GEMM_GELU_TANH)))
+                return rc;
+        } else {
+            if ((rc = linear_prec_forward(fch, ln2, p->fcw + l * C * F, W16(fcw, l * C * F),
+                                   p->fcb + l * F, (int)N, (int)C, (int)F, 1, GEMM_NONE)))
+                return rc;
+            if (m->lora.A[2])
+                lora_site_forward(m, 2, l, fch, a->lora_tmp[2] + s * N * R, ln2, (int)N);
+            gelu_tanh_forward(fchg, fch, N * F);
+        }
+        if ((rc = linear_prec_forward(fcproj, fchg, p->fcprojw + l * F * C, W16(fcprojw, l * F * C),
+                               p->fcprojb + l * C, (int)N, (int)F, (int)C, 1, GEMM_NONE)))
+            return rc;
+#undef W16
         if (m->lora.A[3])
             lora_site_forward(m, 3, l, fcproj, a->lora_tmp[3] + s * N * R, fchg, (int)N);
         residual_scaled_forward(res3, res2, fcproj, NULL, N, (int)C);

@@ -15,6 +15,7 @@
 #define MAMA_GPT2_H
 
 #include "engine/text/lora.h"
+#include "engine/core/precision.h"
 #include "engine/core/ptable.h"
 #include "engine/core/safetensors.h"
 #include "engine/core/status.h"
@@ -93,6 +94,11 @@ typedef struct gpt2_dacts {
     float *xd, *dxd;                    /* (N,max(C,F)) LoRA dropout input and its gradient */
 } gpt2_dacts;
 
+/* bf16 copies of the block matrices (gpt2_set_precision), same shapes as gpt2_params. */
+typedef struct gpt2_weights16 {
+    uint16_t *qkvw, *attprojw, *fcw, *fcprojw;
+} gpt2_weights16;
+
 typedef struct gpt2_model {
     gpt2_config cfg;
     lora_config lora_cfg;      /* rank 0 = no adapters */
@@ -117,7 +123,17 @@ typedef struct gpt2_model {
     int inference;             /* 1: keep one layer's activations only (no backward) */
     int train;                 /* 1: LoRA dropout active (gpt2_set_train) */
     unsigned long long dropout_seed; /* masks of the current step */
+    ptable w16tab;             /* bf16 copies when the precision is bf16 (else empty) */
+    gpt2_weights16 w16;
+    void *w16_memory;
 } gpt2_model;
+
+/* The precision of inference forwards (gpt2_set_inference on): MAMA_PREC_BF16 rounds the
+ * four block matrices to bf16 copies once, here (LoRA adapters, embeddings, LayerNorms and
+ * the rest stay fp32); MAMA_PREC_FP32 drops them. Pass a resolved precision
+ * (gemm_precision_resolve); call again after the base weights change. MAMA_ENOMEM when the
+ * copies cannot be allocated (the model stays fp32). */
+mama_status gpt2_set_precision(gpt2_model *m, mama_precision p);
 
 /* Allocates a model for cfg (parameters zeroed) with LoRA per lora_cfg (NULL: none;
  * A random N(0, 1/sqrt(in)) from seed, B zero, as peft initialises). Free with

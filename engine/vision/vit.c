@@ -12,6 +12,7 @@
 #include "engine/ops/ops.h"
 #include "engine/ops/pos_embed.h"
 #include "engine/core/ptable.h"
+#include "engine/vision/vit_impl.h"
 
 mama_status vit_config_validate(const vit_config *c) {
 #define CHECK(cond, ...) do { if (!(cond)) return mama_errorf(MAMA_EINVAL, __VA_ARGS__); } while (0)
@@ -33,6 +34,7 @@ mama_status vit_config_validate(const vit_config *c) {
     CHECK(c->in_chans > 0 && c->in_chans <= 16, "vision config: in_chans %d out of range",
           c->in_chans);
     CHECK(c->embed >= 0 && c->embed <= 65536, "vision config: embed %d out of range", c->embed);
+    CHECK(c->pos_plain == 0 || c->pos_plain == 1, "vision config: pos_plain must be 0 or 1");
 #undef CHECK
     return MAMA_OK;
 }
@@ -66,6 +68,7 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
     m->K = cfg->in_chans * cfg->patch * cfg->patch;
     ptable_init(&m->ptab);
     ptable_init(&m->atab);
+    ptable_init(&m->dtab);
     param_table(&m->ptab, m);
     void *block;
     if ((rc = ptable_make(&m->ptab, &block, &m->params)) != MAMA_OK) {
@@ -82,16 +85,21 @@ mama_status vit_create(const vit_config *cfg, vit_model **out_model) {
 
 void vit_free(vit_model *m) {
     if (!m) return;
+    vit_set_precision(m, MAMA_PREC_FP32); /* drops the bf16 copies */
     ptable_block_free(m->acts_memory);
     ptable_block_free(m->params_memory);
+    ptable_block_free(m->grads_memory);
+    ptable_block_free(m->dacts_memory);
+    ptable_free(&m->dtab);
     ptable_free(&m->atab);
     ptable_free(&m->ptab);
     free(m);
 }
 
-/* The activation table for this shape; Lk = L when keep_all (kept for backward) else 1. */
+/* The activation table for this shape: Lk layer slots for a block's inner activations
+ * (L for VIT_KEEP_ALL, else 1) and Lout for block outputs (L unless VIT_KEEP_NONE). */
 static void act_table(ptable *t, const vit_model *m, int64_t B, int64_t Np, int64_t Lk,
-                      int64_t scratch) {
+                      int64_t Lout, int64_t scratch) {
     int64_t C = m->cfg.width, NH = m->cfg.heads, M = m->M, K = m->K, E = m->cfg.embed;
     int64_t T = 1 + (int64_t)m->cfg.n_registers + Np, BT = B * T;
 #define A(field, ...) ptable_add(t, #field, MAMA_F32, PTABLE_SLOT(vit_acts, field), \
@@ -101,7 +109,7 @@ static void act_table(ptable *t, const vit_model *m, int64_t B, int64_t Np, int6
     A(ln1, Lk, BT, C);  A(ln1_mean, Lk, BT);  A(ln1_rstd, Lk, BT);  A(qkv, Lk, BT, 3 * C);
     A(atty, Lk, BT, C);  A(att_lse, Lk, B, NH, T);  A(attproj, Lk, BT, C);  A(res1, Lk, BT, C);
     A(ln2, Lk, BT, C);  A(ln2_mean, Lk, BT);  A(ln2_rstd, Lk, BT);  A(fch, Lk, BT, M);
-    A(fch_gelu, Lk, BT, M);  A(fcproj, Lk, BT, C);  A(res2, Lk, BT, C);
+    A(fch_gelu, Lk, BT, M);  A(fcproj, Lk, BT, C);  A(res2, Lout, BT, C);
     A(lnf, BT, C);  A(lnf_mean, BT);  A(lnf_rstd, BT);  A(pooled, B, C);  A(proj, B, E);
     A(proj_norm, B);
 #undef A
@@ -122,7 +130,8 @@ static mama_status acts_prepare(vit_model *m, int B, int H, int W, int keep_all)
     m->acts_memory = NULL;
     m->B = 0;
     ptable_clear(&m->atab);
-    act_table(&m->atab, m, B, (int64_t)Np, keep_all ? m->cfg.depth : 1, (int64_t)scratch);
+    act_table(&m->atab, m, B, (int64_t)Np, keep_all == VIT_KEEP_ALL ? m->cfg.depth : 1,
+              keep_all != VIT_KEEP_NONE ? m->cfg.depth : 1, (int64_t)scratch);
     void *block;
     if (ptable_make(&m->atab, &block, &m->acts) != MAMA_OK)
         return mama_errorf(MAMA_ENOMEM, "vit_forward: cannot allocate activations for batch %d "
@@ -153,6 +162,60 @@ static void im2col(float *cols, const float *inp, int B, int Cin, int H, int W, 
             }
 }
 
+/* Block l on input x (B,T,C): writes its activations into layer slot vit_slot(m, l) and
+ * its output to vit_block_out(m, l). Shared by the forward and by the backward's
+ * recomputation (VIT_KEEP_INPUTS), so both run the same arithmetic in the same order. */
+mama_status vit_block_forward(vit_model *m, int l, const float *x) {
+    const vit_params *w = &m->params;
+    vit_acts *a = &m->acts;
+    int B = m->B, T = m->T, C = m->cfg.width, NH = m->cfg.heads, M = m->M;
+    int BT = B * T;
+    float eps = m->cfg.ln_eps;
+    size_t li = (size_t)vit_slot(m, l);
+    size_t oC = li * BT * C, oT = li * BT, oM = li * BT * M;
+    float *ln1 = a->ln1 + oC, *qkv = a->qkv + li * BT * 3 * C, *atty = a->atty + oC;
+    float *lse = a->att_lse + li * (size_t)B * NH * T;
+    float *attproj = a->attproj + oC, *res1 = a->res1 + oC, *ln2 = a->ln2 + oC;
+    float *fch = a->fch + oM, *fchg = a->fch_gelu + oM, *fcproj = a->fcproj + oC;
+    float *res2 = vit_block_out(m, l);
+    const float attn_scale = 1.0f / sqrtf((float)(C / NH));
+    mama_status rc;
+    layernorm_forward(ln1, a->ln1_mean + oT, a->ln1_rstd + oT, x,
+                      w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
+    /* bf16 copies serve inference only; training (a kept forward) is fp32 throughout */
+    int train = m->keep_all != VIT_KEEP_NONE;
+    const vit_weights16 *w16 = train ? NULL : &m->w16;
+    size_t l3 = (size_t)l * 3 * C * C, lC = (size_t)l * C * C, lM = (size_t)l * M * C;
+#define W16(f, off) (w16 && w16->f ? w16->f + (off) : NULL)
+    if ((rc = linear_prec_forward(qkv, ln1, w->qkvw + l3, W16(qkvw, l3),
+                                  w->qkvb + (size_t)l * 3 * C, BT, C, 3 * C, 0, GEMM_NONE)))
+        return rc;
+    if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
+        return rc;
+    if ((rc = linear_prec_forward(attproj, atty, w->attprojw + lC, W16(attprojw, lC),
+                                  w->attprojb + (size_t)l * C, BT, C, C, 0, GEMM_NONE)))
+        return rc;
+    residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
+                            (size_t)BT, C);
+    layernorm_forward(ln2, a->ln2_mean + oT, a->ln2_rstd + oT, res1,
+                      w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
+    if (train) { /* backward needs the pre-activation fch */
+        linear_forward(fch, ln2, w->fc1w + lM, w->fc1b + (size_t)l * M, BT, C, M);
+        gelu_forward(fchg, fch, (size_t)BT * M);
+    } else if ((rc = linear_prec_forward(fchg, ln2, w->fc1w + lM, W16(fc1w, lM),
+                                         w->fc1b + (size_t)l * M, BT, C, M, 0, GEMM_GELU_ERF))) {
+        return rc;
+    }
+    if ((rc = linear_prec_forward(fcproj, fchg, w->fc2w + lM, W16(fc2w, lM),
+                                  w->fc2b + (size_t)l * C, BT, M, C, 0, GEMM_NONE)))
+        return rc;
+#undef W16
+    residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
+                            (size_t)BT, C);
+    m->slot_layer = l;
+    return MAMA_OK;
+}
+
 mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int keep_all) {
     if (!m || !inp) return mama_errorf(MAMA_EINVAL, "vit_forward: NULL model or input");
     if (B <= 0 || H < m->cfg.patch || W < m->cfg.patch || H > 65536 || W > 65536)
@@ -162,19 +225,23 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
     for (size_t i = 0; i < n_in; i++)
         if (!isfinite(inp[i]))
             return mama_errorf(MAMA_ENUMERIC, "vit_forward: input pixel %zu is not finite", i);
-    mama_status rc = acts_prepare(m, B, H, W, keep_all ? 1 : 0);
+    if (keep_all < VIT_KEEP_NONE || keep_all > VIT_KEEP_INPUTS)
+        return mama_errorf(MAMA_EINVAL, "vit_forward: keep_all %d is not a vit_keep mode",
+                           keep_all);
+    mama_status rc = acts_prepare(m, B, H, W, keep_all);
     if (rc != MAMA_OK) return rc;
 
     const vit_config *cfg = &m->cfg;
     const vit_params *w = &m->params;
     vit_acts *a = &m->acts;
-    int C = cfg->width, NH = cfg->heads, M = m->M, K = m->K, R = cfg->n_registers;
+    int C = cfg->width, K = m->K, R = cfg->n_registers;
     int T = m->T, Np = m->Np, L = cfg->depth, E = cfg->embed;
     int BT = B * T;
     float eps = cfg->ln_eps;
 
     /* embeddings: [CLS + pos0, registers, patches + pos] */
-    pos_embed_resize(a->pos_interp, a->pos_scratch, w->pos, m->G0, m->Gh, m->Gw, H, W, C);
+    (cfg->pos_plain ? pos_embed_resize_bicubic : pos_embed_resize)(a->pos_interp, a->pos_scratch,
+        w->pos, m->G0, m->Gh, m->Gw, H, W, C);
     im2col(a->cols, inp, B, cfg->in_chans, H, W, cfg->patch, m->Gh, m->Gw);
     linear_forward(a->patch_out, a->cols, w->patch_w, w->patch_b, B * Np, K, C);
     #pragma omp parallel for
@@ -190,35 +257,10 @@ mama_status vit_forward(vit_model *m, const float *inp, int B, int H, int W, int
         }
     }
 
-    const float attn_scale = 1.0f / sqrtf((float)(C / NH));
     const float *x = a->x0;
     for (int l = 0; l < L; l++) {
-        size_t li = keep_all ? (size_t)l : 0;
-        size_t oC = li * BT * C, oT = li * BT, oM = li * BT * M;
-        float *ln1 = a->ln1 + oC, *qkv = a->qkv + li * BT * 3 * C, *atty = a->atty + oC;
-        float *lse = a->att_lse + li * (size_t)B * NH * T;
-        float *attproj = a->attproj + oC, *res1 = a->res1 + oC, *ln2 = a->ln2 + oC;
-        float *fch = a->fch + oM, *fchg = a->fch_gelu + oM, *fcproj = a->fcproj + oC;
-        float *res2 = a->res2 + oC;
-        layernorm_forward(ln1, a->ln1_mean + oT, a->ln1_rstd + oT, x,
-                          w->ln1w + (size_t)l * C, w->ln1b + (size_t)l * C, BT, C, eps);
-        linear_forward(qkv, ln1, w->qkvw + (size_t)l * 3 * C * C, w->qkvb + (size_t)l * 3 * C,
-                       BT, C, 3 * C);
-        if ((rc = attention_forward(atty, lse, qkv, NULL, B, T, C, NH, attn_scale, 0)))
-            return rc;
-        linear_forward(attproj, atty, w->attprojw + (size_t)l * C * C,
-                       w->attprojb + (size_t)l * C, BT, C, C);
-        residual_scaled_forward(res1, x, attproj, w->ls1 ? w->ls1 + (size_t)l * C : NULL,
-                                (size_t)BT, C);
-        layernorm_forward(ln2, a->ln2_mean + oT, a->ln2_rstd + oT, res1,
-                          w->ln2w + (size_t)l * C, w->ln2b + (size_t)l * C, BT, C, eps);
-        linear_forward(fch, ln2, w->fc1w + (size_t)l * M * C, w->fc1b + (size_t)l * M, BT, C, M);
-        gelu_forward(fchg, fch, (size_t)BT * M);
-        linear_forward(fcproj, fchg, w->fc2w + (size_t)l * C * M, w->fc2b + (size_t)l * C,
-                       BT, M, C);
-        residual_scaled_forward(res2, res1, fcproj, w->ls2 ? w->ls2 + (size_t)l * C : NULL,
-                                (size_t)BT, C);
-        x = res2;
+        if ((rc = vit_block_forward(m, l, x)) != MAMA_OK) return rc;
+        x = vit_block_out(m, l);
     }
 
     /* x (B,T,C) is the last block's output. Pool BEFORE the final LayerNorm. */

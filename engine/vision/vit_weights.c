@@ -32,8 +32,8 @@ static mama_status read_t(const st_file *f, naming nm, const char *prefix, const
     const st_tensor *t = st_find(f, full);
     if (!t)
         return mama_errorf(MAMA_ENOTFOUND, "image tower: tensor '%s' missing (expected shape %s, "
-                           "%s naming); is this a DINOv2-with-registers checkpoint matching the "
-                           "config?", full, want, naming_name(nm));
+                           "%s naming); is this a DINOv2 checkpoint (Dinov2Model or "
+                           "Dinov2WithRegistersModel) matching the config?", full, want, naming_name(nm));
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
     if (!ok) {

@@ -294,6 +294,9 @@ int main(void) {
     run_case(2, 385, 64, 2, 0, 1, 0);
     run_case(2, 385, 64, 2, 1, 1, 0);
     run_case(1, 600, 64, 1, 1, 0, 0);
+    /* head sizes 80 and 48: the AVX-512 kernels' 4 + 1 and 2 + 1 panel tails */
+    run_case(1, 45, 160, 2, 0, 1, 0);
+    run_case(2, 50, 96, 2, 1, 1, 0);
     mama_set_threads(0);
     return check_done("test_attention");
 }

@@ -1047,11 +1047,14 @@ def scoring(work, daemons):
     model = os.path.join(work, "micro.safetensors")
     r = subprocess.run([MAMA, "model-init", "--out", model, "--config", "micro"], capture_output=True, text=True)
     check(r.returncode == 0, "a micro model file (mama model-init)")
-    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1"})
+    d = Daemon(work + "/d", {"scoring.model": model, "scoring.workers": "1",
+                             "scoring.precision": "auto"})
     daemons.append(d.start())
     st, h = d.get("/api/v1/health", token=None)
     check(h["model"]["loaded"] is True, "health: model loaded (%s)" % h["model"]["message"])
+    check("image tower runs in" in d.log(), "scoring.precision auto: the precision is logged")
     check(h["model"]["untrained"] is True, "health: an untrained (model-init) model says so")
+    check(h["model"].get("status") == "untrained", "health: the model status is the file's provenance status (%s)" % h["model"].get("status"))
     st, doc = d.get("/api/v1/models")
     check(len(doc["models"]) == 1 and doc["models"][0]["id"] == h["model"]["message"], "models lists it")
     sd = phantom(work + "/ph", "--count", "1", "--seed", "19", "--extra", "retake")[0]
@@ -1077,6 +1080,7 @@ def scoring(work, daemons):
     check([r["version"] for r in doc["results"]] == [1, 2, 3], "three result versions")
     st, _, body = d.http("POST", "/api/v1/models/reload", token=ADMIN_TOKEN)
     check(st == 200, "model reload")
+    check(d.log().count("image tower runs in") >= 2, "the reloaded model gets scoring.precision too")
     check(d.metric('mamad_scoring_total{outcome="ok"}') == 3, "metrics: 3 scorings")
     check(d.stop() == 0, "clean stop with a model")
     # a model file that is not one: mamad refuses to start and says why

@@ -40,6 +40,14 @@ int main(int argc, char **argv) {
     CHECK(config_finish(&c, err, sizeof err) == 0);
     CHECK(c.n_allow == 0);   /* deny by default */
     CHECK(c.n_tokens == 0);  /* no default tokens */
+    /* scoring.precision: fp32 (the reference) by default; a name it does not know stops
+       the start with the choices named */
+    CHECK_STR(c.scoring_precision, "fp32");
+    CHECK(config_set(&c, "scoring.precision", "BF16", err, sizeof err) == 0);
+    CHECK(config_finish(&c, err, sizeof err) == 0);
+    CHECK(config_set(&c, "scoring.precision", "fp16", err, sizeof err) == 0);
+    CHECK(config_finish(&c, err, sizeof err) != 0 && strstr(err, "fp32, bf16 or auto"));
+    CHECK(config_set(&c, "scoring.precision", "fp32", err, sizeof err) == 0);
 
     /* set: types and bounds */
     CHECK(config_set(&c, "dicom.port", "104", err, sizeof err) == 0 && c.dicom_port == 104);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/ops/gemm.h"
 #include "engine/text/bert.h"
 #include "engine/core/parallel.h"
 #include "engine/text/text_pool.h"
@@ -100,6 +101,33 @@ int main(int argc, char **argv) {
             n += C;
         }
     fails += ref_compare("token features (real tokens)", got, wsel, n, TOL);
+    /* bf16 inference against the same fp32 reference: max error <= 3e-2 of the largest
+       feature (see test_gpt2_parity.c) */
+    {
+        char note[256];
+        if (gemm_precision_resolve(MAMA_PREC_BF16, note, sizeof note) != MAMA_PREC_BF16) {
+            printf("bf16: skipped: %s\n", note);
+        } else if (bert_set_precision(m, MAMA_PREC_BF16) ||
+                   bert_forward(m, ids, types, mask, B, T)) {
+            fprintf(stderr, "bf16: %s\n", mama_last_error());
+            fails++;
+        } else {
+            float *g16 = malloc(sizeof(float) * n);
+            size_t nb = 0;
+            for (int i = 0; i < B * T; i++)
+                if (mask[i] != 0.0f) {
+                    memcpy(g16 + nb, m->hidden + (size_t)i * C, sizeof(float) * C);
+                    nb += C;
+                }
+            fails += ref_compare("token features, bf16 inference", g16, wsel, nb, 3e-2);
+            free(g16);
+            bert_set_precision(m, MAMA_PREC_FP32);
+            if (bert_forward(m, ids, types, mask, B, T)) { /* later checks read m->hidden */
+                fprintf(stderr, "%s\n", mama_last_error());
+                return 1;
+            }
+        }
+    }
     float *pooled = malloc(sizeof(float) * (size_t)B * C);
     float *wp = ref_f32(f, "out.pooled", NULL);
     if (text_mean_pool_forward(pooled, m->hidden, mask, B, T, C)) return 1;
