@@ -12,12 +12,18 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define F(field) .offset = offsetof(mamad_config, field), .size = sizeof(((mamad_config *)0)->field)
 
 static int check_categories(const char *value, char *err, size_t errlen);
 
 static const cfgt_entry entries[] = {
+    {.name = "node.id", .type = CFGT_STR, F(node_id), .def = "",
+     .help = "This node's name, written on every change, result and scoring claim (empty: the "
+     "host name). Nodes sharing one index need distinct ids."},
+    {.name = "dicom.enabled", .type = CFGT_BOOL, F(dicom_enabled), .def = "true",
+     .help = "Run the DICOM listener. false: a scorer-only node (it scores what other nodes receive)."},
     {.name = "dicom.ae_title", .type = CFGT_STR, F(dicom_ae_title), .def = "MAMAD",
      .help = "Called AE title the SCP answers to (1-16 characters); associations to another title are rejected."},
     {.name = "dicom.bind", .type = CFGT_STR, F(dicom_bind), .def = "127.0.0.1",
@@ -61,7 +67,8 @@ static const cfgt_entry entries[] = {
     {.name = "storage.dir", .type = CFGT_STR, F(storage_dir), .def = "/var/lib/mamad/storage",
      .help = "Directory of the stored instances (tmp/ inside it holds transfers in progress)."},
     {.name = "storage.index", .type = CFGT_STR, F(storage_index), .def = "/var/lib/mamad/index.sqlite",
-     .help = "SQLite index file (WAL mode: keep it on a local file system)."},
+     .help = "The index: an SQLite file (WAL mode: keep it on a local file system), or a "
+     "PostgreSQL URI (postgresql://user@host/db) shared by several nodes (docs/scale-out.md)."},
     {.name = "storage.reserve", .type = CFGT_INT, F(storage_reserve_mb), .def = "512", .min = 0, .max = 1048576,
      .help = "Free space (MB) kept on the storage file system: below it C-STOREs are answered "
      "0xA700 (out of resources, the sender retries later) before the disk is truly full, so "
@@ -113,7 +120,7 @@ static const cfgt_entry entries[] = {
     {.name = "scoring.model", .type = CFGT_STR, F(scoring_model), .def = "",
      .help = "Model file (safetensors). Empty: no model, complete studies wait in `queued`."},
     {.name = "scoring.workers", .type = CFGT_INT, F(scoring_workers), .def = "1", .min = 0, .max = 16,
-     .help = "Scoring worker threads."},
+     .help = "Scoring worker threads (0: a receiver-only node; other nodes score)."},
     {.name = "scoring.precision", .type = CFGT_STR, F(scoring_precision), .def = "fp32",
      .help = "Arithmetic of the image tower: fp32 (the reference), bf16 (bf16 weights, fp32 "
      "accumulation; needs AVX512-BF16 or AMX, else fp32 with a log line) or auto (bf16 where "
@@ -123,6 +130,9 @@ static const cfgt_entry entries[] = {
      "(at least 1), so that workers do not oversubscribe the machine."},
     {.name = "scoring.max_attempts", .type = CFGT_INT, F(scoring_max_attempts), .def = "3", .min = 1, .max = 100,
      .help = "Scoring attempts before a study is marked failed."},
+    {.name = "scoring.lease", .type = CFGT_DURATION, F(scoring_lease_ms), .def = "60s", .min = 100, .max = 3600000,
+     .help = "A scoring claim lapses this long after its last renewal (renewed every third of it "
+     "while scoring); then any node queues the study again."},
     {.name = "forward.destinations", .type = CFGT_STR, F(forward_destinations), .def = "",
      .help = "Where results go: space-separated AE@host:port[/objects] entries, objects being sr, "
      "overview or sr+overview (the default). Empty: results stay in mamad."},
@@ -300,6 +310,14 @@ int config_finish(mamad_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "storage.dir and storage.index must be set");
         return -1;
     }
+    if (!cfg->node_id[0] && gethostname(cfg->node_id, sizeof cfg->node_id - 1) != 0)
+        snprintf(cfg->node_id, sizeof cfg->node_id, "mamad");
+    for (const char *p = cfg->node_id; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-_.", *p)) {
+            snprintf(err, errlen, "node.id '%s': use letters, digits, '-', '_' and '.' only",
+                     cfg->node_id);
+            return -1;
+        }
     /* the names of engine/core/precision.h; config stays free of the engine library */
     if (strcasecmp(cfg->scoring_precision, "fp32") && strcasecmp(cfg->scoring_precision, "bf16") &&
         strcasecmp(cfg->scoring_precision, "auto")) {

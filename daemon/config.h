@@ -37,7 +37,10 @@ typedef struct config_forward {
 } config_forward;
 
 typedef struct mamad_config {
+    /* [node] */
+    char node_id[64];
     /* [dicom] */
+    int64_t dicom_enabled;
     char dicom_ae_title[17];
     char dicom_bind[CONFIG_STR_MAX];
     int64_t dicom_port;
@@ -85,6 +88,7 @@ typedef struct mamad_config {
     char scoring_precision[8];
     int64_t scoring_threads;
     int64_t scoring_max_attempts;
+    int64_t scoring_lease_ms;
     /* [forward] (issue 16) */
     char forward_destinations[CONFIG_STR_MAX * 2];
     char forward_calling_ae[17];

@@ -33,6 +33,16 @@
  * row; complete and timed_out are transient (enqueue runs in the same transaction), and
  * grouper_resume re-queues any left by an older version. Deadlines are absolute times in
  * the row, so the timer needs no memory of its own.
+ *
+ * Several nodes on one index (PostgreSQL): every transition is a db_tx_run body that
+ * reads the study again inside the transaction, and every writing transaction holds the
+ * backend's one write lock, so the four views of a study arriving at four nodes at once
+ * still make one study row and one StudyComplete, and a deadline that every node's timer
+ * sees fires once (timeout_body re-checks it). A claim (db_study_claim_next) records the
+ * node and a lease; the worker renews it while scoring; grouper_tick re-queues a scoring
+ * study whose lease lapsed (requeue_body: its node died), and finish_body records an
+ * outcome only for the node that still holds the claim, the result row in the same
+ * transaction, so a study is scored once even when a slow node comes back.
  */
 #include "daemon/grouper.h"
 
@@ -121,6 +131,77 @@ static db_rc set_state(grouper *g, db_study *s, db_state st, int64_t now) {
     return db_study_update(g->index, s);
 }
 
+typedef struct add_ctx {
+    grouper *g;
+    const dcm_instance_info *info;
+    const db_instance *in;
+    int64_t now;
+    int queued;          /* out: the study became queued */
+} add_ctx;
+
+/* One instance in, its study updated: the body of grouper_add_instance's transaction
+ * (run again from the start when the backend asks for a retry). */
+static db_rc add_body(db *index, void *arg) {
+    add_ctx *c = arg;
+    grouper *g = c->g;
+    const dcm_instance_info *info = c->info;
+    int64_t now = c->now;
+    c->queued = 0;
+    db_rc rc = db_instance_add(index, c->in);
+    if (rc == DB_DUPLICATE) return rc;   /* the counter update is the only change: kept */
+    if (rc != DB_OK) return rc;
+
+    db_study s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.uid, sizeof s.uid, "%s", info->study_uid);
+    snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
+    snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
+    s.state = DB_STATE_RECEIVING;
+    s.first_at = s.last_at = s.state_at = now;
+    s.stable_deadline = now + g->cfg.stable_age_ms;
+    s.max_deadline = now + g->cfg.max_wait_ms;
+    int created = 0;
+    if ((rc = db_study_ensure(index, &s, &created)) != DB_OK) return rc;
+    if ((rc = db_study_get(index, info->study_uid, &s)) != DB_OK) return rc;
+    if (!created) {
+        s.last_at = now;
+        s.stable_deadline = now + g->cfg.stable_age_ms;
+        if (!s.patient_id[0]) snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
+        if (!s.accession[0]) snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
+    }
+    char missing[64];
+    int filled = views_filled(index, s.uid, missing, sizeof missing, &rc);
+    if (rc != DB_OK) return rc;
+    s.complete = filled == GROUPER_N_VIEWS;
+
+    switch (s.state) {
+    case DB_STATE_SCORED:
+    case DB_STATE_FAILED:
+        /* A late image: collect again, then score a new result version. */
+        s.attempts = 0;
+        s.max_deadline = now + g->cfg.max_wait_ms;
+        snprintf(s.reason, sizeof s.reason, "late image after %s", db_state_name(s.state));
+        if ((rc = set_state(g, &s, DB_STATE_RECEIVING, now)) != DB_OK) return rc;
+        /* fall through */
+    case DB_STATE_RECEIVING:
+        if (s.complete) {
+            if ((rc = set_state(g, &s, DB_STATE_COMPLETE, now)) != DB_OK) return rc;
+            if ((rc = enqueue(g, &s, now)) != DB_OK) return rc;
+            c->queued = 1;
+        } else if ((rc = db_study_update(index, &s)) != DB_OK) return rc;
+        break;
+    case DB_STATE_SCORING:
+        s.rescore_pending = 1;
+        if ((rc = db_study_update(index, &s)) != DB_OK) return rc;
+        break;
+    default: /* complete, timed_out, queued: the image joins the queued study */
+        if (s.complete) s.reason[0] = '\0';
+        if ((rc = db_study_update(index, &s)) != DB_OK) return rc;
+        break;
+    }
+    return DB_OK;
+}
+
 db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char *path,
                            int64_t size, int64_t now) {
     return grouper_add_stored(g, info, path, size, NULL, now);
@@ -148,71 +229,74 @@ db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *
     in.size = size;
     in.received_at = now;
 
-    db_rc rc = db_tx_begin(g->index);
-    if (rc != DB_OK) return rc;
-    int queued = 0;
-    rc = db_instance_add(g->index, &in);
-    if (rc == DB_DUPLICATE) {
-        /* The counter update is the only change: keep it. */
-        db_rc c = db_tx_commit(g->index);
-        return c == DB_OK ? DB_DUPLICATE : c;
-    }
-    if (rc != DB_OK) goto rollback;
+    add_ctx c = {.g = g, .info = info, .in = &in, .now = now};
+    db_rc rc = db_tx_run(g->index, add_body, &c);
+    if (rc == DB_OK && c.queued && g->notify) g->notify(g->notify_ctx);
+    return rc;
+}
 
+typedef struct one_ctx {
+    grouper *g;
+    const char *uid;
+    int64_t now;
+    int ok;                 /* finish: scored (1) or failed (0) */
+    const char *reason;
+    /* finish with a result */
+    const char *model_id, *json, *timings;
+    int *out_version;
+    int result_only;        /* write the result, leave the study scoring */
+    int queued;             /* out */
+} one_ctx;
+
+/* The start of every body: outputs reset (a retried body starts from scratch), the study
+ * read again inside this transaction. */
+static db_rc load(db *index, one_ctx *c, db_study *s) {
+    c->queued = 0;
+    return db_study_get(index, c->uid, s);
+}
+
+/* receiving past a deadline -> timed_out -> queued; re-checked inside the transaction,
+ * where the backend's write lock makes this node the only one deciding: a deadline
+ * fires once however many nodes tick. */
+static db_rc timeout_body(db *index, void *arg) {
+    one_ctx *c = arg;
     db_study s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.uid, sizeof s.uid, "%s", info->study_uid);
-    snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
-    snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
-    s.state = DB_STATE_RECEIVING;
-    s.first_at = s.last_at = s.state_at = now;
-    s.stable_deadline = now + g->cfg.stable_age_ms;
-    s.max_deadline = now + g->cfg.max_wait_ms;
-    int created = 0;
-    if ((rc = db_study_ensure(g->index, &s, &created)) != DB_OK) goto rollback;
-    if ((rc = db_study_get(g->index, info->study_uid, &s)) != DB_OK) goto rollback;
-    if (!created) {
-        s.last_at = now;
-        s.stable_deadline = now + g->cfg.stable_age_ms;
-        if (!s.patient_id[0]) snprintf(s.patient_id, sizeof s.patient_id, "%s", info->patient_id);
-        if (!s.accession[0]) snprintf(s.accession, sizeof s.accession, "%s", info->accession_number);
-    }
+    db_rc rc = load(index, c, &s);
+    if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
+    if (s.state != DB_STATE_RECEIVING || (s.stable_deadline > c->now && s.max_deadline > c->now))
+        return DB_OK;
     char missing[64];
-    int filled = views_filled(g->index, s.uid, missing, sizeof missing, &rc);
-    if (rc != DB_OK) goto rollback;
-    s.complete = filled == GROUPER_N_VIEWS;
+    views_filled(index, s.uid, missing, sizeof missing, &rc);
+    if (rc != DB_OK) return rc;
+    snprintf(s.reason, sizeof s.reason, "%s passed with views missing: %s",
+             s.stable_deadline <= c->now ? "stable_age" : "max_wait", missing);
+    if ((rc = set_state(c->g, &s, DB_STATE_TIMED_OUT, c->now)) != DB_OK) return rc;
+    if ((rc = enqueue(c->g, &s, c->now)) != DB_OK) return rc;
+    c->queued = 1;
+    log_info(LOG_CAT_MAIN, "study %s timed out (%s)", s.uid, s.reason);
+    return DB_OK;
+}
 
-    switch (s.state) {
-    case DB_STATE_SCORED:
-    case DB_STATE_FAILED:
-        /* A late image: collect again, then score a new result version. */
-        s.attempts = 0;
-        s.max_deadline = now + g->cfg.max_wait_ms;
-        snprintf(s.reason, sizeof s.reason, "late image after %s", db_state_name(s.state));
-        if ((rc = set_state(g, &s, DB_STATE_RECEIVING, now)) != DB_OK) goto rollback;
-        /* fall through */
-    case DB_STATE_RECEIVING:
-        if (s.complete) {
-            if ((rc = set_state(g, &s, DB_STATE_COMPLETE, now)) != DB_OK) goto rollback;
-            if ((rc = enqueue(g, &s, now)) != DB_OK) goto rollback;
-            queued = 1;
-        } else if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
-        break;
-    case DB_STATE_SCORING:
-        s.rescore_pending = 1;
-        if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
-        break;
-    default: /* complete, timed_out, queued: the image joins the queued study */
-        if (s.complete) s.reason[0] = '\0';
-        if ((rc = db_study_update(g->index, &s)) != DB_OK) goto rollback;
-        break;
-    }
-    rc = db_tx_commit(g->index);
-    if (rc == DB_OK && queued && g->notify) g->notify(g->notify_ctx);
-    return rc;
-rollback:
-    db_tx_rollback(g->index);
-    return rc;
+/* scoring whose claim lapsed (its node died or lost the index) -> queued. mine: also
+ * this node's own claims (at start-up, from its previous life) and unclaimed rows. */
+static db_rc requeue_body(db *index, void *arg) {
+    one_ctx *c = arg;
+    db_study s;
+    db_rc rc = load(index, c, &s);
+    if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
+    int mine = c->ok;
+    int lapsed = s.lease_until <= c->now;
+    /* ours from before this start: a claim our workers made since (state_at >= now) is
+     * live, not interrupted */
+    int own = (!strcmp(s.claimed_by, db_node(index)) || !s.claimed_by[0]) && s.state_at < c->now;
+    if (s.state != DB_STATE_SCORING || !(lapsed || (mine && own))) return DB_OK;
+    if (mine && own) snprintf(s.reason, sizeof s.reason, "scoring interrupted by a restart");
+    else snprintf(s.reason, sizeof s.reason, "the lease of node %s lapsed while scoring",
+                  s.claimed_by);
+    log_warn(LOG_CAT_MAIN, "study %s: %s: queued again", s.uid, s.reason);
+    if ((rc = enqueue(c->g, &s, c->now)) != DB_OK) return rc;
+    c->queued = 1;
+    return DB_OK;
 }
 
 db_rc grouper_tick(grouper *g, int64_t now) {
@@ -220,29 +304,29 @@ db_rc grouper_tick(grouper *g, int64_t now) {
     int n = 0, queued = 0;
     db_rc rc = db_studies_due(g->index, now, uids, 32, &n);
     for (int i = 0; rc == DB_OK && i < n; i++) {
-        if ((rc = db_tx_begin(g->index)) != DB_OK) break;
-        db_study s;
-        rc = db_study_get(g->index, uids[i], &s);
-        if (rc == DB_OK && s.state == DB_STATE_RECEIVING &&
-            (s.stable_deadline <= now || s.max_deadline <= now)) {
-            char missing[64];
-            views_filled(g->index, s.uid, missing, sizeof missing, &rc);
-            if (rc == DB_OK) {
-                snprintf(s.reason, sizeof s.reason, "%s passed with views missing: %s",
-                         s.stable_deadline <= now ? "stable_age" : "max_wait", missing);
-                rc = set_state(g, &s, DB_STATE_TIMED_OUT, now);
-            }
-            if (rc == DB_OK) rc = enqueue(g, &s, now);
-            if (rc == DB_OK) {
-                queued++;
-                log_info(LOG_CAT_MAIN, "study %s timed out (%s)", s.uid, s.reason);
-            }
-        }
-        if (rc == DB_OK) rc = db_tx_commit(g->index);
-        else db_tx_rollback(g->index);
+        one_ctx c = {.g = g, .uid = uids[i], .now = now};
+        rc = db_tx_run(g->index, timeout_body, &c);
+        queued += c.queued;
+    }
+    if (rc == DB_OK) rc = db_studies_orphaned(g->index, now, 0, uids, 32, &n);
+    for (int i = 0; rc == DB_OK && i < n; i++) {
+        one_ctx c = {.g = g, .uid = uids[i], .now = now, .ok = 0};
+        rc = db_tx_run(g->index, requeue_body, &c);
+        queued += c.queued;
     }
     if (queued && g->notify) g->notify(g->notify_ctx);
     return rc;
+}
+
+static db_rc resume_body(db *index, void *arg) {
+    one_ctx *c = arg;
+    db_study s;
+    db_rc rc = load(index, c, &s);
+    if (rc != DB_OK) return rc == DB_NOTFOUND ? DB_OK : rc;
+    if (s.state != DB_STATE_COMPLETE && s.state != DB_STATE_TIMED_OUT) return DB_OK;
+    if ((rc = enqueue(c->g, &s, c->now)) != DB_OK) return rc;
+    c->queued = 1;
+    return DB_OK;
 }
 
 /* 1 when uid is among the n in seen. */
@@ -264,7 +348,11 @@ db_rc grouper_resume(grouper *g, int64_t now) {
         for (;;) {
             char uids[64][65];
             int n = 0, fresh = 0;
-            if ((rc = db_studies_in_state(g->index, from[k], uids, 64, &n)) != DB_OK || n == 0) break;
+            /* Scoring studies of other live nodes are theirs: only this node's claims from
+             * before this start (its previous life), unclaimed ones and lapsed leases. */
+            if (from[k] == DB_STATE_SCORING) rc = db_studies_orphaned(g->index, now, 1, uids, 64, &n);
+            else rc = db_studies_in_state(g->index, from[k], uids, 64, &n);
+            if (rc != DB_OK || n == 0) break;
             for (int i = 0; i < n && rc == DB_OK; i++) {
                 if (uid_seen(seen, resumed, uids[i])) continue;
                 if (resumed == cap) {
@@ -279,17 +367,10 @@ db_rc grouper_resume(grouper *g, int64_t now) {
                 }
                 memcpy(seen[resumed++], uids[i], sizeof seen[0]);  /* both char[65], NUL-terminated */
                 fresh++;
-                db_study s;
-                if ((rc = db_tx_begin(g->index)) != DB_OK) break;
-                if ((rc = db_study_get(g->index, uids[i], &s)) == DB_OK && s.state == from[k]) {
-                    if (from[k] == DB_STATE_SCORING)
-                        snprintf(s.reason, sizeof s.reason, "scoring interrupted by a restart");
-                    rc = enqueue(g, &s, now);
-                }
-                if (rc == DB_OK) rc = db_tx_commit(g->index);
-                else db_tx_rollback(g->index);
+                one_ctx c = {.g = g, .uid = uids[i], .now = now, .ok = 1};
+                rc = db_tx_run(g->index, from[k] == DB_STATE_SCORING ? requeue_body : resume_body, &c);
             }
-            if (rc != DB_OK || fresh == 0) break;
+            if (rc != DB_OK || fresh == 0) break;   /* nothing new: done (or another node was) */
         }
     }
     free(seen);
@@ -299,20 +380,29 @@ db_rc grouper_resume(grouper *g, int64_t now) {
     return rc;
 }
 
-static db_rc finish(grouper *g, const char *uid, int ok, const char *reason, int64_t now) {
-    db_rc rc = db_tx_begin(g->index);
-    if (rc != DB_OK) return rc;
+/* A worker's outcome: only the node holding the claim may record it. A claim that lapsed
+ * and was taken by another node is left alone (DB_NOTFOUND), so a study is scored by the
+ * one node that holds it, and a result with it in the same transaction. */
+static db_rc finish_body(db *index, void *arg) {
+    one_ctx *c = arg;
+    grouper *g = c->g;
+    int64_t now = c->now;
     db_study s;
-    int queued = 0;
-    if ((rc = db_study_get(g->index, uid, &s)) != DB_OK) goto rollback;
-    if (s.state != DB_STATE_SCORING) goto commit; /* e.g. resumed meanwhile: leave it */
-    if (ok) {
-        /* a study scored with views missing keeps saying why (docs/openapi.yaml: reason) */
+    db_rc rc = load(index, c, &s);
+    if (rc != DB_OK) return rc;
+    if (s.state != DB_STATE_SCORING) return DB_NOTFOUND; /* e.g. resumed meanwhile: leave it */
+    if (s.claimed_by[0] && strcmp(s.claimed_by, db_node(index)) != 0) return DB_NOTFOUND;
+    if (c->ok) {
+        if (c->json && (rc = db_result_add(index, c->uid, c->model_id, c->json, c->timings, now,
+                                           c->out_version)) != DB_OK)
+            return rc;
+        if (c->result_only) return DB_OK;   /* still scoring: objects are published next */
         s.reason[0] = '\0';
+        /* a study scored with views missing keeps saying why (docs/openapi.yaml: reason) */
         if (!s.complete) {
             char missing[64];
-            views_filled(g->index, s.uid, missing, sizeof missing, &rc);
-            if (rc != DB_OK) goto rollback;
+            views_filled(index, s.uid, missing, sizeof missing, &rc);
+            if (rc != DB_OK) return rc;
             snprintf(s.reason, sizeof s.reason, "timed out, scored with views missing: %s", missing);
         }
         rc = set_state(g, &s, DB_STATE_SCORED, now);
@@ -321,52 +411,72 @@ static db_rc finish(grouper *g, const char *uid, int ok, const char *reason, int
             s.attempts = 0;
             snprintf(s.reason, sizeof s.reason, "images arrived while scoring");
             rc = enqueue(g, &s, now);
-            queued = 1;
+            c->queued = 1;
         }
     } else {
-        snprintf(s.reason, sizeof s.reason, "%s", reason ? reason : "scoring failed");
+        snprintf(s.reason, sizeof s.reason, "%s", c->reason ? c->reason : "scoring failed");
         if (s.attempts < g->cfg.max_attempts) {
             rc = enqueue(g, &s, now);
-            queued = 1;
+            c->queued = 1;
         } else {
             rc = set_state(g, &s, DB_STATE_FAILED, now);
         }
     }
-    if (rc != DB_OK) goto rollback;
-commit:
-    rc = db_tx_commit(g->index);
-    if (rc == DB_OK && queued && g->notify) g->notify(g->notify_ctx);
-    return rc;
-rollback:
-    db_tx_rollback(g->index);
     return rc;
 }
 
-db_rc grouper_scored(grouper *g, const char *uid, int64_t now) { return finish(g, uid, 1, NULL, now); }
+static db_rc finish(grouper *g, one_ctx *c) {
+    db_rc rc = db_tx_run(g->index, finish_body, c);
+    if (rc == DB_OK && c->queued && g->notify) g->notify(g->notify_ctx);
+    return rc == DB_NOTFOUND ? DB_OK : rc;
+}
+
+db_rc grouper_scored(grouper *g, const char *uid, int64_t now) {
+    one_ctx c = {.g = g, .uid = uid, .now = now, .ok = 1};
+    return finish(g, &c);
+}
+
+db_rc grouper_scored_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                            const char *timings_json, int64_t now, int *out_version) {
+    one_ctx c = {.g = g, .uid = uid, .now = now, .ok = 1, .model_id = model_id, .json = json,
+                 .timings = timings_json, .out_version = out_version};
+    if (out_version) *out_version = 0;
+    db_rc rc = db_tx_run(g->index, finish_body, &c);
+    if (rc == DB_OK && c.queued && g->notify) g->notify(g->notify_ctx);
+    return rc;
+}
+
+db_rc grouper_add_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                         const char *timings_json, int64_t now, int *out_version) {
+    one_ctx c = {.g = g, .uid = uid, .now = now, .ok = 1, .model_id = model_id, .json = json,
+                 .timings = timings_json, .out_version = out_version, .result_only = 1};
+    if (out_version) *out_version = 0;
+    return db_tx_run(g->index, finish_body, &c);
+}
 
 db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int64_t now) {
-    return finish(g, uid, 0, reason, now);
+    one_ctx c = {.g = g, .uid = uid, .now = now, .ok = 0, .reason = reason};
+    return finish(g, &c);
+}
+
+static db_rc rescore_body(db *index, void *arg) {
+    one_ctx *c = arg;
+    db_study s;
+    db_rc rc = load(index, c, &s);
+    if (rc != DB_OK) return rc;
+    if (s.state == DB_STATE_RECEIVING || s.state == DB_STATE_SCORING) return DB_DUPLICATE;
+    s.attempts = 0;
+    snprintf(s.reason, sizeof s.reason, "rescore requested");
+    if (s.state == DB_STATE_QUEUED) rc = db_study_update(index, &s);
+    else rc = enqueue(c->g, &s, c->now);
+    c->queued = rc == DB_OK;
+    return rc;
 }
 
 db_rc grouper_rescore(grouper *g, const char *uid, int64_t now) {
-    db_rc rc = db_tx_begin(g->index);
-    if (rc != DB_OK) return rc;
-    db_study s;
-    if ((rc = db_study_get(g->index, uid, &s)) != DB_OK) goto rollback;
-    if (s.state == DB_STATE_RECEIVING || s.state == DB_STATE_SCORING) {
-        db_tx_rollback(g->index);
-        return DB_DUPLICATE;
-    }
-    s.attempts = 0;
-    snprintf(s.reason, sizeof s.reason, "rescore requested");
-    if (s.state == DB_STATE_QUEUED) rc = db_study_update(g->index, &s);
-    else rc = enqueue(g, &s, now);
-    if (rc != DB_OK) goto rollback;
-    rc = db_tx_commit(g->index);
-    if (rc == DB_OK && g->notify) g->notify(g->notify_ctx);
-    return rc;
-rollback:
-    db_tx_rollback(g->index);
+    one_ctx c = {.g = g, .uid = uid, .now = now};
+    db_rc rc = db_tx_run(g->index, rescore_body, &c);
+    if (rc == DB_OK && c.queued && g->notify) g->notify(g->notify_ctx);
     return rc;
 }
 

@@ -35,12 +35,25 @@ db_rc grouper_add_instance(grouper *g, const dcm_instance_info *info, const char
 /* The same with the file's SHA-256 (64 hex digits, or NULL/"") recorded in its row. */
 db_rc grouper_add_stored(grouper *g, const dcm_instance_info *info, const char *path,
                          int64_t size, const char *sha256, int64_t now);
-/* receiving studies past a deadline -> timed_out -> queued. */
+/* receiving studies past a deadline -> timed_out -> queued; scoring studies whose lease
+ * lapsed -> queued. Safe to run on every node at once. */
 db_rc grouper_tick(grouper *g, int64_t now);
-/* At start-up: complete/timed_out -> queued, interrupted scoring -> queued. */
+/* At start-up: complete/timed_out -> queued; scoring claimed by this node (interrupted by
+ * its restart), unclaimed, or with a lapsed lease -> queued. */
 db_rc grouper_resume(grouper *g, int64_t now);
-/* Worker outcomes for a study it claimed (state scoring). */
+/* Worker outcomes for a study it claimed (state scoring). Recorded only while this node
+ * still holds the claim (otherwise nothing changes: the lease lapsed and another node
+ * took the study). grouper_scored_result writes the result version in the same
+ * transaction (json NULL: only the move to scored); DB_NOTFOUND (nothing written) when
+ * the claim is no longer ours. */
 db_rc grouper_scored(grouper *g, const char *uid, int64_t now);
+db_rc grouper_scored_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                            const char *timings_json, int64_t now, int *out_version);
+/* The result version alone, the study left scoring (claim-checked like the above): for a
+ * worker that publishes objects of the version before grouper_scored, so that a crash
+ * between the two scores the study again instead of leaving a version undelivered. */
+db_rc grouper_add_result(grouper *g, const char *uid, const char *model_id, const char *json,
+                         const char *timings_json, int64_t now, int *out_version);
 db_rc grouper_score_failed(grouper *g, const char *uid, const char *reason, int64_t now);
 /* Admin rescore: any state but receiving/scoring -> queued. DB_NOTFOUND if unknown;
  * DB_DUPLICATE when the study is receiving or scoring (nothing to do yet). */

@@ -1,7 +1,8 @@
 /* main.c: mamad start-up and shutdown. Order: config -> logging -> privileges (refuse
  * root unless --user or --allow-root; umask 027; bind the DICOM and REST ports; drop to
- * --user) -> index (writer and reader connections) -> storage -> grouper (resume + timer)
- * -> scoring workers -> REST -> DICOM SCP (both on the ports bound before the drop); then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
+ * --user) -> index (one handle; each thread gets its own connection) -> storage ->
+ * grouper (resume + timer) -> scoring workers -> REST -> DICOM SCP (both on the ports
+ * bound before the drop); then wait for SIGTERM/SIGINT and stop in reverse: the SCP stops accepting
  * and lets in-flight stores finish, then REST, workers, timer, and the index closes. */
 #include <errno.h>
 #include <signal.h>
@@ -162,7 +163,7 @@ int main(int argc, char **argv) {
     int exit_code = 1;
     int dicom_fd = -1, rest_fd = -1;
     access_log *alog = NULL;
-    db *writer = NULL, *reader = NULL;
+    db *writer = NULL;
     store *st = NULL;
     grouper *g = NULL;
     worker_pool *workers = NULL;
@@ -176,8 +177,8 @@ int main(int argc, char **argv) {
     dcm_allow_entry allow[CONFIG_MAX_ALLOW];
 
     /* The ports first (104 or 443 need root), then no root at all. */
-    dicom_fd = dcm_scp_listen(cfg.dicom_bind, (uint16_t)cfg.dicom_port, err, sizeof err);
-    if (dicom_fd < 0) {
+    if (cfg.dicom_enabled &&
+        (dicom_fd = dcm_scp_listen(cfg.dicom_bind, (uint16_t)cfg.dicom_port, err, sizeof err)) < 0) {
         log_error(LOG_CAT_DICOM, "%s", err);
         goto out;
     }
@@ -191,17 +192,21 @@ int main(int argc, char **argv) {
     }
     if (opts.user && opts.user[0])
         log_info(LOG_CAT_MAIN, "ports bound; running as user %s (uid %d)", opts.user, (int)getuid());
-    if (store_create(cfg.storage_dir, NULL, NULL, &m, &st, err, sizeof err) != 0) {
+    if (store_create(cfg.storage_dir, cfg.node_id, NULL, NULL, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
-    if (db_open(cfg.storage_index, &writer, err, sizeof err) != DB_OK ||
-        db_open(cfg.storage_index, &reader, err, sizeof err) != DB_OK) {
+    if (db_open(cfg.storage_index, &writer, err, sizeof err) != DB_OK) {
         log_error(LOG_CAT_DB, "%s", err);
         goto out;
     }
-    log_info(LOG_CAT_DB, "index %s open (schema version %d, WAL, synchronous=FULL)",
-             cfg.storage_index, db_schema_version(writer));
+    db_set_node(writer, cfg.node_id, cfg.scoring_lease_ms);
+    if (!strcmp(db_backend_name(writer), "sqlite"))
+        log_info(LOG_CAT_DB, "index %s open (schema version %d, WAL, synchronous=FULL)",
+                 cfg.storage_index, db_schema_version(writer));
+    else  /* the URI may carry a password: not logged */
+        log_info(LOG_CAT_DB, "PostgreSQL index open (schema version %d), node %s",
+                 db_schema_version(writer), cfg.node_id);
     store_destroy(st);
     st = NULL;
 
@@ -261,7 +266,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     grouper_set_notify(g, worker_pool_wake, workers);
-    if (store_create(cfg.storage_dir, g, writer, &m, &st, err, sizeof err) != 0) {
+    if (store_create(cfg.storage_dir, cfg.node_id, g, writer, &m, &st, err, sizeof err) != 0) {
         log_error(LOG_CAT_MAIN, "%s", err);
         goto out;
     }
@@ -287,7 +292,7 @@ int main(int argc, char **argv) {
                   "environment variable %s; there are no default tokens)",
                   cfg.rest_token_env[0] ? cfg.rest_token_env : "named by rest.token_env");
     } else if (cfg.rest_enabled) {
-        rest_ctx rc = {.index = reader, .writer = writer, .g = g, .workers = workers, .m = &m,
+        rest_ctx rc = {.index = writer, .writer = writer, .g = g, .workers = workers, .m = &m,
                        .cfg = &cfg, .model_id = model ? scorer_model_id(model) : NULL,
                        .model_untrained = model ? scorer_model_untrained(model) : NULL,
                        .model_status = model ? scorer_model_status(model) : NULL,
@@ -306,7 +311,7 @@ int main(int argc, char **argv) {
         snprintf(allow[i].calling_ae, sizeof allow[i].calling_ae, "%s", cfg.allow[i].calling_ae);
         snprintf(allow[i].host, sizeof allow[i].host, "%s", cfg.allow[i].host);
     }
-    if (cfg.n_allow == 0)
+    if (cfg.dicom_enabled && cfg.n_allow == 0)
         log_warn(LOG_CAT_DICOM, "dicom.allow is empty: every association will be rejected");
     dcm_scp_config sc = {.ae_title = cfg.dicom_ae_title, .bind_address = cfg.dicom_bind,
                          .port = (uint16_t)cfg.dicom_port,
@@ -324,14 +329,18 @@ int main(int argc, char **argv) {
                          .tls_require_client_cert = (int)cfg.dicom_tls_require_client_cert,
                          .listen_fd = dicom_fd};
     dcm_scp_handler h = store_handler(st);
-    dicom_fd = -1;      /* dcm_scp_start owns it now, also when it fails */
-    if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
-        log_error(LOG_CAT_DICOM, "%s", err);
-        goto out;
+    if (!cfg.dicom_enabled) {
+        log_info(LOG_CAT_DICOM, "DICOM listener off (dicom.enabled = false): a scorer-only node");
+    } else {
+        dicom_fd = -1;      /* dcm_scp_start owns it now, also when it fails */
+        if (dcm_scp_start(&sc, &h, &scp, err, sizeof err) != 0) {
+            log_error(LOG_CAT_DICOM, "%s", err);
+            goto out;
+        }
     }
-    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s",
-             MAMA_VERSION, cfg.dicom_ae_title, (int)dcm_scp_port(scp), api ? rest_port(api) : 0,
-             cfg.storage_dir);
+    log_info(LOG_CAT_MAIN, "mamad %s ready: DICOM %s port %d, REST port %d, storage %s, node %s",
+             MAMA_VERSION, cfg.dicom_ae_title, scp ? (int)dcm_scp_port(scp) : 0,
+             api ? rest_port(api) : 0, cfg.storage_dir, cfg.node_id);
 
     for (;;) {
         int sig = 0;
@@ -358,7 +367,6 @@ out:
     if (g) grouper_destroy(g);
     store_destroy(st);
     scorer_close(model);
-    db_close(reader);
     db_close(writer);
     log_info(LOG_CAT_MAIN, "mamad stopped%s", exit_code ? " after an error" : "");
     log_shutdown();

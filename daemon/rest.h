@@ -15,8 +15,8 @@
 #include "db/db.h"
 
 typedef struct rest_ctx {
-    db *index;                /* a reader connection of its own (WAL: beside the writer) */
-    db *writer;               /* the writer connection, for admin actions */
+    db *index;                /* the index (each REST thread has its own connection) */
+    db *writer;               /* the same handle, for admin actions */
     grouper *g;
     worker_pool *workers;
     metrics *m;

@@ -71,9 +71,10 @@ static json_t *result_json(const db_result *r) {
     json_error_t jerr;
     json_t *res = json_loads(r->json, 0, &jerr);
     json_t *tim = json_loads(r->timings_json, 0, &jerr);
-    return json_pack("{s:i,s:o,s:o,s:o,s:o}", "version", r->version, "model_id",
+    return json_pack("{s:i,s:o,s:o,s:o,s:o,s:o}", "version", r->version, "model_id",
                      rest_str(r->model_id), "result", res ? res : rest_str(r->json), "timings",
-                     tim ? tim : json_object(), "created", iso_time(r->created_at));
+                     tim ? tim : json_object(), "created", iso_time(r->created_at), "node",
+                     rest_str(r->node));
 }
 
 /* ---- handlers */
@@ -96,7 +97,7 @@ static void h_health(const rest_request *req, rest_response *resp) {
                  "C-STOREs are refused with 0xA700", free_b >> 20, reserve >> 20);
     }
     json_t *o = json_pack(
-        "{s:s,s:o,s:s,s:I,s:I,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I}", "status",
+        "{s:s,s:o,s:s,s:I,s:I,s:b,s:{s:b,s:b,s:o},s:I,s:s,s:I,s:o,s:s}", "status",
         db_ok && storage_ok ? "ok" : "degraded", "database",
         rest_str(db_ok ? "ok" : db_errmsg(c->index)),
         "storage", storage_msg, "storage_free_bytes", (json_int_t)free_b,
@@ -106,7 +107,8 @@ static void h_health(const rest_request *req, rest_response *resp) {
         rest_str(model ? c->model_id
                        : "no model is loaded: complete studies wait in queued (set scoring.model)"),
         "queue_depth", (json_int_t)(db_ok ? counts[DB_STATE_QUEUED] : 0), "version", MAMA_VERSION,
-        "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000));
+        "uptime_s", (json_int_t)((grouper_now_ms() - c->started_at) / 1000), "node",
+        rest_str(c->cfg->node_id), "index", db_backend_name(c->index));
     if (model && c->model_status && c->model_status[0])   /* e.g. "pretrained-backbone, heads untrained" */
         json_object_set_new(json_object_get(o, "model"), "status", json_string(c->model_status));
     rest_json(resp, db_ok && storage_ok ? 200 : 503, o);
@@ -248,10 +250,11 @@ static void h_changes(const rest_request *req, rest_response *resp) {
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:o}", "seq", (json_int_t)rows[i].seq,
+        json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:o,s:o}", "seq", (json_int_t)rows[i].seq,
                                              "type", rest_str(rows[i].type), "study",
                                              rest_str(rows[i].study_uid),
-                                             "date", iso_time(rows[i].at)));
+                                             "date", iso_time(rows[i].at), "node",
+                                             rest_str(rows[i].node)));
     /* Orthanc's contract: last = the last seq of the page, or on an empty page the
      * current maximum. */
     if (n > 0) last = rows[n - 1].seq;
@@ -304,6 +307,10 @@ static void h_metrics(const rest_request *req, rest_response *resp) {
 #define OUT(...) do { int w_ = snprintf(b + len, cap - len, __VA_ARGS__); \
                       if (w_ > 0 && (size_t)w_ < cap - len) len += (size_t)w_; } while (0)
 #define METRIC(name, type, help) OUT("# HELP " name " " help "\n# TYPE " name " " type "\n")
+    /* Counters ending _total are this node's since its start; gauges of the index
+     * (instances, studies, queue) are the same on every node sharing it. */
+    METRIC("mamad_node_info", "gauge", "This node: its id and index backend.");
+    OUT("mamad_node_info{node=\"%s\",index=\"%s\"} 1\n", c->cfg->node_id, db_backend_name(c->index));
     METRIC("mamad_instances_received_total", "counter", "Instances stored and indexed since start.");
     OUT("mamad_instances_received_total %lld\n", (long long)atomic_load(&m->stores_ok));
     METRIC("mamad_bytes_received_total", "counter", "Bytes of instances stored since start.");

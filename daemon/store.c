@@ -44,7 +44,7 @@
 
 struct store {
     char dir[512];
-    char tmp[600];
+    char tmp[700];
     grouper *g;
     db *index;
     metrics *m;
@@ -84,20 +84,24 @@ static int make_dir(const char *path, const char *parent) {
     return errno == EEXIST ? 0 : -1;
 }
 
-int store_create(const char *dir, grouper *g, db *index, metrics *m, store **out_store,
-                 char *err, size_t errlen) {
+int store_create(const char *dir, const char *node, grouper *g, db *index, metrics *m,
+                 store **out_store, char *err, size_t errlen) {
     store *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
-    snprintf(s->tmp, sizeof s->tmp, "%s/tmp", dir);
+    char tmp_root[600];
+    snprintf(tmp_root, sizeof tmp_root, "%s/tmp", dir);
+    if (node && *node) snprintf(s->tmp, sizeof s->tmp, "%s/%s", tmp_root, node);
+    else snprintf(s->tmp, sizeof s->tmp, "%s", tmp_root);
     s->g = g;
     s->index = index;
     s->m = m;
     for (int i = 0; i < N_STRIPES; i++) pthread_mutex_init(&s->stripes[i], NULL);
-    if ((mkdir(s->dir, 0750) != 0 && errno != EEXIST) || (mkdir(s->tmp, 0750) != 0 && errno != EEXIST)) {
+    if ((mkdir(s->dir, 0750) != 0 && errno != EEXIST) || (mkdir(tmp_root, 0750) != 0 && errno != EEXIST) ||
+        (mkdir(s->tmp, 0750) != 0 && errno != EEXIST)) {
         snprintf(err, errlen, "cannot create storage directory %s: %s (create it, owned by the "
                  "mamad user)", s->tmp, strerror(errno));
         store_destroy(s);
@@ -323,8 +327,14 @@ static uint16_t store_instance(void *ctx, const dcm_store_request *req) {
     } else {
         log_error(LOG_CAT_DB, "store %s: index commit failed: %s", info->sop_instance_uid,
                   db_errmsg(s->index));
-        unlink(final);
-        fsync_dir(dir2);
+        /* Another node sharing the storage may have indexed the same instance at this
+         * path meanwhile: keep the file when the index says it is that node's. */
+        int indexed = 0;
+        if (db_instance_exists(s->index, info->sop_instance_uid, &indexed) != DB_OK) indexed = 0;
+        if (!indexed) {
+            unlink(final);
+            fsync_dir(dir2);
+        }
         status = DCM_STATUS_OUT_OF_RESOURCES;
     }
 out:

@@ -11,9 +11,11 @@
 
 typedef struct store store;
 
-/* dir: the storage root (created when missing, with dir/tmp for transfers). */
-int store_create(const char *dir, grouper *g, db *index, metrics *m, store **out_store,
-                 char *err, size_t errlen);
+/* dir: the storage root (created when missing, with dir/tmp/<node> for this node's
+ * transfers: nodes sharing one storage folder never clean each other's). node "" or
+ * NULL: dir/tmp. */
+int store_create(const char *dir, const char *node, grouper *g, db *index, metrics *m,
+                 store **out_store, char *err, size_t errlen);
 void store_destroy(store *s);
 /* The temporary directory the SCP streams into (same file system as the storage). */
 const char *store_tmp_dir(const store *s);

@@ -1,19 +1,28 @@
-/* db.h: the mamad index in SQLite (WAL). One db handle is one connection with its own
- * prepared statements and a (recursive) mutex, so a handle may be shared by threads; the
- * daemon opens one handle for writers (stores, grouper, workers) and one for the REST
- * readers, which WAL lets run beside the writer.
+/* db.h: the mamad index. One API, two backends behind it (db_internal.h): SQLite (the
+ * embedded default; storage.index is a file path, WAL mode) and PostgreSQL through libpq
+ * (storage.index = postgresql://...), which lets several mamad nodes share one index.
+ * The schema versions and migrations are the same on both.
  *
- * Every function returns a db_rc; on DB_ERROR the handle's last message (db_errmsg) says
- * what failed. Times are milliseconds since the Unix epoch (int64). Strings passed in are
- * copied by SQLite; strings returned in structs are owned by the struct (fixed arrays) or
- * by the caller where the comment says so.
+ * A db handle may be shared by any number of threads: each thread gets its own connection
+ * (opened on first use, closed when the thread ends or the handle closes) with its own
+ * prepared statements, so REST readers run beside the ingest commits instead of queueing
+ * behind one connection. db_errmsg is the calling thread's last message.
  *
- * Transactions: db_tx_begin starts BEGIN IMMEDIATE and holds the handle's mutex until
- * db_tx_commit / db_tx_rollback, so several calls form one atomic unit (the store path
- * inserts the instance, updates its study and appends changes in one commit). Calls made
- * outside a transaction run in their own implicit one. Commits use synchronous=FULL: in
- * WAL mode NORMAL may lose the last commits on power loss, and a commit here acknowledges
- * a C-STORE. */
+ * Every function returns a db_rc; on DB_ERROR db_errmsg says what failed. Times are
+ * milliseconds since the Unix epoch (int64). Strings passed in are copied; strings
+ * returned in structs are owned by the struct (fixed arrays) or by the caller where the
+ * comment says so.
+ *
+ * Transactions: db_tx_run(d, body, ctx) runs body inside one transaction and runs it
+ * again, with bounded exponential backoff, when the database reports a serialization
+ * failure, a deadlock, a busy lock or a lost connection (PostgreSQL restarting): body
+ * must therefore be repeatable (reset its outputs at its start). db_tx_begin/commit nest;
+ * only the outermost pair talks to the database. Calls made outside a transaction run in
+ * their own implicit one (and are retried the same way). Writing transactions take the
+ * backend's write lock at begin (SQLite BEGIN IMMEDIATE; PostgreSQL one advisory lock for
+ * all nodes), which keeps the changes log's sequence in commit order across nodes. Each
+ * commit is durable before it returns (SQLite synchronous=FULL; PostgreSQL
+ * synchronous_commit on): a commit here acknowledges a C-STORE. */
 #ifndef MAMA_DB_H
 #define MAMA_DB_H
 
@@ -28,23 +37,39 @@ typedef enum db_rc {
     DB_OK = 0,
     DB_DUPLICATE = 1,  /* db_instance_add: the SOP Instance UID is already indexed */
     DB_NOTFOUND = 2,   /* no such study / no queued study / no result */
-    DB_ERROR = -1,     /* SQLite error; see db_errmsg */
-    DB_FULL = -2,      /* SQLITE_FULL / disk I/O error: out of space */
+    DB_ERROR = -1,     /* database error (or retries exhausted); see db_errmsg */
+    DB_FULL = -2,      /* out of space (SQLITE_FULL / I/O error, PostgreSQL 53100) */
+    DB_RETRY = -3,     /* only inside a transaction: busy, serialization failure, deadlock
+                        * or lost connection; nothing was written. A db_tx_run body
+                        * returns it as it is and the whole transaction runs again. */
 } db_rc;
 
 typedef struct db db;
 
-/* The current schema version (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 2
+/* The current schema version (the number of migrations, db_schema.c). */
+#define DB_SCHEMA_VERSION 3
 
-db_rc db_open(const char *path, db **out_db, char *err, size_t errlen);
+/* target: a file path (SQLite) or a postgresql:// / postgres:// URI (libpq). Opens the
+ * calling thread's connection and migrates the schema. */
+db_rc db_open(const char *target, db **out_db, char *err, size_t errlen);
 void db_close(db *d);
 const char *db_errmsg(const db *d);
 int db_schema_version(db *d);
+const char *db_backend_name(const db *d);   /* "sqlite" or "postgresql" */
+
+/* This node's id (written on every change, result and claim) and the lease a claim gets
+ * (renewed by db_lease_renew). Set once, before other threads use the handle. */
+void db_set_node(db *d, const char *node_id, int64_t lease_ms);
+const char *db_node(const db *d);
+int64_t db_lease_ms(const db *d);
 
 db_rc db_tx_begin(db *d);
 db_rc db_tx_commit(db *d);
 void db_tx_rollback(db *d);
+/* Runs body(d, ctx) in one transaction: committed when body returns >= 0 (DB_OK,
+ * DB_DUPLICATE, DB_NOTFOUND: returned as they are), rolled back otherwise. Retried as a
+ * whole (see above); DB_ERROR when the retries are used up. */
+db_rc db_tx_run(db *d, db_rc (*body)(db *d, void *ctx), void *ctx);
 
 /* ---- instances */
 typedef struct db_instance {
@@ -102,6 +127,8 @@ typedef struct db_study {
     char reason[256];          /* why timed_out / failed / requeued */
     int result_version;        /* latest result version, 0 = none */
     int n_instances;
+    char claimed_by[64];       /* node of the latest claim ("" before any) */
+    int64_t lease_until;       /* scoring: the claim lapses after this time */
 } db_study;
 
 db_rc db_study_get(db *d, const char *uid, db_study *out_study);
@@ -118,9 +145,18 @@ db_rc db_study_set_state(db *d, const char *uid, db_state state, const char *rea
  * rows exist beyond the page. */
 db_rc db_studies_list(db *d, int state, int64_t before_id, int limit, db_study *out,
                       int *out_n, int *out_more);
-/* Atomically moves the oldest queued study to scoring (attempts + 1). DB_NOTFOUND when
- * none is queued. */
+/* Atomically moves the oldest queued study to scoring (attempts + 1), claimed by this
+ * node with a lease until now + lease_ms. Concurrent claimers on several nodes never get
+ * the same study (PostgreSQL: FOR UPDATE SKIP LOCKED). DB_NOTFOUND when none is queued. */
 db_rc db_study_claim_next(db *d, int64_t now, db_study *out_study);
+/* Extends this node's claim on a scoring study to now + lease_ms. DB_NOTFOUND when the
+ * claim is no longer ours (it lapsed and another node took the study). */
+db_rc db_lease_renew(db *d, const char *uid, int64_t now);
+/* Scoring studies whose lease lapsed (lease_until <= now); with mine = 1 also those this
+ * node (or nobody) claimed before now: its previous life, at start-up. Oldest first, up
+ * to max. */
+db_rc db_studies_orphaned(db *d, int64_t now, int mine, char (*out_uids)[65], int max,
+                          int *out_n);
 /* Receiving studies whose stable or max deadline is <= now, up to max; uids copied. */
 db_rc db_studies_due(db *d, int64_t now, char (*out_uids)[65], int max, int *out_n);
 /* Studies in the given state (oldest first), up to max. */
@@ -134,6 +170,7 @@ typedef struct db_result {
     char *json;                /* malloc'ed, freed by db_result_free */
     char *timings_json;        /* malloc'ed */
     int64_t created_at;
+    char node[64];             /* the node that scored it */
 } db_result;
 
 /* Appends the next result version of a study (returned in *out_version) and records it
@@ -150,6 +187,7 @@ typedef struct db_change {
     char type[32];
     char study_uid[65];
     int64_t at;
+    char node[64];             /* the node that made the change */
 } db_change;
 
 db_rc db_change_add(db *d, const char *type, const char *study_uid, int64_t at);
@@ -245,7 +283,8 @@ db_rc db_retention_candidates(db *d, int64_t before, char (*out_uids)[65], int m
 /* Bytes of instances plus result objects. */
 db_rc db_storage_bytes(db *d, int64_t *out_bytes);
 
-/* Runs PRAGMA integrity_check; *out_ok = 1 when it answers "ok". */
+/* SQLite: PRAGMA integrity_check, *out_ok = 1 when it answers "ok". PostgreSQL checks its
+ * own pages; there *out_ok = 1 when the server answers. */
 db_rc db_integrity_check(db *d, int *out_ok);
 
 #ifdef __cplusplus

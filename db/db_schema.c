@@ -1,136 +1,238 @@
-/* db_schema.c: the index schema as an ordered list of migrations. PRAGMA user_version
- * holds the number of migrations applied; each migration runs in its own transaction
- * together with the user_version bump, so a crash leaves the schema at a whole version.
+/* db_schema.c: the index schema as an ordered list of migrations, each written for both
+ * dialects (the same version numbers on SQLite and PostgreSQL). The backend records the
+ * number applied (SQLite PRAGMA user_version, PostgreSQL a schema_version row) and runs
+ * each migration in its own transaction together with that bump, so a crash leaves the
+ * schema at a whole version; on PostgreSQL it also serialises nodes migrating at once.
  * A new schema change is a new entry at the end; old entries never change. */
 #include "db/db_internal.h"
 
 #include <stdio.h>
 
-static const char *const migrations[] = {
+typedef struct migration {
+    const char *sql[DB_DIALECT_COUNT];
+} migration;
+
+static const migration migrations[] = {
     /* 1: the initial schema */
-    "CREATE TABLE instances ("
-    "  sop_uid TEXT PRIMARY KEY,"
-    "  study_uid TEXT NOT NULL,"
-    "  series_uid TEXT NOT NULL DEFAULT '',"
-    "  sop_class TEXT NOT NULL DEFAULT '',"
-    "  view_key TEXT NOT NULL DEFAULT '',"
-    "  laterality TEXT NOT NULL DEFAULT '',"
-    "  view TEXT NOT NULL DEFAULT '',"
-    "  modifiers TEXT NOT NULL DEFAULT '',"
-    "  presentation_intent TEXT NOT NULL DEFAULT '',"
-    "  acq_datetime TEXT NOT NULL DEFAULT '',"
-    "  path TEXT NOT NULL,"
-    "  size INTEGER NOT NULL,"
-    "  sha256 TEXT,"
-    "  received_at INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX instances_study ON instances(study_uid, received_at);"
-    "CREATE TABLE studies ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  uid TEXT NOT NULL UNIQUE,"
-    "  state INTEGER NOT NULL,"
-    "  patient_id TEXT NOT NULL DEFAULT '',"
-    "  accession TEXT NOT NULL DEFAULT '',"
-    "  first_at INTEGER NOT NULL,"
-    "  last_at INTEGER NOT NULL,"
-    "  stable_deadline INTEGER NOT NULL,"
-    "  max_deadline INTEGER NOT NULL,"
-    "  state_at INTEGER NOT NULL,"
-    "  attempts INTEGER NOT NULL DEFAULT 0,"
-    "  complete INTEGER NOT NULL DEFAULT 0,"
-    "  rescore_pending INTEGER NOT NULL DEFAULT 0,"
-    "  reason TEXT NOT NULL DEFAULT '',"
-    "  result_version INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE INDEX studies_state ON studies(state, id);"
-    "CREATE TABLE results ("
-    "  study_uid TEXT NOT NULL,"
-    "  version INTEGER NOT NULL,"
-    "  model_id TEXT NOT NULL,"
-    "  json TEXT NOT NULL,"
-    "  timings_json TEXT NOT NULL DEFAULT '{}',"
-    "  created_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (study_uid, version)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE changes ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  type TEXT NOT NULL,"
-    "  study_uid TEXT NOT NULL,"
-    "  at INTEGER NOT NULL"
-    ");"
-    "CREATE TABLE counters ("
-    "  name TEXT PRIMARY KEY,"
-    "  value INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
+    {{
+        /* SQLite */
+        "CREATE TABLE instances ("
+        "  sop_uid TEXT PRIMARY KEY,"
+        "  study_uid TEXT NOT NULL,"
+        "  series_uid TEXT NOT NULL DEFAULT '',"
+        "  sop_class TEXT NOT NULL DEFAULT '',"
+        "  view_key TEXT NOT NULL DEFAULT '',"
+        "  laterality TEXT NOT NULL DEFAULT '',"
+        "  view TEXT NOT NULL DEFAULT '',"
+        "  modifiers TEXT NOT NULL DEFAULT '',"
+        "  presentation_intent TEXT NOT NULL DEFAULT '',"
+        "  acq_datetime TEXT NOT NULL DEFAULT '',"
+        "  path TEXT NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  sha256 TEXT,"
+        "  received_at INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX instances_study ON instances(study_uid, received_at);"
+        "CREATE TABLE studies ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  uid TEXT NOT NULL UNIQUE,"
+        "  state INTEGER NOT NULL,"
+        "  patient_id TEXT NOT NULL DEFAULT '',"
+        "  accession TEXT NOT NULL DEFAULT '',"
+        "  first_at INTEGER NOT NULL,"
+        "  last_at INTEGER NOT NULL,"
+        "  stable_deadline INTEGER NOT NULL,"
+        "  max_deadline INTEGER NOT NULL,"
+        "  state_at INTEGER NOT NULL,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  complete INTEGER NOT NULL DEFAULT 0,"
+        "  rescore_pending INTEGER NOT NULL DEFAULT 0,"
+        "  reason TEXT NOT NULL DEFAULT '',"
+        "  result_version INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX studies_state ON studies(state, id);"
+        "CREATE TABLE results ("
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  model_id TEXT NOT NULL,"
+        "  json TEXT NOT NULL,"
+        "  timings_json TEXT NOT NULL DEFAULT '{}',"
+        "  created_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (study_uid, version)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE changes ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  type TEXT NOT NULL,"
+        "  study_uid TEXT NOT NULL,"
+        "  at INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE counters ("
+        "  name TEXT PRIMARY KEY,"
+        "  value INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
+        /* PostgreSQL: 64-bit times and counters, identity columns */
+        "CREATE TABLE instances ("
+        "  sop_uid TEXT PRIMARY KEY,"
+        "  study_uid TEXT NOT NULL,"
+        "  series_uid TEXT NOT NULL DEFAULT '',"
+        "  sop_class TEXT NOT NULL DEFAULT '',"
+        "  view_key TEXT NOT NULL DEFAULT '',"
+        "  laterality TEXT NOT NULL DEFAULT '',"
+        "  view TEXT NOT NULL DEFAULT '',"
+        "  modifiers TEXT NOT NULL DEFAULT '',"
+        "  presentation_intent TEXT NOT NULL DEFAULT '',"
+        "  acq_datetime TEXT NOT NULL DEFAULT '',"
+        "  path TEXT NOT NULL,"
+        "  size BIGINT NOT NULL,"
+        "  sha256 TEXT,"
+        "  received_at BIGINT NOT NULL"
+        ");"
+        "CREATE INDEX instances_study ON instances(study_uid, received_at);"
+        "CREATE TABLE studies ("
+        "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  uid TEXT NOT NULL UNIQUE,"
+        "  state INTEGER NOT NULL,"
+        "  patient_id TEXT NOT NULL DEFAULT '',"
+        "  accession TEXT NOT NULL DEFAULT '',"
+        "  first_at BIGINT NOT NULL,"
+        "  last_at BIGINT NOT NULL,"
+        "  stable_deadline BIGINT NOT NULL,"
+        "  max_deadline BIGINT NOT NULL,"
+        "  state_at BIGINT NOT NULL,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  complete INTEGER NOT NULL DEFAULT 0,"
+        "  rescore_pending INTEGER NOT NULL DEFAULT 0,"
+        "  reason TEXT NOT NULL DEFAULT '',"
+        "  result_version INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX studies_state ON studies(state, id);"
+        "CREATE TABLE results ("
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  model_id TEXT NOT NULL,"
+        "  json TEXT NOT NULL,"
+        "  timings_json TEXT NOT NULL DEFAULT '{}',"
+        "  created_at BIGINT NOT NULL,"
+        "  PRIMARY KEY (study_uid, version)"
+        ");"
+        "CREATE TABLE changes ("
+        "  seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  type TEXT NOT NULL,"
+        "  study_uid TEXT NOT NULL,"
+        "  at BIGINT NOT NULL"
+        ");"
+        "CREATE TABLE counters ("
+        "  name TEXT PRIMARY KEY,"
+        "  value BIGINT NOT NULL"
+        ");"
+        "INSERT INTO counters(name, value) VALUES ('duplicates', 0);",
+    }},
     /* 2: objects derived from results (CAD SR, overview, thumbnails), the outbox of
      * objects to send to the [forward] destinations, deletions in progress (issue 16;
-     * db_outbox.c, db_retention.c) */
-    "CREATE TABLE result_objects ("
-    "  study_uid TEXT NOT NULL,"
-    "  version INTEGER NOT NULL,"
-    "  kind TEXT NOT NULL,"
-    "  sop_uid TEXT NOT NULL DEFAULT '',"
-    "  sop_class TEXT NOT NULL DEFAULT '',"
-    "  path TEXT NOT NULL,"
-    "  size INTEGER NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (study_uid, version, kind)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE outbox ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  study_uid TEXT NOT NULL,"
-    "  version INTEGER NOT NULL,"
-    "  kind TEXT NOT NULL,"
-    "  destination TEXT NOT NULL,"
-    "  state INTEGER NOT NULL DEFAULT 0,"
-    "  attempts INTEGER NOT NULL DEFAULT 0,"
-    "  next_at INTEGER NOT NULL,"
-    "  last_error TEXT NOT NULL DEFAULT '',"
-    "  created_at INTEGER NOT NULL,"
-    "  sent_at INTEGER NOT NULL DEFAULT 0,"
-    "  UNIQUE (study_uid, version, kind, destination)"
-    ");"
-    "CREATE INDEX outbox_due ON outbox(state, next_at);"
-    /* a study being deleted: its files go first, then its rows and this row in one
-     * transaction, so an interrupted deletion is finished at start (db_retention.c) */
-    "CREATE TABLE deletions ("
-    "  study_uid TEXT PRIMARY KEY,"
-    "  reason TEXT NOT NULL,"
-    "  started_at INTEGER NOT NULL"
-    ") WITHOUT ROWID;",
+     * db_outbox.c, db_retention.c). A study being deleted: its files go first, then its
+     * rows and the deletions row in one transaction, so an interrupted deletion is
+     * finished at start. */
+    {{
+        "CREATE TABLE result_objects ("
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  sop_uid TEXT NOT NULL DEFAULT '',"
+        "  sop_class TEXT NOT NULL DEFAULT '',"
+        "  path TEXT NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (study_uid, version, kind)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE outbox ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  destination TEXT NOT NULL,"
+        "  state INTEGER NOT NULL DEFAULT 0,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at INTEGER NOT NULL,"
+        "  last_error TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL,"
+        "  sent_at INTEGER NOT NULL DEFAULT 0,"
+        "  UNIQUE (study_uid, version, kind, destination)"
+        ");"
+        "CREATE INDEX outbox_due ON outbox(state, next_at);"
+        "CREATE TABLE deletions ("
+        "  study_uid TEXT PRIMARY KEY,"
+        "  reason TEXT NOT NULL,"
+        "  started_at INTEGER NOT NULL"
+        ") WITHOUT ROWID;",
+        "CREATE TABLE result_objects ("
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  sop_uid TEXT NOT NULL DEFAULT '',"
+        "  sop_class TEXT NOT NULL DEFAULT '',"
+        "  path TEXT NOT NULL,"
+        "  size BIGINT NOT NULL,"
+        "  created_at BIGINT NOT NULL,"
+        "  PRIMARY KEY (study_uid, version, kind)"
+        ");"
+        "CREATE TABLE outbox ("
+        "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  study_uid TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  destination TEXT NOT NULL,"
+        "  state INTEGER NOT NULL DEFAULT 0,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at BIGINT NOT NULL,"
+        "  last_error TEXT NOT NULL DEFAULT '',"
+        "  created_at BIGINT NOT NULL,"
+        "  sent_at BIGINT NOT NULL DEFAULT 0,"
+        "  UNIQUE (study_uid, version, kind, destination)"
+        ");"
+        "CREATE INDEX outbox_due ON outbox(state, next_at);"
+        "CREATE TABLE deletions ("
+        "  study_uid TEXT PRIMARY KEY,"
+        "  reason TEXT NOT NULL,"
+        "  started_at BIGINT NOT NULL"
+        ");",
+    }},
+    /* 3: several nodes on one index: who made each change and result, and claims with
+     * leases on scoring studies */
+    {{
+        "ALTER TABLE changes ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE results ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE studies ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE studies ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
+        "ALTER TABLE changes ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE results ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE studies ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE studies ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;",
+    }},
 };
 
-int db_schema_migrate(sqlite3 *conn, char *err, size_t errlen) {
-    const int n = (int)(sizeof migrations / sizeof migrations[0]);
-    sqlite3_stmt *st = NULL;
+int db_schema_latest(void) { return (int)(sizeof migrations / sizeof migrations[0]); }
+
+db_rc db_schema_migrate(const db_backend *be, db_conn *c, char *err, size_t errlen) {
+    const int n = db_schema_latest();
     int version = 0;
-    if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
+    db_rc rc = be->schema_version(c, &version, err, errlen);
+    if (rc != DB_OK) return rc;
     if (version > n) {
         snprintf(err, errlen,
                  "index schema version %d is newer than this mamad knows (%d): "
                  "run the newer mamad or restore a matching backup", version, n);
-        return -1;
+        return DB_ERROR;
     }
     for (int v = version; v < n; v++) {
-        char bump[64];
-        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-        if (sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto fail;
-        if (sqlite3_exec(conn, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(conn, bump, NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "migration to schema version %d failed: %s", v + 1,
-                     sqlite3_errmsg(conn));
-            sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
+        /* The backend re-reads the version under its lock and skips a migration another
+         * node applied meanwhile. */
+        char msg[400];
+        rc = be->migrate(c, v + 1, migrations[v].sql[be->dialect], msg, sizeof msg);
+        if (rc != DB_OK) {
+            snprintf(err, errlen, "migration to schema version %d failed: %s", v + 1, msg);
+            return rc;
         }
-        if (sqlite3_exec(conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     }
-    return 0;
-fail:
-    snprintf(err, errlen, "reading or migrating the schema failed: %s", sqlite3_errmsg(conn));
-    if (st) sqlite3_finalize(st);
-    return -1;
+    return DB_OK;
 }

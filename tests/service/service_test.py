@@ -129,6 +129,11 @@ def timeout(work, daemons):
     check("StudyTimedOut" in [c["type"] for c in ch["changes"] if c["study"] == uid], "StudyTimedOut change")
 
 
+def _files_under(top):
+    """Files below top (each node has its own folder under storage/tmp)."""
+    return [os.path.join(r, f) for r, _, fs in os.walk(top) for f in fs]
+
+
 def _dataset_hashes(paths):
     return {sha256(dataset_bytes(p)) for p in paths}
 
@@ -215,7 +220,7 @@ def kill9(work, daemons):
            if subprocess.run(["dcmdump", "-q", p], capture_output=True).returncode != 0]
     check(not bad, "every indexed file is readable DICOM")
     d.start()
-    check(not os.listdir(os.path.join(d.storage, "tmp")), "restart cleaned unfinished transfers")
+    check(not _files_under(os.path.join(d.storage, "tmp")), "restart cleaned unfinished transfers")
     _, page = d.get("/api/v1/studies?limit=100")
     states = {s["uid"]: s["state"] for s in page["studies"]}
     check(all(st in ("receiving", "queued") for st in states.values()), "after restart: %s" % sorted(set(states.values())))
@@ -591,7 +596,7 @@ def storage(work, daemons):
         rc, out = d.store([_mk_instance(src, "b.dcm", study, 2)], halt=False)
         check(acked(out) == 0 and "Refused: OutOfResources" in out, "below the reserve: 0xA700 (%s)" % out[-300:])
         check(index_rows(d.index, "SELECT COUNT(*) FROM instances")[0][0] == 1, "nothing indexed")
-        check(not os.listdir(os.path.join(mnt, "storage", "tmp")), "nothing left in tmp/")
+        check(not _files_under(os.path.join(mnt, "storage", "tmp")), "nothing left in tmp/")
         check("below storage.reserve" in d.log(), "the refusal is logged with the reason")
         status, h = d.get("/api/v1/health", token=None)
         check(status == 503 and h["status"] == "degraded" and "below storage.reserve" in h["storage"],
@@ -668,7 +673,7 @@ def _syscall_order(trace, start, dicom_port):
             if pred(lines[k]):
                 return k
         return None
-    k = find(lambda l: re.search(r"\bfsync\(\d+<[^>]*/tmp/rcv-[^>]*\.part>", l), 0)
+    k = find(lambda l: re.search(r"\bfsync\(\d+<[^>]*/tmp/(?:[^/>]+/)?rcv-[^>]*\.part>", l), 0)  # tmp/<node.id>/
     steps["fsync(temp)"] = k
     m = None
     if k is not None:
@@ -1120,7 +1125,7 @@ def disk_full(work, daemons):
         on_disk = {(p.split("/")[-2], p.split("/")[-1][:-4])
                    for p in glob.glob(os.path.join(mnt, "storage", "*", "*", "*.dcm"))}
         check(rows == on_disk, "every file on disk is indexed and every row has its file (%d)" % len(rows))
-        check(not os.listdir(os.path.join(mnt, "storage", "tmp")), "no temporary file left")
+        check(not _files_under(os.path.join(mnt, "storage", "tmp")), "no temporary file left")
         os.unlink(os.path.join(mnt, "ballast"))
         rc, out = d.store(files)
         check(acked(out) == len(files), "space freed: the same daemon stores everything")

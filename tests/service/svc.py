@@ -3,6 +3,11 @@
 Runs the real mamad binary on 127.0.0.1 with ephemeral ports (dicom.port = rest.port = 0,
 read back from its log), a real SQLite index in a temporary directory, DCMTK's storescu
 and echoscu, and real HTTP through urllib. Studies come from `mama phantom`.
+
+MAMA_TEST_INDEX=postgresql runs the same cases on the PostgreSQL backend: a real server
+(pgserver.py) is started in the case's temporary folder, each Daemon gets a database of
+its own (or a shared one: Daemon(..., pg_db=NAME) for several nodes on one index), and
+index_rows queries it through psql.
 """
 import glob
 import hashlib
@@ -34,6 +39,28 @@ class Fail(Exception):
     pass
 
 
+PG_MODE = os.environ.get("MAMA_TEST_INDEX", "sqlite") == "postgresql"
+_pg = {"server": None, "dbs": set()}
+
+
+def pg_server(work):
+    """The case's PostgreSQL server (started on first use; run_case stops it)."""
+    if _pg["server"] is None:
+        from pgserver import PgServer
+        os.chmod(work, 0o711)   # the server runs as postgres when the tests run as root
+        _pg["server"] = PgServer(os.path.join(work, "pg")).start()
+    return _pg["server"]
+
+
+def pg_database(work, name):
+    """URI of database name on the case's server, created on first use."""
+    server = pg_server(work)
+    if name not in _pg["dbs"]:
+        server.create_db(name)
+        _pg["dbs"].add(name)
+    return server.uri(name)
+
+
 def check(cond, what):
     if not cond:
         raise Fail(what)
@@ -54,7 +81,7 @@ def need_tools():
 class Daemon:
     """One mamad process with its own storage, index, token file and config."""
 
-    def __init__(self, work, settings=None, tokens=True):
+    def __init__(self, work, settings=None, tokens=True, pg_db=None):
         os.makedirs(work, exist_ok=True)
         self.work = work
         self.storage = os.path.join(work, "storage")
@@ -81,6 +108,10 @@ class Daemon:
             "log.access_file": os.path.join(work, "access.log"),
         }
         self.settings.update(settings or {})
+        if PG_MODE or pg_db:
+            # One database per daemon (its work folder's name) unless nodes share one.
+            name = pg_db or re.sub(r"[^a-z0-9_]", "_", os.path.basename(os.path.normpath(work)).lower())
+            self.settings["storage.index"] = pg_database(os.path.dirname(os.path.normpath(work)), "db_" + name)
         self.storage = self.settings["storage.dir"]
         self.index = self.settings["storage.index"]
 
@@ -104,6 +135,8 @@ class Daemon:
             m = re.search(r"ready: DICOM \S+ port (\d+), REST port (\d+)", text)
             if m:
                 self.dicom_port, self.rest_port = int(m.group(1)), int(m.group(2))
+                if self.index.startswith("postgresql://") and "PostgreSQL index open" not in text:
+                    raise Fail("mamad did not open the PostgreSQL index:\n" + text)
                 return self
             if self.proc.poll() is not None:
                 raise Fail("mamad exited at start (%s):\n%s" % (self.proc.returncode, text))
@@ -257,7 +290,24 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def _sql_literal(v):
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
 def index_rows(index, sql, args=()):
+    if index.startswith("postgresql://"):
+        if sql.strip().upper() == "PRAGMA INTEGRITY_CHECK":
+            # PostgreSQL checks its own pages; the index answering is what is checked here.
+            _pg["server"].psql(index, "SELECT 1")
+            return [("ok",)]
+        parts = sql.split("?")
+        if len(parts) - 1 != len(args):
+            raise Fail("index_rows: %d placeholders, %d args" % (len(parts) - 1, len(args)))
+        text = parts[0] + "".join(_sql_literal(a) + p for a, p in zip(args, parts[1:]))
+        rows = _pg["server"].psql(index, text)
+        return [tuple(int(f) if re.fullmatch(r"-?\d+", f) else f for f in r) for r in rows]
     if not os.path.exists(index):
         raise Fail("no index at %s" % index)
     con = sqlite3.connect(index, timeout=30)
@@ -286,4 +336,8 @@ def run_case(cases, name):
             if d.proc:
                 d.proc.kill()
                 d.proc.wait()
+        if _pg["server"] is not None:
+            _pg["server"].stop()
+            _pg["server"] = None
+            _pg["dbs"].clear()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,5 +1,6 @@
 /* test_grouper_db.c: the study state machine (daemon/grouper.c) on a real SQLite index
- * in a temporary directory, with a controlled clock: completeness at once, duplicates,
+ * in a temporary directory (or, with MAMA_TEST_PG_URI set by pgserver.py, on a real
+ * PostgreSQL database: the same checks on the other backend), with a controlled clock: completeness at once, duplicates,
  * out-of-order retakes, stable_age and max_wait timeouts, claiming, scoring outcomes,
  * late images, restart resume, result versions, paging of studies and of the changes
  * feed at its edges, schema version and integrity. */
@@ -56,10 +57,13 @@ int main(void) {
     char err[300];
     if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/index.sqlite", dir);
+    const char *pg = getenv("MAMA_TEST_PG_URI");
+    if (pg && *pg) snprintf(path, sizeof path, "%s", pg);
     db *d = NULL;
     CHECK(db_open(path, &d, err, sizeof err) == DB_OK);
     if (!d) CHECK_DONE();
     CHECK(db_schema_version(d) == DB_SCHEMA_VERSION);
+    db_set_node(d, "n1", 5000);
     grouper_config gc = {.stable_age_ms = 1000, .max_wait_ms = 5000, .max_attempts = 2, .tick_ms = 50};
     grouper *g = NULL;
     CHECK(grouper_create(d, &gc, NULL, NULL, &g) == 0);
@@ -168,6 +172,7 @@ int main(void) {
     CHECK(db_open(path, &d, err, sizeof err) == DB_OK);
     if (!d) CHECK_DONE();
     CHECK(db_schema_version(d) == DB_SCHEMA_VERSION);
+    db_set_node(d, "n1", 5000);   /* the same node restarted: its own claims come back */
     CHECK(grouper_create(d, &gc, NULL, NULL, &g) == 0);
     CHECK(state_of(d, A) == DB_STATE_SCORING);
     CHECK(grouper_resume(g, t + 10000) == DB_OK);
@@ -197,6 +202,39 @@ int main(void) {
     CHECK(db_changes_since(d, last - 4, 3, ch, &n, &done) == DB_OK && n == 3 && done == 0);
     CHECK(db_changes_since(d, 0, 1, ch, &n, &done) == DB_OK && n == 1 && done == 0 && ch[0].seq == 1);
     CHECK(db_changes_since(d, 1, 1, ch, &n, &done) == DB_OK && n == 1 && ch[0].seq == 2); /* no gap */
+
+    /* Leases: a claim records the node and lapses 5 s after its last renewal; only the
+     * owner renews or records an outcome; any node's tick re-queues a lapsed claim. */
+    int64_t T = t + 20000;
+    CHECK(db_study_claim_next(d, T, &c1) == DB_OK); /* A */
+    CHECK_STR(c1.claimed_by, "n1");
+    CHECK(c1.lease_until == T + 5000);
+    CHECK(db_lease_renew(d, c1.uid, T + 1000) == DB_OK);
+    CHECK(db_study_get(d, c1.uid, &s) == DB_OK && s.lease_until == T + 6000);
+    char orphans[4][65];
+    CHECK(db_studies_orphaned(d, T + 5999, 0, orphans, 4, &n) == DB_OK && n == 0);
+    CHECK(db_studies_orphaned(d, T + 6000, 0, orphans, 4, &n) == DB_OK && n == 1);
+    db_set_node(d, "n2", 5000);
+    CHECK(db_lease_renew(d, c1.uid, T + 2000) == DB_NOTFOUND);          /* not n2's claim */
+    CHECK(db_studies_orphaned(d, T + 2000, 1, orphans, 4, &n) == DB_OK && n == 0);
+    CHECK(grouper_tick(g, T + 5999) == DB_OK && state_of(d, c1.uid) == DB_STATE_SCORING);
+    CHECK(grouper_scored_result(g, c1.uid, "m1", "{}", "{}", T + 3000, &ver) == DB_NOTFOUND);
+    CHECK(state_of(d, c1.uid) == DB_STATE_SCORING);
+    CHECK(grouper_tick(g, T + 6000) == DB_OK && state_of(d, c1.uid) == DB_STATE_QUEUED); /* n2 */
+    CHECK(db_study_get(d, c1.uid, &s) == DB_OK && strstr(s.reason, "lease of node n1"));
+    CHECK(db_study_claim_next(d, T + 7000, &c2) == DB_OK); /* n2 claims it again */
+    CHECK_STR(c2.uid, c1.uid);
+    CHECK_STR(c2.claimed_by, "n2");
+    db_set_node(d, "n1", 5000);   /* n1 comes back with its result: dropped, n2's stands */
+    CHECK(grouper_scored_result(g, c2.uid, "m1", "{\"late\":1}", "{}", T + 7100, &ver) == DB_NOTFOUND);
+    CHECK(db_studies_orphaned(d, T + 7100, 1, orphans, 4, &n) == DB_OK && n == 0);
+    db_set_node(d, "n2", 5000);
+    CHECK(grouper_scored_result(g, c2.uid, "m1", "{\"n2\":1}", "{}", T + 7200, &ver) == DB_OK);
+    CHECK(state_of(d, c2.uid) == DB_STATE_SCORED);
+    CHECK(db_results_list(d, c2.uid, &res, &nres) == DB_OK && nres == 3);
+    if (nres == 3) CHECK(strstr(res[2].json, "n2") && !strcmp(res[2].node, "n2"));
+    db_results_free(res, nres);
+    CHECK(db_changes_since(d, 0, 8, ch, &n, &done) == DB_OK && n == 8 && !strcmp(ch[0].node, "n1"));
 
     grouper_destroy(g);
     db_close(d);
