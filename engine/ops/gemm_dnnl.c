@@ -12,11 +12,16 @@
  * Threads: oneDNN here uses the same OpenMP runtime as the engine and parallelises each
  * call over the pool (omp_get_max_threads() at creation, part of the key); gemm.c sends
  * calls made inside an OpenMP region to single-threaded OpenBLAS instead.
- * Memory objects and the stream are made per call (cheap: no data is copied; they wrap
- * the caller's pointers), so concurrent calls share only the immutable primitive. */
+ * Memory objects, the stream and the scratchpad are made per call (cheap: no data is
+ * copied; they wrap the caller's pointers), so concurrent calls share only the immutable
+ * primitive. The scratchpad must be the caller's (dnnl_scratchpad_mode_user): in the
+ * default library mode oneDNN 2.x shares one scratchpad between primitives, and two
+ * threads running the same primitive at once wrote over each other's partial sums
+ * (test_gemm's concurrent case, seen under ASan's timing). */
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/ops/gemm_impl.h"
@@ -106,6 +111,8 @@ static dnnl_primitive_t create(const key *k) {
                                                                         : dnnl_eltwise_gelu_tanh,
                                           0.0f, 0.0f) == dnnl_success;
     if (ok) ok = dnnl_primitive_attr_set_post_ops(attr, ops) == dnnl_success;
+    if (ok) ok = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ==
+                 dnnl_success;
     if (ok) ok = dnnl_primitive_desc_create(&pd, &desc, attr, cpu_engine, NULL) == dnnl_success;
     const char *impl = NULL;
     if (ok) ok = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) ==
@@ -159,17 +166,30 @@ int gemm_dnnl_run(const gemm_call *g) {
     dnnl_primitive_t prim = lookup(&k, &owned);
     if (!prim) return -1;
     dnnl_data_type_t ab = g->ab_type == MAMA_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_t a = NULL, b = NULL, c = NULL, bias = NULL;
+    dnnl_memory_t a = NULL, b = NULL, c = NULL, bias = NULL, pad = NULL;
     dnnl_stream_t stream = NULL;
     int rc = -1;
-    if (wrap(&a, g->M, g->K, g->lda, g->trans_a, ab, g->A) &&
+    /* this call's own scratchpad (see the top of the file) */
+    const_dnnl_primitive_desc_t pd = NULL;
+    const dnnl_memory_desc_t *pad_md = NULL;
+    size_t pad_bytes = 0;
+    void *pad_buf = NULL;
+    if (dnnl_primitive_get_primitive_desc(prim, &pd) == dnnl_success)
+        pad_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (pad_md) pad_bytes = dnnl_memory_desc_get_size(pad_md);
+    if (pad_bytes) pad_buf = aligned_alloc(64, (pad_bytes + 63) / 64 * 64);
+    int pad_ok = !pad_bytes || (pad_buf && dnnl_memory_create(&pad, pad_md, cpu_engine, pad_buf) ==
+                                               dnnl_success);
+    if (pad_ok && wrap(&a, g->M, g->K, g->lda, g->trans_a, ab, g->A) &&
         wrap(&b, g->K, g->N, g->ldb, g->trans_b, ab, g->B) &&
         wrap(&c, g->M, g->N, g->ldc, 0, dnnl_f32, g->C) &&
         (!g->bias || wrap(&bias, 1, g->N, g->N, 0, dnnl_f32, g->bias)) &&
         dnnl_stream_create(&stream, cpu_engine, dnnl_stream_default_flags) == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c},
-                                   {DNNL_ARG_BIAS, bias}};
-        if (dnnl_primitive_execute(prim, stream, g->bias ? 4 : 3, args) == dnnl_success &&
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+        int nargs = 3;
+        if (g->bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bias};
+        if (pad) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pad};
+        if (dnnl_primitive_execute(prim, stream, nargs, args) == dnnl_success &&
             dnnl_stream_wait(stream) == dnnl_success)
             rc = 0;
     }
@@ -178,6 +198,8 @@ int gemm_dnnl_run(const gemm_call *g) {
     if (c) dnnl_memory_destroy(c);
     if (b) dnnl_memory_destroy(b);
     if (a) dnnl_memory_destroy(a);
+    if (pad) dnnl_memory_destroy(pad);
+    free(pad_buf);
     if (owned) dnnl_primitive_destroy(prim);
     return rc;
 }
