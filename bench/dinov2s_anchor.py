@@ -5,7 +5,7 @@ LayerNorm (the nodes it needs, H and W symbolic), or in PyTorch + Hugging Face
 Dinov2Model on the converted weights (scripts/fetch-weights.sh). One configuration per
 process so that the peak RSS belongs to it; prints one line in vit_bench's format.
 usage: dinov2s_anchor.py ort|torch --weights DIR --threads N --batch B --size S [--iters I]
-Needs numpy + onnx + onnxruntime (ort) or torch + transformers (torch): /work/venv-torch."""
+Needs numpy + onnx + onnxruntime (ort) or torch + transformers (torch): in a venv."""
 import argparse
 import os
 import resource

@@ -8,14 +8,14 @@
 # The engine runs a seeded random tower of the same shapes (bench/vit_bench --config
 # small): the cost of a forward does not depend on the weights' values.
 # usage: bench/dinov2s_bench.sh [BUILD_DIR] [ITERS] [PYTHON]
-#   defaults: build 2 /work/venv-torch/bin/python (needs torch, transformers, onnx,
+#   defaults: build 2 $PYTHON or python3 (needs torch, transformers, onnx,
 #   onnxruntime); the weights from scripts/fetch-weights.sh ($MAMA_WEIGHTS_DIR or var/weights).
 # OpenBLAS picks its kernel for this CPU (OPENBLAS_CORETYPE unset); the machine may be
 # shared: the 1-minute load average is printed beside every row.
 set -eu
 build=${1:-build}
 iters=${2:-2}
-py=${3:-/work/venv-torch/bin/python}
+py=${3:-${PYTHON:-python3}}
 here=$(dirname "$0")
 W=${MAMA_WEIGHTS_DIR:-$here/../var/weights}
 bench="$build/bench/vit_bench"

@@ -8,7 +8,7 @@ index batches, the learning rate of each step from the warm-up + cosine formula 
 here. Writes tests/train/ref/linear_probe_ref.json: inputs (X float32, y, batches), the
 schedule, per step the loss before the update and W, b after it, and softmax probabilities
 of every sample after the last step.
-Needs torch, numpy. Run: /work/venv-torch/bin/python tools/reference/linear_probe_ref.py
+Needs torch, numpy. Run: <venv with torch>/bin/python tools/reference/linear_probe_ref.py
 """
 import json
 import math

@@ -7,7 +7,7 @@ mdb(2k-1) and mdb(2k), always in the same fold), for each feature directory give
 
 usage: probe_mias.py INFO.txt NAME=FEATURE_DIR [NAME=FEATURE_DIR ...]
   FEATURE_DIR holds `mama features` output (images_mdbNNN.safetensors, tensor "pooled").
-Research script (scikit-learn, e.g. /work/venv-torch); not part of the build or CI.
+Research script (scikit-learn, in a venv); not part of the build or CI.
 
 Make the inputs (docs/vision.md):
   mama model-init --out real.safetensors --image-tower var/weights/dinov2-small

@@ -33,7 +33,7 @@ inputs, per step k the four loss terms, the gradient norm, the lr, and (k = 0: b
 late_step, k = 1: after) the gradient of every trainable tensor, and after the last step
 every trainable tensor and the BatchNorm running statistics. Tensor names are the engine's
 optimiser names (step.h). Config in __metadata__.
-Usage: train_ref.py   (needs torch, transformers, peft, safetensors: /work/venv-torch)
+Usage: train_ref.py   (needs torch, transformers, peft, safetensors: in a venv)
 """
 import json
 import math

@@ -16,7 +16,7 @@ tests/vision/ref/tiny_grad.safetensors:
 Cases: 28x28 (no position resize), 36x44 (bicubic upsampling), 20x24 (antialiased
 downsampling): the resize's backward is checked both ways.
 Autograd runs in float64 (on the fp32 weights and inputs), so the reference carries no
-fp32 rounding of its own. Needs: torch, transformers, safetensors (/work/venv-torch).
+fp32 rounding of its own. Needs: torch, transformers, safetensors (in a venv).
 """
 import json
 import os
