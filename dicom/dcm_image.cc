@@ -64,6 +64,10 @@ void fail(const char *fmt, ...) {
 
 enum class codec { native, dcmtk, j2k };
 
+// 64 Mi pixels: four times the largest FFDM detector (about 4096 x 5600). Rows and Columns
+// are 16-bit, so without a cap a forged header asks for 16 GiB before any check.
+constexpr size_t max_pixels = size_t(1) << 26;
+
 struct syntax {
     const char *uid;
     codec how;
@@ -393,6 +397,9 @@ void load(const char *path, int min_side, dcm_image *out) {
     pf.rows = u;
     if (ds->findAndGetUint16(DCM_Columns, u).bad() || u == 0) fail("%s: no Columns", path);
     pf.cols = u;
+    if ((size_t)pf.rows * (size_t)pf.cols > max_pixels)
+        fail("%s: %dx%d pixels is more than the %zu a mammogram can have", path, pf.rows, pf.cols,
+             max_pixels);
     if (!ds->tagExists(DCM_PixelData)) fail("%s: no pixel data (7FE0,0010): not an image", path);
     if (ds->findAndGetUint16(DCM_SamplesPerPixel, u).good() && u != 1)
         fail("%s: %u samples per pixel; only grayscale (1) is supported", path, u);

@@ -10,9 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IMAGE_MAX_SIDE 65536
+/* 64 Mi pixels (256 MiB as float): four times the largest FFDM detector (about 4096 x
+ * 5600), so no real mammogram is refused while a forged header cannot ask for 16 GiB. */
+#define IMAGE_MAX_PIXELS ((size_t)1 << 26)
+/* zlib's deflate cannot compress better than about 1032:1; a PNG whose header promises
+ * more pixel bytes than that from its file size is a bomb or truncated. */
+#define DEFLATE_MAX_RATIO 1032
+
+/* Bytes from the current position to the end of f; SIZE_MAX when it cannot be told
+ * (a pipe), in which case the per-row reads still end at EOF. */
+static size_t bytes_left(FILE *f) {
+    struct stat st;
+    long pos = ftell(f);
+    if (pos < 0 || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) return SIZE_MAX;
+    return st.st_size > pos ? (size_t)(st.st_size - pos) : 0;
+}
 
 /* ---- PNG ---- */
 
@@ -58,8 +74,10 @@ static mama_status load_png(FILE *f, const char *path, float **out_pixels, int *
                          "8- or 16-bit gray first", path, type);
         goto done;
     }
-    if (w == 0 || h == 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
-        rc = mama_errorf(MAMA_EFORMAT, "%s: PNG size %ux%u out of range", path, (unsigned)w, (unsigned)h);
+    if (w == 0 || h == 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE ||
+        (size_t)w * h > IMAGE_MAX_PIXELS) {
+        rc = mama_errorf(MAMA_EFORMAT, "%s: PNG size %ux%u out of range (at most %zu pixels)", path,
+                         (unsigned)w, (unsigned)h, IMAGE_MAX_PIXELS);
         goto done;
     }
     if (depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -69,6 +87,12 @@ static mama_status load_png(FILE *f, const char *path, float **out_pixels, int *
     size_t rowbytes = png_get_rowbytes(png, info);
     if (rowbytes < (size_t)w * (out_depth / 8)) {
         rc = mama_errorf(MAMA_EFORMAT, "%s: unexpected PNG row size", path);
+        goto done;
+    }
+    size_t left = bytes_left(f);
+    if (left != SIZE_MAX && (rowbytes + 1) * h / DEFLATE_MAX_RATIO > left + 1024) {
+        rc = mama_errorf(MAMA_EFORMAT, "%s: PNG header says %ux%u but the file has only %zu more "
+                         "bytes: truncated or forged", path, (unsigned)w, (unsigned)h, left);
         goto done;
     }
     pixels = malloc(sizeof(float) * (size_t)w * h);
@@ -126,6 +150,15 @@ static mama_status load_pgm(FILE *f, const char *path, int binary, float **out_p
     if (w <= 0 || h <= 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE || maxval <= 0 || maxval > 65535)
         return mama_errorf(MAMA_EFORMAT, "%s: bad PGM header (size %ldx%ld, maxval %ld)", path, w, h, maxval);
     size_t n = (size_t)w * (size_t)h;
+    if (n > IMAGE_MAX_PIXELS)
+        return mama_errorf(MAMA_EFORMAT, "%s: PGM size %ldx%ld out of range (at most %zu pixels)",
+                           path, w, h, IMAGE_MAX_PIXELS);
+    /* each sample takes 1 or 2 bytes (P5) or a digit and a separator (P2, the last one may
+     * end the file): refuse before allocating what the file cannot fill */
+    size_t left = bytes_left(f), need = binary ? n * (maxval > 255 ? 2 : 1) : 2 * n - 1;
+    if (left != SIZE_MAX && need > left)
+        return mama_errorf(MAMA_EFORMAT, "%s: PGM header says %ldx%ld but the file has only %zu "
+                           "more bytes (%zu needed): truncated", path, w, h, left, need);
     float *pixels = malloc(sizeof(float) * n);
     if (!pixels) return mama_errorf(MAMA_ENOMEM, "%s: no memory for %ldx%ld", path, w, h);
     float scale = 1.0f / (float)maxval;

@@ -328,6 +328,10 @@ static void test_bad_inputs(void) {
     nop.no_pixels = 1;
     CHECK_MSG(fx_write(tmp_path("nopix.dcm"), &nop, FX_EXPLICIT_LE) == 0, "nopix");
     expect_error(tmp_path("nopix.dcm"), "no pixel data");
+    fx_spec huge = nop; /* 10000x10000 claimed: refused before a 400 MB buffer, by size */
+    huge.rows = huge.cols = 10000;
+    CHECK_MSG(fx_write(tmp_path("huge.dcm"), &huge, FX_EXPLICIT_LE) == 0, "huge");
+    expect_error(tmp_path("huge.dcm"), "a mammogram can have");
     fx_spec mf = s;
     mf.frames = 3;
     CHECK_MSG(fx_write(tmp_path("multi.dcm"), &mf, FX_EXPLICIT_LE) == 0, "multi");

@@ -1,4 +1,5 @@
 /* test_image_io_cache.c: PNG/PGM reading and writing (8 and 16 bit, bad files) and the
+ * refusal of headers that promise more pixels than the file holds, and the
  * preprocessing cache (miss, hit, invalidation on change, corrupt entries rebuilt,
  * loader errors, no temporary files left). */
 #define _GNU_SOURCE
@@ -96,6 +97,57 @@ static void test_png_pgm(void) {
     CHECK_MSG(image_io_load_gray(tmp_path("cut.png"), &px, &h, &w) == MAMA_EFORMAT && px == NULL, "cut png: %s",
               mama_last_error());
     CHECK_MSG(image_io_load_gray(tmp_path("missing.png"), &px, &h, &w) == MAMA_EIO, "missing file");
+}
+
+static uint32_t crc32_png(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* Headers that promise more pixels than the file holds must be refused before the pixel
+ * buffer is allocated (the fuzzer found a PGM header asking for 12 GiB): the message
+ * says why, which the old "truncated" error after a huge malloc did not. */
+static void test_forged_sizes(void) {
+    float *px = (float *)1;
+    int h, w;
+    static const char fuzz_pgm[] = "P5\n55555F54555\n55555F545555555555555\2651"; /* fuzz OOM */
+    write_bytes(tmp_path("oom.pgm"), fuzz_pgm, sizeof fuzz_pgm - 1);
+    CHECK_MSG(image_io_load_gray(tmp_path("oom.pgm"), &px, &h, &w) == MAMA_EFORMAT && !px &&
+                  strstr(mama_last_error(), "out of range (at most"), "fuzz PGM: %s", mama_last_error());
+    const char small[] = "P5 4000 4000 255\n0123456789";
+    write_bytes(tmp_path("short.pgm"), small, sizeof small - 1);
+    px = (float *)1;
+    CHECK_MSG(image_io_load_gray(tmp_path("short.pgm"), &px, &h, &w) == MAMA_EFORMAT && !px &&
+                  strstr(mama_last_error(), "16000000 needed"), "short PGM: %s", mama_last_error());
+    const char p2[] = "P2 3 1 9\n1 2 3";  /* exactly 2n-1 bytes of samples: accepted */
+    write_bytes(tmp_path("tight.pgm"), p2, sizeof p2 - 1);
+    CHECK_MSG(image_io_load_gray(tmp_path("tight.pgm"), &px, &h, &w) == MAMA_OK && w == 3, "tight P2: %s",
+              mama_last_error());
+    free(px);
+    /* a real 37x53 PNG whose IHDR is rewritten (CRC fixed) to claim a bigger image */
+    static uint8_t png[8192];
+    FILE *f = fopen(tmp_path("g8.png"), "rb");
+    size_t n = f ? fread(png, 1, sizeof png, f) : 0;
+    if (f) fclose(f);
+    CHECK_MSG(n > 33 && !memcmp(png + 12, "IHDR", 4), "g8.png has an IHDR first");
+    const struct { uint32_t side; const char *why; } cases[] = {{20000, "out of range (at most"}, {6000, "truncated or forged"}};
+    for (size_t i = 0; n > 33 && i < 2; i++) {
+        put_be32(png + 16, cases[i].side);
+        put_be32(png + 20, cases[i].side);
+        put_be32(png + 29, crc32_png(png + 12, 17));
+        write_bytes(tmp_path("claim.png"), png, n);
+        px = (float *)1;
+        CHECK_MSG(image_io_load_gray(tmp_path("claim.png"), &px, &h, &w) == MAMA_EFORMAT && !px &&
+                      strstr(mama_last_error(), cases[i].why), "PNG %u: %s", cases[i].side, mama_last_error());
+    }
 }
 
 static int loads = 0;
@@ -209,6 +261,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "/tmp/mama_pixio_XXXXXX");
     if (!mkdtemp(dir)) return 1;
     test_png_pgm();
+    test_forged_sizes();
     test_cache();
     check_remove_dir(dir);
     return check_done("test_image_io_cache");
